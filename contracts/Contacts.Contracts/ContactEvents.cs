@@ -1,0 +1,39 @@
+namespace Contacts.Contracts;
+
+/// <summary>A contact event accepted by ingestion: validated, normalised and de-duplicated.</summary>
+public sealed record ContactEventReceived(
+    Guid Id,
+    string TenantId,
+    string Source,
+    string SourceEventId,
+    string ContactId,
+    string Channel,
+    string Direction,
+    string Kind,
+    DateTimeOffset OccurredAt,
+    DateTimeOffset ReceivedAt,
+    IReadOnlyList<ContactIdentifier> Identifiers,
+    string? Topic);
+
+/// <summary>A normalised identifier: phone in E.164, email lower-cased, the rest trimmed.</summary>
+public sealed record ContactIdentifier(string Type, string Value);
+
+/// <summary>Identity attached a contact event to a customer (creating or merging customers as needed).</summary>
+public sealed record ContactAttributed(
+    Guid Id,
+    string TenantId,
+    Guid ContactEventId,
+    Guid CustomerId,
+    string Channel,
+    string Kind,
+    DateTimeOffset OccurredAt,
+    bool IsNewCustomer);
+
+/// <summary>Identity found that several customers are one person and folded them into the survivor.</summary>
+public sealed record CustomersMerged(
+    Guid Id,
+    string TenantId,
+    Guid SurvivorId,
+    IReadOnlyList<Guid> MergedIds,
+    Guid CausedByContactEventId,
+    DateTimeOffset MergedAt);

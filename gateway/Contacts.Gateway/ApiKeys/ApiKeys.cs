@@ -1,0 +1,92 @@
+using System.Security.Cryptography;
+using System.Text;
+using Contacts.ServiceDefaults.Persistence;
+using Npgsql;
+
+namespace Contacts.Gateway.ApiKeys;
+
+internal static class ApiKeySchema
+{
+    public static readonly Migration[] Migrations =
+    [
+        new("gateway_0001_api_keys", """
+            create table api_keys (
+                id uuid primary key,
+                tenant_id text not null,
+                name text not null,
+                key_hash bytea not null unique,
+                created_at timestamptz not null default now(),
+                revoked_at timestamptz);
+            """),
+    ];
+}
+
+/// <summary>
+/// Per-tenant API keys. Only SHA-256 hashes are stored: keys are 256 random bits, so a fast hash is enough (no
+/// dictionary to guess from), and a stolen table cannot be replayed.
+/// </summary>
+public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migrations)
+{
+    public const string Prefix = "ck_";
+
+    public static string NewKey() => Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
+
+    /// <summary>The tenant a live key belongs to, or null.</summary>
+    public async Task<string?> TenantOf(string key, CancellationToken ct)
+    {
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.Length > 100)
+        {
+            return null;
+        }
+        await migrations.WaitAsync(ct);
+        await using var cmd = dataSource.CreateCommand("select tenant_id from api_keys where key_hash = @hash and revoked_at is null");
+        cmd.Parameters.AddWithValue("hash", Hash(key));
+        return await cmd.ExecuteScalarAsync(ct) as string;
+    }
+
+    /// <summary>Stores a key's hash for a tenant; a key that already exists keeps its tenant (idempotent seeding).</summary>
+    public async Task<Guid> Add(string tenantId, string name, string key, CancellationToken ct)
+    {
+        await migrations.WaitAsync(ct);
+        await using var cmd = dataSource.CreateCommand("""
+            insert into api_keys (id, tenant_id, name, key_hash) values (@id, @tenant, @name, @hash)
+            on conflict (key_hash) do update set revoked_at = null
+            returning id
+            """);
+        cmd.Parameters.AddWithValue("id", Guid.CreateVersion7());
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("name", name);
+        cmd.Parameters.AddWithValue("hash", Hash(key));
+        return (Guid)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+/// <summary>Keys named in configuration ("Gateway:Keys:N:Tenant" and ":Key"), stored at start-up: how a deployment seeds its first tenants.</summary>
+internal sealed class ApiKeySeeder(ApiKeyStore store, IConfiguration configuration) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        foreach (var entry in configuration.GetSection("Gateway:Keys").GetChildren())
+        {
+            var (tenant, key) = (entry["Tenant"], entry["Key"]);
+            if (!string.IsNullOrWhiteSpace(tenant) && !string.IsNullOrWhiteSpace(key))
+            {
+                await store.Add(tenant, entry["Name"] ?? "seeded", key, stoppingToken);
+            }
+        }
+    }
+}
+
+public static class ApiKeySetup
+{
+    public static WebApplicationBuilder AddApiKeys(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddHostedService<ApiKeySeeder>();
+        return builder;
+    }
+}

@@ -1,0 +1,134 @@
+using Contacts.Gateway.ApiKeys;
+using Contacts.ServiceDefaults.Tenancy;
+
+namespace Contacts.Gateway.Forwarding;
+
+public static class ForwardingSetup
+{
+    public const string Ingestion = "ingestion";
+    public const string Identity = "identity";
+
+    public static WebApplicationBuilder AddForwarding(this WebApplicationBuilder builder)
+    {
+        foreach (var service in new[] { Ingestion, Identity })
+        {
+            var address = builder.Configuration[$"Gateway:Services:{service}"]
+                ?? throw new InvalidOperationException($"Gateway:Services:{service} is not set (the base URL of the {service} service)");
+            builder.Services.AddHttpClient(service, c =>
+            {
+                c.BaseAddress = new Uri(address);
+                c.Timeout = TimeSpan.FromSeconds(30);
+            });
+        }
+        builder.Services.AddSingleton<Forwarder>();
+        return builder;
+    }
+
+    /// <summary>The public surface: contact events go to ingestion, customer reads to identity.</summary>
+    public static WebApplication MapPublicRoutes(this WebApplication app)
+    {
+        app.MapPost("/v1/events", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
+        app.MapGet("/v1/customers", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapGet("/v1/customers/{**rest}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        return app;
+    }
+}
+
+/// <summary>
+/// Authenticates the tenant key and streams the request to a service and the answer back. YARP's dependencies are not
+/// served to us, so this is a deliberately small forwarder: no buffering, hop-by-hop headers dropped, trace context kept.
+/// </summary>
+public sealed class Forwarder(ApiKeyStore keys, IHttpClientFactory clients, IConfiguration configuration)
+{
+    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer", "Upgrade", "Proxy-Connection",
+        "Proxy-Authorization", "Authorization", "X-Api-Key", "Content-Length", "Content-Type",
+    };
+
+    public async Task Forward(HttpContext http, string service)
+    {
+        var key = ApiKeyFrom(http.Request);
+        var tenant = key is null ? null : await keys.TenantOf(key, http.RequestAborted);
+        if (tenant is null)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            await Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: key is null
+                    ? "An API key is required: send it as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'."
+                    : "The API key is not valid or has been revoked.").ExecuteAsync(http);
+            return;
+        }
+
+        using var request = new HttpRequestMessage(new HttpMethod(http.Request.Method), http.Request.Path + http.Request.QueryString);
+        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        {
+            request.Content = new StreamContent(http.Request.Body);
+            if (http.Request.ContentType is { } contentType)
+            {
+                request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            }
+            if (http.Request.ContentLength is { } length)
+            {
+                request.Content.Headers.ContentLength = length;
+            }
+        }
+        foreach (var (name, values) in http.Request.Headers)
+        {
+            // Callers never choose the tenant: any X-Contacts-* header they send is dropped here.
+            if (!NotForwarded.Contains(name) && !name.StartsWith("X-Contacts-", StringComparison.OrdinalIgnoreCase)
+                && !name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) && !name.Equals("tracestate", StringComparison.OrdinalIgnoreCase))
+            {
+                request.Headers.TryAddWithoutValidation(name, values.ToArray());
+            }
+        }
+        request.Headers.Add(Tenant.Header, tenant);
+        if (configuration["Internal:Key"] is { Length: > 0 } internalKey)
+        {
+            request.Headers.Add(Tenant.InternalKeyHeader, internalKey);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            // traceparent is set by HttpClient from the current activity, continuing the caller's trace.
+            response = await clients.CreateClient(service).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, http.RequestAborted);
+        }
+        catch (TaskCanceledException) when (!http.RequestAborted.IsCancellationRequested)
+        {
+            await Results.Problem(statusCode: StatusCodes.Status504GatewayTimeout, title: "Upstream timeout",
+                detail: $"The {service} service did not answer in time.").ExecuteAsync(http);
+            return;
+        }
+        catch (HttpRequestException)
+        {
+            await Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Upstream unavailable",
+                detail: $"The {service} service could not be reached.").ExecuteAsync(http);
+            return;
+        }
+
+        using (response)
+        {
+            http.Response.StatusCode = (int)response.StatusCode;
+            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
+            {
+                if (!NotForwarded.Contains(name) || name is "Content-Type" or "Content-Length")
+                {
+                    http.Response.Headers[name] = values.ToArray();
+                }
+            }
+            await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
+        }
+    }
+
+    private static string? ApiKeyFrom(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization["Bearer ".Length..].Trim();
+        }
+        var header = request.Headers["X-Api-Key"].ToString().Trim();
+        return header.Length > 0 ? header : null;
+    }
+}

@@ -1,0 +1,40 @@
+using Contacts.ServiceDefaults.Persistence;
+
+namespace Contacts.Alerting.Alerts;
+
+internal static class AlertingSchema
+{
+    public static readonly Migration[] Migrations =
+    [
+        new("alerting_0001_alerts", """
+            create table alerts (
+                id uuid primary key,
+                tenant_id text not null,
+                customer_id uuid not null,
+                reason text not null,
+                status text not null default 'open',
+                score int not null,
+                drivers jsonb not null,
+                contact_event_id uuid not null,
+                raised_at timestamptz not null default now(),
+                updated_at timestamptz not null default now(),
+                closed_at timestamptz);
+            -- One open alert per customer and reason: later scores update it instead of raising another.
+            create unique index alerts_one_open on alerts (tenant_id, customer_id, reason) where status = 'open';
+
+            create table webhook_deliveries (
+                id uuid primary key,
+                alert_id uuid not null references alerts (id),
+                url text not null,
+                body text not null,
+                status text not null default 'pending',
+                attempts int not null default 0,
+                next_attempt_at timestamptz not null default now(),
+                last_status_code int,
+                last_error text,
+                created_at timestamptz not null default now(),
+                delivered_at timestamptz);
+            create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending';
+            """),
+    ];
+}

@@ -1,0 +1,18 @@
+using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.Hosting;
+using Contacts.ServiceDefaults.Messaging;
+using MassTransit;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults("alerting");
+builder.AddDatabase("alerting", AlertingSchema.Migrations);
+builder.AddMessaging(x => x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>());
+builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
+builder.AddWebhookDelivery();
+
+var app = builder.Build();
+app.MapDefaultEndpoints();
+app.Run();
+
+public partial class Program;

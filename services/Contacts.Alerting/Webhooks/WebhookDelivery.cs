@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Contacts.Contracts;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Telemetry;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Contacts.Alerting.Webhooks;
+
+public static class WebhookDeliverySetup
+{
+    public static WebApplicationBuilder AddWebhookDelivery(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddOptions<WebhookOptions>().Bind(builder.Configuration.GetSection("Alerting:Webhook"));
+        builder.Services.AddSingleton<WebhookSignal>();
+        builder.Services.AddHttpClient(WebhookDispatcher.HttpClientName);
+        builder.Services.AddHostedService<WebhookDispatcher>();
+        return builder;
+    }
+}
+
+/// <summary>Queues an alert's delivery in the transaction that raised it, so it is delivered if and only if it was raised.</summary>
+public static class WebhookQueue
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static async Task<bool> Enqueue(Session session, HighEffortAlertRaised alert, WebhookOptions options, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(options.Url))
+        {
+            return false;
+        }
+        var body = JsonSerializer.Serialize(new { type = "effort.alert.raised", timestamp = alert.RaisedAt, data = alert }, Json);
+        await using var cmd = session.Command("insert into webhook_deliveries (id, alert_id, url, body) values (@id, @alert, @url, @body)");
+        cmd.Parameters.AddWithValue("id", alert.AlertId);
+        cmd.Parameters.AddWithValue("alert", alert.AlertId);
+        cmd.Parameters.AddWithValue("url", options.Url);
+        cmd.Parameters.AddWithValue("body", body);
+        await cmd.ExecuteNonQueryAsync(ct);
+        return true;
+    }
+}
+
+/// <summary>
+/// Delivers queued webhooks: signed POSTs, a 2xx within the timeout counts, 410 disables the delivery, anything else
+/// (429, 5xx, timeouts, refused connections) is retried on the schedule. webhook-id is stable across retries, so a CRM
+/// that saw an attempt whose answer we lost recognises the retry.
+/// </summary>
+internal sealed partial class WebhookDispatcher(
+    NpgsqlDataSource dataSource,
+    MigrationState migrations,
+    WebhookSignal signal,
+    IHttpClientFactory httpClients,
+    IOptions<WebhookOptions> options,
+    TimeProvider clock,
+    ILogger<WebhookDispatcher> logger) : BackgroundService
+{
+    public const string HttpClientName = "webhooks";
+    private readonly WebhookOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await migrations.WaitAsync(stoppingToken);
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var claimed = 0;
+            try
+            {
+                claimed = await DeliverBatch(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogPassFailed(logger, ex.Message);
+            }
+            if (claimed < _options.BatchSize)
+            {
+                await signal.WaitAsync(_options.PollInterval, stoppingToken);
+            }
+        }
+    }
+
+    private async Task<int> DeliverBatch(CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var due = new List<(Guid Id, string Url, string Body, int Attempts)>();
+        await using (var cmd = new NpgsqlCommand("""
+            select id, url, body, attempts from webhook_deliveries
+            where status = 'pending' and next_attempt_at <= now()
+            order by next_attempt_at limit @limit
+            for update skip locked
+            """, connection, transaction))
+        {
+            cmd.Parameters.AddWithValue("limit", _options.BatchSize);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                due.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3)));
+            }
+        }
+        if (due.Count == 0)
+        {
+            return 0;
+        }
+
+        var outcomes = await Task.WhenAll(due.Select(d => Post(d.Id, d.Url, d.Body, ct)));
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        for (var i = 0; i < due.Count; i++)
+        {
+            var (status, error) = outcomes[i];
+            var attempts = due[i].Attempts + 1;
+            var (state, nextDelay) = status switch
+            {
+                >= 200 and < 300 => ("delivered", TimeSpan.Zero),
+                (int)HttpStatusCode.Gone => ("disabled", TimeSpan.Zero),
+                _ when attempts >= _options.RetrySchedule.Length => ("failed", TimeSpan.Zero),
+                _ => ("pending", _options.RetrySchedule[attempts]),
+            };
+            var update = new NpgsqlBatchCommand("""
+                update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
+                    next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
+                where id = @id
+                """);
+            update.Parameters.AddWithValue("id", due[i].Id);
+            update.Parameters.AddWithValue("state", state);
+            update.Parameters.AddWithValue("attempts", attempts);
+            update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
+            update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
+            update.Parameters.AddWithValue("delay", nextDelay);
+            batch.BatchCommands.Add(update);
+            if (state != "delivered")
+            {
+                LogAttemptFailed(logger, due[i].Id, attempts, status, error, state);
+            }
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        await transaction.CommitAsync(ct);
+        return due.Count;
+    }
+
+    private async Task<(int? Status, string? Error)> Post(Guid id, string url, string body, CancellationToken ct)
+    {
+        using var activity = ContactsTelemetry.Source.StartActivity("webhook deliver", ActivityKind.Client);
+        activity?.SetTag("webhook.id", id);
+        try
+        {
+            var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
+            using var request = new HttpRequestMessage(HttpMethod.Post, url)
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            };
+            request.Headers.Add("webhook-id", id.ToString());
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!string.IsNullOrEmpty(_options.Secret))
+            {
+                request.Headers.Add("webhook-signature", WebhookSigner.Sign(_options.Secret, id.ToString(), timestamp, body));
+            }
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_options.Timeout);
+            using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
+            activity?.SetTag("http.response.status_code", (int)response.StatusCode);
+            return ((int)response.StatusCode, response.IsSuccessStatusCode ? null : response.ReasonPhrase);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
+            return (null, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook pass failed: {Reason}")]
+    private static partial void LogPassFailed(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook {DeliveryId} attempt {Attempt} got {Status} {Error}; now {State}")]
+    private static partial void LogAttemptFailed(ILogger logger, Guid deliveryId, int attempt, int? status, string? error, string state);
+}

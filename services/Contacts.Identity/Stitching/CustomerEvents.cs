@@ -1,0 +1,34 @@
+using Contacts.ServiceDefaults.EventStore;
+
+namespace Contacts.Identity.Stitching;
+
+// The customer stream: every link and merge is an event, so a bad merge can be audited and reverted.
+public sealed record CustomerCreated(Guid CustomerId, string TenantId, Guid ContactEventId);
+public sealed record IdentifierLinked(string Type, string Value, Guid ContactEventId);
+public sealed record ContactAttached(Guid ContactEventId, string Channel, string Kind, DateTimeOffset OccurredAt);
+public sealed record CustomerMergedInto(Guid SurvivorId, Guid ContactEventId);
+public sealed record CustomersAbsorbed(IReadOnlyList<Guid> MergedIds, Guid ContactEventId);
+
+public static class CustomerEvents
+{
+    public static readonly Type[] Types =
+        [typeof(CustomerCreated), typeof(IdentifierLinked), typeof(ContactAttached), typeof(CustomerMergedInto), typeof(CustomersAbsorbed)];
+}
+
+/// <summary>A customer as its stream tells it.</summary>
+public sealed class Customer : IAggregate
+{
+    public Guid Id { get; set; }
+    public long Version { get; set; }
+    public string TenantId { get; private set; } = "";
+    public Guid? MergedInto { get; private set; }
+    public HashSet<(string Type, string Value)> Identifiers { get; } = [];
+    public List<Guid> Contacts { get; } = [];
+    public List<Guid> Absorbed { get; } = [];
+
+    public void Apply(CustomerCreated e) => TenantId = e.TenantId;
+    public void Apply(IdentifierLinked e) => Identifiers.Add((e.Type, e.Value));
+    public void Apply(ContactAttached e) => Contacts.Add(e.ContactEventId);
+    public void Apply(CustomerMergedInto e) => MergedInto = e.SurvivorId;
+    public void Apply(CustomersAbsorbed e) => Absorbed.AddRange(e.MergedIds);
+}

@@ -1,0 +1,39 @@
+namespace Contacts.Ingestion.Events;
+
+/// <summary>
+/// The canonical contact event, version 1, as platforms POST it. The tenant is not in the body: it comes from the API key.
+/// Every field is nullable here so that the validator, not the deserializer, names what is missing.
+/// </summary>
+public sealed record ContactEventV1
+{
+    /// <summary>The platform that sent it, such as "amazon-connect", "genesys-cloud", "twilio", "zendesk".</summary>
+    public string? Source { get; init; }
+
+    /// <summary>The platform's own id for this event; (source, sourceEventId) is unique per tenant.</summary>
+    public string? SourceEventId { get; init; }
+
+    /// <summary>The platform's id of the contact (call, conversation, ticket) this event belongs to.</summary>
+    public string? ContactId { get; init; }
+
+    public string? Channel { get; init; }
+
+    public string? Direction { get; init; }
+
+    public string? Kind { get; init; }
+
+    public DateTimeOffset? OccurredAt { get; init; }
+
+    public IdentifiersV1? Identifiers { get; init; }
+
+    public string? Topic { get; init; }
+}
+
+public sealed record IdentifiersV1
+{
+    public string? Phone { get; init; }
+    public string? Email { get; init; }
+    public string? CrmId { get; init; }
+    public string? AccountNumber { get; init; }
+    public string? Handle { get; init; }
+    public string? DeviceId { get; init; }
+}

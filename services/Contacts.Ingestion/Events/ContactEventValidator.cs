@@ -1,0 +1,145 @@
+using System.Text.RegularExpressions;
+using Contacts.Contracts;
+using Contacts.ServiceDefaults.Identifiers;
+
+namespace Contacts.Ingestion.Events;
+
+/// <summary>Checks a v1 event against every rule and normalises it; errors are keyed by the JSON path of the field.</summary>
+public static partial class ContactEventValidator
+{
+    public static readonly IReadOnlyList<string> Channels = ["voice", "email", "chat", "sms", "social", "web_form", "voicemail", "ivr"];
+    public static readonly IReadOnlyList<string> Directions = ["inbound", "outbound"];
+    public static readonly IReadOnlyList<string> Kinds = ["started", "transferred", "ended", "message", "survey_answered"];
+
+    /// <summary>How far ahead of our clock an event may claim to have happened (platform clocks drift).</summary>
+    public static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
+
+    public sealed record Result(ContactEventReceived? Event, Dictionary<string, string[]> Errors)
+    {
+        public bool IsValid => Errors.Count == 0;
+    }
+
+    public static Result Validate(ContactEventV1 input, string tenantId, Guid eventId, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Fail(string field, string rule) =>
+            errors[field] = errors.TryGetValue(field, out var existing) ? [.. existing, rule] : [rule];
+
+        var source = input.Source?.Trim();
+        if (string.IsNullOrEmpty(source))
+        {
+            Fail("source", "is required: the platform that sent the event, such as \"genesys-cloud\"");
+        }
+        else if (!SourcePattern().IsMatch(source))
+        {
+            Fail("source", "must be 1 to 64 lower-case letters, digits, '.', '_' or '-'");
+        }
+
+        var sourceEventId = input.SourceEventId?.Trim();
+        RequireText("sourceEventId", sourceEventId, "the platform's own id for this event", Fail);
+        var contactId = input.ContactId?.Trim();
+        RequireText("contactId", contactId, "the platform's id of the contact this event belongs to", Fail);
+
+        var channel = OneOf("channel", input.Channel, Channels, required: true, Fail);
+        var direction = OneOf("direction", input.Direction, Directions, required: false, Fail) ?? "inbound";
+        var kind = OneOf("kind", input.Kind, Kinds, required: true, Fail);
+
+        if (input.OccurredAt is not { } occurredAt)
+        {
+            Fail("occurredAt", "is required: when it happened, as an ISO 8601 date-time with offset, such as 2026-11-20T10:15:00Z");
+        }
+        else if (occurredAt > now + FutureTolerance)
+        {
+            Fail("occurredAt", $"must not be more than {FutureTolerance.TotalMinutes:0} minutes in the future");
+        }
+        else if (occurredAt < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero))
+        {
+            Fail("occurredAt", "must not be before 2000-01-01");
+        }
+
+        var identifiers = NormalizeIdentifiers(input.Identifiers, Fail);
+
+        var topic = input.Topic?.Trim();
+        if (topic is { Length: > 100 })
+        {
+            Fail("topic", "must be at most 100 characters");
+        }
+
+        if (errors.Count > 0)
+        {
+            return new Result(null, errors);
+        }
+        return new Result(new ContactEventReceived(eventId, tenantId, source!, sourceEventId!, contactId!, channel!, direction,
+            kind!, input.OccurredAt!.Value.ToUniversalTime(), now, identifiers, string.IsNullOrEmpty(topic) ? null : topic), errors);
+    }
+
+    private static List<ContactIdentifier> NormalizeIdentifiers(IdentifiersV1? input, Action<string, string> fail)
+    {
+        var result = new List<ContactIdentifier>();
+        if (input is null)
+        {
+            fail("identifiers", "is required: at least one of phone, email, crmId, accountNumber, handle, deviceId");
+            return result;
+        }
+        (string Type, string Field, string? Raw)[] all =
+        [
+            (IdentifierTypes.Phone, "phone", input.Phone),
+            (IdentifierTypes.Email, "email", input.Email),
+            (IdentifierTypes.CrmId, "crmId", input.CrmId),
+            (IdentifierTypes.AccountNumber, "accountNumber", input.AccountNumber),
+            (IdentifierTypes.Handle, "handle", input.Handle),
+            (IdentifierTypes.DeviceId, "deviceId", input.DeviceId),
+        ];
+        foreach (var (type, field, raw) in all.Where(i => i.Raw is not null))
+        {
+            var (value, error) = IdentifierNormalizer.Normalize(type, raw!);
+            if (error is not null)
+            {
+                fail($"identifiers.{field}", error);
+            }
+            else
+            {
+                result.Add(new ContactIdentifier(type, value!));
+            }
+        }
+        if (all.All(i => i.Raw is null))
+        {
+            fail("identifiers", "must hold at least one of phone, email, crmId, accountNumber, handle, deviceId");
+        }
+        return result;
+    }
+
+    private static void RequireText(string field, string? value, string what, Action<string, string> fail)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            fail(field, $"is required: {what}");
+        }
+        else if (value.Length > 200 || value.Any(char.IsControl))
+        {
+            fail(field, "must be at most 200 characters with no control characters");
+        }
+    }
+
+    private static string? OneOf(string field, string? value, IReadOnlyList<string> allowed, bool required, Action<string, string> fail)
+    {
+        var normalized = value?.Trim().ToLowerInvariant().Replace('-', '_');
+        if (string.IsNullOrEmpty(normalized))
+        {
+            if (required)
+            {
+                fail(field, $"is required: one of {string.Join(", ", allowed)}");
+            }
+            return null;
+        }
+        if (!allowed.Contains(normalized))
+        {
+            fail(field, $"must be one of {string.Join(", ", allowed)}; got \"{value}\"");
+            return null;
+        }
+        return normalized;
+    }
+
+    [GeneratedRegex("^[a-z0-9._-]{1,64}$")]
+    private static partial Regex SourcePattern();
+}

@@ -1,0 +1,88 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Outbox;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Telemetry;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Npgsql;
+
+namespace Contacts.ServiceDefaults.Hosting;
+
+public static class ServiceDefaultsExtensions
+{
+    /// <summary>Telemetry, ProblemDetails, JSON conventions and health checks: what every service and the gateway share.</summary>
+    public static WebApplicationBuilder AddServiceDefaults(this WebApplicationBuilder builder, string serviceName)
+    {
+        builder.AddTelemetry(serviceName);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddHealthChecks();
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        return builder;
+    }
+
+    /// <summary>
+    /// The service's own PostgreSQL schema (ConnectionStrings:postgres, search path set to the schema), migrated at
+    /// start-up, with the inbox, outbox and event store tables; readiness waits for the migrations.
+    /// </summary>
+    public static WebApplicationBuilder AddDatabase(this WebApplicationBuilder builder, string schema,
+        IEnumerable<Migration> migrations, params Type[] eventTypes)
+    {
+        var connectionString = builder.Configuration.GetConnectionString("postgres")
+            ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (e.g. Host=127.0.0.1;Username=postgres;Database=contacts)");
+        var csb = new NpgsqlConnectionStringBuilder(connectionString)
+        {
+            SearchPath = schema,
+            ApplicationName = $"contacts-{schema}",
+        };
+        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(csb.ConnectionString).Build());
+        builder.Services.AddSingleton(new SchemaDefinition(schema, [.. SharedMigrations.All, .. migrations]));
+        builder.Services.AddSingleton(new EventTypes().Register(eventTypes));
+        builder.Services.AddSingleton<MigrationState>();
+        builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddSingleton<Database>();
+        builder.Services.AddHostedService<SchemaMigrator>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        return builder;
+    }
+
+    /// <summary>/health/live answers while the process runs; /health/ready when the broker and database are usable.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = check => check.Tags.Contains("ready"),
+            ResponseWriter = WriteReport,
+        });
+        return app;
+    }
+
+    private static Task WriteReport(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), e.Value.Description }),
+        });
+    }
+}
+
+/// <summary>Unhealthy until the start-up step T has completed.</summary>
+public sealed class StartupGateHealthCheck<T>(T gate) : IHealthCheck where T : StartupGate
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(gate.IsComplete ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy($"{typeof(T).Name} not complete"));
+}

@@ -1,0 +1,111 @@
+using Contacts.ServiceDefaults.Outbox;
+using Contacts.ServiceDefaults.Hosting;
+using Contacts.ServiceDefaults.Persistence;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Contacts.ServiceDefaults.Messaging;
+
+public static class MessagingSetup
+{
+    /// <summary>MassTransit on RabbitMQ from configuration, the pipeline topology, and the outbox relay.</summary>
+    public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null)
+    {
+        var section = builder.Configuration.GetSection("RabbitMq");
+        var options = section.Get<RabbitMqOptions>() ?? new RabbitMqOptions();
+        options.ConnectionString = builder.Configuration.GetConnectionString("rabbitmq")
+            ?? throw new InvalidOperationException("ConnectionStrings:rabbitmq is not set (e.g. amqp://guest:guest@127.0.0.1:5672/)");
+        builder.Services.Configure<RabbitMqOptions>(o =>
+        {
+            section.Bind(o);
+            o.ConnectionString = options.ConnectionString;
+        });
+
+        builder.Services.AddSingleton<TopologyState>();
+        builder.Services.AddHostedService<TopologyDeployer>();
+        builder.Services.AddHealthChecks().AddCheck<StartupGateHealthCheck<TopologyState>>("broker-topology", tags: ["ready"]);
+
+        // Started before the bus finishes starting would lose early publishes; see DESIGN.md "Messaging".
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            o.WaitUntilStarted = true;
+            o.StartTimeout = TimeSpan.FromSeconds(60);
+            o.StopTimeout = TimeSpan.FromSeconds(30);
+        });
+        builder.Services.AddMassTransit(x =>
+        {
+            // The pipeline carries customers' phone numbers: it must not call out anywhere it was not told to.
+            x.DisableUsageTelemetry();
+            x.SetKebabCaseEndpointNameFormatter();
+            consumers?.Invoke(x);
+            x.AddConfigureEndpointsCallback((_, endpoint) =>
+            {
+                if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
+                {
+                    rabbit.PrefetchCount = options.PrefetchCount;
+                    if (options.QuorumQueues)
+                    {
+                        rabbit.SetQuorumQueue();
+                    }
+                }
+            });
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(options.Address.Host, options.Port, options.VirtualHost, h =>
+                {
+                    h.Username(options.Username);
+                    h.Password(options.Password);
+                    h.PublisherConfirmation = true;
+                });
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+
+        builder.Services.AddOptions<OutboxOptions>().Bind(builder.Configuration.GetSection("Outbox"));
+        builder.Services.AddHostedService<OutboxRelay>();
+        return builder;
+    }
+}
+
+/// <summary>
+/// The conventions every consumer of ours follows: its own named queue, bounded concurrency, and retries with backoff
+/// for transient faults (database restarts, concurrency conflicts). A message that is invalid, or still fails after the
+/// retries, is moved by MassTransit to "&lt;queue&gt;_error" with its exception, and the queue keeps flowing.
+/// </summary>
+public abstract class ContactsConsumerDefinition<TConsumer> : ConsumerDefinition<TConsumer> where TConsumer : class, IConsumer
+{
+    protected ContactsConsumerDefinition(string queue, int concurrentMessageLimit = 32)
+    {
+        EndpointName = queue;
+        ConcurrentMessageLimit = concurrentMessageLimit;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.UseMessageRetry(RetryConventions.Transient);
+    }
+}
+
+public static class RetryConventions
+{
+    /// <summary>About a minute of exponential backoff: long enough to ride out a database or broker restart.</summary>
+    public static void Transient(IRetryConfigurator retry)
+    {
+        retry.Ignore<InvalidMessageException>();
+        retry.Ignore<System.Text.Json.JsonException>();
+        retry.Exponential(12, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+    }
+}
+
+public static class ConsumeContextExtensions
+{
+    /// <summary>Runs the work once per (consumer, MessageId), in one transaction with its inbox record and outbox rows.</summary>
+    public static Task<bool> HandleOnce<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
+        where T : class =>
+        database.HandleOnce(consumer,
+            context.MessageId ?? throw new InvalidMessageException($"{typeof(T).Name} arrived without a MessageId"),
+            work, context.CancellationToken);
+}

@@ -1,0 +1,27 @@
+using Contacts.Contracts;
+
+namespace Contacts.ServiceDefaults.Messaging;
+
+/// <summary>
+/// Every queue of the pipeline and the events it is bound to. Each service declares all of it at start-up, so an event
+/// published before its consumer has ever run waits in that consumer's queue instead of being dropped by the broker.
+/// </summary>
+public static class PipelineTopology
+{
+    public const string IdentityContactEvents = "identity-contact-events";
+    public const string EffortContactAttributed = "effort-contact-attributed";
+    public const string AlertingEffortScored = "alerting-effort-scored";
+
+    public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
+    [
+        (IdentityContactEvents, [typeof(ContactEventReceived)]),
+        (EffortContactAttributed, [typeof(ContactAttributed)]),
+        (AlertingEffortScored, [typeof(EffortScored)]),
+    ];
+
+    /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>
+    public static readonly IReadOnlyList<Type> PublishedOnly = [typeof(CustomersMerged), typeof(HighEffortAlertRaised)];
+
+    /// <summary>MassTransit's exchange name for a message type: "Namespace:TypeName".</summary>
+    public static string ExchangeName(Type messageType) => $"{messageType.Namespace}:{messageType.Name}";
+}

@@ -1,0 +1,39 @@
+using RabbitMQ.Client;
+
+namespace Contacts.ServiceDefaults.Messaging;
+
+/// <summary>Broker settings, bound from the "RabbitMq" section; the address comes from ConnectionStrings:rabbitmq.</summary>
+public sealed class RabbitMqOptions
+{
+    /// <summary>amqp://user:password@host:port/vhost</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Quorum queues, as production runs them on a 3-node cluster; classic durable queues otherwise.</summary>
+    public bool QuorumQueues { get; set; }
+
+    public ushort PrefetchCount { get; set; } = 64;
+
+    public int ConcurrentMessageLimit { get; set; } = 32;
+
+    public Uri Address => new(ConnectionString);
+
+    public string VirtualHost => Address.AbsolutePath.Length <= 1 ? "/" : Uri.UnescapeDataString(Address.AbsolutePath[1..]);
+
+    public string Username => Uri.UnescapeDataString(Address.UserInfo.Split(':')[0] is { Length: > 0 } user ? user : "guest");
+
+    public string Password => Address.UserInfo.Split(':') is [_, var password] ? Uri.UnescapeDataString(password) : "guest";
+
+    public ushort Port => (ushort)(Address.IsDefaultPort || Address.Port <= 0 ? 5672 : Address.Port);
+
+    public Dictionary<string, object?>? QueueArguments() =>
+        QuorumQueues ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+
+    public ConnectionFactory CreateConnectionFactory() => new()
+    {
+        HostName = Address.Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+    };
+}

@@ -1,0 +1,103 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Outbox;
+using Contacts.ServiceDefaults.Telemetry;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Contacts.ServiceDefaults.Persistence;
+
+/// <summary>
+/// Runs work in one PostgreSQL transaction together with the inbox record of the message being handled and the
+/// outbox rows of what it publishes, so a state change and its messages commit or vanish together.
+/// </summary>
+public sealed class Database(NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes)
+{
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public async Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct)
+    {
+        await migrations.WaitAsync(ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var session = new Session(connection, transaction, eventTypes);
+        var result = await work(session);
+        var published = await session.FlushOutbox(ct);
+        await transaction.CommitAsync(ct);
+        if (published > 0)
+        {
+            outboxSignal.Notify();
+        }
+        return result;
+    }
+
+    public Task InTransaction(Func<Session, Task> work, CancellationToken ct) =>
+        InTransaction(async s => { await work(s); return true; }, ct);
+
+    /// <summary>
+    /// Handles a message exactly once per consumer: records its id in the inbox in the same transaction as the work.
+    /// Returns false (and does nothing) when this consumer has already handled that message id.
+    /// </summary>
+    public Task<bool> HandleOnce(string consumer, Guid messageId, Func<Session, Task> work, CancellationToken ct) =>
+        InTransaction(async session =>
+        {
+            await using (var cmd = session.Command("insert into inbox (consumer, message_id) values (@c, @m) on conflict do nothing"))
+            {
+                cmd.Parameters.AddWithValue("c", consumer);
+                cmd.Parameters.AddWithValue("m", messageId);
+                if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+                {
+                    ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
+                    Activity.Current?.SetTag("contacts.inbox.duplicate", true);
+                    return false;
+                }
+            }
+            session.Events.CausationId = messageId.ToString();
+            await work(session);
+            return true;
+        }, ct);
+}
+
+/// <summary>One open transaction: run commands, append events, and queue messages for the outbox.</summary>
+public sealed class Session
+{
+    private readonly List<(Guid Id, object Message)> _outgoing = [];
+
+    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        Events = new EventStoreSession(connection, transaction, eventTypes);
+    }
+
+    public NpgsqlConnection Connection { get; }
+    public NpgsqlTransaction Transaction { get; }
+    public EventStoreSession Events { get; }
+
+    public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
+
+    /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
+    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message));
+
+    internal async Task<int> FlushOutbox(CancellationToken ct)
+    {
+        if (_outgoing.Count == 0)
+        {
+            return 0;
+        }
+        var traceparent = Activity.Current?.Id;
+        await using var batch = new NpgsqlBatch(Connection, Transaction);
+        foreach (var (id, message) in _outgoing)
+        {
+            var cmd = new NpgsqlBatchCommand("insert into outbox (id, message_type, body, traceparent) values (@id, @type, @body, @trace)");
+            cmd.Parameters.AddWithValue("id", id);
+            cmd.Parameters.AddWithValue("type", message.GetType().FullName!);
+            cmd.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(message, message.GetType(), EventStoreSession.Json));
+            cmd.Parameters.AddWithValue("trace", (object?)traceparent ?? DBNull.Value);
+            batch.BatchCommands.Add(cmd);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        return _outgoing.Count;
+    }
+}

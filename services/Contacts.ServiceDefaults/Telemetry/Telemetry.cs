@@ -1,0 +1,20 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace Contacts.ServiceDefaults.Telemetry;
+
+/// <summary>The project's own activity source and meter; spans carry ids, never phone numbers or emails.</summary>
+public static class ContactsTelemetry
+{
+    public const string Name = "Contacts";
+
+    public static readonly ActivitySource Source = new(Name);
+    public static readonly Meter Meter = new(Name);
+
+    public static readonly Counter<long> OutboxPublished =
+        Meter.CreateCounter<long>("contacts.outbox.published", description: "Outbox messages confirmed by the broker");
+    public static readonly Counter<long> OutboxPublishFailures =
+        Meter.CreateCounter<long>("contacts.outbox.publish_failures", description: "Outbox publishes that failed and will be retried");
+    public static readonly Counter<long> InboxDuplicates =
+        Meter.CreateCounter<long>("contacts.inbox.duplicates", description: "Redelivered messages recognised by the inbox and skipped");
+}
