@@ -18,7 +18,10 @@ public sealed record ContactEventReceived(
 /// <summary>A normalised identifier: phone in E.164, email lower-cased, the rest trimmed.</summary>
 public sealed record ContactIdentifier(string Type, string Value);
 
-/// <summary>Identity attached a contact event to a customer (creating or merging customers as needed).</summary>
+/// <summary>
+/// Identity attached a contact event to a customer, creating one or merging several as needed. MergedCustomerIds lists
+/// the customers this contact caused to be folded into CustomerId, so downstream state can fold with it.
+/// </summary>
 public sealed record ContactAttributed(
     Guid Id,
     string TenantId,
@@ -27,7 +30,8 @@ public sealed record ContactAttributed(
     string Channel,
     string Kind,
     DateTimeOffset OccurredAt,
-    bool IsNewCustomer);
+    bool IsNewCustomer,
+    IReadOnlyList<Guid> MergedCustomerIds);
 
 /// <summary>Identity found that several customers are one person and folded them into the survivor.</summary>
 public sealed record CustomersMerged(

@@ -20,7 +20,7 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
                 session.Publish(merged, merged.Id);
             }
             var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, attribution.CustomerId,
-                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer);
+                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds);
             session.Publish(attributed, attributed.Id);
         });
 }

@@ -167,7 +167,7 @@ public interface IAggregate
 }
 
 /// <summary>Finds and caches T's one-argument Apply methods, the Marten convention for self-aggregating types.</summary>
-internal static class Aggregator<T>
+public static class Aggregator<T>
 {
     private static readonly ConcurrentDictionary<Type, MethodInfo?> Methods = new();
 
