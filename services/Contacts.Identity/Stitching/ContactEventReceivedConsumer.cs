@@ -12,6 +12,7 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
         database.HandleOnce(context, PipelineTopology.IdentityContactEvents, async session =>
         {
             var contact = context.Message;
+            Validate(contact);
             var attribution = await stitcher.Attribute(session, contact, context.CancellationToken);
             if (attribution.MergedIds.Count > 0)
             {
@@ -23,6 +24,16 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
                 contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds);
             session.Publish(attributed, attributed.Id);
         });
+
+    /// <summary>Ingestion validates, but a queue can be written by others: refuse what would corrupt a customer.</summary>
+    private static void Validate(ContactEventReceived contact)
+    {
+        if (contact.Id == Guid.Empty || string.IsNullOrWhiteSpace(contact.TenantId) || string.IsNullOrWhiteSpace(contact.Channel)
+            || contact.Identifiers is null || contact.Identifiers.Any(i => string.IsNullOrWhiteSpace(i.Type) || string.IsNullOrWhiteSpace(i.Value)))
+        {
+            throw new InvalidMessageException($"ContactEventReceived {contact.Id} lacks an id, tenant, channel or well-formed identifiers");
+        }
+    }
 }
 
 public sealed class ContactEventReceivedConsumerDefinition()

@@ -22,6 +22,7 @@ public static class ServiceDefaultsExtensions
     {
         builder.AddTelemetry(serviceName);
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<TransientFailureHandler>();
         builder.Services.AddHealthChecks();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
@@ -51,6 +52,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(new EventTypes().Register(eventTypes));
         builder.Services.AddSingleton<MigrationState>();
         builder.Services.AddSingleton<OutboxSignal>();
+        builder.Services.AddSingleton<CrashAfterCommit>();
         builder.Services.AddSingleton<Database>();
         builder.Services.AddHostedService<SchemaMigrator>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
@@ -60,6 +62,8 @@ public static class ServiceDefaultsExtensions
     /// <summary>/health/live answers while the process runs; /health/ready when the broker and database are usable.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {

@@ -12,7 +12,8 @@ namespace Contacts.ServiceDefaults.Persistence;
 /// Runs work in one PostgreSQL transaction together with the inbox record of the message being handled and the
 /// outbox rows of what it publishes, so a state change and its messages commit or vanish together.
 /// </summary>
-public sealed class Database(NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes)
+public sealed class Database(
+    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit faults)
 {
     public NpgsqlDataSource DataSource => dataSource;
 
@@ -27,6 +28,7 @@ public sealed class Database(NpgsqlDataSource dataSource, MigrationState migrati
         await transaction.CommitAsync(ct);
         if (published > 0)
         {
+            faults.Committed();
             outboxSignal.Notify();
         }
         return result;
