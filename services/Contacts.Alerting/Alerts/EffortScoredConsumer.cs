@@ -40,7 +40,7 @@ public sealed class EffortScoredConsumer(
             upsert.Parameters.AddWithValue("customer", score.CustomerId);
             upsert.Parameters.AddWithValue("reason", reason);
             upsert.Parameters.AddWithValue("score", score.Score);
-            upsert.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers));
+            upsert.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers, JsonSerializerOptions.Web));
             upsert.Parameters.AddWithValue("event", score.ContactEventId);
             if ((Guid)(await upsert.ExecuteScalarAsync(ct))! != alertId)
             {

@@ -28,7 +28,7 @@ public sealed class ContactAttributedConsumer(Database database, IOptions<Effort
             var absorbed = new List<object>();
             foreach (var mergedId in contact.MergedCustomerIds.Where(id => id != customerId))
             {
-                absorbed.AddRange(await FoldInto(events, mergedId, customerId, contact.TenantId, ct));
+                absorbed.AddRange(await FoldInto(session, mergedId, customerId, contact.TenantId, ct));
             }
             var counted = new ContactCounted(contact.ContactEventId, contact.Channel, contact.Kind, contact.OccurredAt);
             List<object> appended = journey?.Counts(contact.ContactEventId) == true ? absorbed : [.. absorbed, counted];
@@ -73,8 +73,9 @@ public sealed class ContactAttributedConsumer(Database database, IOptions<Effort
     }
 
     /// <summary>Marks the merged journey as folded (creating it if its own contacts have not arrived yet) and returns what moves.</summary>
-    private static async Task<IEnumerable<object>> FoldInto(EventStoreSession events, Guid mergedId, Guid survivorId, string tenantId, CancellationToken ct)
+    private static async Task<IEnumerable<object>> FoldInto(Session session, Guid mergedId, Guid survivorId, string tenantId, CancellationToken ct)
     {
+        var events = session.Events;
         var merged = await events.AggregateStream<CustomerJourney>(mergedId, ct);
         if (merged is null)
         {
@@ -86,6 +87,11 @@ public sealed class ContactAttributedConsumer(Database database, IOptions<Effort
             return [];
         }
         await events.Append(mergedId, merged.Version, [new JourneyMergedInto(survivorId)], ct);
+        await using (var forget = session.Command("delete from customer_effort where customer_id = @id"))
+        {
+            forget.Parameters.AddWithValue("id", mergedId);
+            await forget.ExecuteNonQueryAsync(ct);
+        }
         return merged.Contacts.Count == 0 ? [] : [new JourneyAbsorbed(mergedId, [.. merged.Contacts])];
     }
 
@@ -103,7 +109,7 @@ public sealed class ContactAttributedConsumer(Database database, IOptions<Effort
         cmd.Parameters.AddWithValue("score", score.Score);
         cmd.Parameters.AddWithValue("contacts", score.ContactsInWindow);
         cmd.Parameters.AddWithValue("channels", score.ChannelsInWindow);
-        cmd.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers));
+        cmd.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers, JsonSerializerOptions.Web));
         cmd.Parameters.AddWithValue("event", contact.ContactEventId);
         await cmd.ExecuteNonQueryAsync(ct);
     }
