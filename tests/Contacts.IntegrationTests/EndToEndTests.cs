@@ -1,0 +1,154 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Contacts.Dev.Pipeline;
+using Contacts.IntegrationTests.Infrastructure;
+
+namespace Contacts.IntegrationTests;
+
+/// <summary>Through the gateway, as a platform and a CRM see it, on the whole pipeline of real processes.</summary>
+[Collection(ServersCollection.Name)]
+[Trait("Category", "EndToEnd")]
+public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
+{
+    private TestPipeline _pipeline = null!;
+
+    // One pipeline for the class: each test uses identifiers of its own.
+    public async Task InitializeAsync() =>
+        _pipeline = await servers.Shared("e2e", async () => await TestPipeline.Create(await servers.Isolate("e2e")));
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task Three_contacts_on_three_channels_become_one_customer_with_a_score_and_an_alert()
+    {
+        using var http = _pipeline.Client();
+        var ids = new List<Guid>();
+        foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+44 20 7946 0958", email: "Ana.Lima@Example.com"))
+        {
+            var (id, duplicate) = await TestPipeline.Push(http, e);
+            Assert.False(duplicate);
+            ids.Add(id);
+        }
+
+        JsonElement customer = default;
+        await TestPipeline.Eventually(async () =>
+        {
+            using var response = await http.GetAsync("v1/customers?email=ana.lima@example.com");
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                return false;
+            }
+            customer = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return customer.GetProperty("timeline").GetArrayLength() == 3;
+        }, TimeSpan.FromSeconds(30), () => Task.FromResult($"customer so far: {customer}"));
+
+        var customerId = customer.GetProperty("id").GetGuid();
+        Assert.Equal(ids, customer.GetProperty("timeline").EnumerateArray().Select(t => t.GetProperty("contactEventId").GetGuid()));
+        Assert.Equal(["voice", "web_form", "email"], customer.GetProperty("channels").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal(["email:ana.lima@example.com", "phone:+442079460958"],
+            customer.GetProperty("identifiers").EnumerateArray().Select(i => $"{i.GetProperty("type")}:{i.GetProperty("value")}"));
+
+        // The same customer is found by the phone number, written another way.
+        var byPhone = await http.GetFromJsonAsync<JsonElement>("v1/customers?phone=0044%202079460958");
+        Assert.Equal(customerId, byPhone.GetProperty("id").GetGuid());
+
+        IEnumerable<ReceivedWebhook> Webhooks() => _pipeline.Crm.Received.Where(w =>
+            JsonDocument.Parse(w.Body).RootElement.GetProperty("data").GetProperty("customerId").GetGuid() == customerId);
+        IEnumerable<JsonElement> Scores() => _pipeline.Tap.Of("EffortScored").Select(m => m.Message)
+            .Where(s => ids.Contains(s.GetProperty("contactEventId").GetGuid()));
+        await TestPipeline.Eventually(() => Task.FromResult(Webhooks().Any() && Scores().Count() >= 3),
+            TimeSpan.FromSeconds(30), () => Task.FromResult($"{Webhooks().Count()} webhooks, {Scores().Count()} scores"));
+        await Task.Delay(500); // long enough for a duplicate to show up, were one on its way
+
+        var scores = Scores().ToList();
+        Assert.Equal(ids.Order(), scores.Select(s => s.GetProperty("contactEventId").GetGuid()).Order());
+        var last = scores.Single(s => s.GetProperty("contactEventId").GetGuid() == ids[2]);
+        Assert.Equal(customerId, last.GetProperty("customerId").GetGuid());
+        Assert.Equal(70, last.GetProperty("score").GetInt32());
+        Assert.Equal(["repeat_contacts", "channel_switches"], last.GetProperty("drivers").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
+
+        var webhook = Assert.Single(Webhooks());
+        Assert.True(webhook.SignatureValid, "the CRM could not verify the webhook signature");
+        var alert = JsonDocument.Parse(webhook.Body).RootElement;
+        Assert.Equal("effort.alert.raised", alert.GetProperty("type").GetString());
+        Assert.Equal("high_effort", alert.GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal(70, alert.GetProperty("data").GetProperty("score").GetInt32());
+        Assert.Equal(webhook.Id, alert.GetProperty("data").GetProperty("alertId").GetString());
+        Assert.Single(_pipeline.Tap.Of("HighEffortAlertRaised"), m => m.Message.GetProperty("customerId").GetGuid() == customerId);
+    }
+
+    [Fact]
+    public async Task The_same_event_submitted_twice_is_accepted_once()
+    {
+        using var http = _pipeline.Client();
+        var e = SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+33 1 23 45 67 89", email: "twice@example.com", idPrefix: "twice")[0];
+        var first = await TestPipeline.Push(http, e);
+        var second = await TestPipeline.Push(http, e);
+
+        Assert.False(first.Duplicate);
+        Assert.True(second.Duplicate);
+        Assert.Equal(first.Id, second.Id);
+        Assert.Equal(1, await _pipeline.Count("select count(*) from ingestion.outbox where id = @id", ("id", first.Id)));
+    }
+
+    [Fact]
+    public async Task An_invalid_event_is_refused_naming_each_field_and_nothing_is_stored()
+    {
+        using var http = _pipeline.Client();
+        var before = await _pipeline.Count("select count(*) from ingestion.received_events");
+        using var response = await http.PostAsJsonAsync("v1/events", new
+        {
+            source = "web", sourceEventId = "bad-1", contactId = "c", channel = "pigeon", kind = "message",
+            occurredAt = DateTimeOffset.UtcNow.AddDays(2), identifiers = new { phone = "call me", email = "nobody" },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var fields = problem.GetProperty("errors").EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal);
+        Assert.Equal(["channel", "identifiers.email", "identifiers.phone", "occurredAt"], fields);
+        Assert.Equal(before, await _pipeline.Count("select count(*) from ingestion.received_events"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("ck_not-a-real-key")]
+    public async Task A_missing_or_unknown_key_is_401(string? key)
+    {
+        using var http = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        if (key is not null)
+        {
+            http.DefaultRequestHeaders.Add("X-Api-Key", key);
+        }
+        http.DefaultRequestHeaders.Add("X-Contacts-Tenant", TestPipeline.TenantA);
+        using var response = await http.PostAsJsonAsync("v1/events", SampleJourney.Events(DateTimeOffset.UtcNow)[0]);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task One_tenant_cannot_read_another_tenants_customer_whatever_headers_it_sends()
+    {
+        using var a = _pipeline.Client(_pipeline.KeyA);
+        var (id, _) = await TestPipeline.Push(a, SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+49 30 1234567", email: "iso@example.com", idPrefix: "iso")[0]);
+        JsonElement customer = default;
+        await TestPipeline.Eventually(async () =>
+        {
+            using var response = await a.GetAsync("v1/customers?phone=%2B49301234567");
+            if (response.StatusCode == HttpStatusCode.OK)
+            {
+                customer = await response.Content.ReadFromJsonAsync<JsonElement>();
+            }
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(30), () => Task.FromResult("tenant A never saw its customer"));
+        Assert.Equal(id, customer.GetProperty("timeline")[0].GetProperty("contactEventId").GetGuid());
+
+        using var b = _pipeline.Client(_pipeline.KeyB);
+        b.DefaultRequestHeaders.Add("X-Contacts-Tenant", TestPipeline.TenantA);
+        using var byId = await b.GetAsync($"v1/customers/{customer.GetProperty("id").GetGuid()}");
+        using var byPhone = await b.GetAsync("v1/customers?phone=%2B49301234567");
+        Assert.Equal(HttpStatusCode.NotFound, byId.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, byPhone.StatusCode);
+    }
+}

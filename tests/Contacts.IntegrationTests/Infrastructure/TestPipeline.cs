@@ -1,0 +1,144 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Contacts.Dev.Pipeline;
+using Npgsql;
+
+namespace Contacts.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// The whole pipeline as processes on an isolated database and virtual host, with a CRM webhook receiver, a broker tap
+/// on EffortScored and HighEffortAlertRaised, and a gateway client for each of two tenants.
+/// </summary>
+public sealed class TestPipeline : IAsyncDisposable
+{
+    public const string TenantA = "tenant-a";
+    public const string TenantB = "tenant-b";
+
+    private TestPipeline(Isolation isolation, LocalPipeline pipeline, CrmWebhookReceiver crm, BrokerTap tap, string keyA, string keyB)
+    {
+        Isolation = isolation;
+        Pipeline = pipeline;
+        Crm = crm;
+        Tap = tap;
+        KeyA = keyA;
+        KeyB = keyB;
+    }
+
+    public Isolation Isolation { get; }
+    public LocalPipeline Pipeline { get; }
+    public CrmWebhookReceiver Crm { get; }
+    public BrokerTap Tap { get; }
+    public string KeyA { get; }
+    public string KeyB { get; }
+
+    /// <summary>Creates the pipeline; starts the named services (all when null).</summary>
+    public static async Task<TestPipeline> Create(Isolation isolation, IEnumerable<string>? start = null,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        Dictionary<string, IReadOnlyDictionary<string, string?>>? perService = null)
+    {
+        var secret = CrmWebhookReceiver.NewSecret();
+        var crm = new CrmWebhookReceiver(secret);
+        var tap = await BrokerTap.Start(isolation.RabbitMq, "EffortScored", "HighEffortAlertRaised");
+        var (keyA, keyB) = ($"ck_{Guid.NewGuid():N}", $"ck_{Guid.NewGuid():N}");
+        var pipeline = new LocalPipeline(new PipelineSettings
+        {
+            Postgres = isolation.Postgres,
+            RabbitMq = isolation.RabbitMq,
+            LogDirectory = Path.Combine(ServersFixture.LogRoot, isolation.Name),
+            ApiKeys = [(TenantA, keyA), (TenantB, keyB)],
+            WebhookUrl = crm.Url.ToString(),
+            WebhookSecret = secret,
+            Environment = environment ?? new Dictionary<string, string?>(),
+        });
+        var result = new TestPipeline(isolation, pipeline, crm, tap, keyA, keyB);
+        foreach (var (service, env) in perService ?? [])
+        {
+            pipeline.Add(service, 0, env);
+        }
+        await pipeline.StartAsync(start);
+        return result;
+    }
+
+    public HttpClient Client(string? key = null)
+    {
+        var http = new HttpClient { BaseAddress = Pipeline.GatewayAddress, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key ?? KeyA);
+        return http;
+    }
+
+    /// <summary>
+    /// Posts an event as a platform would: retrying on 5xx and refused connections (a restart in progress) until accepted,
+    /// which is safe because ingestion de-duplicates by source event id.
+    /// </summary>
+    public static async Task<(Guid Id, bool Duplicate)> Push(HttpClient http, object contactEvent, TimeSpan? patience = null)
+    {
+        var deadline = DateTimeOffset.UtcNow + (patience ?? TimeSpan.FromSeconds(90));
+        while (true)
+        {
+            try
+            {
+                using var response = await http.PostAsJsonAsync("v1/events", contactEvent);
+                if (response.StatusCode == HttpStatusCode.Accepted)
+                {
+                    var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                    return (body.GetProperty("id").GetGuid(), body.GetProperty("duplicate").GetBoolean());
+                }
+                if ((int)response.StatusCode < 500 || DateTimeOffset.UtcNow > deadline)
+                {
+                    throw new InvalidOperationException($"POST /v1/events answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                }
+            }
+            catch (HttpRequestException) when (DateTimeOffset.UtcNow < deadline)
+            {
+            }
+            catch (TaskCanceledException) when (DateTimeOffset.UtcNow < deadline)
+            {
+            }
+            await Task.Delay(200);
+        }
+    }
+
+    public async Task<List<T>> Query<T>(string sql, Func<NpgsqlDataReader, T> read, params (string Name, object Value)[] args)
+    {
+        await using var connection = new NpgsqlConnection(Isolation.Postgres);
+        await connection.OpenAsync();
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in args)
+        {
+            cmd.Parameters.AddWithValue(name, value);
+        }
+        var result = new List<T>();
+        await using var reader = await cmd.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            result.Add(read(reader));
+        }
+        return result;
+    }
+
+    public async Task<long> Count(string sql, params (string Name, object Value)[] args) =>
+        (await Query(sql, r => r.GetInt64(0), args)).Single();
+
+    /// <summary>Polls until the condition holds, or fails with what was last seen.</summary>
+    public static async Task Eventually(Func<Task<bool>> condition, TimeSpan timeout, Func<Task<string>> describe)
+    {
+        var deadline = DateTimeOffset.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTimeOffset.UtcNow > deadline)
+            {
+                Assert.Fail($"Not reached within {timeout.TotalSeconds:0} s: {await describe()}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Pipeline.DisposeAsync();
+        await Tap.DisposeAsync();
+        await Crm.DisposeAsync();
+    }
+}

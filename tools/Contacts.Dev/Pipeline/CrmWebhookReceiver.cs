@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Contacts.Dev.Servers;
+
+namespace Contacts.Dev.Pipeline;
+
+/// <summary>One webhook POST as a CRM received it, and whether its Standard Webhooks signature checked out.</summary>
+public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureValid, string Body, DateTimeOffset ReceivedAt);
+
+/// <summary>
+/// A stand-in CRM: a real HTTP listener on loopback that records the alerts POSTed to it and checks their signatures
+/// the way a CRM would, independently of our own signing code.
+/// </summary>
+public sealed class CrmWebhookReceiver : IAsyncDisposable
+{
+    private readonly HttpListener _listener = new();
+    private readonly string _secret;
+    private readonly Task _loop;
+    private readonly CancellationTokenSource _stop = new();
+
+    public CrmWebhookReceiver(string secret, Action<ReceivedWebhook>? onReceived = null)
+    {
+        _secret = secret;
+        Port = FreePort.Next();
+        Url = new Uri($"http://127.0.0.1:{Port}/crm/alerts");
+        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Start();
+        _loop = Task.Run(() => Serve(onReceived));
+    }
+
+    public int Port { get; }
+    public Uri Url { get; }
+    public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
+
+    /// <summary>When set, answers this status instead of 200 (to exercise the sender's retries).</summary>
+    public int? RespondWith { get; set; }
+
+    public static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
+
+    private async Task Serve(Action<ReceivedWebhook>? onReceived)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            HttpListenerContext context;
+            try
+            {
+                context = await _listener.GetContextAsync();
+            }
+            catch (Exception) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (HttpListenerException)
+            {
+                return;
+            }
+            using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
+            var body = await reader.ReadToEndAsync();
+            var id = context.Request.Headers["webhook-id"] ?? "";
+            long.TryParse(context.Request.Headers["webhook-timestamp"], out var timestamp);
+            var webhook = new ReceivedWebhook(id, timestamp, Verify(id, timestamp, body, context.Request.Headers["webhook-signature"] ?? ""),
+                body, DateTimeOffset.UtcNow);
+            Received.Enqueue(webhook);
+            onReceived?.Invoke(webhook);
+            context.Response.StatusCode = RespondWith ?? 200;
+            context.Response.Close();
+        }
+    }
+
+    private bool Verify(string id, long timestamp, string body, string header)
+    {
+        var key = Convert.FromBase64String(_secret["whsec_".Length..]);
+        var expected = Encoding.ASCII.GetBytes("v1," + Convert.ToBase64String(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}"))));
+        return header.Split(' ').Any(s => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(s), expected));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Close();
+        try
+        {
+            await _loop;
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Contacts.Dev.Pipeline;
+using Contacts.Dev.Servers;
+
+// `tools/run` lands here: brings the whole pipeline up on this machine, prints how to reach it, and stops it on Ctrl-C.
+var demo = args.Contains("--demo");
+var port = args.SkipWhile(a => a != "--port").Skip(1).FirstOrDefault() is { } p ? int.Parse(p) : (int?)null;
+if (args.Contains("--help") || args.Contains("-h"))
+{
+    Console.WriteLine("""
+        usage: tools/run [--demo] [--port N]
+          --demo    push a sample journey (call, web form, email) and show the stitched customer and the alert
+          --port N  the gateway's port (default: a free one)
+        environment: CONTACTS_POSTGRES (Npgsql connection string), CONTACTS_RABBITMQ (amqp URI) and
+          CONTACTS_RABBITMQ_MANAGEMENT (http URI) use servers of your own instead of starting local ones;
+          CONTACTS_WEBHOOK_URL / CONTACTS_WEBHOOK_SECRET send alerts to your own CRM endpoint.
+        """);
+    return 0;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+
+var root = LocalPipeline.RepositoryRoot;
+var dataRoot = Path.Combine(root, ".local");
+Directory.CreateDirectory(dataRoot);
+Console.WriteLine("Starting PostgreSQL and RabbitMQ...");
+var postgresTask = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { Length: > 0 } pg
+    ? Task.FromResult(PostgresServer.External(pg))
+    : PostgresServer.StartAsync(dataRoot, durable: true, stop.Token);
+var rabbitTask = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ") is { Length: > 0 } amqp
+    ? Task.FromResult(RabbitMqServer.External(amqp, Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ_MANAGEMENT") ?? ""))
+    : RabbitMqServer.StartAsync(dataRoot, durable: true, stop.Token);
+await using var postgres = await postgresTask;
+await using var rabbit = await rabbitTask;
+await postgres.CreateDatabaseAsync("contacts", stop.Token);
+await rabbit.CreateVirtualHostAsync("contacts", stop.Token);
+
+var secret = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_SECRET") is { Length: > 0 } s ? s : CrmWebhookReceiver.NewSecret();
+await using var crm = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL") is { Length: > 0 }
+    ? null
+    : new CrmWebhookReceiver(secret, w => Console.WriteLine(
+        $"\n[CRM] webhook {w.Id} received, signature {(w.SignatureValid ? "valid" : "INVALID")}:\n{Pretty(w.Body)}\n"));
+var webhookUrl = crm?.Url.ToString() ?? Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL")!;
+
+var apiKey = "ck_demo_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+await using var pipeline = new LocalPipeline(new PipelineSettings
+{
+    Postgres = postgres.ConnectionString("contacts"),
+    RabbitMq = rabbit.AmqpUri("contacts"),
+    LogDirectory = Path.Combine(dataRoot, "logs"),
+    ApiKeys = [("demo", apiKey)],
+    WebhookUrl = webhookUrl,
+    WebhookSecret = secret,
+    GatewayPort = port,
+});
+Console.WriteLine("Starting ingestion, identity, effort, alerting and the gateway...");
+await pipeline.StartAsync(ct: stop.Token);
+
+var gateway = pipeline.GatewayAddress;
+var sample = JsonSerializer.Serialize(new
+{
+    source = "web", sourceEventId = "e-1", contactId = "c-1", channel = "chat", kind = "message",
+    occurredAt = DateTimeOffset.UtcNow, identifiers = new { email = "someone@example.com" },
+});
+Console.WriteLine($$"""
+
+    Contacts is running.
+      gateway:       {{gateway}}
+      tenant:        demo
+      API key:       {{apiKey}}
+      CRM webhook:   {{webhookUrl}} (secret {{secret}})
+      service logs:  {{Path.Combine(dataRoot, "logs")}}
+
+    Push a contact event:
+      curl -X POST {{gateway}}v1/events -H 'Authorization: Bearer {{apiKey}}' -H 'Content-Type: application/json' \
+        -d '{{sample}}'
+    Read a customer:
+      curl '{{gateway}}v1/customers?email=someone@example.com' -H 'Authorization: Bearer {{apiKey}}'
+
+    Ctrl-C stops everything.
+    """);
+
+if (demo)
+{
+    await RunDemo(gateway, apiKey, stop.Token);
+}
+
+try
+{
+    await Task.Delay(Timeout.Infinite, stop.Token);
+}
+catch (OperationCanceledException)
+{
+}
+Console.WriteLine("Stopping...");
+return 0;
+
+static async Task RunDemo(Uri gateway, string apiKey, CancellationToken ct)
+{
+    using var http = new HttpClient { BaseAddress = gateway };
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+    Console.WriteLine("Demo: a call from +44 20 7946 0958, a web form with that number and Ana.Lima@example.com, then an email from her.");
+    foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow))
+    {
+        var response = await http.PostAsJsonAsync("v1/events", e, ct);
+        Console.WriteLine($"  POST /v1/events -> {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+    }
+    for (var i = 0; i < 100 && !ct.IsCancellationRequested; i++)
+    {
+        var response = await http.GetAsync("v1/customers?email=ana.lima@example.com", ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (response.IsSuccessStatusCode && JsonDocument.Parse(body).RootElement.GetProperty("timeline").GetArrayLength() == 3)
+        {
+            Console.WriteLine($"\nThe stitched customer, GET /v1/customers?email=ana.lima@example.com:\n{Pretty(body)}");
+            return;
+        }
+        await Task.Delay(100, ct);
+    }
+    Console.WriteLine("The demo customer did not show three contacts within 10 s; see the service logs.");
+}
+
+static string Pretty(string json)
+{
+    try
+    {
+        return JsonSerializer.Serialize(JsonDocument.Parse(json), new JsonSerializerOptions { WriteIndented = true });
+    }
+    catch (JsonException)
+    {
+        return json;
+    }
+}

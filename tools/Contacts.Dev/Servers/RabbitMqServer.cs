@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Contacts.Dev.Servers;
+
+/// <summary>
+/// A RabbitMQ node from the OS packages (our stand-in for Testcontainers): its own node name, data, logs, config,
+/// Erlang cookie and distribution port, AMQP and management listeners on 127.0.0.1 at free ports. Or an existing one.
+/// </summary>
+public sealed class RabbitMqServer : IAsyncDisposable
+{
+    private const string Script = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+    private const string InstallHint = "RabbitMQ not found: install it with `apt-get update && apt-get install -y rabbitmq-server`";
+    private readonly Uri _amqp;
+    private readonly Uri _management;
+    private readonly string? _dir;
+    private readonly bool _durable;
+    private readonly Dictionary<string, string> _env = [];
+    private Process? _process;
+
+    private RabbitMqServer(Uri amqp, Uri management, string? dir, bool durable)
+    {
+        _amqp = amqp;
+        _management = management;
+        _dir = dir;
+        _durable = durable;
+    }
+
+    public static RabbitMqServer External(string amqpUri, string managementUri) =>
+        new(new Uri(amqpUri), new Uri(string.IsNullOrEmpty(managementUri) ? "http://127.0.0.1:15672" : managementUri), null, true);
+
+    public static async Task<RabbitMqServer> StartAsync(string dataRoot, CancellationToken ct = default) =>
+        await StartAsync(dataRoot, durable: false, ct);
+
+    public static async Task<RabbitMqServer> StartAsync(string dataRoot, bool durable, CancellationToken ct = default)
+    {
+        if (!File.Exists(Script))
+        {
+            throw new InvalidOperationException(InstallHint);
+        }
+        // The node name is part of the data path, so a durable node keeps its name to find its queues again.
+        var id = durable ? "contacts" : $"contacts-{Guid.NewGuid().ToString("N")[..8]}";
+        var dir = Path.Combine(Path.GetFullPath(dataRoot), durable ? "rabbitmq" : $"mq-{id[9..]}");
+        Directory.CreateDirectory(dir);
+        var (amqpPort, managementPort, distPort) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
+        await File.WriteAllTextAsync(Path.Combine(dir, "rabbitmq.conf"), $"""
+            listeners.tcp.default = 127.0.0.1:{amqpPort}
+            loopback_users = none
+            management.tcp.port = {managementPort}
+            management.tcp.ip = 127.0.0.1
+            log.console = false
+            log.file.level = warning
+            """, ct);
+        await File.WriteAllTextAsync(Path.Combine(dir, "enabled_plugins"), "[rabbitmq_management].", ct);
+        var server = new RabbitMqServer(new Uri($"amqp://guest:guest@127.0.0.1:{amqpPort}/"), new Uri($"http://127.0.0.1:{managementPort}/"), dir, durable);
+        server._env["RABBITMQ_NODENAME"] = $"{id}@{Environment.MachineName}";
+        server._env["RABBITMQ_MNESIA_BASE"] = Path.Combine(dir, "mnesia");
+        server._env["RABBITMQ_LOG_BASE"] = Path.Combine(dir, "log");
+        server._env["RABBITMQ_CONFIG_FILE"] = Path.Combine(dir, "rabbitmq");
+        server._env["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(dir, "enabled_plugins");
+        server._env["RABBITMQ_DIST_PORT"] = distPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        // The Erlang cookie lives in $HOME: a home of its own keeps concurrent nodes from sharing or clobbering one.
+        server._env["HOME"] = dir;
+        await server.StartAgainAsync(ct);
+        return server;
+    }
+
+    public string AmqpUri(string virtualHost) => new UriBuilder(_amqp) { Path = "/" + Uri.EscapeDataString(virtualHost) }.Uri.ToString();
+
+    public async Task CreateVirtualHostAsync(string virtualHost, CancellationToken ct = default)
+    {
+        using var http = Management();
+        var vhost = Uri.EscapeDataString(virtualHost);
+        (await http.PutAsync($"api/vhosts/{vhost}", null, ct)).EnsureSuccessStatusCode();
+        var user = Uri.UnescapeDataString(_amqp.UserInfo.Split(':')[0]);
+        (await http.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}",
+            new { configure = ".*", write = ".*", read = ".*" }, ct)).EnsureSuccessStatusCode();
+    }
+
+    /// <summary>Messages ready in a queue right now (a passive declare, exact, unlike the management API's sampled figures); 0 if it does not exist.</summary>
+    public async Task<long> QueueMessageCountAsync(string virtualHost, string queue, CancellationToken ct = default)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(AmqpUri(virtualHost)) };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        try
+        {
+            return (await channel.QueueDeclarePassiveAsync(queue, ct)).MessageCount;
+        }
+        catch (OperationInterruptedException)
+        {
+            return 0;
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        RequireOwned();
+        if (_process is { HasExited: false } process)
+        {
+            // The start script turns SIGTERM into a clean shutdown of the node.
+            _ = await ChildProcess.Run("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            if (!process.WaitForExit(30_000))
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            await process.WaitForExitAsync();
+        }
+        await ChildProcess.WaitUntil(async () => !await FreePort.Accepts(_amqp.Port), TimeSpan.FromSeconds(30), "RabbitMQ shutdown");
+    }
+
+    /// <summary>Starts (again) with the same ports and data; waits until AMQP accepts connections and the management API answers.</summary>
+    public async Task StartAgainAsync(CancellationToken ct = default)
+    {
+        RequireOwned();
+        var start = new ProcessStartInfo(Script) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in _env)
+        {
+            start.Environment[k] = v;
+        }
+        var log = Path.Combine(_dir!, "server.out");
+        _process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Script}");
+        _process.OutputDataReceived += (_, e) => Append(log, e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(log, e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        Cleanup.Register(_process);
+        await ChildProcess.WaitUntil(async () =>
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"RabbitMQ exited with {_process.ExitCode}: {ChildProcess.Tail(log, 30)}");
+            }
+            return await FreePort.Accepts(_amqp.Port) && await ManagementAnswers(ct);
+        }, TimeSpan.FromSeconds(90), "RabbitMQ", () => ChildProcess.Tail(log, 30));
+    }
+
+    private async Task<bool> ManagementAnswers(CancellationToken ct)
+    {
+        using var http = Management();
+        try
+        {
+            return (await http.GetAsync("api/overview", ct)).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
+    private HttpClient Management()
+    {
+        var http = new HttpClient { BaseAddress = _management, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(_amqp.UserInfo))));
+        return http;
+    }
+
+    private static void Append(string file, string? line)
+    {
+        if (line is not null)
+        {
+            lock (file)
+            {
+                File.AppendAllText(file, line + Environment.NewLine);
+            }
+        }
+    }
+
+    private void RequireOwned()
+    {
+        if (_dir is null)
+        {
+            throw new NotSupportedException("this RabbitMQ server was attached, not started here; it cannot be stopped or started");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_dir is null)
+        {
+            return;
+        }
+        try
+        {
+            await StopAsync();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+        {
+            _process?.Kill(entireProcessTree: true);
+        }
+        if (!_durable)
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+}
+
+/// <summary>Kills the servers and services we started if this process ends without disposing them (a crashed test run).</summary>
+public static class Cleanup
+{
+    private static readonly List<Process> Processes = [];
+
+    static Cleanup() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        lock (Processes)
+        {
+            foreach (var process in Processes)
+            {
+                try
+                {
+                    if (!process.HasExited)
+                    {
+                        process.Kill(entireProcessTree: true);
+                    }
+                }
+                catch (InvalidOperationException)
+                {
+                }
+            }
+        }
+    };
+
+    public static void Register(Process process)
+    {
+        lock (Processes)
+        {
+            Processes.RemoveAll(p => { try { return p.HasExited; } catch (InvalidOperationException) { return true; } });
+            Processes.Add(process);
+        }
+    }
+}
