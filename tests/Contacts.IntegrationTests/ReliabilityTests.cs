@@ -77,7 +77,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("broker_restart", rabbit: rabbit));
         var workload = new Workload(People, "mq");
         using var http = pipeline.Client();
-        var pushing = workload.Push(http, workload.All(), parallelism: 4);
+        var pushing = workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
 
         await TestPipeline.Eventually(() => Task.FromResult(workload.Accepted.Count >= 100), TimeSpan.FromSeconds(60), () => Task.FromResult("slow push"));
         await rabbit.StopAsync();
@@ -95,7 +95,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("sigkill"));
         var workload = new Workload(People, "kill");
         using var http = pipeline.Client();
-        var pushing = workload.Push(http, workload.All(), parallelism: 4);
+        var pushing = workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
 
         var at = 60;
         foreach (var service in new[] { LocalPipeline.Identity, LocalPipeline.Effort, LocalPipeline.Alerting })
@@ -118,7 +118,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("db_restart", postgres: postgres));
         var workload = new Workload(People, "pg");
         using var http = pipeline.Client();
-        var pushing = workload.Push(http, workload.All(), parallelism: 4);
+        var pushing = workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
 
         await TestPipeline.Eventually(() => Task.FromResult(workload.Accepted.Count >= 100), TimeSpan.FromSeconds(60), () => Task.FromResult("slow push"));
         await postgres.StopAsync();

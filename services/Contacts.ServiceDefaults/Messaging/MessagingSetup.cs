@@ -64,6 +64,7 @@ public static class MessagingSetup
         });
 
         builder.Services.AddOptions<OutboxOptions>().Bind(builder.Configuration.GetSection("Outbox"));
+        builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
         return builder;
     }

@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.Json;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.EventStore;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
-using MassTransit;
+using Contacts.ServiceDefaults.Messaging;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -33,8 +31,9 @@ public sealed class OutboxOptions
 internal sealed partial class OutboxRelay(
     NpgsqlDataSource dataSource,
     MigrationState migrations,
+    TopologyState topology,
     OutboxSignal signal,
-    IBus bus,
+    OutboxPublisher publisher,
     IOptions<OutboxOptions> options,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
@@ -45,6 +44,7 @@ internal sealed partial class OutboxRelay(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await migrations.WaitAsync(stoppingToken);
+        await topology.WaitAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             var claimed = 0;
@@ -73,9 +73,9 @@ internal sealed partial class OutboxRelay(
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var rows = new List<(Guid Id, string Type, string Body, string? Traceparent, int Attempts)>();
+        var rows = new List<(Guid Id, string Type, string Body, string? Traceparent, int Attempts, DateTimeOffset CreatedAt)>();
         await using (var cmd = new NpgsqlCommand("""
-            select id, message_type, body::text, traceparent, attempts from outbox
+            select id, message_type, body::text, traceparent, attempts, created_at from outbox
             where sent_at is null and next_attempt_at <= now()
             order by seq limit @limit
             for update skip locked
@@ -85,7 +85,8 @@ internal sealed partial class OutboxRelay(
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt32(4)));
+                rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                    reader.GetInt32(4), reader.GetFieldValue<DateTimeOffset>(5)));
             }
         }
         if (rows.Count == 0)
@@ -93,7 +94,29 @@ internal sealed partial class OutboxRelay(
             return 0;
         }
 
-        var results = await Task.WhenAll(rows.Select(row => Publish(row.Id, row.Type, row.Body, row.Traceparent, ct)));
+        var results = new string?[rows.Count];
+        var publishable = new List<(int Index, OutgoingMessage Message)>();
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var type = MessageTypes.GetOrAdd(rows[i].Type, static name => typeof(ContactEventReceived).Assembly.GetType(name));
+            if (type is null)
+            {
+                results[i] = $"unknown message type {rows[i].Type}";
+            }
+            else
+            {
+                publishable.Add((i, new OutgoingMessage(rows[i].Id, type, rows[i].Body, rows[i].Traceparent, rows[i].CreatedAt)));
+            }
+        }
+        using (var activity = ContactsTelemetry.Source.StartActivity("outbox relay", ActivityKind.Producer))
+        {
+            activity?.SetTag("messaging.batch.message_count", publishable.Count);
+            var published = await publisher.Publish([.. publishable.Select(p => p.Message)], _options.PublishTimeout, ct);
+            for (var i = 0; i < publishable.Count; i++)
+            {
+                results[publishable[i].Index] = published[i];
+            }
+        }
         var sent = rows.Where((_, i) => results[i] is null).Select(r => r.Id).ToArray();
         await using var batch = new NpgsqlBatch(connection, transaction);
         if (sent.Length > 0)
@@ -122,36 +145,9 @@ internal sealed partial class OutboxRelay(
         if (sent.Length < rows.Count)
         {
             ContactsTelemetry.OutboxPublishFailures.Add(rows.Count - sent.Length);
-            LogPublishFailed(logger, rows.Count - sent.Length, rows.Count);
+            LogPublishFailed(logger, rows.Count - sent.Length, rows.Count, results.First(r => r is not null)!);
         }
         return rows.Count;
-    }
-
-    /// <summary>Publishes one row and waits for the broker's confirm; returns the error, or null when confirmed.</summary>
-    private async Task<string?> Publish(Guid id, string typeName, string body, string? traceparent, CancellationToken ct)
-    {
-        var type = MessageTypes.GetOrAdd(typeName, static name => typeof(ContactEventReceived).Assembly.GetType(name));
-        if (type is null)
-        {
-            return $"unknown message type {typeName}";
-        }
-        // Continue the trace of the request that wrote the row, so one contact is one connected trace.
-        ActivityContext.TryParse(traceparent, null, out var parent);
-        using var activity = ContactsTelemetry.Source.StartActivity($"outbox relay {type.Name}", ActivityKind.Internal, parent);
-        activity?.SetTag("messaging.message.id", id);
-        try
-        {
-            var message = JsonSerializer.Deserialize(body, type, EventStoreSession.Json)!;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(_options.PublishTimeout);
-            await bus.Publish(message, type, context => context.MessageId = id, timeout.Token);
-            return null;
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested)
-        {
-            activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            return $"{ex.GetType().Name}: {ex.Message}";
-        }
     }
 
     private async Task Cleanup(CancellationToken ct)
@@ -169,6 +165,6 @@ internal sealed partial class OutboxRelay(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay pass failed, retrying: {Reason}")]
     private static partial void LogRelayFailed(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Failed} of {Claimed} outbox messages were not confirmed by the broker; they will be retried")]
-    private static partial void LogPublishFailed(ILogger logger, int failed, int claimed);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Failed} of {Claimed} outbox messages were not confirmed by the broker and will be retried; first error: {Error}")]
+    private static partial void LogPublishFailed(ILogger logger, int failed, int claimed, string error);
 }

@@ -47,13 +47,14 @@ public sealed class Workload(int people, string run)
         });
     }
 
-    /// <summary>Pushes events through the gateway with a few concurrent platform connections.</summary>
-    public async Task Push(HttpClient http, IEnumerable<WorkloadEvent> events, int parallelism = 8)
+    /// <summary>Pushes events through the gateway with a few concurrent platform connections, each pausing between events if asked.</summary>
+    public async Task Push(HttpClient http, IEnumerable<WorkloadEvent> events, int parallelism = 8, TimeSpan pause = default)
     {
         await Parallel.ForEachAsync(events, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (e, _) =>
         {
             var (id, _) = await TestPipeline.Push(http, e.Payload);
             Accepted[id] = e;
+            await Task.Delay(pause);
         });
     }
 }

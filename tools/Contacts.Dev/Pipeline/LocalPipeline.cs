@@ -111,6 +111,7 @@ public sealed class LocalPipeline(PipelineSettings settings) : IAsyncDisposable
             ["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning",
             ["Logging__LogLevel__System.Net.Http"] = "Warning",
             ["Logging__Console__FormatterName"] = "simple",
+            ["Logging__Console__FormatterOptions__TimestampFormat"] = "HH:mm:ss.fff ",
         };
         switch (service)
         {
