@@ -15,6 +15,8 @@ public sealed class RabbitMqOptions
 
     public int ConcurrentMessageLimit { get; set; } = 32;
 
+    public int HeartbeatSeconds { get; set; } = 5;
+
     public Uri Address => new(ConnectionString);
 
     public string VirtualHost => Address.AbsolutePath.Length <= 1 ? "/" : Uri.UnescapeDataString(Address.AbsolutePath[1..]);

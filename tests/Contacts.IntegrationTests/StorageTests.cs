@@ -1,0 +1,142 @@
+using Contacts.IntegrationTests.Infrastructure;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Outbox;
+using Contacts.ServiceDefaults.Persistence;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Contacts.IntegrationTests;
+
+public sealed record Opened(string Name);
+public sealed record Renamed(string Name);
+
+public sealed class Account : IAggregate
+{
+    public Guid Id { get; set; }
+    public long Version { get; set; }
+    public List<string> Names { get; } = [];
+
+    public void Apply(Opened e) => Names.Add(e.Name);
+    public void Apply(Renamed e) => Names.Add(e.Name);
+}
+
+/// <summary>The event store, inbox and migrations against a real PostgreSQL; each test gets a fresh database.</summary>
+[Collection(ServersCollection.Name)]
+[Trait("Category", "Integration")]
+public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
+{
+    private static readonly SchemaDefinition Schema = new("storage", SharedMigrations.All);
+    private NpgsqlDataSource _dataSource = null!;
+    private Database _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        var isolation = await servers.Isolate("storage");
+        _dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = "storage" }.ConnectionString).Build();
+        var state = new MigrationState();
+        await new SchemaMigrator(_dataSource, Schema, state, NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        state.Complete();
+        _database = new Database(_dataSource, state, new OutboxSignal(), new EventTypes().Register(typeof(Opened), typeof(Renamed)),
+            new CrashAfterCommit(new ConfigurationBuilder().Build()));
+    }
+
+    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+
+    [Fact]
+    public async Task A_stream_aggregates_its_events_in_order_with_its_version()
+    {
+        var id = Guid.NewGuid();
+        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a"), new Renamed("b")]), default);
+        await _database.InTransaction(s => s.Events.Append(id, 2, [new Renamed("c")]), default);
+
+        var account = await _database.InTransaction(s => s.Events.AggregateStream<Account>(id), default);
+        Assert.Equal(["a", "b", "c"], account!.Names);
+        Assert.Equal(3, account.Version);
+        Assert.Null(await _database.InTransaction(s => s.Events.AggregateStream<Account>(Guid.NewGuid()), default));
+    }
+
+    [Fact]
+    public async Task An_append_at_a_stale_version_is_refused_and_leaves_nothing_behind()
+    {
+        var id = Guid.NewGuid();
+        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
+        await _database.InTransaction(s => s.Events.Append(id, 1, [new Renamed("b")]), default);
+
+        var conflict = await Assert.ThrowsAsync<ConcurrencyException>(() =>
+            _database.InTransaction(async s =>
+            {
+                s.Publish(new Opened("never published"), Guid.NewGuid());
+                await s.Events.Append(id, 1, [new Renamed("stale")]);
+            }, default));
+        Assert.Equal(id, conflict.StreamId);
+        Assert.Contains("expected at version 1 but is at 2", conflict.Message);
+        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", id));
+        Assert.Equal(0, await Count("select count(*) from outbox where body->>'name' = 'never published'", id));
+    }
+
+    [Fact]
+    public async Task Starting_a_stream_twice_is_a_conflict()
+    {
+        var id = Guid.NewGuid();
+        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
+        await Assert.ThrowsAsync<ConcurrencyException>(() =>
+            _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("b")]), default));
+    }
+
+    [Fact]
+    public async Task Of_many_concurrent_appends_at_one_version_exactly_one_wins()
+    {
+        var id = Guid.NewGuid();
+        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
+
+        var attempts = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
+        {
+            try
+            {
+                await _database.InTransaction(s => s.Events.Append(id, 1, [new Renamed($"writer {i}")]), default);
+                return true;
+            }
+            catch (ConcurrencyException)
+            {
+                return false;
+            }
+        }));
+        Assert.Equal(1, attempts.Count(won => won));
+        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", id));
+    }
+
+    [Fact]
+    public async Task The_inbox_lets_a_message_take_effect_once_and_forgets_a_failed_attempt()
+    {
+        var messageId = Guid.NewGuid();
+        var effects = 0;
+        await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            _database.HandleOnce("test", messageId, _ => throw new InvalidOperationException("first attempt fails"), default));
+        Assert.True(await _database.HandleOnce("test", messageId, _ => { effects++; return Task.CompletedTask; }, default));
+        Assert.False(await _database.HandleOnce("test", messageId, _ => { effects++; return Task.CompletedTask; }, default));
+        Assert.True(await _database.HandleOnce("another consumer", messageId, _ => { effects++; return Task.CompletedTask; }, default));
+        Assert.Equal(2, effects);
+    }
+
+    [Fact]
+    public async Task Migrations_started_together_apply_each_step_once()
+    {
+        var fresh = new SchemaDefinition("concurrent", SharedMigrations.All);
+        await using var dataSource = new NpgsqlDataSourceBuilder(
+            new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString) { SearchPath = "concurrent" }.ConnectionString).Build();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ =>
+            new SchemaMigrator(dataSource, fresh, new MigrationState(), NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None)));
+        await new SchemaMigrator(dataSource, fresh, new MigrationState(), NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+
+        await using var cmd = dataSource.CreateCommand("select count(*) from concurrent.schema_migrations");
+        Assert.Equal((long)SharedMigrations.All.Length, await cmd.ExecuteScalarAsync());
+    }
+
+    private async Task<long> Count(string sql, Guid id)
+    {
+        await using var cmd = _dataSource.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("id", id);
+        return (long)(await cmd.ExecuteScalarAsync())!;
+    }
+}
