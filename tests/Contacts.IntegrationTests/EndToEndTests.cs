@@ -13,9 +13,10 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
 {
     private TestPipeline _pipeline = null!;
 
-    // One pipeline for the class: each test uses identifiers of its own.
+    // One pipeline for the class, on quorum queues as production runs: each test uses identifiers of its own.
     public async Task InitializeAsync() =>
-        _pipeline = await servers.Shared("e2e", async () => await TestPipeline.Create(await servers.Isolate("e2e")));
+        _pipeline = await servers.Shared("e2e", async () => await TestPipeline.Create(await servers.Isolate("e2e"),
+            environment: new Dictionary<string, string?> { ["RabbitMq__QuorumQueues"] = "true" }));
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -77,6 +78,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal(70, alert.GetProperty("data").GetProperty("score").GetInt32());
         Assert.Equal(webhook.Id, alert.GetProperty("data").GetProperty("alertId").GetString());
         Assert.Single(_pipeline.Tap.Of("HighEffortAlertRaised"), m => m.Message.GetProperty("customerId").GetGuid() == customerId);
+        Assert.Equal("quorum", await _pipeline.Isolation.RabbitMqServer.QueueTypeAsync(_pipeline.Isolation.Name, "identity-contact-events"));
     }
 
     [Fact]

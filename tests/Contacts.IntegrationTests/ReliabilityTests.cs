@@ -75,18 +75,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         var (_, rabbit) = await servers.StartDedicated(postgres: false, rabbit: true);
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("broker_restart", rabbit: rabbit));
-        var workload = new Workload(People, "mq");
-        using var http = pipeline.Client();
-        var pushing = workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
-
-        await TestPipeline.Eventually(() => Task.FromResult(workload.Accepted.Count >= 100), TimeSpan.FromSeconds(60), () => Task.FromResult("slow push"));
-        await rabbit.StopAsync();
-        output.WriteLine($"  broker stopped after {workload.Accepted.Count} events accepted");
-        await Task.Delay(2000);
-        await rabbit.StartAgainAsync();
-        output.WriteLine($"  broker started again after {workload.Accepted.Count} events accepted");
-        await pushing;
-        Report("broker-restart", await Settle(pipeline, workload, TimeSpan.FromSeconds(180)));
+        Report("broker-restart", await RestartMidStream(pipeline, "broker", rabbit.StopAsync, () => rabbit.StartAgainAsync()));
     }
 
     [Fact]
@@ -116,18 +105,24 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         var (postgres, _) = await servers.StartDedicated(postgres: true, rabbit: false);
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("db_restart", postgres: postgres));
-        var workload = new Workload(People, "pg");
+        Report("database-restart", await RestartMidStream(pipeline, "database", postgres.StopAsync, () => postgres.StartAgainAsync()));
+    }
+
+    /// <summary>Stops a server once a third of the workload is in, keeps pushing through the outage, and starts it again.</summary>
+    private async Task<Outcome> RestartMidStream(TestPipeline pipeline, string what, Func<Task> stop, Func<Task> start)
+    {
+        var workload = new Workload(People, what);
         using var http = pipeline.Client();
         var pushing = workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
 
         await TestPipeline.Eventually(() => Task.FromResult(workload.Accepted.Count >= 100), TimeSpan.FromSeconds(60), () => Task.FromResult("slow push"));
-        await postgres.StopAsync();
-        output.WriteLine($"  database stopped after {workload.Accepted.Count} events accepted");
+        await stop();
+        output.WriteLine($"  {what} stopped after {workload.Accepted.Count} events accepted");
         await Task.Delay(2000);
-        await postgres.StartAgainAsync();
-        output.WriteLine($"  database started again after {workload.Accepted.Count} events accepted");
+        await start();
+        output.WriteLine($"  {what} started again after {workload.Accepted.Count} events accepted");
         await pushing;
-        Report("database-restart", await Settle(pipeline, workload, TimeSpan.FromSeconds(180)));
+        return await Settle(pipeline, workload, TimeSpan.FromSeconds(180));
     }
 
     [Fact]

@@ -25,21 +25,4 @@ public sealed class WebhookOptions
 }
 
 /// <summary>Wakes the dispatcher when a delivery has just been queued.</summary>
-public sealed class WebhookSignal
-{
-    private readonly SemaphoreSlim _signal = new(0, 1);
-
-    public void Notify()
-    {
-        try
-        {
-            _signal.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already signalled
-        }
-    }
-
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
-}
+public sealed class WebhookSignal : Contacts.ServiceDefaults.Outbox.WakeSignal;

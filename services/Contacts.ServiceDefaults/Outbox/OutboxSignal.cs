@@ -1,7 +1,7 @@
 namespace Contacts.ServiceDefaults.Outbox;
 
-/// <summary>Wakes the relay the moment a transaction with outgoing messages commits, instead of waiting for a poll.</summary>
-public sealed class OutboxSignal
+/// <summary>Wakes a background worker the moment there is work for it (a commit), instead of waiting for its next poll.</summary>
+public abstract class WakeSignal
 {
     private readonly SemaphoreSlim _signal = new(0, 1);
 
@@ -19,3 +19,6 @@ public sealed class OutboxSignal
 
     public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 }
+
+/// <summary>Wakes the outbox relay when a transaction with outgoing messages commits.</summary>
+public sealed class OutboxSignal : WakeSignal;

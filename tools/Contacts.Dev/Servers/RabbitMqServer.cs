@@ -97,6 +97,14 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The queue's type as the broker reports it ("classic", "quorum", "stream").</summary>
+    public async Task<string?> QueueTypeAsync(string virtualHost, string queue, CancellationToken ct = default)
+    {
+        using var http = Management();
+        var info = await http.GetFromJsonAsync<System.Text.Json.JsonElement>($"api/queues/{Uri.EscapeDataString(virtualHost)}/{Uri.EscapeDataString(queue)}", ct);
+        return info.TryGetProperty("type", out var type) ? type.GetString() : null;
+    }
+
     public async Task StopAsync()
     {
         RequireOwned();
