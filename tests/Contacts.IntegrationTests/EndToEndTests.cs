@@ -24,6 +24,9 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
     public async Task Three_contacts_on_three_channels_become_one_customer_with_a_score_and_an_alert()
     {
         using var http = _pipeline.Client();
+        // The platform's own trace: every hop, and finally the CRM's webhook, must continue it.
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        http.DefaultRequestHeaders.Add("traceparent", $"00-{traceId}-{System.Diagnostics.ActivitySpanId.CreateRandom().ToHexString()}-01");
         var ids = new List<Guid>();
         foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+44 20 7946 0958", email: "Ana.Lima@Example.com"))
         {
@@ -72,6 +75,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
 
         var webhook = Assert.Single(Webhooks());
         Assert.True(webhook.SignatureValid, "the CRM could not verify the webhook signature");
+        Assert.Equal(traceId, webhook.Traceparent?.Split('-')[1]);
         var alert = JsonDocument.Parse(webhook.Body).RootElement;
         Assert.Equal("effort.alert.raised", alert.GetProperty("type").GetString());
         Assert.Equal("high_effort", alert.GetProperty("data").GetProperty("reason").GetString());

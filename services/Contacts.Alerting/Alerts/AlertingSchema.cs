@@ -36,5 +36,9 @@ internal static class AlertingSchema
                 delivered_at timestamptz);
             create index webhook_deliveries_due on webhook_deliveries (next_attempt_at) where status = 'pending';
             """),
+        new("alerting_0002_webhook_trace", """
+            -- The trace of the contact that raised the alert, so the CRM call joins the contact's trace.
+            alter table webhook_deliveries add column traceparent text;
+            """),
     ];
 }

@@ -35,7 +35,10 @@ public static class WebhookQueue
             return false;
         }
         var body = JsonSerializer.Serialize(new { type = "effort.alert.raised", timestamp = alert.RaisedAt, data = alert }, Json);
-        await using var cmd = session.Command("insert into webhook_deliveries (id, alert_id, url, body) values (@id, @alert, @url, @body)");
+        await using var cmd = session.Command("""
+            insert into webhook_deliveries (id, alert_id, url, body, traceparent) values (@id, @alert, @url, @body, @trace)
+            """);
+        cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
         cmd.Parameters.AddWithValue("id", alert.AlertId);
         cmd.Parameters.AddWithValue("alert", alert.AlertId);
         cmd.Parameters.AddWithValue("url", options.Url);
@@ -87,9 +90,9 @@ internal sealed partial class WebhookDispatcher(
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var due = new List<(Guid Id, string Url, string Body, int Attempts)>();
+        var due = new List<(Guid Id, string Url, string Body, int Attempts, string? Traceparent)>();
         await using (var cmd = new NpgsqlCommand("""
-            select id, url, body, attempts from webhook_deliveries
+            select id, url, body, attempts, traceparent from webhook_deliveries
             where status = 'pending' and next_attempt_at <= now()
             order by next_attempt_at limit @limit
             for update skip locked
@@ -99,7 +102,7 @@ internal sealed partial class WebhookDispatcher(
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                due.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3)));
+                due.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
         if (due.Count == 0)
@@ -107,7 +110,7 @@ internal sealed partial class WebhookDispatcher(
             return 0;
         }
 
-        var outcomes = await Task.WhenAll(due.Select(d => Post(d.Id, d.Url, d.Body, ct)));
+        var outcomes = await Task.WhenAll(due.Select(d => Post(d.Id, d.Url, d.Body, d.Traceparent, ct)));
         await using var batch = new NpgsqlBatch(connection, transaction);
         for (var i = 0; i < due.Count; i++)
         {
@@ -142,9 +145,10 @@ internal sealed partial class WebhookDispatcher(
         return due.Count;
     }
 
-    private async Task<(int? Status, string? Error)> Post(Guid id, string url, string body, CancellationToken ct)
+    private async Task<(int? Status, string? Error)> Post(Guid id, string url, string body, string? traceparent, CancellationToken ct)
     {
-        using var activity = ContactsTelemetry.Source.StartActivity("webhook deliver", ActivityKind.Client);
+        ActivityContext.TryParse(traceparent, null, out var parent);
+        using var activity = ContactsTelemetry.Source.StartActivity("webhook deliver", ActivityKind.Client, parent);
         activity?.SetTag("webhook.id", id);
         try
         {

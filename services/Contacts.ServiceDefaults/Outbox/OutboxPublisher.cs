@@ -18,6 +18,7 @@ internal sealed record OutgoingMessage(Guid Id, Type Type, string Body, string? 
 internal sealed class OutboxPublisher(IOptions<RabbitMqOptions> options) : IAsyncDisposable
 {
     public const string ContentType = "application/vnd.masstransit+json";
+    private const string ActivityHeader = "MT-Activity-Id";
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IConnection? _connection;
     private IChannel? _channel;
@@ -62,6 +63,8 @@ internal sealed class OutboxPublisher(IOptions<RabbitMqOptions> options) : IAsyn
             };
             if (message.Traceparent is not null)
             {
+                // MassTransit continues the trace from MT-Activity-Id (a W3C id), so the consumer joins the writer's trace.
+                properties.Headers[ActivityHeader] = message.Traceparent;
                 properties.Headers["traceparent"] = message.Traceparent;
             }
             await channel.BasicPublishAsync(PipelineTopology.ExchangeName(message.Type), "", mandatory: false, properties, Envelope(message), ct);
@@ -91,6 +94,7 @@ internal sealed class OutboxPublisher(IOptions<RabbitMqOptions> options) : IAsyn
             json.WriteStartObject("headers");
             if (message.Traceparent is not null)
             {
+                json.WriteString(ActivityHeader, message.Traceparent);
                 json.WriteString("traceparent", message.Traceparent);
             }
             json.WriteEndObject();

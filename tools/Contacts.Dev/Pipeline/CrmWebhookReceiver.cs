@@ -7,7 +7,7 @@ using Contacts.Dev.Servers;
 namespace Contacts.Dev.Pipeline;
 
 /// <summary>One webhook POST as a CRM received it, and whether its Standard Webhooks signature checked out.</summary>
-public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureValid, string Body, DateTimeOffset ReceivedAt);
+public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureValid, string Body, DateTimeOffset ReceivedAt, string? Traceparent);
 
 /// <summary>
 /// A stand-in CRM: a real HTTP listener on loopback that records the alerts POSTed to it and checks their signatures
@@ -61,7 +61,7 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
             var id = context.Request.Headers["webhook-id"] ?? "";
             long.TryParse(context.Request.Headers["webhook-timestamp"], out var timestamp);
             var webhook = new ReceivedWebhook(id, timestamp, Verify(id, timestamp, body, context.Request.Headers["webhook-signature"] ?? ""),
-                body, DateTimeOffset.UtcNow);
+                body, DateTimeOffset.UtcNow, context.Request.Headers["traceparent"]);
             Received.Enqueue(webhook);
             onReceived?.Invoke(webhook);
             context.Response.StatusCode = RespondWith ?? 200;
