@@ -13,7 +13,22 @@ public sealed record ContactEventReceived(
     DateTimeOffset OccurredAt,
     DateTimeOffset ReceivedAt,
     IReadOnlyList<ContactIdentifier> Identifiers,
-    string? Topic);
+    string? Topic,
+    string? InitialContactId = null,
+    string? PreviousContactId = null,
+    DateTimeOffset? StartedAt = null,
+    DateTimeOffset? EndedAt = null,
+    ContactMeasures? Measures = null,
+    int? CesScore = null);
+
+/// <summary>What the platform measured about a contact; every field optional, durations in seconds.</summary>
+public sealed record ContactMeasures(
+    double? QueueWaitSeconds,
+    double? HoldSeconds,
+    double? HandleSeconds,
+    int? Transfers,
+    bool? Abandoned,
+    bool? Resolved);
 
 /// <summary>A normalised identifier: phone in E.164, email lower-cased, the rest trimmed.</summary>
 public sealed record ContactIdentifier(string Type, string Value);

@@ -16,7 +16,12 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
     // One pipeline for the class, on quorum queues as production runs: each test uses identifiers of its own.
     public async Task InitializeAsync() =>
         _pipeline = await servers.Shared("e2e", async () => await TestPipeline.Create(await servers.Isolate("e2e"),
-            environment: new Dictionary<string, string?> { ["RabbitMq__QuorumQueues"] = "true" }));
+            environment: new Dictionary<string, string?>
+            {
+                ["RabbitMq__QuorumQueues"] = "true",
+                [$"Gateway__RateLimit__Tenants__{TestPipeline.TenantLimited}__PermitsPerSecond"] = "2",
+                [$"Gateway__RateLimit__Tenants__{TestPipeline.TenantLimited}__Burst"] = "3",
+            }));
 
     public Task DisposeAsync() => Task.CompletedTask;
 
@@ -157,5 +162,63 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         using var byPhone = await b.GetAsync("v1/customers?phone=%2B49301234567");
         Assert.Equal(HttpStatusCode.NotFound, byId.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, byPhone.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_batch_answers_for_each_item_and_stores_only_the_valid_ones()
+    {
+        using var http = _pipeline.Client();
+        var good = SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+34 91 123 4567", email: "batch@example.com", idPrefix: "batch");
+        var bad = new { source = "web", sourceEventId = "batch-bad", contactId = "c", channel = "fax", kind = "message",
+            occurredAt = DateTimeOffset.UtcNow, identifiers = new { email = "batch@example.com" } };
+        var wrongType = new { source = "web", sourceEventId = "batch-wrong", contactId = "c", channel = "chat", kind = "message",
+            occurredAt = 12345, identifiers = new { email = "batch@example.com" } };
+        using var response = await http.PostAsJsonAsync("v1/events/batch", new { events = new object[] { good[0], bad, good[1], wrongType, good[0] } });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var result = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal((3, 2), (result.GetProperty("accepted").GetInt32(), result.GetProperty("rejected").GetInt32()));
+        var items = result.GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal([202, 400, 202, 400, 202], items.Select(i => i.GetProperty("status").GetInt32()));
+        Assert.True(items[1].GetProperty("errors").TryGetProperty("channel", out _));
+        Assert.True(items[3].GetProperty("errors").TryGetProperty("occurredAt", out _));
+        Assert.True(items[4].GetProperty("duplicate").GetBoolean());
+        Assert.Equal(items[0].GetProperty("id").GetGuid(), items[4].GetProperty("id").GetGuid());
+        Assert.Equal(0, await _pipeline.Count("select count(*) from ingestion.received_events where source_event_id in ('batch-bad', 'batch-wrong')"));
+    }
+
+    [Fact]
+    public async Task Oversize_batches_and_bodies_are_413_and_wrong_content_types_415()
+    {
+        using var http = _pipeline.Client();
+        var many = Enumerable.Range(0, 501).Select(i => SampleJourney.Events(DateTimeOffset.UtcNow, idPrefix: $"many{i}")[0]).ToArray();
+        using var tooMany = await http.PostAsJsonAsync("v1/events/batch", new { events = many });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooMany.StatusCode);
+
+        using var huge = await http.PostAsync("v1/events", new StringContent($"{{\"topic\":\"{new string('x', 70_000)}\"}}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, huge.StatusCode);
+
+        using var form = await http.PostAsync("v1/events", new FormUrlEncodedContent([new("channel", "voice")]));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, form.StatusCode);
+        Assert.Equal("application/problem+json", form.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task A_tenant_over_its_rate_limit_gets_429_with_retry_after_and_others_are_unaffected()
+    {
+        using var limited = _pipeline.Client(_pipeline.KeyLimited);
+        var statuses = new List<HttpResponseMessage>();
+        for (var i = 0; i < 8; i++)
+        {
+            statuses.Add(await limited.GetAsync($"v1/customers/{Guid.NewGuid()}"));
+        }
+        var throttled = statuses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToList();
+        Assert.NotEmpty(throttled);
+        Assert.All(throttled, r => Assert.True(r.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1)));
+        Assert.Contains(statuses, r => r.StatusCode == HttpStatusCode.NotFound);
+
+        using var other = _pipeline.Client(_pipeline.KeyB);
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        statuses.ForEach(r => r.Dispose());
     }
 }

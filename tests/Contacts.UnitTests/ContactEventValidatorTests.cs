@@ -79,3 +79,61 @@ public sealed class ContactEventValidatorTests
         Assert.True(result.Errors.ContainsKey("source"));
     }
 }
+
+public sealed class ContactEventMeasuresTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    private static ContactEventV1 Call() => new()
+    {
+        Source = "amazon-connect", SourceEventId = "e", ContactId = "c", Channel = "voice", Kind = "ended",
+        OccurredAt = Now.AddMinutes(-1), Identifiers = new IdentifiersV1 { Phone = "+442079460958" },
+    };
+
+    [Fact]
+    public void Transfers_times_measures_and_survey_are_carried_over()
+    {
+        var input = Call() with
+        {
+            InitialContactId = "c0", PreviousContactId = "c1", StartedAt = Now.AddMinutes(-10), EndedAt = Now.AddMinutes(-1),
+            Measures = new MeasuresV1 { QueueWaitSeconds = 42, HoldSeconds = 60, HandleSeconds = 480, Transfers = 2, Abandoned = false, Resolved = true },
+        };
+        var e = ContactEventValidator.Validate(input, "t", Guid.NewGuid(), Now).Event!;
+        Assert.Equal(("c0", "c1"), (e.InitialContactId, e.PreviousContactId));
+        Assert.Equal(new Contacts.Contracts.ContactMeasures(42, 60, 480, 2, false, true), e.Measures);
+        Assert.Equal(TimeSpan.FromMinutes(9), e.EndedAt - e.StartedAt);
+    }
+
+    [Fact]
+    public void Impossible_times_and_negative_durations_are_named()
+    {
+        var input = Call() with
+        {
+            StartedAt = Now.AddMinutes(-1), EndedAt = Now.AddMinutes(-5),
+            Measures = new MeasuresV1 { HoldSeconds = -3, Transfers = -1, QueueWaitSeconds = 30 * 86400 },
+        };
+        var errors = ContactEventValidator.Validate(input, "t", Guid.NewGuid(), Now).Errors;
+        Assert.Equal(["endedAt", "measures.holdSeconds", "measures.queueWaitSeconds", "measures.transfers"], errors.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("must not be before startedAt", Assert.Single(errors["endedAt"]));
+        Assert.Equal("must not be negative", Assert.Single(errors["measures.holdSeconds"]));
+    }
+
+    [Theory]
+    [InlineData("survey_answered", 5, null)]
+    [InlineData("survey_answered", 0, "survey.cesScore")]
+    [InlineData("survey_answered", null, "survey.cesScore")]
+    [InlineData("ended", 5, "survey")]
+    public void A_CES_answer_belongs_to_a_survey_event_and_is_1_to_7(string kind, int? score, string? failingField)
+    {
+        var input = Call() with { Kind = kind, Survey = score is null && failingField is not null ? null : new SurveyV1 { CesScore = score } };
+        var result = ContactEventValidator.Validate(input, "t", Guid.NewGuid(), Now);
+        if (failingField is null)
+        {
+            Assert.Equal(score, result.Event!.CesScore);
+        }
+        else
+        {
+            Assert.Contains(failingField, result.Errors.Keys);
+        }
+    }
+}

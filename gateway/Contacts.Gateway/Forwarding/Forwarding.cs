@@ -1,4 +1,5 @@
 using Contacts.Gateway.ApiKeys;
+using Contacts.Gateway.RateLimits;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Gateway.Forwarding;
@@ -21,6 +22,8 @@ public static class ForwardingSetup
             });
         }
         builder.Services.AddSingleton<Forwarder>();
+        builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection("Gateway:RateLimit"));
+        builder.Services.AddSingleton<TenantRateLimiter>();
         return builder;
     }
 
@@ -28,6 +31,7 @@ public static class ForwardingSetup
     public static WebApplication MapPublicRoutes(this WebApplication app)
     {
         app.MapPost("/v1/events", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
+        app.MapPost("/v1/events/batch", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapGet("/v1/customers", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         app.MapGet("/v1/customers/{**rest}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         return app;
@@ -38,7 +42,7 @@ public static class ForwardingSetup
 /// Authenticates the tenant key and streams the request to a service and the answer back. YARP's dependencies are not
 /// served to us, so this is a deliberately small forwarder: no buffering, hop-by-hop headers dropped, trace context kept.
 /// </summary>
-public sealed class Forwarder(ApiKeyStore keys, IHttpClientFactory clients, IConfiguration configuration)
+public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttpClientFactory clients, IConfiguration configuration)
 {
     private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -57,6 +61,14 @@ public sealed class Forwarder(ApiKeyStore keys, IHttpClientFactory clients, ICon
                 detail: key is null
                     ? "An API key is required: send it as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'."
                     : "The API key is not valid or has been revoked.").ExecuteAsync(http);
+            return;
+        }
+
+        if (limiter.TryAcquire(tenant) is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
+                detail: "This tenant's request rate is over its limit; retry after the time in Retry-After.").ExecuteAsync(http);
             return;
         }
 

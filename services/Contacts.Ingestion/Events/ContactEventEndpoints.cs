@@ -2,7 +2,6 @@ using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -12,55 +11,157 @@ public static class ContactEventEndpoints
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>Largest single event, and largest batch (bytes and events).</summary>
+    public const int MaxEventBytes = 64 * 1024;
+    public const int MaxBatchBytes = 1024 * 1024;
+    public const int MaxBatchEvents = 500;
+
     public static IEndpointRouteBuilder MapContactEvents(this IEndpointRouteBuilder app)
     {
         app.MapPost("/v1/events", Accept).WithName("AcceptContactEvent");
+        app.MapPost("/v1/events/batch", AcceptBatch).WithName("AcceptContactEventBatch");
         return app;
     }
 
     public sealed record Accepted(Guid Id, bool Duplicate);
 
-    internal static async Task<Results<Accepted<Accepted>, ProblemHttpResult, ValidationProblem>> Accept(
-        HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
+    /// <summary>One item of a batch: 202 with its id, or 400 with what was wrong with it.</summary>
+    public sealed record BatchItemResult(int Index, int Status, Guid? Id, bool? Duplicate, IDictionary<string, string[]>? Errors);
+
+    public sealed record BatchResult(int Accepted, int Rejected, IReadOnlyList<BatchItemResult> Results);
+
+    internal static async Task<IResult> Accept(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
+    {
+        var (tenantId, body, refusal) = await ReadRequest(http, configuration, MaxEventBytes, ct);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+        var (validation, problem) = Parse(body!.RootElement, tenantId!, clock.GetUtcNow());
+        if (problem is not null)
+        {
+            return TypedResults.ValidationProblem(problem, title: "The contact event is not valid");
+        }
+        var (id, duplicate) = await database.InTransaction(session => Store(session, validation!, ct), ct);
+        return TypedResults.Accepted((string?)null, new Accepted(id, duplicate));
+    }
+
+    /// <summary>
+    /// Up to 500 events (1 MiB) in one request: {"events": [...]}. Each is validated on its own; the valid ones are stored
+    /// in one transaction, and the answer lists every item's outcome in order.
+    /// </summary>
+    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
+    {
+        var (tenantId, body, refusal) = await ReadRequest(http, configuration, MaxBatchBytes, ct);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+        if (body!.RootElement.ValueKind != JsonValueKind.Object || !body.RootElement.TryGetProperty("events", out var events)
+            || events.ValueKind != JsonValueKind.Array)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["events"] = ["is required: an array of contact events"] },
+                title: "The body is not a batch of contact events");
+        }
+        var count = events.GetArrayLength();
+        if (count == 0)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["events"] = ["must hold at least one event"] });
+        }
+        if (count > MaxBatchEvents)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Batch too large",
+                detail: $"events: at most {MaxBatchEvents} per batch; got {count}. Split it.");
+        }
+
+        var now = clock.GetUtcNow();
+        var parsed = events.EnumerateArray().Select(e => Parse(e, tenantId!, now)).ToList();
+        var stored = await database.InTransaction(async session =>
+        {
+            var results = new List<BatchItemResult>(parsed.Count);
+            for (var i = 0; i < parsed.Count; i++)
+            {
+                if (parsed[i].Problem is { } problem)
+                {
+                    results.Add(new BatchItemResult(i, StatusCodes.Status400BadRequest, null, null, problem));
+                    continue;
+                }
+                var (id, duplicate) = await Store(session, parsed[i].Event!, ct);
+                results.Add(new BatchItemResult(i, StatusCodes.Status202Accepted, id, duplicate, null));
+            }
+            return results;
+        }, ct);
+        var accepted = stored.Count(r => r.Status == StatusCodes.Status202Accepted);
+        return TypedResults.Ok(new BatchResult(accepted, stored.Count - accepted, stored));
+    }
+
+    /// <summary>The tenant and the JSON body, or the answer that refuses the request (401, 413, 415, 400).</summary>
+    private static async Task<(string? Tenant, JsonDocument? Body, IResult? Refusal)> ReadRequest(
+        HttpContext http, IConfiguration configuration, int maxBytes, CancellationToken ct)
     {
         var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
         if (tenantId is null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-                detail: "Requests must come through the gateway with a tenant API key.");
+            return (null, null, TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+                detail: "Requests must come through the gateway with a tenant API key."));
         }
         if (!http.Request.HasJsonContentType())
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
-                detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'.");
+            return (null, null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
+                detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'."));
         }
-
-        ContactEventV1? input;
+        if (http.Request.ContentLength > maxBytes)
+        {
+            return (null, null, TooLarge(maxBytes));
+        }
+        // Read at most maxBytes + 1, so a chunked body without a length is held to the same limit.
+        var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > maxBytes)
+            {
+                return (null, null, TooLarge(maxBytes));
+            }
+        }
         try
         {
-            input = await JsonSerializer.DeserializeAsync<ContactEventV1>(http.Request.Body, Json, ct);
+            return (tenantId, JsonDocument.Parse(buffer.ToArray()), null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, null, TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["body"] = [$"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"],
+            }, title: "The body is not valid JSON"));
+        }
+    }
+
+    private static IResult TooLarge(int maxBytes) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
+            detail: $"body: at most {maxBytes} bytes.");
+
+    /// <summary>One event from JSON: the normalised event, or the errors keyed by field.</summary>
+    internal static (ContactEventReceived? Event, Dictionary<string, string[]>? Problem) Parse(JsonElement element, string tenantId, DateTimeOffset now)
+    {
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return (null, new Dictionary<string, string[]> { ["body"] = ["must be a JSON object"] });
+        }
+        ContactEventV1 input;
+        try
+        {
+            input = element.Deserialize<ContactEventV1>(Json)!;
         }
         catch (JsonException ex)
         {
             var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                [field] = [$"is not valid JSON for this field (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"],
-            }, title: "The body is not a valid contact event");
+            return (null, new Dictionary<string, string[]> { [field] = ["has the wrong JSON type for this field"] });
         }
-        if (input is null)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be a JSON object, not null"] });
-        }
-
-        var validation = ContactEventValidator.Validate(input, tenantId, Guid.CreateVersion7(), clock.GetUtcNow());
-        if (!validation.IsValid)
-        {
-            return TypedResults.ValidationProblem(validation.Errors, title: "The contact event is not valid");
-        }
-
-        var (id, duplicate) = await database.InTransaction(session => Store(session, validation.Event!, ct), ct);
-        return TypedResults.Accepted((string?)null, new Accepted(id, duplicate));
+        var validation = ContactEventValidator.Validate(input, tenantId, Guid.CreateVersion7(), now);
+        return validation.IsValid ? (validation.Event, null) : (null, validation.Errors);
     }
 
     /// <summary>Records the event under its (tenant, source, source event id) and publishes it, unless it was seen before.</summary>

@@ -26,6 +26,36 @@ public sealed record ContactEventV1
     public IdentifiersV1? Identifiers { get; init; }
 
     public string? Topic { get; init; }
+
+    /// <summary>The first contact of a chain of transfers, and the one this contact was transferred from.</summary>
+    public string? InitialContactId { get; init; }
+
+    public string? PreviousContactId { get; init; }
+
+    /// <summary>When the contact itself started and ended, where the platform knows (a call's connect and hang-up).</summary>
+    public DateTimeOffset? StartedAt { get; init; }
+
+    public DateTimeOffset? EndedAt { get; init; }
+
+    public MeasuresV1? Measures { get; init; }
+
+    /// <summary>A CES 2.0 answer ("The company made it easy for me to handle my issue", 1-7); only with kind survey_answered.</summary>
+    public SurveyV1? Survey { get; init; }
+}
+
+public sealed record MeasuresV1
+{
+    public double? QueueWaitSeconds { get; init; }
+    public double? HoldSeconds { get; init; }
+    public double? HandleSeconds { get; init; }
+    public int? Transfers { get; init; }
+    public bool? Abandoned { get; init; }
+    public bool? Resolved { get; init; }
+}
+
+public sealed record SurveyV1
+{
+    public int? CesScore { get; init; }
 }
 
 public sealed record IdentifiersV1

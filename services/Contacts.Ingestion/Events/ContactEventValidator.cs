@@ -58,6 +58,11 @@ public static partial class ContactEventValidator
         }
 
         var identifiers = NormalizeIdentifiers(input.Identifiers, Fail);
+        OptionalText("initialContactId", input.InitialContactId, Fail);
+        OptionalText("previousContactId", input.PreviousContactId, Fail);
+        CheckTimes(input, now, Fail);
+        CheckMeasures(input.Measures, Fail);
+        CheckSurvey(input, kind, Fail);
 
         var topic = input.Topic?.Trim();
         if (topic is { Length: > 100 })
@@ -69,8 +74,87 @@ public static partial class ContactEventValidator
         {
             return new Result(null, errors);
         }
+        var m = input.Measures;
         return new Result(new ContactEventReceived(eventId, tenantId, source!, sourceEventId!, contactId!, channel!, direction,
-            kind!, input.OccurredAt!.Value.ToUniversalTime(), now, identifiers, string.IsNullOrEmpty(topic) ? null : topic), errors);
+            kind!, input.OccurredAt!.Value.ToUniversalTime(), now, identifiers, string.IsNullOrEmpty(topic) ? null : topic,
+            Blank(input.InitialContactId), Blank(input.PreviousContactId), input.StartedAt?.ToUniversalTime(), input.EndedAt?.ToUniversalTime(),
+            m is null ? null : new ContactMeasures(m.QueueWaitSeconds, m.HoldSeconds, m.HandleSeconds, m.Transfers, m.Abandoned, m.Resolved),
+            input.Survey?.CesScore), errors);
+    }
+
+    /// <summary>The longest a single measured duration may be: a week (a longer one is a unit or clock error).</summary>
+    public static readonly TimeSpan LongestDuration = TimeSpan.FromDays(7);
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static void OptionalText(string field, string? value, Action<string, string> fail)
+    {
+        if (value is not null && (value.Trim().Length > 200 || value.Any(char.IsControl)))
+        {
+            fail(field, "must be at most 200 characters with no control characters");
+        }
+    }
+
+    private static void CheckTimes(ContactEventV1 input, DateTimeOffset now, Action<string, string> fail)
+    {
+        foreach (var (field, value) in new[] { ("startedAt", input.StartedAt), ("endedAt", input.EndedAt) })
+        {
+            if (value > now + FutureTolerance)
+            {
+                fail(field, $"must not be more than {FutureTolerance.TotalMinutes:0} minutes in the future");
+            }
+        }
+        if (input.StartedAt is { } started && input.EndedAt is { } ended && ended < started)
+        {
+            fail("endedAt", "must not be before startedAt");
+        }
+        if (input.StartedAt is { } s && input.EndedAt is { } e && e - s > LongestDuration)
+        {
+            fail("endedAt", $"must be within {LongestDuration.TotalDays:0} days of startedAt");
+        }
+    }
+
+    private static void CheckMeasures(MeasuresV1? measures, Action<string, string> fail)
+    {
+        if (measures is null)
+        {
+            return;
+        }
+        foreach (var (field, seconds) in new[]
+                 {
+                     ("measures.queueWaitSeconds", measures.QueueWaitSeconds), ("measures.holdSeconds", measures.HoldSeconds),
+                     ("measures.handleSeconds", measures.HandleSeconds),
+                 })
+        {
+            if (seconds is < 0)
+            {
+                fail(field, "must not be negative");
+            }
+            else if (seconds > LongestDuration.TotalSeconds)
+            {
+                fail(field, $"must be at most {LongestDuration.TotalSeconds:0} seconds ({LongestDuration.TotalDays:0} days)");
+            }
+        }
+        if (measures.Transfers is < 0 or > 100)
+        {
+            fail("measures.transfers", "must be between 0 and 100");
+        }
+    }
+
+    private static void CheckSurvey(ContactEventV1 input, string? kind, Action<string, string> fail)
+    {
+        if (kind == "survey_answered" && input.Survey?.CesScore is null)
+        {
+            fail("survey.cesScore", "is required when kind is survey_answered: the CES answer, 1 (very hard) to 7 (very easy)");
+        }
+        else if (input.Survey is not null && kind is not null && kind != "survey_answered")
+        {
+            fail("survey", "is only allowed when kind is survey_answered");
+        }
+        if (input.Survey?.CesScore is < 1 or > 7)
+        {
+            fail("survey.cesScore", "must be between 1 (very hard) and 7 (very easy)");
+        }
     }
 
     private static List<ContactIdentifier> NormalizeIdentifiers(IdentifiersV1? input, Action<string, string> fail)

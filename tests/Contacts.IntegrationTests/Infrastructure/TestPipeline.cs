@@ -15,9 +15,11 @@ public sealed class TestPipeline : IAsyncDisposable
 {
     public const string TenantA = "tenant-a";
     public const string TenantB = "tenant-b";
+    public const string TenantLimited = "tenant-limited";
 
-    private TestPipeline(Isolation isolation, LocalPipeline pipeline, CrmWebhookReceiver crm, BrokerTap tap, string keyA, string keyB)
+    private TestPipeline(Isolation isolation, LocalPipeline pipeline, CrmWebhookReceiver crm, BrokerTap tap, string keyA, string keyB, string keyLimited)
     {
+        KeyLimited = keyLimited;
         Isolation = isolation;
         Pipeline = pipeline;
         Crm = crm;
@@ -32,6 +34,7 @@ public sealed class TestPipeline : IAsyncDisposable
     public BrokerTap Tap { get; }
     public string KeyA { get; }
     public string KeyB { get; }
+    public string KeyLimited { get; }
 
     /// <summary>Creates the pipeline; starts the named services (all when null).</summary>
     public static async Task<TestPipeline> Create(Isolation isolation, IEnumerable<string>? start = null,
@@ -41,18 +44,18 @@ public sealed class TestPipeline : IAsyncDisposable
         var secret = CrmWebhookReceiver.NewSecret();
         var crm = new CrmWebhookReceiver(secret);
         var tap = await BrokerTap.Start(isolation.RabbitMq, "EffortScored", "HighEffortAlertRaised");
-        var (keyA, keyB) = ($"ck_{Guid.NewGuid():N}", $"ck_{Guid.NewGuid():N}");
+        var (keyA, keyB, keyLimited) = ($"ck_{Guid.NewGuid():N}", $"ck_{Guid.NewGuid():N}", $"ck_{Guid.NewGuid():N}");
         var pipeline = new LocalPipeline(new PipelineSettings
         {
             Postgres = isolation.Postgres,
             RabbitMq = isolation.RabbitMq,
             LogDirectory = Path.Combine(ServersFixture.LogRoot, isolation.Name),
-            ApiKeys = [(TenantA, keyA), (TenantB, keyB)],
+            ApiKeys = [(TenantA, keyA), (TenantB, keyB), (TenantLimited, keyLimited)],
             WebhookUrl = crm.Url.ToString(),
             WebhookSecret = secret,
             Environment = environment ?? new Dictionary<string, string?>(),
         });
-        var result = new TestPipeline(isolation, pipeline, crm, tap, keyA, keyB);
+        var result = new TestPipeline(isolation, pipeline, crm, tap, keyA, keyB, keyLimited);
         foreach (var (service, env) in perService ?? [])
         {
             pipeline.Add(service, 0, env);
