@@ -1,5 +1,6 @@
 using Contacts.Gateway.ApiKeys;
 using Contacts.Gateway.Forwarding;
+using Contacts.Gateway.OpenApi;
 using Contacts.ServiceDefaults.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,8 +10,15 @@ builder.AddApiKeys();
 builder.AddForwarding();
 
 var app = builder.Build();
+if (args is ["keys", ..])
+{
+    return await ApiKeyAdmin.RunCommand(args, app.Services);
+}
 app.MapDefaultEndpoints();
+app.MapApiKeyAdmin();
+app.MapOpenApiDocument();
 app.MapPublicRoutes();
 app.Run();
+return 0;
 
 public partial class Program;

@@ -221,4 +221,36 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
         statuses.ForEach(r => r.Dispose());
     }
+
+    [Fact]
+    public async Task An_operator_creates_a_key_that_works_at_once_and_stops_working_when_revoked()
+    {
+        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        using var denied = await admin.PostAsJsonAsync("admin/tenants/acme/keys", new { name = "x" });
+        Assert.Equal(HttpStatusCode.Unauthorized, denied.StatusCode);
+
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
+        using var created = await admin.PostAsJsonAsync("admin/tenants/acme/keys", new { name = "acme-genesys" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var key = await created.Content.ReadFromJsonAsync<JsonElement>();
+
+        using var acme = _pipeline.Client(key.GetProperty("key").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await acme.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        var listed = await admin.GetFromJsonAsync<JsonElement>("admin/tenants/acme/keys");
+        Assert.DoesNotContain(key.GetProperty("key").GetString()!, listed.ToString());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/keys/{key.GetProperty("id").GetGuid()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await acme.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        using var badTenant = await admin.PostAsJsonAsync("admin/tenants/Not%20A%20Slug/keys", new { name = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, badTenant.StatusCode);
+    }
+
+    [Fact]
+    public async Task The_whole_public_surface_is_described_at_one_address()
+    {
+        using var http = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        var document = await http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
+        Assert.Equal("3.1.0", document.GetProperty("openapi").GetString());
+        Assert.True(document.GetProperty("paths").TryGetProperty("/v1/events/batch", out _));
+    }
 }

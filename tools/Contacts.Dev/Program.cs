@@ -47,6 +47,7 @@ await using var crm = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL")
         $"\n[CRM] webhook {w.Id} received, signature {(w.SignatureValid ? "valid" : "INVALID")}:\n{Pretty(w.Body)}\n"));
 var webhookUrl = crm?.Url.ToString() ?? Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL")!;
 
+var operatorKey = "op_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 var apiKey = "ck_demo_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 await using var pipeline = new LocalPipeline(new PipelineSettings
 {
@@ -57,6 +58,7 @@ await using var pipeline = new LocalPipeline(new PipelineSettings
     WebhookUrl = webhookUrl,
     WebhookSecret = secret,
     GatewayPort = port,
+    OperatorKey = operatorKey,
 });
 Console.WriteLine("Starting ingestion, identity, effort, alerting and the gateway...");
 await pipeline.StartAsync(ct: stop.Token);
@@ -73,6 +75,7 @@ Console.WriteLine($$"""
       gateway:       {{gateway}}
       tenant:        demo
       API key:       {{apiKey}}
+      operator key:  {{operatorKey}}  (for /admin: keys per tenant)
       CRM webhook:   {{webhookUrl}} (secret {{secret}})
       service logs:  {{Path.Combine(dataRoot, "logs")}}
 
@@ -81,6 +84,9 @@ Console.WriteLine($$"""
         -d '{{sample}}'
     Read a customer:
       curl '{{gateway}}v1/customers?email=someone@example.com' -H 'Authorization: Bearer {{apiKey}}'
+    Create a key for another tenant:
+      curl -X POST {{gateway}}admin/tenants/acme/keys -H 'Authorization: Bearer {{operatorKey}}' -H 'Content-Type: application/json' -d '{"name":"acme-genesys"}'
+    OpenAPI for the whole public surface: {{gateway}}openapi/v1.json
 
     Ctrl-C stops everything.
     """);

@@ -13,11 +13,9 @@ public static class ForwardingSetup
     {
         foreach (var service in new[] { Ingestion, Identity })
         {
-            var address = builder.Configuration[$"Gateway:Services:{service}"]
-                ?? throw new InvalidOperationException($"Gateway:Services:{service} is not set (the base URL of the {service} service)");
-            builder.Services.AddHttpClient(service, c =>
+            builder.Services.AddHttpClient(service, (sp, c) =>
             {
-                c.BaseAddress = new Uri(address);
+                c.BaseAddress = new Uri(ServiceAddress(sp.GetRequiredService<IConfiguration>(), service));
                 c.Timeout = TimeSpan.FromSeconds(30);
             });
         }
@@ -27,9 +25,16 @@ public static class ForwardingSetup
         return builder;
     }
 
+    private static string ServiceAddress(IConfiguration configuration, string service) =>
+        configuration[$"Gateway:Services:{service}"]
+        ?? throw new InvalidOperationException($"Gateway:Services:{service} is not set (the base URL of the {service} service)");
+
     /// <summary>The public surface: contact events go to ingestion, customer reads to identity.</summary>
     public static WebApplication MapPublicRoutes(this WebApplication app)
     {
+        // Fail at start, not at the first request, when an upstream is not configured.
+        _ = ServiceAddress(app.Configuration, Ingestion);
+        _ = ServiceAddress(app.Configuration, Identity);
         app.MapPost("/v1/events", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapPost("/v1/events/batch", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapGet("/v1/customers", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));

@@ -54,9 +54,17 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<CrashAfterCommit>();
         builder.Services.AddSingleton<Database>();
-        builder.Services.AddHostedService<SchemaMigrator>();
+        builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
+    }
+
+    /// <summary>Brings the schema up to date now (for command-line tools that run without starting the host).</summary>
+    public static async Task EnsureSchemaAsync(this IServiceProvider services, CancellationToken ct = default)
+    {
+        await services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);
+        services.GetRequiredService<MigrationState>().Complete();
     }
 
     /// <summary>/health/live answers while the process runs; /health/ready when the broker and database are usable.</summary>

@@ -53,6 +53,7 @@ public sealed class TestPipeline : IAsyncDisposable
             ApiKeys = [(TenantA, keyA), (TenantB, keyB), (TenantLimited, keyLimited)],
             WebhookUrl = crm.Url.ToString(),
             WebhookSecret = secret,
+            OperatorKey = $"op_{Guid.NewGuid():N}",
             Environment = environment ?? new Dictionary<string, string?>(),
         });
         var result = new TestPipeline(isolation, pipeline, crm, tap, keyA, keyB, keyLimited);

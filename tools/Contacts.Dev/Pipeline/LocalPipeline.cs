@@ -25,6 +25,9 @@ public sealed record PipelineSettings
     /// <summary>Extra settings for every service, as environment variables (e.g. "RabbitMq__QuorumQueues").</summary>
     public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>The operator key for the gateway's /admin API; switched off when null.</summary>
+    public string? OperatorKey { get; init; }
+
     /// <summary>The port the gateway listens on; a free one when null.</summary>
     public int? GatewayPort { get; init; }
 }
@@ -118,6 +121,7 @@ public sealed class LocalPipeline(PipelineSettings settings) : IAsyncDisposable
             case Gateway:
                 env["Gateway__Services__ingestion"] = this[Ingestion].BaseAddress.ToString();
                 env["Gateway__Services__identity"] = this[Identity].BaseAddress.ToString();
+                env["Gateway__OperatorKey"] = settings.OperatorKey;
                 for (var i = 0; i < settings.ApiKeys.Count; i++)
                 {
                     env[$"Gateway__Keys__{i}__Tenant"] = settings.ApiKeys[i].Tenant;

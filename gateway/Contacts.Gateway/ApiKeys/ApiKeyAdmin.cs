@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using System.Text;
+using Contacts.ServiceDefaults.Hosting;
+using Npgsql;
+
+namespace Contacts.Gateway.ApiKeys;
+
+/// <summary>A key as an operator sees it: never the key itself, which is shown once, at creation.</summary>
+public sealed record ApiKeyView(Guid Id, string Tenant, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
+public sealed record CreatedApiKey(Guid Id, string Tenant, string Name, string Key);
+
+public sealed record CreateApiKeyRequest(string? Name);
+
+/// <summary>Creating, listing and revoking tenant keys: over /admin (operator key) and as `Contacts.Gateway keys ...`.</summary>
+public static class ApiKeyAdmin
+{
+    public static async Task<CreatedApiKey> Create(ApiKeyStore store, string tenant, string? name, CancellationToken ct)
+    {
+        var key = ApiKeyStore.NewKey();
+        var id = await store.Add(tenant, string.IsNullOrWhiteSpace(name) ? "unnamed" : name.Trim(), key, ct);
+        return new CreatedApiKey(id, tenant, name ?? "unnamed", key);
+    }
+
+    public static async Task<List<ApiKeyView>> List(NpgsqlDataSource db, string? tenant, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("""
+            select id, tenant_id, name, created_at, revoked_at from api_keys
+            where @tenant::text is null or tenant_id = @tenant order by tenant_id, created_at
+            """);
+        cmd.Parameters.AddWithValue("tenant", (object?)tenant ?? DBNull.Value);
+        var keys = new List<ApiKeyView>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            keys.Add(new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)));
+        }
+        return keys;
+    }
+
+    /// <summary>Revokes a key; false when there is no such key (or it was already revoked).</summary>
+    public static async Task<bool> Revoke(NpgsqlDataSource db, Guid id, CancellationToken ct)
+    {
+        await using var cmd = db.CreateCommand("update api_keys set revoked_at = now() where id = @id and revoked_at is null");
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    /// <summary>The admin API, open only to the operator key ("Gateway:OperatorKey"); absent that setting it is switched off.</summary>
+    public static WebApplication MapApiKeyAdmin(this WebApplication app)
+    {
+        var admin = app.MapGroup("/admin").AddEndpointFilter(async (context, next) =>
+        {
+            var configured = context.HttpContext.RequestServices.GetRequiredService<IConfiguration>()["Gateway:OperatorKey"];
+            var given = context.HttpContext.Request.Headers.Authorization.ToString() is var h && h.StartsWith("Bearer ", StringComparison.Ordinal) ? h[7..] : "";
+            if (string.IsNullOrEmpty(configured))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Admin API disabled",
+                    detail: "Set Gateway:OperatorKey to enable the admin API.");
+            }
+            if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(configured))))
+            {
+                return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                    detail: "The admin API needs 'Authorization: Bearer <operator key>'.");
+            }
+            return await next(context);
+        });
+        admin.MapPost("/tenants/{tenant}/keys", async (string tenant, CreateApiKeyRequest? body, ApiKeyStore store, CancellationToken ct) =>
+            TenantRule.Check(tenant) is { } error
+                ? Results.ValidationProblem(new Dictionary<string, string[]> { ["tenant"] = [error] })
+                : Results.Created((string?)null, await Create(store, tenant, body?.Name, ct)));
+        admin.MapGet("/tenants/{tenant}/keys", async (string tenant, NpgsqlDataSource db, CancellationToken ct) =>
+            Results.Ok(await List(db, tenant, ct)));
+        admin.MapDelete("/keys/{id:guid}", async (Guid id, NpgsqlDataSource db, CancellationToken ct) =>
+            await Revoke(db, id, ct) ? Results.NoContent() : Results.Problem(statusCode: 404, title: "Not found", detail: $"No live key {id}."));
+        return app;
+    }
+
+    /// <summary>`Contacts.Gateway keys create|list|revoke`: the documented command for operators with database access.</summary>
+    public static async Task<int> RunCommand(string[] args, IServiceProvider services)
+    {
+        await services.EnsureSchemaAsync();
+        var store = services.GetRequiredService<ApiKeyStore>();
+        var db = services.GetRequiredService<NpgsqlDataSource>();
+        string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        switch (args.ElementAtOrDefault(1))
+        {
+            case "create" when Option("--tenant") is { } tenant:
+                if (TenantRule.Check(tenant) is { } error)
+                {
+                    await Console.Error.WriteLineAsync($"--tenant: {error}");
+                    return 2;
+                }
+                var created = await Create(store, tenant, Option("--name"), CancellationToken.None);
+                Console.WriteLine($"id:     {created.Id}\ntenant: {created.Tenant}\nkey:    {created.Key}\n(the key is shown only now; only its hash is stored)");
+                return 0;
+            case "list":
+                foreach (var key in await List(db, Option("--tenant"), CancellationToken.None))
+                {
+                    Console.WriteLine($"{key.Id}  {key.Tenant,-20} {key.Name,-20} created {key.CreatedAt:u}{(key.RevokedAt is { } r ? $"  revoked {r:u}" : "")}");
+                }
+                return 0;
+            case "revoke" when Guid.TryParse(Option("--id"), out var id):
+                var revoked = await Revoke(db, id, CancellationToken.None);
+                Console.WriteLine(revoked ? $"revoked {id}" : $"no live key {id}");
+                return revoked ? 0 : 1;
+            default:
+                await Console.Error.WriteLineAsync("usage: Contacts.Gateway keys create --tenant TENANT [--name NAME] | keys list [--tenant TENANT] | keys revoke --id ID");
+                return 2;
+        }
+    }
+}
+
+/// <summary>Tenant ids are slugs: they appear in logs, metrics and URLs.</summary>
+public static class TenantRule
+{
+    public static string? Check(string tenant) =>
+        tenant.Length is >= 1 and <= 64 && tenant.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_')
+            ? null
+            : "must be 1 to 64 lower-case letters, digits, '-' or '_'";
+}
