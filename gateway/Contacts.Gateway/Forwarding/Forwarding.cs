@@ -78,7 +78,8 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
         }
 
         using var request = new HttpRequestMessage(new HttpMethod(http.Request.Method), http.Request.Path + http.Request.QueryString);
-        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0)
+        // Content and its type go along even when empty, so the service judges an empty body, not a missing type.
+        if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0 || http.Request.ContentType is not null)
         {
             request.Content = new StreamContent(http.Request.Body);
             if (http.Request.ContentType is { } contentType)
