@@ -158,10 +158,19 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
 
         using var b = _pipeline.Client(_pipeline.KeyB);
         b.DefaultRequestHeaders.Add("X-Contacts-Tenant", TestPipeline.TenantA);
+        b.DefaultRequestHeaders.Add("X-Contacts-Internal-Key", "guessed");
+        // Written with B's key while claiming to be A: it lands in B, and A's customer does not change.
+        var (written, _) = await TestPipeline.Push(b, SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+49 30 1234567", email: "iso@example.com", idPrefix: "iso-b")[0]);
+        Assert.Equal([TestPipeline.TenantB], await _pipeline.Query("select tenant_id from ingestion.received_events where event_id = @id",
+            r => r.GetString(0), ("id", written)));
         using var byId = await b.GetAsync($"v1/customers/{customer.GetProperty("id").GetGuid()}");
-        using var byPhone = await b.GetAsync("v1/customers?phone=%2B49301234567");
         Assert.Equal(HttpStatusCode.NotFound, byId.StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, byPhone.StatusCode);
+        await TestPipeline.Eventually(async () => await _pipeline.Count("select count(*) from identity.timeline where contact_event_id = @id", ("id", written)) == 1,
+            TimeSpan.FromSeconds(30), () => Task.FromResult("B's event never reached identity"));
+        var byPhoneAsB = await b.GetFromJsonAsync<JsonElement>("v1/customers?phone=%2B49301234567");
+        Assert.NotEqual(customer.GetProperty("id").GetGuid(), byPhoneAsB.GetProperty("id").GetGuid());
+        var stillA = await a.GetFromJsonAsync<JsonElement>($"v1/customers/{customer.GetProperty("id").GetGuid()}");
+        Assert.Equal(1, stillA.GetProperty("timeline").GetArrayLength());
     }
 
     [Fact]
