@@ -11,6 +11,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapContactEvents();
+app.MapPlatformWebhooks();
 app.Run();
 
 public partial class Program;

@@ -80,7 +80,7 @@ public sealed class HostileCorpusTests(ServersFixture servers, ITestOutputHelper
             case "tenant": request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", pipeline.KeyA); break;
             case "unknown": request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", $"ck_{Guid.NewGuid():N}"); break;
             case "unprefixed": request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", pipeline.KeyA[3..]); break;
-            case "basic": request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("tenant-a:" + pipeline.KeyA))); break;
+            case "basic": request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("tenant-a:letmein"))); break;
             case "empty": request.Headers.TryAddWithoutValidation("Authorization", "Bearer "); break;
         }
         if (spec.TryGetProperty("headers", out var headers))

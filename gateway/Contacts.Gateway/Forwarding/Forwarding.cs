@@ -37,6 +37,7 @@ public static class ForwardingSetup
         _ = ServiceAddress(app.Configuration, Identity);
         app.MapPost("/v1/events", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapPost("/v1/events/batch", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
+        app.MapPost("/v1/webhooks/{platform}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapGet("/v1/customers", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         app.MapGet("/v1/customers/{**rest}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         return app;
@@ -101,6 +102,11 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
             }
         }
         request.Headers.Add(Tenant.Header, tenant);
+        // The URL as the platform called it: Twilio signs it, so ingestion must see it, not its own internal address.
+        var publicBase = configuration["Gateway:PublicBaseUrl"] is { Length: > 0 } configured
+            ? configured.TrimEnd('/')
+            : $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
+        request.Headers.Add("X-Contacts-Original-Url", publicBase + http.Request.Path + http.Request.QueryString);
         if (configuration["Internal:Key"] is { Length: > 0 } internalKey)
         {
             request.Headers.Add(Tenant.InternalKeyHeader, internalKey);
@@ -139,12 +145,25 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
         }
     }
 
+    /// <summary>The key from 'Bearer KEY', 'X-Api-Key: KEY', or Basic auth with the key as password (platforms such as Twilio only do Basic).</summary>
     private static string? ApiKeyFrom(HttpRequest request)
     {
         var authorization = request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return authorization["Bearer ".Length..].Trim();
+        }
+        if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                var credentials = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(authorization["Basic ".Length..].Trim()));
+                return credentials.IndexOf(':') is var colon and >= 0 ? credentials[(colon + 1)..] : null;
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
         }
         var header = request.Headers["X-Api-Key"].ToString().Trim();
         return header.Length > 0 ? header : null;

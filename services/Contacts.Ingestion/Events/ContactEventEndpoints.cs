@@ -110,25 +110,13 @@ public static class ContactEventEndpoints
             return (null, null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
                 detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'."));
         }
-        if (http.Request.ContentLength > maxBytes)
+        if (await ReadLimited(http.Request, maxBytes, ct) is not { } bytes)
         {
             return (null, null, TooLarge(maxBytes));
         }
-        // Read at most maxBytes + 1, so a chunked body without a length is held to the same limit.
-        var buffer = new MemoryStream();
-        var chunk = new byte[16 * 1024];
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, ct)) > 0)
-        {
-            buffer.Write(chunk, 0, read);
-            if (buffer.Length > maxBytes)
-            {
-                return (null, null, TooLarge(maxBytes));
-            }
-        }
         try
         {
-            return (tenantId, JsonDocument.Parse(buffer.ToArray()), null);
+            return (tenantId, JsonDocument.Parse(bytes), null);
         }
         catch (JsonException ex)
         {
@@ -139,7 +127,28 @@ public static class ContactEventEndpoints
         }
     }
 
-    private static IResult TooLarge(int maxBytes) =>
+    /// <summary>The raw body, or null when it is over the limit; a chunked body without a length is held to the same limit.</summary>
+    internal static async Task<byte[]?> ReadLimited(HttpRequest request, int maxBytes, CancellationToken ct)
+    {
+        if (request.ContentLength > maxBytes)
+        {
+            return null;
+        }
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (buffer.Length > maxBytes)
+            {
+                return null;
+            }
+        }
+        return buffer.ToArray();
+    }
+
+    internal static IResult TooLarge(int maxBytes) =>
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
             detail: $"body: at most {maxBytes} bytes.");
 

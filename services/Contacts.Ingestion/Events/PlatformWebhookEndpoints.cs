@@ -1,0 +1,101 @@
+using Contacts.Contracts;
+using Contacts.Ingestion.Platforms;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+
+namespace Contacts.Ingestion.Events;
+
+/// <summary>
+/// Platforms' own webhooks: POST /v1/webhooks/{platform}. The signature is checked on the raw body with the tenant's
+/// secret for that platform ("Ingestion:Platforms:{tenant}:{platform}:Secret"), the payload mapped to canonical events,
+/// each validated like a direct one, and the valid ones stored in one transaction. Unknown event types answer 202 with
+/// the reason they were ignored, so the platform does not retry them forever.
+/// </summary>
+public static class PlatformWebhookEndpoints
+{
+    /// <summary>Set by the gateway: the URL the platform called, which Twilio's signature covers.</summary>
+    public const string OriginalUrlHeader = "X-Contacts-Original-Url";
+
+    public sealed record WebhookAccepted(IReadOnlyList<ContactEventEndpoints.BatchItemResult> Results, string? Ignored);
+
+    public static IEndpointRouteBuilder MapPlatformWebhooks(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/v1/webhooks/{platform}", Accept).WithName("AcceptPlatformWebhook");
+        return app;
+    }
+
+    internal static async Task<IResult> Accept(string platform, HttpContext http, Database database, IConfiguration configuration,
+        TimeProvider clock, CancellationToken ct)
+    {
+        var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
+        if (tenantId is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+                detail: "Requests must come through the gateway with a tenant API key.");
+        }
+        if (PlatformAdapters.Find(platform) is not { } adapter)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown platform",
+                detail: $"platform: must be one of {string.Join(", ", PlatformAdapters.All.Select(a => a.Name))}; got '{platform}'.");
+        }
+        // Signatures are over the exact bytes, so the raw body is kept as it came.
+        if (await ContactEventEndpoints.ReadLimited(http.Request, ContactEventEndpoints.MaxBatchBytes, ct) is not { } body)
+        {
+            return ContactEventEndpoints.TooLarge(ContactEventEndpoints.MaxBatchBytes);
+        }
+
+        var url = Uri.TryCreate(http.Request.Headers[OriginalUrlHeader].ToString(), UriKind.Absolute, out var original)
+            ? original
+            : new Uri($"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}{http.Request.Path}{http.Request.QueryString}");
+        var request = new PlatformRequest(url,
+            http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, http.Request.ContentType,
+            clock.GetUtcNow());
+
+        var secret = configuration[$"Ingestion:Platforms:{tenantId}:{adapter.Name}:Secret"];
+        if (adapter.RequiresSecret && string.IsNullOrEmpty(secret))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Signature cannot be checked",
+                detail: $"No {adapter.Name} signing secret is configured for this tenant (Ingestion:Platforms:{tenantId}:{adapter.Name}:Secret).");
+        }
+        if (adapter.Verify(request, secret) is { } signatureError)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature", detail: signatureError);
+        }
+
+        PlatformMapping mapped;
+        try
+        {
+            mapped = adapter.Map(request);
+        }
+        catch (PlatformFormatException ex)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Rule] },
+                title: $"The {adapter.Name} payload could not be read");
+        }
+
+        var now = clock.GetUtcNow();
+        var validated = mapped.Events.Select(e => ContactEventValidator.Validate(e, tenantId, Guid.CreateVersion7(), now)).ToList();
+        var results = await database.InTransaction(async session =>
+        {
+            var items = new List<ContactEventEndpoints.BatchItemResult>();
+            for (var i = 0; i < validated.Count; i++)
+            {
+                if (!validated[i].IsValid)
+                {
+                    items.Add(new(i, StatusCodes.Status400BadRequest, null, null, validated[i].Errors));
+                    continue;
+                }
+                var (id, duplicate) = await ContactEventEndpoints.Store(session, validated[i].Event!, ct);
+                items.Add(new(i, StatusCodes.Status202Accepted, id, duplicate, null));
+            }
+            return items;
+        }, ct);
+        if (results.Count > 0 && results.All(r => r.Status == StatusCodes.Status400BadRequest))
+        {
+            return TypedResults.ValidationProblem(results.SelectMany(r => r.Errors!).GroupBy(e => e.Key)
+                .ToDictionary(g => g.Key, g => g.SelectMany(e => e.Value).Distinct().ToArray()),
+                title: $"The {adapter.Name} payload maps to no valid contact event");
+        }
+        return TypedResults.Accepted((string?)null, new WebhookAccepted(results, mapped.Ignored));
+    }
+}

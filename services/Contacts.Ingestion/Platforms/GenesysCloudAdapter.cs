@@ -1,0 +1,75 @@
+using System.Text.Json;
+using Contacts.Ingestion.Events;
+
+namespace Contacts.Ingestion.Platforms;
+
+/// <summary>
+/// Genesys Cloud conversation detail events (topic v2.detail.events.conversation.{id}.customer.start / .end), as the
+/// EventBridge integration delivers them or bare. Genesys does not sign these; the API key authenticates.
+/// </summary>
+public sealed class GenesysCloudAdapter : IPlatformAdapter
+{
+    public string Name => "genesys-cloud";
+
+    public bool RequiresSecret => false;
+
+    public string? Verify(PlatformRequest request, string? secret) => null;
+
+    public PlatformMapping Map(PlatformRequest request)
+    {
+        var root = PlatformPayload.ParseJson(request);
+        // EventBridge wraps the Genesys notification in "detail"; a direct delivery is the notification itself.
+        var notification = root.Object("detail").ValueKind == JsonValueKind.Object ? root.Object("detail") : root;
+        var topic = notification.String("topicName") ?? root.String("detail-type") ?? "";
+        var kind = topic switch
+        {
+            _ when topic.EndsWith(".customer.start", StringComparison.Ordinal) => "started",
+            _ when topic.EndsWith(".customer.end", StringComparison.Ordinal) => "ended",
+            _ => null,
+        };
+        if (kind is null)
+        {
+            return PlatformMapping.Ignore($"topic '{topic}' is not tracked");
+        }
+        var body = notification.Object("eventBody");
+        var conversationId = body.Required("conversationId", "eventBody.conversationId");
+        var eventTime = body.TryGetProperty("eventTime", out var time) && time.TryGetInt64(out var ms)
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            : throw new PlatformFormatException("eventBody.eventTime", "is required, in epoch milliseconds");
+        var mediaType = body.String("mediaType");
+        var messageType = body.String("messageType")?.ToLowerInvariant();
+        var channel = mediaType switch
+        {
+            "VOICE" or "CALLBACK" => "voice",
+            "CHAT" => "chat",
+            "EMAIL" => "email",
+            "MESSAGE" when messageType is null or "sms" => "sms",
+            "MESSAGE" => "social",
+            var other => other?.ToLowerInvariant(),
+        };
+        var direction = body.String("direction")?.ToLowerInvariant() == "outbound" ? "outbound" : "inbound";
+        // The customer's address is ani on inbound calls, dnis on outbound ones; tel: URIs carry the number.
+        var customerAddress = direction == "inbound" ? body.String("ani") ?? body.String("addressFrom") : body.String("dnis") ?? body.String("addressTo");
+        var address = customerAddress?.Replace("tel:", "", StringComparison.OrdinalIgnoreCase).Replace("sip:", "", StringComparison.OrdinalIgnoreCase);
+        var identifiers = channel == "email"
+            ? new IdentifiersV1 { Email = address, CrmId = body.String("externalContactId") }
+            : address is { Length: > 0 } && address.TrimStart('+').All(c => char.IsAsciiDigit(c) || c is ' ' or '-')
+                ? new IdentifiersV1 { Phone = address, CrmId = body.String("externalContactId") }
+                : new IdentifiersV1 { Handle = address is { Length: > 0 } ? $"genesys:{address}" : null, CrmId = body.String("externalContactId") };
+        if (identifiers is { Email: null, Phone: null, Handle: null, CrmId: null })
+        {
+            identifiers = new IdentifiersV1 { Handle = $"genesys-conversation:{conversationId}" };
+        }
+        return PlatformMapping.Of(new ContactEventV1
+        {
+            Source = Name,
+            SourceEventId = root.String("id") ?? $"{conversationId}:{body.String("participantId")}:{kind}:{eventTime.ToUnixTimeMilliseconds()}",
+            ContactId = conversationId,
+            Channel = channel,
+            Direction = direction,
+            Kind = kind,
+            OccurredAt = eventTime,
+            Identifiers = identifiers,
+        });
+    }
+}

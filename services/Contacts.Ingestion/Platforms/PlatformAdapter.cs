@@ -1,0 +1,111 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Contacts.Ingestion.Events;
+
+namespace Contacts.Ingestion.Platforms;
+
+/// <summary>A platform's webhook as it arrived: the URL it called (Twilio signs it), its headers and the exact body bytes.</summary>
+public sealed record PlatformRequest(Uri Url, IReadOnlyDictionary<string, string> Headers, byte[] Body, string? ContentType, DateTimeOffset ReceivedAt)
+{
+    public string? Header(string name) => Headers.TryGetValue(name, out var value) && value.Length > 0 ? value : null;
+
+    public string Text => Encoding.UTF8.GetString(Body);
+}
+
+/// <summary>The canonical events a payload maps to, or why it was ignored (an event type we do not track).</summary>
+public sealed record PlatformMapping(IReadOnlyList<ContactEventV1> Events, string? Ignored)
+{
+    public static PlatformMapping Ignore(string why) => new([], why);
+
+    public static PlatformMapping Of(ContactEventV1 e) => new([e], null);
+}
+
+/// <summary>The payload cannot be read at all: the field at fault and the rule it broke.</summary>
+public sealed class PlatformFormatException(string field, string rule) : Exception($"{field}: {rule}")
+{
+    public string Field { get; } = field;
+    public string Rule { get; } = rule;
+}
+
+/// <summary>One platform's native webhook: how its signature is checked and how its payload maps to canonical events.</summary>
+public interface IPlatformAdapter
+{
+    /// <summary>The route segment: POST /v1/webhooks/{name}.</summary>
+    string Name { get; }
+
+    /// <summary>Whether the platform signs its webhooks, so a secret must be configured for it.</summary>
+    bool RequiresSecret { get; }
+
+    /// <summary>Null when the signature (and signed timestamp) is good; otherwise the header and the rule that failed.</summary>
+    string? Verify(PlatformRequest request, string? secret);
+
+    /// <summary>Maps the payload; unknown fields and unknown event types are ignored, never fatal.</summary>
+    PlatformMapping Map(PlatformRequest request);
+}
+
+public static class PlatformAdapters
+{
+    public static IReadOnlyList<IPlatformAdapter> All { get; } =
+        [new AmazonConnectAdapter(), new GenesysCloudAdapter(), new TwilioAdapter(), new ZendeskAdapter(), new StandardWebhookAdapter()];
+
+    public static IPlatformAdapter? Find(string name) => All.FirstOrDefault(a => a.Name == name);
+}
+
+/// <summary>Shared pieces of the adapters: JSON reading with field-named errors, and signature checks.</summary>
+internal static class PlatformPayload
+{
+    /// <summary>How far a signed timestamp may be from our clock, either way.</summary>
+    public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
+
+    public static JsonElement ParseJson(PlatformRequest request)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(request.Body);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? document.RootElement.Clone()
+                : throw new PlatformFormatException("body", "must be a JSON object");
+        }
+        catch (JsonException ex)
+        {
+            throw new PlatformFormatException("body", $"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})");
+        }
+    }
+
+    public static string? String(this JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    public static string Required(this JsonElement element, string name, string path) =>
+        element.String(name) is { Length: > 0 } value ? value : throw new PlatformFormatException(path, "is required");
+
+    public static JsonElement Object(this JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object
+            ? value
+            : default;
+
+    public static DateTimeOffset? Time(this JsonElement element, string name) =>
+        DateTimeOffset.TryParse(element.String(name), System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var value) ? value : null;
+
+    /// <summary>Constant-time comparison of what was sent against what we computed.</summary>
+    public static bool SameSignature(string? sent, string expected) =>
+        sent is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent.Trim()), Encoding.UTF8.GetBytes(expected));
+
+    /// <summary>Null when the unix-seconds timestamp in the header is within the tolerance; else the rule broken.</summary>
+    public static string? CheckTimestamp(string header, string? value, DateTimeOffset now, bool iso8601 = false)
+    {
+        DateTimeOffset? at = iso8601
+            ? DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null
+            : long.TryParse(value, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+        return at switch
+        {
+            null => $"{header}: is required and must be a {(iso8601 ? "ISO 8601 date-time" : "unix time in seconds")}",
+            var t when t < now - Tolerance => $"{header}: older than {Tolerance.TotalSeconds:0} s; the request may be a replay",
+            var t when t > now + Tolerance => $"{header}: more than {Tolerance.TotalSeconds:0} s in the future",
+            _ => null,
+        };
+    }
+}

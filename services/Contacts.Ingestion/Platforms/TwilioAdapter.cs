@@ -1,0 +1,114 @@
+using System.Security.Cryptography;
+using System.Text;
+using Contacts.Ingestion.Events;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace Contacts.Ingestion.Platforms;
+
+/// <summary>
+/// Twilio voice status callbacks and messaging webhooks: form-encoded, signed with X-Twilio-Signature =
+/// Base64(HMAC-SHA1(auth token, full URL + every POST parameter sorted by name, name then value)).
+/// </summary>
+public sealed class TwilioAdapter : IPlatformAdapter
+{
+    public const string SignatureHeader = "X-Twilio-Signature";
+
+    public string Name => "twilio";
+
+    public bool RequiresSecret => true;
+
+    public string? Verify(PlatformRequest request, string? secret)
+    {
+        var sent = request.Header(SignatureHeader);
+        if (sent is null)
+        {
+            return $"{SignatureHeader}: is required";
+        }
+        return PlatformPayload.SameSignature(sent, Sign(secret!, request.Url.ToString(), Form(request)))
+            ? null
+            : $"{SignatureHeader}: does not match the URL and parameters signed with this tenant's auth token";
+    }
+
+    public static string Sign(string authToken, string url, IReadOnlyDictionary<string, string> parameters)
+    {
+        var data = new StringBuilder(url);
+        foreach (var (key, value) in parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            data.Append(key).Append(value);
+        }
+        return Convert.ToBase64String(HMACSHA1.HashData(Encoding.UTF8.GetBytes(authToken), Encoding.UTF8.GetBytes(data.ToString())));
+    }
+
+    public PlatformMapping Map(PlatformRequest request)
+    {
+        var form = Form(request);
+        string? Get(string name) => form.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
+        var callSid = Get("CallSid");
+        var messageSid = Get("MessageSid") ?? Get("SmsSid");
+        if (callSid is null && messageSid is null)
+        {
+            return PlatformMapping.Ignore("neither CallSid nor MessageSid: not a call or message webhook");
+        }
+        var outbound = Get("Direction")?.StartsWith("outbound", StringComparison.Ordinal) == true;
+        var customer = outbound ? Get("To") : Get("From");
+        var whatsapp = customer?.StartsWith("whatsapp:", StringComparison.Ordinal) == true;
+        var address = customer?.Replace("whatsapp:", "", StringComparison.Ordinal).Replace("client:", "", StringComparison.Ordinal);
+        var occurredAt = DateTimeOffset.TryParse(Get("Timestamp"), System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at : request.ReceivedAt;
+
+        if (callSid is not null)
+        {
+            var status = Get("CallStatus") ?? "unknown";
+            var kind = status switch
+            {
+                "queued" or "initiated" or "ringing" or "in-progress" => "started",
+                "completed" or "busy" or "failed" or "no-answer" or "canceled" => "ended",
+                _ => null,
+            };
+            if (kind is null)
+            {
+                return PlatformMapping.Ignore($"CallStatus '{status}' is not tracked");
+            }
+            return PlatformMapping.Of(new ContactEventV1
+            {
+                Source = Name,
+                SourceEventId = $"{callSid}:{status}:{Get("SequenceNumber")}",
+                ContactId = callSid,
+                Channel = "voice",
+                Direction = outbound ? "outbound" : "inbound",
+                Kind = kind,
+                OccurredAt = occurredAt,
+                PreviousContactId = Get("ParentCallSid"),
+                Identifiers = new IdentifiersV1 { Phone = address },
+                Measures = kind == "ended"
+                    ? new MeasuresV1
+                    {
+                        HandleSeconds = double.TryParse(Get("CallDuration"), System.Globalization.CultureInfo.InvariantCulture, out var d) ? d : null,
+                        Abandoned = status is "no-answer" or "canceled" or "busy" && !outbound,
+                    }
+                    : null,
+            });
+        }
+        var messageStatus = Get("MessageStatus") ?? Get("SmsStatus") ?? "received";
+        return PlatformMapping.Of(new ContactEventV1
+        {
+            Source = Name,
+            SourceEventId = $"{messageSid}:{messageStatus}",
+            ContactId = messageSid,
+            Channel = whatsapp ? "social" : "sms",
+            Direction = outbound ? "outbound" : "inbound",
+            Kind = "message",
+            OccurredAt = occurredAt,
+            Identifiers = new IdentifiersV1 { Phone = address },
+        });
+    }
+
+    private static Dictionary<string, string> Form(PlatformRequest request)
+    {
+        if (request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            throw new PlatformFormatException("Content-Type", "must be application/x-www-form-urlencoded, as Twilio sends");
+        }
+        return QueryHelpers.ParseQuery(request.Text).ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+    }
+}
