@@ -21,6 +21,9 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
                 ["RabbitMq__QuorumQueues"] = "true",
                 [$"Gateway__RateLimit__Tenants__{TestPipeline.TenantLimited}__PermitsPerSecond"] = "2",
                 [$"Gateway__RateLimit__Tenants__{TestPipeline.TenantLimited}__Burst"] = "3",
+                [$"Ingestion__Platforms__{TestPipeline.TenantA}__twilio__Secret"] = TwilioToken,
+                [$"Ingestion__Platforms__{TestPipeline.TenantA}__zendesk__Secret"] = ZendeskSecret,
+                [$"Ingestion__Platforms__{TestPipeline.TenantA}__webhook__Secret"] = WebhookSecret,
             }));
 
     public Task DisposeAsync() => Task.CompletedTask;
@@ -261,5 +264,86 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         var document = await http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
         Assert.Equal("3.1.0", document.GetProperty("openapi").GetString());
         Assert.True(document.GetProperty("paths").TryGetProperty("/v1/events/batch", out _));
+    }
+
+    private const string TwilioToken = "e2e-twilio-auth-token";
+    private const string ZendeskSecret = "e2e-zendesk-signing-secret";
+    private const string WebhookSecret = "whsec_ZTJlLXN0YW5kYXJkLXdlYmhvb2tzLXNlY3JldA==";
+
+    private static byte[] Fixture(string name) => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "PlatformFixtures", name));
+
+    /// <summary>A platform's request as it would sign it, to the gateway's webhook address for that platform.</summary>
+    private HttpRequestMessage PlatformRequest(string platform, string fixture, bool wrongSignature = false)
+    {
+        var url = new Uri(_pipeline.Pipeline.GatewayAddress, $"v1/webhooks/{platform}");
+        var body = Fixture(fixture);
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.KeyA);
+        var now = DateTimeOffset.UtcNow;
+        switch (platform)
+        {
+            case "twilio":
+                request.Content.Headers.ContentType = new("application/x-www-form-urlencoded");
+                var form = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(System.Text.Encoding.UTF8.GetString(body)).ToDictionary(p => p.Key, p => p.Value.ToString());
+                request.Headers.Add("X-Twilio-Signature", Contacts.Ingestion.Platforms.TwilioAdapter.Sign(wrongSignature ? "not-the-token" : TwilioToken, url.ToString(), form));
+                break;
+            case "zendesk":
+                request.Content.Headers.ContentType = new("application/json");
+                var stamp = now.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+                request.Headers.Add("X-Zendesk-Webhook-Signature-Timestamp", stamp);
+                request.Headers.Add("X-Zendesk-Webhook-Signature", Contacts.Ingestion.Platforms.ZendeskAdapter.Sign(wrongSignature ? "nope" : ZendeskSecret, stamp, body));
+                break;
+            case "webhook":
+                request.Content.Headers.ContentType = new("application/json");
+                var seconds = now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+                request.Headers.Add("webhook-id", "msg_e2e");
+                request.Headers.Add("webhook-timestamp", seconds);
+                request.Headers.Add("webhook-signature", Contacts.Ingestion.Platforms.StandardWebhookAdapter.Sign(
+                    wrongSignature ? "whsec_bm90LXRoZS1zZWNyZXQ=" : WebhookSecret, "msg_e2e", seconds, body));
+                break;
+            default:
+                request.Content.Headers.ContentType = new("application/json");
+                break;
+        }
+        return request;
+    }
+
+    [Theory]
+    [InlineData("amazon-connect", "amazon-connect-disconnected.json", "voice")]
+    [InlineData("genesys-cloud", "genesys-cloud-customer-start.json", "voice")]
+    [InlineData("twilio", "twilio-call-completed.form", "voice")]
+    [InlineData("zendesk", "zendesk-ticket-created.json", "web_form")]
+    [InlineData("webhook", "webhook-canonical.json", "chat")]
+    public async Task A_platforms_own_webhook_is_verified_mapped_stored_once_and_stitched(string platform, string fixture, string channel)
+    {
+        using var http = new HttpClient();
+        using var first = await http.SendAsync(PlatformRequest(platform, fixture));
+        var body = await first.Content.ReadAsStringAsync();
+        Assert.True(first.StatusCode == HttpStatusCode.Accepted, body);
+        var id = JsonDocument.Parse(body).RootElement.GetProperty("results")[0].GetProperty("id").GetGuid();
+
+        using var replay = await http.SendAsync(PlatformRequest(platform, fixture));
+        var again = JsonDocument.Parse(await replay.Content.ReadAsStringAsync()).RootElement.GetProperty("results")[0];
+        Assert.Equal((id, true), (again.GetProperty("id").GetGuid(), again.GetProperty("duplicate").GetBoolean()));
+        Assert.Equal(1, await _pipeline.Count("select count(*) from ingestion.outbox where id = @id", ("id", id)));
+
+        await TestPipeline.Eventually(async () =>
+            (await _pipeline.Query("select channel from identity.timeline where contact_event_id = @id", r => r.GetString(0), ("id", id))).SequenceEqual([channel]),
+            TimeSpan.FromSeconds(30), () => Task.FromResult($"{platform} event {id} not in the timeline as {channel}"));
+    }
+
+    [Theory]
+    [InlineData("twilio", "twilio-call-completed.form", "X-Twilio-Signature")]
+    [InlineData("zendesk", "zendesk-ticket-created.json", "X-Zendesk-Webhook-Signature")]
+    [InlineData("webhook", "webhook-canonical.json", "webhook-signature")]
+    public async Task A_platform_webhook_with_a_wrong_signature_is_401_and_stores_nothing(string platform, string fixture, string header)
+    {
+        var before = await _pipeline.Count("select count(*) from ingestion.received_events");
+        using var http = new HttpClient();
+        using var response = await http.SendAsync(PlatformRequest(platform, fixture, wrongSignature: true));
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.StartsWith(header, problem.GetProperty("detail").GetString());
+        Assert.Equal(before, await _pipeline.Count("select count(*) from ingestion.received_events"));
     }
 }

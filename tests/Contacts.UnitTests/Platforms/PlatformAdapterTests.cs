@@ -177,7 +177,7 @@ public sealed class PlatformAdapterTests
         var request = Webhook(Now.AddSeconds(-30));
         Assert.Null(adapter.Verify(request, WebhookSecret));
         var e = Single(adapter, request);
-        Assert.Equal(("acme-chat", "chat-9001", "chat", "Ana.Lima@example.com"), (e.Source, e.SourceEventId, e.Channel, e.Identifiers!.Email));
+        Assert.Equal(("acme-chat", "chat-9001", "chat", "Chat.Customer@example.com"), (e.Source, e.SourceEventId, e.Channel, e.Identifiers!.Email));
     }
 
     [Fact]
