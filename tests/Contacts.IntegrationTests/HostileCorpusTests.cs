@@ -21,7 +21,13 @@ public sealed class HostileCorpusTests(ServersFixture servers, ITestOutputHelper
         var files = Directory.GetFiles(Folder, "*.json").Order(StringComparer.Ordinal).ToList();
         Assert.True(files.Count >= 40, $"the corpus has only {files.Count} cases");
         var isolation = await servers.Isolate("corpus");
-        await using var pipeline = await TestPipeline.Create(isolation);
+        // Secrets are configured, so a forged signature is refused for not matching, not for want of a secret.
+        await using var pipeline = await TestPipeline.Create(isolation, environment: new Dictionary<string, string?>
+        {
+            [$"Ingestion__Platforms__{TestPipeline.TenantA}__twilio__Secret"] = "corpus-twilio-token",
+            [$"Ingestion__Platforms__{TestPipeline.TenantA}__zendesk__Secret"] = "corpus-zendesk-secret",
+            [$"Ingestion__Platforms__{TestPipeline.TenantA}__webhook__Secret"] = "whsec_Y29ycHVzLXNlY3JldA==",
+        });
         await using var contactEvents = await BrokerTap.Start(isolation.RabbitMq, "ContactEventReceived");
 
         var failures = new List<string>();

@@ -27,6 +27,6 @@ public sealed class OpenApiDocumentTests
     public void Every_public_route_is_documented()
     {
         var paths = Document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
-        Assert.Superset(new HashSet<string> { "/v1/events", "/v1/events/batch", "/v1/customers", "/v1/customers/{id}" }, paths);
+        Assert.Superset(new HashSet<string> { "/v1/events", "/v1/events/batch", "/v1/customers", "/v1/customers/{id}", "/v1/webhooks/{platform}" }, paths);
     }
 }

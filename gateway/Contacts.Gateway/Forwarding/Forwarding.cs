@@ -78,6 +78,15 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
             return;
         }
 
+        // The largest body any route takes (a batch); the service behind applies its own, tighter, limit per route.
+        var maxBody = configuration.GetValue<long?>("Gateway:MaxBodyBytes") ?? 1024 * 1024;
+        if (http.Request.ContentLength > maxBody)
+        {
+            await Results.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
+                detail: $"body: at most {maxBody} bytes.").ExecuteAsync(http);
+            return;
+        }
+
         using var request = new HttpRequestMessage(new HttpMethod(http.Request.Method), http.Request.Path + http.Request.QueryString);
         // Content and its type go along even when empty, so the service judges an empty body, not a missing type.
         if (http.Request.ContentLength > 0 || http.Request.Headers.TransferEncoding.Count > 0 || http.Request.ContentType is not null)
