@@ -177,14 +177,14 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         await workload.Push(http, workload.All(), parallelism: 16);
 
         var outcome = await Settle(pipeline, workload);
+        var handledByEach = await pipeline.Query("select count(*) from identity.inbox", r => r.GetInt64(0));
+        output.WriteLine($"  identity handled {handledByEach.Single()} messages across both instances");
+        Report("two-instances", outcome);
         // The one-instance result: one customer per person holding all three contacts, each journey scored 70.
         Assert.Equal(People, await pipeline.Count("select count(*) from identity.customers where merged_into is null"));
         Assert.Equal([70], (await pipeline.Query("""
             select distinct e.score from effort.customer_effort e join identity.customers c on c.id = e.customer_id where c.merged_into is null
             """, r => r.GetInt32(0))));
-        var handledByEach = await pipeline.Query("select count(*) from identity.inbox", r => r.GetInt64(0));
-        output.WriteLine($"  identity handled {handledByEach.Single()} messages across both instances");
-        Report("two-instances", outcome);
     }
 
     [Fact]

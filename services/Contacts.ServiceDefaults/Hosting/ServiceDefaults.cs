@@ -47,6 +47,12 @@ public static class ServiceDefaultsExtensions
             SearchPath = schema,
             ApplicationName = $"contacts-{schema}",
         };
+        // Bounded pools that let idle connections go, so replicas of every service fit in the server's max_connections.
+        if (!connectionString.Contains("Maximum Pool Size", StringComparison.OrdinalIgnoreCase) && !connectionString.Contains("MaxPoolSize", StringComparison.OrdinalIgnoreCase))
+        {
+            csb.MaxPoolSize = 40;
+        }
+        csb.ConnectionIdleLifetime = 30;
         builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(csb.ConnectionString).Build());
         builder.Services.AddSingleton(new SchemaDefinition(schema, [.. SharedMigrations.All, .. migrations]));
         builder.Services.AddSingleton(new EventTypes().Register(eventTypes));

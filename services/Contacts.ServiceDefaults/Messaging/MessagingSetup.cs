@@ -89,19 +89,40 @@ public abstract class ContactsConsumerDefinition<TConsumer> : ConsumerDefinition
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<TConsumer> consumerConfigurator, IRegistrationContext context)
     {
+        // Outer: transient faults (database restarts and overload, concurrency conflicts) are retried for minutes.
+        // Inner: anything else gets two quick retries, then the error queue; invalid messages go there at once.
         endpointConfigurator.UseMessageRetry(RetryConventions.Transient);
+        endpointConfigurator.UseMessageRetry(RetryConventions.Other);
     }
 }
 
 public static class RetryConventions
 {
-    /// <summary>About a minute of exponential backoff: long enough to ride out a database or broker restart.</summary>
+    /// <summary>About five minutes of exponential backoff, capped at 30 s between tries: longer than a database failover.</summary>
     public static void Transient(IRetryConfigurator retry)
+    {
+        retry.Handle<Exception>(IsTransient);
+        retry.Exponential(16, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(250));
+    }
+
+    public static void Other(IRetryConfigurator retry)
     {
         retry.Ignore<InvalidMessageException>();
         retry.Ignore<System.Text.Json.JsonException>();
-        retry.Exponential(12, TimeSpan.FromMilliseconds(50), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(200));
+        retry.Ignore<Exception>(IsTransient);
+        retry.Intervals(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(500));
     }
+
+    /// <summary>Worth retrying: the same message will very likely succeed once the database or the competing writer is done.</summary>
+    public static bool IsTransient(Exception exception) => exception switch
+    {
+        EventStore.ConcurrencyException or TimeoutException => true,
+        // 53300 too many connections, 40001 serialization failure, 40P01 deadlock, 23505 a unique key a concurrent writer took first.
+        Npgsql.PostgresException pg => pg.IsTransient || pg.SqlState is "53300" or "40001" or "40P01" or "23505" or "57P01" or "57P03",
+        Npgsql.NpgsqlException npgsql => npgsql.IsTransient || npgsql.InnerException is System.Net.Sockets.SocketException or IOException,
+        IOException or System.Net.Sockets.SocketException => true,
+        _ => exception.InnerException is { } inner && IsTransient(inner),
+    };
 }
 
 public static class ConsumeContextExtensions

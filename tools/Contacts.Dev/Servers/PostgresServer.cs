@@ -64,7 +64,7 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         Database = database,
         Pooling = true,
-        MaxPoolSize = 50,
+        MaxPoolSize = 40,
     }.ConnectionString;
 
     public async Task CreateDatabaseAsync(string database, CancellationToken ct = default)
@@ -90,7 +90,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public async Task StartAgainAsync(CancellationToken ct = default)
     {
         RequireOwned();
-        var settings = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c max_connections=400 -c shared_buffers=128MB";
+        var settings = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c max_connections=1000 -c shared_buffers=128MB";
         if (!_durable)
         {
             // Throwaway test data: skip the flushes that make a cluster crash-safe.
