@@ -55,7 +55,8 @@ public sealed class ZendeskAdapter : IPlatformAdapter
             return PlatformMapping.Ignore($"type '{type}'{(status is null ? "" : $" with status {status}")} is not tracked");
         }
         var ticketId = detail.Required("id", "detail.id");
-        var requester = detail.Required("requester_id", "detail.requester_id");
+        // Not every ticket event carries the requester; the ticket then stands for its customer until one is known.
+        var requester = detail.String("requester_id");
         var channel = detail.Object("via").String("channel")?.ToLowerInvariant() switch
         {
             "email" or "mail" => "email",
@@ -74,7 +75,9 @@ public sealed class ZendeskAdapter : IPlatformAdapter
             Direction = "inbound",
             Kind = kind,
             OccurredAt = root.Time("time") ?? detail.Time("updated_at"),
-            Identifiers = new IdentifiersV1 { CrmId = $"zendesk-user:{requester}" },
+            Identifiers = requester is { Length: > 0 }
+                ? new IdentifiersV1 { CrmId = $"zendesk-user:{requester}" }
+                : new IdentifiersV1 { Handle = $"zendesk-ticket:{ticketId}" },
             Topic = detail.String("subject") is { Length: > 0 and <= 100 } subject ? subject : null,
             Measures = kind == "ended" ? new MeasuresV1 { Resolved = status == "SOLVED" || status == "CLOSED" } : null,
         });

@@ -141,6 +141,20 @@ public sealed class PlatformAdapterTests
     }
 
     [Fact]
+    public void A_zendesk_ticket_event_without_a_requester_still_maps_and_status_case_does_not_matter()
+    {
+        // The minimal shape of the documented event schema: no requester, mixed-case status, "web" channel.
+        var body = Encoding.UTF8.GetBytes("""
+            {"type":"zen:event-type:ticket.status_changed","account_id":88888888,"id":"01HN-EXAMPLE","time":"2026-11-20T17:18:10Z",
+             "zendesk_event_version":"2022-11-06","subject":"zen:ticket:35436",
+             "detail":{"id":"35436","status":"Solved","via":{"channel":"web"},"created_at":"2026-11-20T17:00:00Z","updated_at":"2026-11-20T17:18:10Z"},
+             "event":{"current":"SOLVED","previous":"OPEN"}}
+            """);
+        var e = Single(new ZendeskAdapter(), new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now));
+        Assert.Equal(("ended", "web_form", "zendesk-ticket:35436", true), (e.Kind, e.Channel, e.Identifiers!.Handle, e.Measures!.Resolved));
+    }
+
+    [Fact]
     public void Zendesk_refuses_a_wrong_signature_and_a_stale_or_future_timestamp()
     {
         var adapter = new ZendeskAdapter();
