@@ -35,7 +35,9 @@ public sealed record ContactIdentifier(string Type, string Value);
 
 /// <summary>
 /// Identity attached a contact event to a customer, creating one or merging several as needed. MergedCustomerIds lists
-/// the customers this contact caused to be folded into CustomerId, so downstream state can fold with it.
+/// the customers this contact caused to be folded into CustomerId, so downstream state can fold with it. Details carry
+/// what effort scores (the contact's id, transfers, measures, survey answer); identifiers stay with identity.
+/// A contact whose only identifiers are shared by several customers is not attributed (identity holds it as ambiguous).
 /// </summary>
 public sealed record ContactAttributed(
     Guid Id,
@@ -46,7 +48,21 @@ public sealed record ContactAttributed(
     string Kind,
     DateTimeOffset OccurredAt,
     bool IsNewCustomer,
-    IReadOnlyList<Guid> MergedCustomerIds);
+    IReadOnlyList<Guid> MergedCustomerIds,
+    ContactDetails? Details = null);
+
+/// <summary>The parts of a contact event that effort needs, as ingestion normalised them.</summary>
+public sealed record ContactDetails(
+    string Source,
+    string ContactId,
+    string Direction,
+    string? Topic,
+    string? InitialContactId,
+    string? PreviousContactId,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    ContactMeasures? Measures,
+    int? CesScore);
 
 /// <summary>Identity found that several customers are one person and folded them into the survivor.</summary>
 public sealed record CustomersMerged(

@@ -1,6 +1,10 @@
 namespace Contacts.Contracts;
 
-/// <summary>The effort a customer's recent journey has cost them, 0 (effortless) to 100, with its reasons.</summary>
+/// <summary>
+/// The effort a customer's recent journey has cost them, 0 (effortless) to 100, with its reasons. Version is the
+/// version of the customer's effort state the score was computed from, rising with every change: a consumer that has
+/// seen a higher version for the customer ignores this one as stale.
+/// </summary>
 public sealed record EffortScored(
     Guid Id,
     string TenantId,
@@ -11,10 +15,17 @@ public sealed record EffortScored(
     int ChannelsInWindow,
     IReadOnlyList<EffortDriver> Drivers,
     DateTimeOffset WindowStart,
-    DateTimeOffset WindowEnd);
+    DateTimeOffset WindowEnd,
+    long Version = 0,
+    Guid? JourneyId = null,
+    string? Topic = null,
+    IReadOnlyList<string>? Channels = null);
 
-/// <summary>One reason behind a score: which driver, how many points, and the evidence for it.</summary>
-public sealed record EffortDriver(string Name, int Points, string Evidence);
+/// <summary>
+/// One reason behind a score: which driver, how many points, and the evidence for it (the contacts that showed it and
+/// the measured value, such as seconds on hold).
+/// </summary>
+public sealed record EffortDriver(string Name, int Points, string Evidence, IReadOnlyList<string>? ContactIds = null, double? Value = null);
 
 /// <summary>A customer crossed an alert rule; CRMs receive it by webhook or by binding a queue to this exchange.</summary>
 public sealed record HighEffortAlertRaised(

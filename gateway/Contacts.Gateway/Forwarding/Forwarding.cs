@@ -8,10 +8,14 @@ public static class ForwardingSetup
 {
     public const string Ingestion = "ingestion";
     public const string Identity = "identity";
+    public const string Effort = "effort";
+    public const string Alerting = "alerting";
+
+    private static readonly string[] Upstreams = [Ingestion, Identity, Effort, Alerting];
 
     public static WebApplicationBuilder AddForwarding(this WebApplicationBuilder builder)
     {
-        foreach (var service in new[] { Ingestion, Identity })
+        foreach (var service in Upstreams)
         {
             builder.Services.AddHttpClient(service, (sp, c) =>
             {
@@ -33,8 +37,10 @@ public static class ForwardingSetup
     public static WebApplication MapPublicRoutes(this WebApplication app)
     {
         // Fail at start, not at the first request, when an upstream is not configured.
-        _ = ServiceAddress(app.Configuration, Ingestion);
-        _ = ServiceAddress(app.Configuration, Identity);
+        foreach (var service in Upstreams)
+        {
+            _ = ServiceAddress(app.Configuration, service);
+        }
         app.MapPost("/v1/events", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapPost("/v1/events/batch", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapPost("/v1/webhooks/{platform}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));

@@ -59,18 +59,14 @@ public sealed class LocalPipeline(PipelineSettings settings) : IAsyncDisposable
     public async Task StartAsync(IEnumerable<string>? services = null, CancellationToken ct = default)
     {
         var names = (services ?? Services).ToList();
-        // The gateway needs the addresses of ingestion and identity, so their ports are fixed before it is created.
+        // The gateway needs the addresses of every service, so their ports are fixed before it is created.
         foreach (var name in names.Where(n => n != Gateway))
         {
             Add(name);
         }
-        if (!_processes.ContainsKey((Ingestion, 0)))
+        foreach (var upstream in Services.Where(n => n != Gateway))
         {
-            Add(Ingestion);
-        }
-        if (!_processes.ContainsKey((Identity, 0)))
-        {
-            Add(Identity);
+            Add(upstream);
         }
         if (names.Contains(Gateway))
         {
@@ -119,8 +115,10 @@ public sealed class LocalPipeline(PipelineSettings settings) : IAsyncDisposable
         switch (service)
         {
             case Gateway:
-                env["Gateway__Services__ingestion"] = this[Ingestion].BaseAddress.ToString();
-                env["Gateway__Services__identity"] = this[Identity].BaseAddress.ToString();
+                foreach (var upstream in Services.Where(n => n != Gateway))
+                {
+                    env[$"Gateway__Services__{upstream}"] = this[upstream].BaseAddress.ToString();
+                }
                 env["Gateway__OperatorKey"] = settings.OperatorKey;
                 for (var i = 0; i < settings.ApiKeys.Count; i++)
                 {
