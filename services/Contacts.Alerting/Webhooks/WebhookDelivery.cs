@@ -135,6 +135,7 @@ internal sealed partial class WebhookDispatcher(
             update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
             update.Parameters.AddWithValue("delay", nextDelay);
             batch.BatchCommands.Add(update);
+            ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", state));
             if (state != "delivered")
             {
                 LogAttemptFailed(logger, due[i].Id, attempts, status, error, state);

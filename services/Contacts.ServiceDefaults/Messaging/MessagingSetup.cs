@@ -1,6 +1,7 @@
 using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Builder;
@@ -69,6 +70,7 @@ public static class MessagingSetup
         builder.Services.AddOptions<OutboxOptions>().Bind(builder.Configuration.GetSection("Outbox"));
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
+        builder.Services.AddHostedService<Telemetry.OutboxMonitor>();
         return builder;
     }
 }
@@ -128,9 +130,18 @@ public static class RetryConventions
 public static class ConsumeContextExtensions
 {
     /// <summary>Runs the work once per (consumer, MessageId), in one transaction with its inbox record and outbox rows.</summary>
-    public static Task<bool> HandleOnce<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
-        where T : class =>
-        database.HandleOnce(consumer,
+    public static async Task<bool> HandleOnce<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
+        where T : class
+    {
+        var handled = await database.HandleOnce(consumer,
             context.MessageId ?? throw new InvalidMessageException($"{typeof(T).Name} arrived without a MessageId"),
             work, context.CancellationToken);
+        // The outbox stamps sentTime with the upstream commit, so this is the stage's lag, queueing and relay included.
+        if (handled && context.SentTime is { } sent)
+        {
+            ContactsTelemetry.StageLag.Record(Math.Max(0, (DateTime.UtcNow - sent).TotalSeconds),
+                new KeyValuePair<string, object?>("consumer", consumer));
+        }
+        return handled;
+    }
 }

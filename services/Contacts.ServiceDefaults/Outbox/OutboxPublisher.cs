@@ -90,7 +90,8 @@ internal sealed class OutboxPublisher(IOptions<RabbitMqOptions> options) : IAsyn
             json.WriteEndArray();
             json.WritePropertyName("message");
             json.WriteRawValue(message.Body, skipInputValidation: true);
-            json.WriteString("sentTime", DateTimeOffset.UtcNow);
+            // When the sender committed it, not when the relay got to it: consumers measure their stage's lag from here.
+            json.WriteString("sentTime", message.CreatedAt);
             json.WriteStartObject("headers");
             if (message.Traceparent is not null)
             {

@@ -3,7 +3,7 @@ using System.Diagnostics.Metrics;
 
 namespace Contacts.ServiceDefaults.Telemetry;
 
-/// <summary>The project's own activity source and meter; spans carry ids, never phone numbers or emails.</summary>
+/// <summary>The project's own activity source and meter; spans and metrics carry ids, never phone numbers or emails.</summary>
 public static class ContactsTelemetry
 {
     public const string Name = "Contacts";
@@ -17,4 +17,14 @@ public static class ContactsTelemetry
         Meter.CreateCounter<long>("contacts.outbox.publish_failures", description: "Outbox publishes that failed and will be retried");
     public static readonly Counter<long> InboxDuplicates =
         Meter.CreateCounter<long>("contacts.inbox.duplicates", description: "Redelivered messages recognised by the inbox and skipped");
+
+    /// <summary>
+    /// Per stage: from the moment the upstream service committed a message (its outbox row) to the moment this consumer
+    /// committed its effect. Ingestion's stage starts at acceptance, so the stages add up to accepted -> scored -> alerted.
+    /// </summary>
+    public static readonly Histogram<double> StageLag =
+        Meter.CreateHistogram<double>("contacts.stage.lag", unit: "s", description: "Upstream commit to this consumer's commit, per consumer");
+
+    public static readonly Counter<long> WebhookAttempts =
+        Meter.CreateCounter<long>("contacts.webhook.attempts", description: "CRM webhook delivery attempts, by outcome (delivered, pending, failed, disabled)");
 }
