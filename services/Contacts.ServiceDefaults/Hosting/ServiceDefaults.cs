@@ -84,6 +84,7 @@ public static class ServiceDefaultsExtensions
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteReport,
         });
+        app.MapMetricsEndpoint();
         return app;
     }
 

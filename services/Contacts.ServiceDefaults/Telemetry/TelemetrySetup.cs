@@ -44,5 +44,24 @@ internal static class TelemetrySetup
         {
             otel.UseOtlpExporter();
         }
+        if (PrometheusPort(builder.Configuration) is not null)
+        {
+            otel.WithMetrics(metrics => metrics.AddPrometheusExporter());
+        }
+    }
+
+    /// <summary>
+    /// Telemetry:PrometheusPort: serve /metrics for a Prometheus scrape (a ServiceMonitor) on that port alone, so the
+    /// gateway's public port never exposes it. The port must also be among the URLs Kestrel listens on.
+    /// </summary>
+    public static int? PrometheusPort(Microsoft.Extensions.Configuration.IConfiguration configuration) =>
+        int.TryParse(configuration["Telemetry:PrometheusPort"], out var port) ? port : null;
+
+    public static void MapMetricsEndpoint(this WebApplication app)
+    {
+        if (PrometheusPort(app.Configuration) is { } port)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics").RequireHost($"*:{port}");
+        }
     }
 }

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using YamlDotNet.RepresentationModel;
+
+namespace Contacts.UnitTests.Deployment;
+
+/// <summary>
+/// Builds every k8s overlay with `kubectl kustomize`, as a deployer would, and checks on the rendered manifests what
+/// production depends on: probes, resources, a locked-down pod, autoscaling and disruption budgets, only the gateway
+/// reachable from outside, the operators' clusters, and secrets by reference.
+/// </summary>
+[Trait("Category", "Deployment")]
+public sealed class KustomizeTests
+{
+    private static readonly string[] Services = ["ingestion", "identity", "effort", "alerting", "gateway"];
+
+    public static TheoryData<string> Overlays() => ["dev", "production"];
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_service_has_probes_resources_and_a_locked_down_pod(string overlay)
+    {
+        var deployments = Render(overlay).Where(d => Kind(d) == "Deployment").ToList();
+        Assert.Equal(Services.Order(), deployments.Select(Name).Order());
+        foreach (var deployment in deployments)
+        {
+            var pod = Path(deployment, "spec", "template", "spec");
+            Assert.Equal("true", Scalar(pod, "securityContext", "runAsNonRoot"));
+            var container = Assert.Single(Sequence(pod, "containers"));
+            Assert.Equal("/health/live", Scalar(container, "startupProbe", "httpGet", "path"));
+            Assert.Equal("/health/ready", Scalar(container, "readinessProbe", "httpGet", "path"));
+            Assert.Equal("/health/live", Scalar(container, "livenessProbe", "httpGet", "path"));
+            Assert.NotNull(Scalar(container, "resources", "requests", "cpu"));
+            Assert.NotNull(Scalar(container, "resources", "requests", "memory"));
+            Assert.NotNull(Scalar(container, "resources", "limits", "memory"));
+            Assert.Equal("true", Scalar(container, "securityContext", "readOnlyRootFilesystem"));
+            Assert.Equal("false", Scalar(container, "securityContext", "allowPrivilegeEscalation"));
+            Assert.Contains(Sequence(container, "ports"), p => Scalar(p, "name") == "metrics");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Every_service_scales_and_has_a_disruption_budget(string overlay)
+    {
+        var docs = Render(overlay);
+        foreach (var service in Services)
+        {
+            Assert.Contains(docs, d => Kind(d) == "HorizontalPodAutoscaler" && Scalar(d, "spec", "scaleTargetRef", "name") == service);
+            Assert.Contains(docs, d => Kind(d) == "PodDisruptionBudget"
+                && Scalar(d, "spec", "selector", "matchLabels", "app.kubernetes.io/name") == service);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Only_the_gateway_is_reachable_from_outside(string overlay)
+    {
+        var policies = Render(overlay).Where(d => Kind(d) == "NetworkPolicy").ToList();
+        var denyAll = Assert.Single(policies, p => Path(p, "spec", "podSelector") is YamlMappingNode { Children.Count: 0 }
+            && Path(p, "spec", "ingress") is null);
+        Assert.Contains(Sequence(denyAll, "spec", "policyTypes"), t => t.ToString() == "Ingress");
+        // A rule with no 'from' admits any source: only the gateway's policy may have one.
+        var open = policies.Where(p => Sequence(p, "spec", "ingress").Any(rule => Path(rule, "from") is null)).ToList();
+        var gateway = Assert.Single(open);
+        Assert.Equal("gateway", Scalar(gateway, "spec", "podSelector", "matchLabels", "app.kubernetes.io/name"));
+    }
+
+    [Fact]
+    public void Production_runs_on_the_operators_clusters_with_quorum_queues_and_secrets_by_reference()
+    {
+        var docs = Render("production");
+        Assert.Equal("3", Scalar(Assert.Single(docs, d => Kind(d) == "RabbitmqCluster"), "spec", "replicas"));
+        Assert.True(int.Parse(Scalar(Assert.Single(docs, d => Kind(d) == "Cluster"), "spec", "instances")!) >= 3);
+        var config = Assert.Single(docs, d => Kind(d) == "ConfigMap" && Name(d) == "contacts-config");
+        Assert.Equal("true", Scalar(config, "data", "RabbitMq__QuorumQueues"));
+        Assert.DoesNotContain(docs, d => Kind(d) == "Secret");
+        Assert.Contains(docs, d => Kind(d) == "ServiceMonitor");
+        foreach (var deployment in docs.Where(d => Kind(d) == "Deployment"))
+        {
+            var env = Sequence(Assert.Single(Sequence(deployment, "spec", "template", "spec", "containers")), "env").ToList();
+            foreach (var name in new[] { "POSTGRES_PASSWORD", "RABBITMQ_PASSWORD", "Internal__Key" })
+            {
+                var variable = Assert.Single(env, e => Scalar(e, "name") == name);
+                Assert.Null(Scalar(variable, "value"));
+                Assert.NotNull(Scalar(variable, "valueFrom", "secretKeyRef", "name"));
+            }
+            Assert.True(int.Parse(Scalar(deployment, "spec", "replicas")!) >= 2, $"{Name(deployment)} has fewer than 2 replicas");
+        }
+    }
+
+    private static List<YamlNode> Render(string overlay)
+    {
+        var start = new ProcessStartInfo("kubectl", ["kustomize", System.IO.Path.Combine(RepositoryRoot, "k8s", "overlays", overlay)])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new InvalidOperationException("kubectl is needed to build the k8s overlays: apt-get install kubernetes-client (or kubectl)", e);
+        }
+        using (process)
+        {
+            var output = process.StandardOutput.ReadToEndAsync();
+            var error = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            Assert.True(process.ExitCode == 0, $"kubectl kustomize {overlay} failed: {error}");
+            var stream = new YamlStream();
+            stream.Load(new StringReader(output.Result));
+            return [.. stream.Documents.Select(d => d.RootNode)];
+        }
+    }
+
+    private static string Kind(YamlNode doc) => Scalar(doc, "kind") ?? "";
+
+    private static string Name(YamlNode doc) => Scalar(doc, "metadata", "name") ?? "";
+
+    private static YamlNode? Path(YamlNode? node, params string[] keys)
+    {
+        foreach (var key in keys)
+        {
+            if (node is not YamlMappingNode map || !map.Children.TryGetValue(new YamlScalarNode(key), out node))
+            {
+                return null;
+            }
+        }
+        return node;
+    }
+
+    private static string? Scalar(YamlNode? node, params string[] keys) => (Path(node, keys) as YamlScalarNode)?.Value;
+
+    private static IEnumerable<YamlNode> Sequence(YamlNode? node, params string[] keys) =>
+        Path(node, keys) is YamlSequenceNode sequence ? sequence.Children : [];
+
+    private static string RepositoryRoot { get; } = FindRoot();
+
+    private static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(System.IO.Path.Combine(dir.FullName, "Contacts.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+        throw new InvalidOperationException($"Contacts.sln not found above {AppContext.BaseDirectory}");
+    }
+}
