@@ -1,94 +1,288 @@
 using System.Diagnostics;
-using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
+using Contacts.Bench;
 using Contacts.Dev.Pipeline;
 using Contacts.Dev.Servers;
-using RabbitMQ.Client;
+using Npgsql;
 
-// Gateway + ingestion throughput on this machine, beside the raw broker publish rate measured in the same run.
-// Everything runs on loopback against throwaway servers; every loop is bounded. Usage: tools/bench [--events N]
-var events = args.SkipWhile(a => a != "--events").Skip(1).FirstOrDefault() is { } n ? int.Parse(n) : 5000;
-var dataRoot = Path.Combine(Path.GetTempPath(), "contacts-bench");
+// The whole pipeline under load on this machine: gateway -> ingestion -> identity -> effort -> alerting -> CRM webhook,
+// every service a child process as tools/run starts them, on throwaway PostgreSQL and RabbitMQ servers.
+// Throughput and latency are counted from the services' own records. Usage: tools/bench --help
+BenchOptions options;
+try
+{
+    options = args.Contains("--help") || args.Contains("-h") ? throw new ArgumentException(BenchOptions.Usage) : BenchOptions.Parse(args);
+}
+catch (Exception ex) when (ex is ArgumentException or FormatException)
+{
+    Console.Error.WriteLine(ex.Message);
+    return args.Contains("--help") || args.Contains("-h") ? 0 : 2;
+}
+
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+var ct = stop.Token;
+var startedAt = DateTimeOffset.UtcNow;
+var progress = new Progress();
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {options.Customers} customers x {options.ContactsPerCustomer} contacts = {options.Events} contacts, " +
+    $"{(options.Batch == 1 ? "single events" : $"batches of {options.Batch}")}, {options.Concurrency} in flight");
+
+// Throwaway servers in a folder of our own; PostgreSQL keeps fsync on unless told otherwise, as tools/run does.
+var dataRoot = Path.Combine(Path.GetTempPath(), $"contacts-bench-{Guid.NewGuid().ToString("N")[..8]}");
 Directory.CreateDirectory(dataRoot);
-Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {events} events per measurement");
-
-await using var postgres = await PostgresServer.StartAsync(dataRoot);
-await using var rabbit = await RabbitMqServer.StartAsync(dataRoot);
-await postgres.CreateDatabaseAsync("bench");
-await rabbit.CreateVirtualHostAsync("bench");
-var key = $"ck_{Guid.NewGuid():N}";
-await using var pipeline = new LocalPipeline(new PipelineSettings
+try
 {
-    Postgres = postgres.ConnectionString("bench"),
-    RabbitMq = rabbit.AmqpUri("bench"),
-    LogDirectory = Path.Combine(dataRoot, "logs"),
-    ApiKeys = [("bench", key)],
-    Environment = new Dictionary<string, string?>
+    await using var postgres = await PostgresServer.StartAsync(dataRoot, durable: options.Fsync, ct);
+    var admin = postgres.ConnectionString("postgres");
+    if (options.Profile)
     {
-        ["Logging__LogLevel__Default"] = "Warning",
-        ["Gateway__RateLimit__PermitsPerSecond"] = "1000000",
-        ["Gateway__RateLimit__Burst"] = "1000000",
-    },
-});
-await pipeline.StartAsync([LocalPipeline.Ingestion, LocalPipeline.Gateway]);
-
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64 }) { BaseAddress = pipeline.GatewayAddress };
-http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-
-object Event(string run, int i) => new
-{
-    source = "bench", sourceEventId = $"{run}-{i}", contactId = $"c-{i}", channel = i % 2 == 0 ? "voice" : "chat", kind = "message",
-    occurredAt = DateTimeOffset.UtcNow.AddMinutes(-1), identifiers = new { phone = $"+4477{i % 100_000_000:D8}", email = $"p{i}@example.test" },
-    topic = "billing",
-};
-
-async Task<double> Measure(string name, int requests, int concurrency, int eventsPerRequest, Func<int, HttpContent> body, string path, HttpStatusCode ok)
-{
-    // Warm-up outside the clock: JIT, connection pools.
-    for (var i = 0; i < 20; i++)
-    {
-        (await http.PostAsync(path, body(-1 - i))).EnsureSuccessStatusCode();
-    }
-    var clock = Stopwatch.StartNew();
-    var failed = 0;
-    await Parallel.ForEachAsync(Enumerable.Range(0, requests), new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
-    {
-        using var response = await http.PostAsync(path, body(i), ct);
-        if (response.StatusCode != ok)
+        await using (var connection = new NpgsqlConnection(admin))
         {
-            Interlocked.Increment(ref failed);
+            await connection.OpenAsync(ct);
+            await using var cmd = new NpgsqlCommand("alter system set shared_preload_libraries = 'pg_stat_statements'", connection);
+            await cmd.ExecuteNonQueryAsync(ct);
         }
-    });
-    var rate = requests * eventsPerRequest / clock.Elapsed.TotalSeconds;
-    Console.WriteLine($"{name,-34} {requests * eventsPerRequest,7} events in {clock.Elapsed.TotalSeconds,6:0.00} s = {rate,8:0} events/s (concurrency {concurrency}, {failed} failed)");
-    return rate;
-}
-
-var run = Guid.NewGuid().ToString("N")[..6];
-await Measure("gateway+ingestion, single events", events, 32, 1,
-    i => JsonContent(Event($"{run}-s", i)), "v1/events", HttpStatusCode.Accepted);
-await Measure("gateway+ingestion, batches of 100", Math.Max(1, events / 100), 8, 100,
-    i => JsonContent(new { events = Enumerable.Range(0, 100).Select(j => Event($"{run}-b{i}", j)) }), "v1/events/batch", HttpStatusCode.OK);
-
-// The broker alone: 1 KiB persistent messages, publisher confirms, one connection, a few publishers in flight.
-var factory = new ConnectionFactory { Uri = new Uri(rabbit.AmqpUri("bench")) };
-await using (var connection = await factory.CreateConnectionAsync())
-await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
-{
-    await channel.QueueDeclareAsync("bench-raw", durable: true, exclusive: false, autoDelete: false);
-    var payload = Encoding.UTF8.GetBytes(new string('x', 1024));
-    var properties = new BasicProperties { Persistent = true };
-    var clock = Stopwatch.StartNew();
-    const int inFlight = 64;
-    for (var sent = 0; sent < events * 2; sent += inFlight)
-    {
-        await Task.WhenAll(Enumerable.Range(0, inFlight).Select(_ => channel.BasicPublishAsync("", "bench-raw", false, properties, payload).AsTask()));
+        NpgsqlConnection.ClearAllPools();
+        await postgres.StopAsync();
+        await postgres.StartAgainAsync(ct);
     }
-    Console.WriteLine($"{"raw broker publish (1 KiB, confirmed)",-34} {events * 2,7} msgs   in {clock.Elapsed.TotalSeconds,6:0.00} s = {events * 2 / clock.Elapsed.TotalSeconds,8:0} msgs/s");
-}
-return 0;
+    await using var rabbit = await RabbitMqServer.StartAsync(dataRoot, ct);
+    await rabbit.CreateVirtualHostAsync("bench", ct);
 
-static HttpContent JsonContent(object value) =>
-    new StringContent(JsonSerializer.Serialize(value), Encoding.UTF8, "application/json");
+    // A database per service (each still in its own schema), so PostgreSQL counts each service's transactions apart.
+    string[] services = [LocalPipeline.Ingestion, LocalPipeline.Identity, LocalPipeline.Effort, LocalPipeline.Alerting, LocalPipeline.Gateway];
+    var databaseOf = services.ToDictionary(s => s, s => $"bench_{s}");
+    foreach (var database in databaseOf.Values)
+    {
+        await postgres.CreateDatabaseAsync(database, ct);
+    }
+    var connectionOf = databaseOf.ToDictionary(d => d.Key, d => postgres.ConnectionString(d.Value));
+    var pgStats = new PostgresStats(admin, databaseOf);
+    if (options.Profile)
+    {
+        await pgStats.EnableStatements(ct);
+    }
+
+    var secret = CrmWebhookReceiver.NewSecret();
+    await using var crm = new CrmWebhookReceiver(secret);
+    var key = $"ck_{Guid.NewGuid():N}";
+    await using var pipeline = new LocalPipeline(new PipelineSettings
+    {
+        Postgres = connectionOf[LocalPipeline.Gateway],
+        RabbitMq = rabbit.AmqpUri("bench"),
+        LogDirectory = Path.Combine(LocalPipeline.RepositoryRoot, "TestResults", "bench-logs"),
+        ApiKeys = [("bench", key)],
+        WebhookUrl = crm.Url.ToString(),
+        WebhookSecret = secret,
+        Environment = new Dictionary<string, string?>
+        {
+            ["Gateway__RateLimit__PermitsPerSecond"] = "1000000",
+            ["Gateway__RateLimit__Burst"] = "1000000",
+        },
+    });
+    foreach (var service in services.Where(s => s != LocalPipeline.Gateway))
+    {
+        pipeline.Add(service, 0, new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = connectionOf[service] });
+    }
+    Console.Error.WriteLine("starting ingestion, identity, effort, alerting and the gateway...");
+    await pipeline.StartAsync(ct: ct);
+
+    var raw = await RawBroker.MessagesPerSecond(rabbit.AmqpUri("bench"), options.RawMessages, ct);
+    Console.Error.WriteLine($"raw broker: {raw:0} msgs/s ({options.RawMessages} x 1 KiB, persistent, confirmed)");
+
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = pipeline.GatewayAddress, Timeout = TimeSpan.FromSeconds(60) };
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+    var load = new LoadGenerator(http, progress);
+    var records = new PipelineRecords(connectionOf);
+    var lockWaits = new Dictionary<string, double>();
+
+    // Warm-up outside the clock: JIT, connection pools, prepared plans.
+    var warm = new Workload("warm", 1_000_000, 100, options.ContactsPerCustomer, DateTimeOffset.UtcNow);
+    var warmSince = await records.Now(ct);
+    await load.ClosedLoop(warm, Math.Min(8, options.Concurrency), 1, ct);
+    await WaitForScores(warm.Count, warmSince, "warm-up");
+
+    // Throughput: everything at once, as fast as the gateway takes it; done when effort has scored what was accepted.
+    var burst = new Workload("burst", 0, options.Customers, options.ContactsPerCustomer, DateTimeOffset.UtcNow);
+    var burstSince = await records.Now(ct);
+    var cpuBefore = services.ToDictionary(s => s, s => ProcessSample.Read(pipeline[s].ProcessId));
+    var commitsBefore = await pgStats.Commits(ct);
+    var queriesBefore = services.ToDictionary(s => s, records.QueriesOn);
+    if (options.Profile)
+    {
+        await pgStats.ResetStatements(ct);
+    }
+    var sent = await load.ClosedLoop(burst, options.Concurrency, options.Batch, ct);
+    await WaitForScores(sent.Accepted, burstSince, "burst");
+    await WaitForAlertsToSettle();
+    var cpuAfter = services.ToDictionary(s => s, s => ProcessSample.Read(pipeline[s].ProcessId));
+    var commitsAfter = await pgStats.Commits(ct);
+    var queriesAfter = services.ToDictionary(s => s, records.QueriesOn);
+    var statements = options.Profile ? await pgStats.TopStatements(sent.Accepted, 12, ct) : [];
+
+    var burstTimes = await records.Times(burst, burstSince, ct);
+    var burstScored = burstTimes.Where(t => t.Scored is not null).ToList();
+    var firstAccepted = burstTimes.Count == 0 ? burstSince : burstTimes.Min(t => t.Accepted);
+    var lastScored = burstScored.Count == 0 ? firstAccepted : burstScored.Max(t => t.Scored!.Value);
+    var lastAttributed = burstTimes.Where(t => t.Attributed is not null).Select(t => t.Attributed!.Value).DefaultIfEmpty(firstAccepted).Max();
+    var e2eSeconds = (lastScored - firstAccepted).TotalSeconds;
+    var e2e = burstScored.Count / Math.Max(e2eSeconds, 1e-9);
+    var burstIds = burstTimes.Select(t => t.ContactEventId).ToHashSet();
+    var throughput = new ThroughputResult(sent.Events, sent.Accepted, burstTimes.Count, burstTimes.Count(t => t.Attributed is not null), burstScored.Count,
+        AlertsFor(burstIds).Count, sent.Elapsed.TotalSeconds, sent.AcceptedPerSecond, e2eSeconds, e2e,
+        (lastAttributed - firstAccepted).TotalSeconds, e2eSeconds, raw, e2e / raw,
+        Percentiles.Of(burstScored.Select(t => (t.Scored!.Value - t.Accepted).TotalMilliseconds)));
+
+    var scoredContacts = Math.Max(1, burstScored.Count);
+    var serviceResults = services.ToDictionary(s => s, s =>
+    {
+        var cpu = (cpuAfter[s]?.CpuSeconds ?? 0) - (cpuBefore[s]?.CpuSeconds ?? 0);
+        var commits = commitsAfter.GetValueOrDefault(s) - commitsBefore.GetValueOrDefault(s) - (queriesAfter[s] - queriesBefore[s]);
+        return new ServiceResult(Math.Round((cpuAfter[s]?.PeakRssBytes ?? 0) / 1048576.0, 1), Math.Round(cpu / scoredContacts * 1000, 3),
+            Math.Round((double)commits / scoredContacts, 2), Math.Round(cpu, 2), commits);
+    });
+
+    // Latency: a fixed rate, half of what the pipeline just sustained, with new customers.
+    LatencyResult? latency = null;
+    if (options.LatencySeconds > 0 && e2e > 0)
+    {
+        var rate = options.LatencyRate ?? Math.Max(1, e2e / 2);
+        var customers = Math.Max(1, (int)Math.Ceiling(rate * options.LatencySeconds / options.ContactsPerCustomer));
+        var steady = new Workload("steady", 2_000_000, customers, options.ContactsPerCustomer, DateTimeOffset.UtcNow);
+        var steadySince = await records.Now(ct);
+        var steadySent = await load.OpenLoop(steady, rate, ct);
+        await WaitForScores(steadySent.Accepted, steadySince, "steady");
+        await WaitForAlertsToSettle();
+        var times = await records.Times(steady, steadySince, ct);
+        var accepted = times.ToDictionary(t => t.ContactEventId, t => t.Accepted);
+        var alerts = AlertsFor(accepted.Keys.ToHashSet());
+        latency = new LatencyResult(rate, steadySent.Events, times.Count, times.Count(t => t.Scored is not null), alerts.Count, steadySent.Late,
+            Percentiles.Of(times.Where(t => t.Attributed is not null).Select(t => (t.Attributed!.Value - t.Accepted).TotalMilliseconds)),
+            Percentiles.Of(times.Where(t => t.Scored is not null).Select(t => (t.Scored!.Value - t.Accepted).TotalMilliseconds)),
+            Percentiles.Of(alerts.Select(a => (a.ReceivedAt - accepted[a.ContactEventId]).TotalMilliseconds)));
+    }
+
+    var report = new BenchReport(startedAt, Environment.GetEnvironmentVariable("CONTACTS_BENCH_COMMIT"), Environment.ProcessorCount, options,
+        throughput, latency, serviceResults, options.Profile ? new ProfileResult(statements, lockWaits) : null);
+    Print(report);
+    var outPath = Path.GetFullPath(options.Out, LocalPipeline.RepositoryRoot);
+    Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+    await File.WriteAllTextAsync(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }), ct);
+    Console.WriteLine($"written to {outPath}");
+    return throughput.Scored == throughput.AcceptedByGateway ? 0 : 1;
+
+    // Polls effort's records until every accepted contact is scored, or nothing moved for the stall timeout.
+    async Task WaitForScores(int expected, DateTimeOffset since, string phase)
+    {
+        var scored = 0;
+        var lastProgress = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
+        using (progress.Start($"{phase}: scoring", () => $"{Progress.Bar((double)scored / Math.Max(1, expected))} {scored}/{expected} scored, {clock.Elapsed.TotalSeconds:0} s"))
+        {
+            while (scored < expected && lastProgress.Elapsed < options.StallTimeout)
+            {
+                await Task.Delay(500, ct);
+                var now = await records.CountPublished(LocalPipeline.Effort, MessageTypes.EffortScored, since, ct);
+                if (now > scored)
+                {
+                    lastProgress.Restart();
+                }
+                scored = now;
+                if (options.Profile && phase == "burst")
+                {
+                    foreach (var (service, wait, backends) in await pgStats.Waits(ct))
+                    {
+                        lockWaits[$"{service} {wait}"] = lockWaits.GetValueOrDefault($"{service} {wait}") + backends;
+                    }
+                }
+            }
+        }
+        if (scored < expected)
+        {
+            progress.Note($"{phase}: only {scored} of {expected} accepted contacts were scored; nothing moved for {options.StallTimeout.TotalSeconds:0} s");
+        }
+    }
+
+    // Webhooks follow scores within a poll of the delivery loop: wait until none has arrived for 3 s.
+    async Task WaitForAlertsToSettle()
+    {
+        var count = -1;
+        var quiet = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
+        while (quiet.Elapsed < TimeSpan.FromSeconds(3) && clock.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (crm.Received.Count != count)
+            {
+                count = crm.Received.Count;
+                quiet.Restart();
+            }
+            await Task.Delay(200, ct);
+        }
+    }
+
+    List<(Guid ContactEventId, DateTimeOffset ReceivedAt)> AlertsFor(HashSet<Guid> contacts) =>
+        [.. crm.Received.Select(w => (Id: ContactOf(w.Body), w.ReceivedAt)).Where(w => w.Id is { } id && contacts.Contains(id)).Select(w => (w.Id!.Value, w.ReceivedAt))];
+}
+finally
+{
+    try
+    {
+        Directory.Delete(dataRoot, recursive: true);
+    }
+    catch (IOException)
+    {
+    }
+}
+
+static Guid? ContactOf(string webhookBody)
+{
+    try
+    {
+        using var json = JsonDocument.Parse(webhookBody);
+        return json.RootElement.GetProperty("data").GetProperty("contactEventId").GetGuid();
+    }
+    catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
+    {
+        return null;
+    }
+}
+
+static void Print(BenchReport r)
+{
+    var t = r.Throughput;
+    Console.WriteLine();
+    Console.WriteLine($"burst: {t.AcceptedByGateway} of {t.Sent} contacts accepted in {t.SendSeconds:0.0} s ({t.GatewayAcceptedPerSecond:0}/s at the gateway); " +
+        $"{t.Attributed} attributed by {t.IdentityDoneAfterSeconds:0.0} s, {t.Scored} scored by {t.EffortDoneAfterSeconds:0.0} s, {t.Alerts} alerts");
+    Console.WriteLine($"e2e: {t.E2eContactsPerSecond:0} contacts/s; raw broker: {t.RawBrokerMessagesPerSecond:0} msgs/s; ratio {t.Ratio:0.000}");
+    Console.WriteLine($"latency in the burst, accepted -> scored: {t.AcceptedToScoredInBurst.Line}");
+    if (r.Latency is { } l)
+    {
+        Console.WriteLine($"latency at {l.RateContactsPerSecond:0} contacts/s: {l.AcceptedToScored.Line} (accepted -> scored, {l.AcceptedToScored.Count} contacts)");
+        Console.WriteLine($"latency at {l.RateContactsPerSecond:0} contacts/s: {l.AcceptedToAlertDelivered.Line} (accepted -> alert webhook delivered, {l.AcceptedToAlertDelivered.Count} alerts)");
+        if (l.LateSends > 0)
+        {
+            Console.WriteLine($"  ({l.LateSends} sends waited for a free slot: the rate was not fully held)");
+        }
+    }
+    foreach (var (service, s) in r.Services)
+    {
+        Console.WriteLine($"{service,-10} peak RSS {s.PeakRssMb,6:0} MB; CPU {s.CpuSecondsPer1000Contacts,6:0.00} s per 1,000 contacts; PostgreSQL {s.PgTransactionsPerContact,5:0.00} transactions per contact");
+    }
+    if (r.Profile is { } p)
+    {
+        Console.WriteLine("\nstatements per service (pg_stat_statements, burst only), by total time:");
+        foreach (var s in p.Statements)
+        {
+            Console.WriteLine($"  {s.Service,-10} {s.CallsPerContact,6:0.00}/contact {s.TotalMs,9:0} ms total {s.MeanMs,7:0.000} ms mean  {s.Query}");
+        }
+        if (p.LockWaitSamples.Count > 0)
+        {
+            Console.WriteLine("waits seen in pg_stat_activity (backends, summed over 0.5 s samples):");
+            foreach (var (wait, n) in p.LockWaitSamples.OrderByDescending(w => w.Value))
+            {
+                Console.WriteLine($"  {wait}: {n}");
+            }
+        }
+    }
+}

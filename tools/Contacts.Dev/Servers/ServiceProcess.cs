@@ -19,6 +19,9 @@ public sealed class ServiceProcess(string name, string dllPath, int port, IReadO
     public string LogFile => logFile;
     public bool HasExited => _process is null || _process.HasExited;
 
+    /// <summary>The OS process id while it runs (the benchmark reads its CPU time and memory from /proc).</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     /// <summary>Starts the process and waits until GET /health/ready answers 200.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {

@@ -1,0 +1,69 @@
+using System.Globalization;
+
+namespace Contacts.Bench;
+
+/// <summary>What one benchmark run does; every size has a flag, the defaults keep a run to a few minutes.</summary>
+public sealed record BenchOptions
+{
+    public int Customers { get; init; } = 2000;
+    public int ContactsPerCustomer { get; init; } = 5;
+    /// <summary>Requests in flight in the closed loop (send as fast as the gateway accepts).</summary>
+    public int Concurrency { get; init; } = 32;
+    /// <summary>Events per request in the closed loop; 1 posts single events to /v1/events, more uses /v1/events/batch.</summary>
+    public int Batch { get; init; } = 1;
+    public int LatencySeconds { get; init; } = 30;
+    /// <summary>The open-loop rate; by default half the e2e rate just measured.</summary>
+    public double? LatencyRate { get; init; }
+    public int RawMessages { get; init; } = 20_000;
+    /// <summary>Longest wait for the pipeline to score what was accepted, counted from the last progress.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public bool Profile { get; init; }
+    /// <summary>PostgreSQL with fsync on, as tools/run keeps it; off only when asked.</summary>
+    public bool Fsync { get; init; } = true;
+    public string Out { get; init; } = "TestResults/bench.json";
+
+    public int Events => Customers * ContactsPerCustomer;
+
+    public const string Usage = """
+        usage: tools/bench [options]
+          --customers N          customers in the throughput run (default 2000)
+          --contacts N           contacts per customer, over rotating channels, identifiers arriving piecemeal (default 5)
+          --events N             total events in the throughput run (sets --customers to N / contacts)
+          --concurrency N        requests in flight in the closed loop (default 32)
+          --batch N              events per request in the closed loop; 1 = single events (default 1)
+          --latency-seconds N    length of the open-loop latency run (default 30; 0 skips it)
+          --rate N               open-loop rate in contacts/s (default: half the measured e2e rate)
+          --raw-messages N       messages for the raw broker measurement (default 20000)
+          --stall-seconds N      give up waiting for scores after N s without progress (default 60)
+          --profile              enable pg_stat_statements and report the top statements per service
+          --no-fsync             PostgreSQL without fsync (faster, not what tools/run does)
+          --out PATH             where the JSON goes (default TestResults/bench.json)
+        """;
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            int Int() => int.Parse(Next(), CultureInfo.InvariantCulture) is var n and >= 0 ? n : throw new ArgumentException($"{args[i]} must be >= 0");
+            options = args[i] switch
+            {
+                "--customers" => options with { Customers = Math.Max(1, Int()) },
+                "--contacts" => options with { ContactsPerCustomer = Math.Max(1, Int()) },
+                "--events" => options with { Customers = Math.Max(1, Int() / options.ContactsPerCustomer) },
+                "--concurrency" => options with { Concurrency = Math.Max(1, Int()) },
+                "--batch" => options with { Batch = Math.Clamp(Int(), 1, 500) },
+                "--latency-seconds" => options with { LatencySeconds = Int() },
+                "--rate" => options with { LatencyRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--raw-messages" => options with { RawMessages = Math.Max(64, Int()) },
+                "--stall-seconds" => options with { StallTimeout = TimeSpan.FromSeconds(Math.Max(5, Int())) },
+                "--profile" => options with { Profile = true },
+                "--no-fsync" => options with { Fsync = false },
+                "--out" => options with { Out = Next() },
+                _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
+            };
+        }
+        return options;
+    }
+}
