@@ -21,6 +21,10 @@ public sealed record BenchOptions
     /// <summary>PostgreSQL with fsync on, as tools/run keeps it; off only when asked.</summary>
     public bool Fsync { get; init; } = true;
     public string Out { get; init; } = "TestResults/bench.json";
+    /// <summary>Settings for every service (KEY=VALUE, as environment variables), to compare tunings without a rebuild.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>Extra Npgsql connection string keywords for the services (e.g. "Max Auto Prepare=20").</summary>
+    public string? Npgsql { get; init; }
 
     public int Events => Customers * ContactsPerCustomer;
 
@@ -38,6 +42,8 @@ public sealed record BenchOptions
           --profile              enable pg_stat_statements and report the top statements per service
           --no-fsync             PostgreSQL without fsync (faster, not what tools/run does)
           --out PATH             where the JSON goes (default TestResults/bench.json)
+          --env KEY=VALUE        a setting for every service (repeatable), e.g. --env RabbitMq__PrefetchCount=16
+          --npgsql "K=V;..."     Npgsql connection string keywords added for every service, e.g. "Max Auto Prepare=20"
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -61,6 +67,10 @@ public sealed record BenchOptions
                 "--profile" => options with { Profile = true },
                 "--no-fsync" => options with { Fsync = false },
                 "--out" => options with { Out = Next() },
+                "--env" => Next().Split('=', 2) is [var k, var v] && k.Length > 0
+                    ? options with { Environment = new Dictionary<string, string>(options.Environment) { [k] = v } }
+                    : throw new ArgumentException("--env needs KEY=VALUE"),
+                "--npgsql" => options with { Npgsql = Next() },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
         }

@@ -35,12 +35,15 @@ public sealed class PipelineRecords(IReadOnlyDictionary<string, string> database
     }
 
     /// <summary>The first time each contact event id shows up in a published message of this type since a moment.</summary>
-    public async Task<Dictionary<Guid, DateTimeOffset>> Published(string service, string messageType, DateTimeOffset since, CancellationToken ct)
+    /// <summary>Written (created_at: the transaction that wrote it) or relayed to the broker (sent_at).</summary>
+    public async Task<Dictionary<Guid, DateTimeOffset>> Published(string service, string messageType, DateTimeOffset since, CancellationToken ct,
+        bool relayed = false)
     {
         var published = new Dictionary<Guid, DateTimeOffset>();
-        await Query(service, """
-            select (body->>'contactEventId')::uuid, min(created_at) from outbox
-            where message_type = @type and created_at >= @since group by 1
+        var column = relayed ? "sent_at" : "created_at";
+        await Query(service, $"""
+            select (body->>'contactEventId')::uuid, min({column}) from outbox
+            where message_type = @type and created_at >= @since and {column} is not null group by 1
             """, cmd =>
             {
                 cmd.Parameters.AddWithValue("type", messageType);
@@ -102,4 +105,5 @@ public static class MessageTypes
 {
     public const string ContactAttributed = "Contacts.Contracts.ContactAttributed";
     public const string EffortScored = "Contacts.Contracts.EffortScored";
+    public const string HighEffortAlertRaised = "Contacts.Contracts.HighEffortAlertRaised";
 }

@@ -24,6 +24,8 @@ using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 var ct = stop.Token;
 var startedAt = DateTimeOffset.UtcNow;
+// The machine may be shared: its load says how much of it the run had.
+var loadAtStart = LoadAverage();
 var progress = new Progress();
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {options.Customers} customers x {options.ContactsPerCustomer} contacts = {options.Events} contacts, " +
     $"{(options.Batch == 1 ? "single events" : $"batches of {options.Batch}")}, {options.Concurrency} in flight");
@@ -58,6 +60,7 @@ try
         await postgres.CreateDatabaseAsync(database, ct);
     }
     var connectionOf = databaseOf.ToDictionary(d => d.Key, d => postgres.ConnectionString(d.Value));
+    var serviceConnectionOf = connectionOf.ToDictionary(c => c.Key, c => options.Npgsql is { Length: > 0 } extra ? $"{c.Value};{extra}" : c.Value);
     var pgStats = new PostgresStats(admin, databaseOf);
     if (options.Profile)
     {
@@ -69,13 +72,13 @@ try
     var key = $"ck_{Guid.NewGuid():N}";
     await using var pipeline = new LocalPipeline(new PipelineSettings
     {
-        Postgres = connectionOf[LocalPipeline.Gateway],
+        Postgres = serviceConnectionOf[LocalPipeline.Gateway],
         RabbitMq = rabbit.AmqpUri("bench"),
         LogDirectory = Path.Combine(LocalPipeline.RepositoryRoot, "TestResults", "bench-logs"),
         ApiKeys = [("bench", key)],
         WebhookUrl = crm.Url.ToString(),
         WebhookSecret = secret,
-        Environment = new Dictionary<string, string?>
+        Environment = new Dictionary<string, string?>(options.Environment.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value)))
         {
             ["Gateway__RateLimit__PermitsPerSecond"] = "1000000",
             ["Gateway__RateLimit__Burst"] = "1000000",
@@ -83,7 +86,7 @@ try
     });
     foreach (var service in services.Where(s => s != LocalPipeline.Gateway))
     {
-        pipeline.Add(service, 0, new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = connectionOf[service] });
+        pipeline.Add(service, 0, new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = serviceConnectionOf[service] });
     }
     Console.Error.WriteLine("starting ingestion, identity, effort, alerting and the gateway...");
     await pipeline.StartAsync(ct: ct);
@@ -157,13 +160,29 @@ try
         var times = await records.Times(steady, steadySince, ct);
         var accepted = times.ToDictionary(t => t.ContactEventId, t => t.Accepted);
         var alerts = AlertsFor(accepted.Keys.ToHashSet());
+        // Where the time goes, stage by stage, from the outboxes each hop writes (all on the database server's clock).
+        var relayedByEffort = await records.Published(LocalPipeline.Effort, MessageTypes.EffortScored, steadySince, ct, relayed: true);
+        var raised = await records.Published(LocalPipeline.Alerting, MessageTypes.HighEffortAlertRaised, steadySince, ct);
+        var scoredAt = times.Where(t => t.Scored is not null).ToDictionary(t => t.ContactEventId, t => t.Scored!.Value);
+        static Percentiles Between(IReadOnlyDictionary<Guid, DateTimeOffset> from, IEnumerable<(Guid Id, DateTimeOffset At)> to) =>
+            Percentiles.Of(to.Where(t => from.ContainsKey(t.Id)).Select(t => (t.At - from[t.Id]).TotalMilliseconds));
+        var stages = new Dictionary<string, Percentiles>
+        {
+            ["accepted -> attributed"] = Between(accepted, times.Where(t => t.Attributed is not null).Select(t => (t.ContactEventId, t.Attributed!.Value))),
+            ["attributed -> scored"] = Percentiles.Of(times.Where(t => t.Attributed is not null && t.Scored is not null)
+                .Select(t => (t.Scored!.Value - t.Attributed!.Value).TotalMilliseconds)),
+            ["scored -> relayed by effort"] = Between(scoredAt, relayedByEffort.Select(r => (r.Key, r.Value))),
+            ["scored -> alert raised"] = Between(scoredAt, raised.Select(r => (r.Key, r.Value))),
+            ["alert raised -> webhook delivered"] = Between(raised, alerts.Select(a => (a.ContactEventId, a.ReceivedAt))),
+        };
         latency = new LatencyResult(rate, steadySent.Events, times.Count, times.Count(t => t.Scored is not null), alerts.Count, steadySent.Late,
             Percentiles.Of(times.Where(t => t.Attributed is not null).Select(t => (t.Attributed!.Value - t.Accepted).TotalMilliseconds)),
             Percentiles.Of(times.Where(t => t.Scored is not null).Select(t => (t.Scored!.Value - t.Accepted).TotalMilliseconds)),
-            Percentiles.Of(alerts.Select(a => (a.ReceivedAt - accepted[a.ContactEventId]).TotalMilliseconds)));
+            Percentiles.Of(alerts.Select(a => (a.ReceivedAt - accepted[a.ContactEventId]).TotalMilliseconds)), stages);
     }
 
-    var report = new BenchReport(startedAt, Environment.GetEnvironmentVariable("CONTACTS_BENCH_COMMIT"), Environment.ProcessorCount, options,
+    var report = new BenchReport(startedAt, Environment.GetEnvironmentVariable("CONTACTS_BENCH_COMMIT"), Environment.ProcessorCount,
+        loadAtStart, LoadAverage(), options,
         throughput, latency, serviceResults, options.Profile ? new ProfileResult(statements, lockWaits) : null);
     Print(report);
     var outPath = Path.GetFullPath(options.Out, LocalPipeline.RepositoryRoot);
@@ -235,6 +254,8 @@ finally
     }
 }
 
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "";
+
 static Guid? ContactOf(string webhookBody)
 {
     try
@@ -260,11 +281,13 @@ static void Print(BenchReport r)
     {
         Console.WriteLine($"latency at {l.RateContactsPerSecond:0} contacts/s: {l.AcceptedToScored.Line} (accepted -> scored, {l.AcceptedToScored.Count} contacts)");
         Console.WriteLine($"latency at {l.RateContactsPerSecond:0} contacts/s: {l.AcceptedToAlertDelivered.Line} (accepted -> alert webhook delivered, {l.AcceptedToAlertDelivered.Count} alerts)");
+        Console.WriteLine("  stages, p50/p99 ms: " + string.Join("; ", l.Stages.Select(st => $"{st.Key} {st.Value.P50:0}/{st.Value.P99:0}")));
         if (l.LateSends > 0)
         {
             Console.WriteLine($"  ({l.LateSends} sends waited for a free slot: the rate was not fully held)");
         }
     }
+    Console.WriteLine($"machine load (1, 5, 15 min): {r.LoadAverageAtStart} at the start, {r.LoadAverageAtEnd} at the end, on {r.Cores} cores");
     foreach (var (service, s) in r.Services)
     {
         Console.WriteLine($"{service,-10} peak RSS {s.PeakRssMb,6:0} MB; CPU {s.CpuSecondsPer1000Contacts,6:0.00} s per 1,000 contacts; PostgreSQL {s.PgTransactionsPerContact,5:0.00} transactions per contact");

@@ -41,7 +41,8 @@ public sealed record LatencyResult(
     int LateSends,
     Percentiles AcceptedToAttributed,
     Percentiles AcceptedToScored,
-    Percentiles AcceptedToAlertDelivered);
+    Percentiles AcceptedToAlertDelivered,
+    IReadOnlyDictionary<string, Percentiles> Stages);
 
 public sealed record ServiceResult(double PeakRssMb, double CpuSecondsPer1000Contacts, double PgTransactionsPerContact, double CpuSeconds, long PgTransactions);
 
@@ -51,6 +52,8 @@ public sealed record BenchReport(
     DateTimeOffset StartedAt,
     string? Commit,
     int Cores,
+    string LoadAverageAtStart,
+    string LoadAverageAtEnd,
     BenchOptions Options,
     ThroughputResult Throughput,
     LatencyResult? Latency,
