@@ -136,4 +136,26 @@ public sealed class ContactEventMeasuresTests
             Assert.Contains(failingField, result.Errors.Keys);
         }
     }
+
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity)]
+    public void A_measure_that_is_not_a_finite_number_is_refused(double seconds)
+    {
+        // Platform adapters build events without JSON in between, so the rule holds here too, not only in the JSON shape.
+        var result = ContactEventValidator.Validate(Call() with { Measures = new MeasuresV1 { HoldSeconds = seconds, QueueWaitSeconds = seconds } },
+            "t", Guid.NewGuid(), Now);
+        Assert.Contains("finite", Assert.Single(result.Errors["measures.holdSeconds"]));
+        Assert.Contains("measures.queueWaitSeconds", result.Errors.Keys);
+    }
+
+    [Fact]
+    public void Start_and_end_times_from_before_2000_are_refused_like_occurredAt()
+    {
+        var result = ContactEventValidator.Validate(Call() with { StartedAt = DateTimeOffset.MinValue, EndedAt = new DateTimeOffset(1999, 12, 31, 0, 0, 0, TimeSpan.Zero) },
+            "t", Guid.NewGuid(), Now);
+        Assert.Contains("before 2000", Assert.Single(result.Errors["startedAt"]));
+        Assert.Contains(result.Errors["endedAt"], rule => rule.Contains("before 2000", StringComparison.Ordinal));
+    }
 }

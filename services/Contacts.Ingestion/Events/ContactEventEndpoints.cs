@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -9,7 +10,8 @@ namespace Contacts.Ingestion.Events;
 
 public static class ContactEventEndpoints
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // Numbers must be JSON numbers: the web defaults would read "NaN" or "12" from a string.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.Strict };
 
     /// <summary>Largest single event, and largest batch (bytes and events).</summary>
     public const int MaxEventBytes = 64 * 1024;
@@ -120,10 +122,11 @@ public static class ContactEventEndpoints
         }
         catch (JsonException ex)
         {
-            return (null, null, TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                ["body"] = [$"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})"],
-            }, title: "The body is not valid JSON"));
+            var where = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
+            return (null, null, TypedResults.ValidationProblem(ContactEventShape.PathOfSyntaxError(bytes) is { } field
+                ? new Dictionary<string, string[]> { [field] = [$"is not valid JSON {where}: numbers must be finite JSON numbers (NaN and Infinity are not JSON), strings in double quotes"] }
+                : new Dictionary<string, string[]> { ["body"] = [$"is not valid JSON {where}"] },
+                title: "The body is not valid JSON"));
         }
     }
 
@@ -159,6 +162,10 @@ public static class ContactEventEndpoints
         {
             return (null, new Dictionary<string, string[]> { ["body"] = ["must be a JSON object"] });
         }
+        if (ContactEventShape.Check(element) is { Count: > 0 } wrongTypes)
+        {
+            return (null, wrongTypes);
+        }
         ContactEventV1 input;
         try
         {
@@ -166,8 +173,9 @@ public static class ContactEventEndpoints
         }
         catch (JsonException ex)
         {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return (null, new Dictionary<string, string[]> { [field] = ["has the wrong JSON type for this field"] });
+            // The shape check should have caught it; this keeps a gap in it a 400 rather than a 500.
+            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ContactEventShape.Canonical(ex.Path.TrimStart('$', '.'));
+            return (null, new Dictionary<string, string[]> { [field] = ["has the wrong JSON type or a value this field cannot hold"] });
         }
         var validation = ContactEventValidator.Validate(input, tenantId, Guid.CreateVersion7(), now);
         return validation.IsValid ? (validation.Event, null) : (null, validation.Errors);

@@ -52,7 +52,7 @@ public static partial class ContactEventValidator
         {
             Fail("occurredAt", $"must not be more than {FutureTolerance.TotalMinutes:0} minutes in the future");
         }
-        else if (occurredAt < new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero))
+        else if (occurredAt < Earliest)
         {
             Fail("occurredAt", "must not be before 2000-01-01");
         }
@@ -65,9 +65,9 @@ public static partial class ContactEventValidator
         CheckSurvey(input, kind, Fail);
 
         var topic = input.Topic?.Trim();
-        if (topic is { Length: > 100 })
+        if (topic is { Length: > 100 } || topic?.Any(char.IsControl) == true)
         {
-            Fail("topic", "must be at most 100 characters");
+            Fail("topic", "must be at most 100 characters with no control characters");
         }
 
         if (errors.Count > 0)
@@ -81,6 +81,9 @@ public static partial class ContactEventValidator
             m is null ? null : new ContactMeasures(m.QueueWaitSeconds, m.HoldSeconds, m.HandleSeconds, m.Transfers, m.Abandoned, m.Resolved),
             input.Survey?.CesScore), errors);
     }
+
+    /// <summary>No contact centre platform reports contacts from before this; an earlier date is a default or a unit error.</summary>
+    public static readonly DateTimeOffset Earliest = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>The longest a single measured duration may be: a week (a longer one is a unit or clock error).</summary>
     public static readonly TimeSpan LongestDuration = TimeSpan.FromDays(7);
@@ -102,6 +105,10 @@ public static partial class ContactEventValidator
             if (value > now + FutureTolerance)
             {
                 fail(field, $"must not be more than {FutureTolerance.TotalMinutes:0} minutes in the future");
+            }
+            else if (value < Earliest)
+            {
+                fail(field, "must not be before 2000-01-01");
             }
         }
         if (input.StartedAt is { } started && input.EndedAt is { } ended && ended < started)
@@ -126,7 +133,11 @@ public static partial class ContactEventValidator
                      ("measures.handleSeconds", measures.HandleSeconds),
                  })
         {
-            if (seconds is < 0)
+            if (seconds is { } value && !double.IsFinite(value))
+            {
+                fail(field, "must be a finite number of seconds, not NaN or Infinity");
+            }
+            else if (seconds is < 0)
             {
                 fail(field, "must not be negative");
             }
