@@ -96,7 +96,8 @@ public sealed class ContactEventShapeTests
         { "measures.holdSeconds", "1e300" }, { "measures.queueWaitSeconds", "-0.5" }, { "measures.handleSeconds", "604801" },
         { "measures.transfers", "-1" }, { "measures.transfers", "2147483647" }, { "survey.cesScore", "-2147483648" },
         { "topic", "\"a\\u0000b\"" }, { "contactId", "\"a\\u0000b\"" }, { "identifiers.handle", "\"x\\u0000\"" },
-        { "topic", "\"line\\nbreak\"" },
+        { "topic", "\"line\\nbreak\"" }, { "topic", "\"\\ud800\"" }, { "identifiers.email", "\"a\\udc00@example.com\"" },
+        { "occurredAt", "\"2026-11-22T11:00:00\\ud800Z\"" },
     };
 
     [Theory]
@@ -150,6 +151,7 @@ public sealed class ContactEventShapeTests
     [InlineData("""{"events":[{"source":"x"},{"source":"y"},NaN]}""", "events[2]")]
     [InlineData("""{"source":'x'}""", "source")]
     [InlineData("""{"source":"x",}""", null)]
+    [InlineData("""{"source":"corpus","channel":""", null)]
     [InlineData("""NaN""", null)]
     public void A_body_that_is_not_JSON_is_located_at_the_field_it_broke_in(string body, string? field) =>
         Assert.Equal(field, ContactEventShape.PathOfSyntaxError(Encoding.UTF8.GetBytes(body)));

@@ -27,7 +27,17 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c
 
 var root = LocalPipeline.RepositoryRoot;
 var dataRoot = Path.Combine(root, ".local");
-Directory.CreateDirectory(dataRoot);
+RunLock runLock;
+try
+{
+    runLock = RunLock.Acquire(dataRoot);
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 1;
+}
+using var runLockHeld = runLock;
 Console.WriteLine("Starting PostgreSQL and RabbitMQ...");
 var postgresTask = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { Length: > 0 } pg
     ? Task.FromResult(PostgresServer.External(pg))
@@ -35,8 +45,20 @@ var postgresTask = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { 
 var rabbitTask = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ") is { Length: > 0 } amqp
     ? Task.FromResult(RabbitMqServer.External(amqp, Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ_MANAGEMENT") ?? ""))
     : RabbitMqServer.StartAsync(dataRoot, durable: true, stop.Token);
-await using var postgres = await postgresTask;
-await using var rabbit = await rabbitTask;
+PostgresServer startedPostgres;
+RabbitMqServer startedRabbit;
+try
+{
+    // If one fails to start, the other is stopped too: nothing of this run is left running.
+    (startedPostgres, startedRabbit) = await StartTogether.All(postgresTask, rabbitTask);
+}
+catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or OperationCanceledException)
+{
+    Console.Error.WriteLine(ex is OperationCanceledException ? "Stopped while starting." : $"Could not start: {ex.Message}");
+    return 1;
+}
+await using var postgres = startedPostgres;
+await using var rabbit = startedRabbit;
 await postgres.CreateDatabaseAsync("contacts", stop.Token);
 await rabbit.CreateVirtualHostAsync("contacts", stop.Token);
 

@@ -70,10 +70,9 @@ public static partial class ContactEventShape
 
     private static string? Problem(Kind kind, JsonElement value) => kind switch
     {
-        Kind.Text => value.ValueKind != JsonValueKind.String ? $"must be a JSON string; got {Describe(value)}"
-            : value.GetString()!.Contains('\0') ? "must not contain the NUL character" : null,
+        Kind.Text => value.ValueKind != JsonValueKind.String ? $"must be a JSON string; got {Describe(value)}" : TextProblem(value),
         Kind.DateTime => value.ValueKind != JsonValueKind.String ? $"must be an ISO 8601 date-time string with offset, such as 2026-11-20T10:15:00Z; got {Describe(value)}"
-            : DateProblem(value.GetString()!),
+            : TextProblem(value) ?? DateProblem(value.GetString()!),
         Kind.Seconds => value.ValueKind != JsonValueKind.Number
                 ? $"must be a JSON number of seconds (a finite number, not a string, NaN or Infinity); got {Describe(value)}"
             : !value.TryGetDouble(out var seconds) || !double.IsFinite(seconds) ? "must be a finite number of seconds; it is too large to represent"
@@ -84,6 +83,18 @@ public static partial class ContactEventShape
         Kind.Object => value.ValueKind == JsonValueKind.Object ? null : $"must be a JSON object; got {Describe(value)}",
         _ => null,
     };
+
+    private static string? TextProblem(JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!.Contains('\0') ? "must not contain the NUL character" : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return "must be valid Unicode text (an unpaired surrogate escape such as \\ud800 is not)";
+        }
+    }
 
     /// <summary>A real calendar date-time with an explicit offset (a local time without one would be read in the server's zone).</summary>
     private static string? DateProblem(string text)
@@ -107,7 +118,7 @@ public static partial class ContactEventShape
 
     private static string Describe(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => $"the string \"{Shorten(value.GetString()!)}\"",
+        JsonValueKind.String => $"the string {Shorten(value.GetRawText())}",
         JsonValueKind.Number => $"the number {Shorten(value.GetRawText())}",
         JsonValueKind.True or JsonValueKind.False => $"the boolean {value.GetRawText()}",
         JsonValueKind.Object => "an object",
@@ -162,6 +173,10 @@ public static partial class ContactEventShape
         }
         catch (JsonException)
         {
+            if (json[(int)reader.BytesConsumed..].Trim(" \t\r\n"u8).Length == 0)
+            {
+                return null; // the body ends before the JSON does: the body is at fault, not a field
+            }
             // The innermost array has not counted the value that failed; outer arrays have counted the one being read.
             var segments = frames.Select((f, i) => f.IsArray ? $"[{(i == frames.Count - 1 ? f.Index + 1 : f.Index)}]" : f.Property).Where(s => s is not null).ToList();
             var path = string.Join(".", segments).Replace(".[", "[", StringComparison.Ordinal);

@@ -29,8 +29,8 @@ public sealed class ServersFixture : IAsyncLifetime
         var rabbit = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ") is { Length: > 0 } amqp
             ? Task.FromResult(RabbitMqServer.External(amqp, Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ_MANAGEMENT") ?? ""))
             : RabbitMqServer.StartAsync(DataRoot);
-        Postgres = await postgres;
-        RabbitMq = await rabbit;
+        // One failing to start stops the other: a broken run leaves no server behind.
+        (Postgres, RabbitMq) = await StartTogether.All(postgres, rabbit);
     }
 
     /// <summary>A database and a virtual host of their own, named after the test.</summary>

@@ -24,6 +24,9 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public int Port => _server.Port;
 
+    /// <summary>Where the cluster's files are (for a root user, possibly not under the data root: see PostgresDataLocation).</summary>
+    public string? DataDirectory => _dataDir;
+
     public static PostgresServer External(string connectionString) => new(new NpgsqlConnectionStringBuilder(connectionString), null, null, true);
 
     public static async Task<PostgresServer> StartAsync(string dataRoot, bool durable = false, CancellationToken ct = default)
@@ -41,8 +44,8 @@ public sealed class PostgresServer : IAsyncDisposable
         Directory.CreateDirectory(dataDir);
         if (ChildProcess.IsRoot)
         {
-            // initdb refuses root: the cluster belongs to the postgres OS user.
-            await ChildProcess.Run("chown", ["postgres:postgres", dataDir], ct: ct);
+            // initdb refuses root: the cluster belongs to the postgres OS user, who must be able to reach the folder.
+            dataDir = await PostgresDataLocation.ReachableByPostgres(dataDir, durable, ct);
         }
         if (!File.Exists(Path.Combine(dataDir, "data", "PG_VERSION")))
         {
@@ -56,7 +59,21 @@ public sealed class PostgresServer : IAsyncDisposable
             Username = "postgres",
             Pooling = false,
         }, dataDir, binDir, durable);
-        await server.StartAgainAsync(ct);
+        try
+        {
+            await server.StartAgainAsync(ct);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+        {
+            // Whatever half started (a cancelled pg_ctl may have launched the server) is stopped, not left behind.
+            await server.DisposeAsync();
+            if (ex is InvalidOperationException && ex.Message.Contains("postmaster.pid", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"PostgreSQL from an earlier run still holds {dataDir}: stop it with " +
+                    $"`runuser -u postgres -- {Path.Combine(binDir, "pg_ctl")} -D {Path.Combine(dataDir, "data")} stop`, then start again.", ex);
+            }
+            throw;
+        }
         return server;
     }
 

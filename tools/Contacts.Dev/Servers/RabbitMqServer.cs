@@ -42,9 +42,10 @@ public sealed class RabbitMqServer : IAsyncDisposable
         {
             throw new InvalidOperationException(InstallHint);
         }
-        // The node name is part of the data path, so a durable node keeps its name to find its queues again.
-        var id = durable ? "contacts" : $"contacts-{Guid.NewGuid().ToString("N")[..8]}";
-        var dir = Path.Combine(Path.GetFullPath(dataRoot), durable ? "rabbitmq" : $"mq-{id[9..]}");
+        // The node name is part of the data path, so a durable node keeps its name to find its queues again; it is named
+        // after its folder so that two checkouts on one machine run nodes of their own (Erlang refuses a duplicate name).
+        var dir = Path.Combine(Path.GetFullPath(dataRoot), durable ? "rabbitmq" : $"mq-{Guid.NewGuid().ToString("N")[..8]}");
+        var id = NodeNameFor(dir);
         Directory.CreateDirectory(dir);
         var (amqpPort, managementPort, distPort) = (FreePort.Next(), FreePort.Next(), FreePort.Next());
         await File.WriteAllTextAsync(Path.Combine(dir, "rabbitmq.conf"), $"""
@@ -57,7 +58,8 @@ public sealed class RabbitMqServer : IAsyncDisposable
             """, ct);
         await File.WriteAllTextAsync(Path.Combine(dir, "enabled_plugins"), "[rabbitmq_management].", ct);
         var server = new RabbitMqServer(new Uri($"amqp://guest:guest@127.0.0.1:{amqpPort}/"), new Uri($"http://127.0.0.1:{managementPort}/"), dir, durable);
-        server._env["RABBITMQ_NODENAME"] = $"{id}@{Environment.MachineName}";
+        server.NodeName = $"{id}@{Environment.MachineName}";
+        server._env["RABBITMQ_NODENAME"] = server.NodeName;
         server._env["RABBITMQ_MNESIA_BASE"] = Path.Combine(dir, "mnesia");
         server._env["RABBITMQ_LOG_BASE"] = Path.Combine(dir, "log");
         server._env["RABBITMQ_CONFIG_FILE"] = Path.Combine(dir, "rabbitmq");
@@ -65,8 +67,48 @@ public sealed class RabbitMqServer : IAsyncDisposable
         server._env["RABBITMQ_DIST_PORT"] = distPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The Erlang cookie lives in $HOME: a home of its own keeps concurrent nodes from sharing or clobbering one.
         server._env["HOME"] = dir;
-        await server.StartAgainAsync(ct);
+        try
+        {
+            await server.StartAgainAsync(ct);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or OperationCanceledException)
+        {
+            // A node that did not come up in time (or whose start was cancelled) is stopped, not left running orphaned.
+            server.Kill();
+            if (ex is not OperationCanceledException && ex.Message.Contains("duplicate_node_name", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"RabbitMQ node {server.NodeName} is already running (another run from this folder, or one left " +
+                    $"behind): stop it with `HOME={dir} rabbitmqctl -n {server.NodeName} stop`, then start again.", ex);
+            }
+            throw;
+        }
         return server;
+    }
+
+    /// <summary>"contacts-" and a hash of the node's folder: stable for one folder, distinct across checkouts.</summary>
+    public static string NodeNameFor(string dir) =>
+        "contacts-" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(dir))))[..10].ToLowerInvariant();
+
+    /// <summary>The Erlang node name (name@host), unique to this server's folder.</summary>
+    public string? NodeName { get; private set; }
+
+    /// <summary>Whether the node's OS process is still running (false for an attached server).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    private void Kill()
+    {
+        try
+        {
+            if (_process is { HasExited: false } process)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
     }
 
     public string AmqpUri(string virtualHost) => new UriBuilder(_amqp) { Path = "/" + Uri.EscapeDataString(virtualHost) }.Uri.ToString();
