@@ -1,4 +1,5 @@
 using Contacts.Gateway.ApiKeys;
+using Contacts.Gateway.BadRequests;
 using Contacts.Gateway.Forwarding;
 using Contacts.Gateway.OpenApi;
 using Contacts.ServiceDefaults.Hosting;
@@ -8,6 +9,7 @@ builder.AddServiceDefaults("gateway");
 builder.AddDatabase("gateway", ApiKeySchema.Migrations);
 builder.AddApiKeys();
 builder.AddForwarding();
+builder.AddBadRequestProblems();
 
 var app = builder.Build();
 if (args is ["keys", ..])

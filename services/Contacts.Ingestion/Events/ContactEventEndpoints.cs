@@ -162,9 +162,17 @@ public static class ContactEventEndpoints
         {
             return (null, new Dictionary<string, string[]> { ["body"] = ["must be a JSON object"] });
         }
-        if (ContactEventShape.Check(element) is { Count: > 0 } wrongTypes)
+        var wrongTypes = ContactEventShape.Check(element);
+        if (wrongTypes.Count > 0)
         {
-            return (null, wrongTypes);
+            // The other fields are still judged, so one answer names everything that is wrong.
+            var rest = ContactEventShape.Without(element, wrongTypes.Keys);
+            var others = rest is null ? [] : Parse(rest.Value, tenantId, now).Problem ?? [];
+            foreach (var (field, rules) in wrongTypes)
+            {
+                others[field] = rules;
+            }
+            return (null, others);
         }
         ContactEventV1 input;
         try

@@ -47,6 +47,37 @@ public static partial class ContactEventShape
         return errors;
     }
 
+    /// <summary>The event with the given fields removed (so the remaining ones can be judged), or null if it cannot be rewritten.</summary>
+    public static JsonElement? Without(JsonElement body, IEnumerable<string> fields)
+    {
+        try
+        {
+            var root = System.Text.Json.Nodes.JsonNode.Parse(body.GetRawText())!.AsObject();
+            foreach (var field in fields)
+            {
+                var parts = field.Split('.');
+                var parent = root;
+                foreach (var part in parts[..^1])
+                {
+                    parent = parent.FirstOrDefault(p => p.Key.Equals(part, StringComparison.OrdinalIgnoreCase)).Value as System.Text.Json.Nodes.JsonObject;
+                    if (parent is null)
+                    {
+                        break;
+                    }
+                }
+                if (parent?.FirstOrDefault(p => p.Key.Equals(parts[^1], StringComparison.OrdinalIgnoreCase)).Key is { } key)
+                {
+                    parent.Remove(key);
+                }
+            }
+            return JsonSerializer.SerializeToElement(root);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or JsonException)
+        {
+            return null; // text no JSON writer accepts sits elsewhere in the body; the wrong types alone are answered
+        }
+    }
+
     private static void Walk(JsonElement obj, string prefix, Dictionary<string, string[]> errors)
     {
         foreach (var property in obj.EnumerateObject())
@@ -173,9 +204,9 @@ public static partial class ContactEventShape
         }
         catch (JsonException)
         {
-            if (json[(int)reader.BytesConsumed..].Trim(" \t\r\n"u8).Length == 0)
+            if (json[(int)reader.BytesConsumed..].Trim(" \t\r\n"u8).Length == 0 || frames.Count > 4)
             {
-                return null; // the body ends before the JSON does: the body is at fault, not a field
+                return null; // the body ends before the JSON does, or nests deeper than any field: the body is at fault
             }
             // The innermost array has not counted the value that failed; outer arrays have counted the one being read.
             var segments = frames.Select((f, i) => f.IsArray ? $"[{(i == frames.Count - 1 ? f.Index + 1 : f.Index)}]" : f.Property).Where(s => s is not null).ToList();
