@@ -83,7 +83,16 @@ await using var pipeline = new LocalPipeline(new PipelineSettings
     OperatorKey = operatorKey,
 });
 Console.WriteLine("Starting ingestion, identity, effort, alerting and the gateway...");
-await pipeline.StartAsync(ct: stop.Token);
+try
+{
+    await pipeline.StartAsync(ct: stop.Token);
+}
+catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or OperationCanceledException)
+{
+    // Returning disposes the pipeline and the servers above: nothing this run started is left running.
+    Console.Error.WriteLine(ex is OperationCanceledException ? "Stopped while starting." : $"Could not start: {ex.Message}");
+    return 1;
+}
 
 var gateway = pipeline.GatewayAddress;
 var sample = JsonSerializer.Serialize(new

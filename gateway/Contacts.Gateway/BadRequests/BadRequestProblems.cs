@@ -69,6 +69,11 @@ public static class BadRequestProblems
 
         public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
+        // Kestrel and the JSON writer ask how much is buffered to decide when to flush.
+        public override bool CanGetUnflushedBytes => true;
+
+        public override long UnflushedBytes => _pending.WrittenCount + (inner.CanGetUnflushedBytes ? inner.UnflushedBytes : 0);
+
         public override void Complete(Exception? exception = null)
         {
             MovePending();
