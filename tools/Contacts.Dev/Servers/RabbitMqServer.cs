@@ -186,7 +186,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
                 throw new InvalidOperationException($"RabbitMQ exited with {_process.ExitCode}: {ChildProcess.Tail(log, 30)}");
             }
             return await FreePort.Accepts(_amqp.Port) && await ManagementAnswers(ct);
-        }, TimeSpan.FromSeconds(90), "RabbitMQ", () => ChildProcess.Tail(log, 30));
+        }, TimeSpan.FromSeconds(180), "RabbitMQ", () => ChildProcess.Tail(log, 30));
     }
 
     private async Task<bool> ManagementAnswers(CancellationToken ct)
