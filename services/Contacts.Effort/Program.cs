@@ -1,16 +1,29 @@
+using Contacts.Effort.Journeys;
+using Contacts.Effort.Reads;
 using Contacts.Effort.Scoring;
+using Contacts.Effort.Settings;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;
 using MassTransit;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("effort");
-builder.AddDatabase("effort", EffortSchema.Migrations, JourneyEvents.Types);
-builder.AddMessaging(x => x.AddConsumer<ContactAttributedConsumer, ContactAttributedConsumerDefinition>());
-builder.Services.AddOptions<EffortWeights>().Bind(builder.Configuration.GetSection("Effort:Weights"));
+builder.AddDatabase("effort", EffortSchema.Migrations);
+builder.AddMessaging(x =>
+{
+    x.AddConsumer<ContactAttributedConsumer, ContactAttributedConsumerDefinition>();
+    x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
+    x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
+});
+// Defaults for tenants that never changed their settings; PUT /v1/settings/effort overrides them per tenant.
+builder.Services.AddOptions<EffortSettings>().Bind(builder.Configuration.GetSection("Effort"));
+builder.Services.AddSingleton<EffortStore>();
+builder.Services.AddSingleton<ReplaySignal>();
+builder.Services.AddHostedService<ReplayWorker>();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapEffort();
 app.Run();
 
 public partial class Program;

@@ -1,117 +1,63 @@
-using System.Text.Json;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.EventStore;
+using Contacts.Effort.Journeys;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
 using MassTransit;
-using Microsoft.Extensions.Options;
-using NpgsqlTypes;
 
 namespace Contacts.Effort.Scoring;
 
 /// <summary>
-/// Counts each attributed contact into the customer's journey stream and publishes the new score. Every append checks
-/// the stream version, so two instances scoring the same customer cannot both score from a stale read: the loser
-/// retries. Merges fold the merged journeys into the survivor, whichever order the messages arrive in.
+/// Folds each attributed event into its customer's snapshot (the events of the open window), re-scores the journeys and
+/// publishes the customer's score at the snapshot's new version. Saves check the version, so two instances scoring the
+/// same customer cannot both win from a stale read: the loser retries on fresh state. The work per event depends on the
+/// open window only, never on how many contacts the customer has had. Merges fold the merged snapshots into the
+/// survivor, whichever order the messages arrive in.
 /// </summary>
-public sealed class ContactAttributedConsumer(Database database, IOptions<EffortWeights> weights) : IConsumer<ContactAttributed>
+public sealed class ContactAttributedConsumer(Database database, EffortStore store) : IConsumer<ContactAttributed>
 {
     public Task Consume(ConsumeContext<ContactAttributed> context) =>
-        database.HandleOnce(context, PipelineTopology.EffortContactAttributed, async session =>
-        {
-            var contact = context.Message;
-            var ct = context.CancellationToken;
-            var events = session.Events;
+        database.HandleOnce(context, PipelineTopology.EffortContactAttributed, session => Score(session, store, context.Message, context.CancellationToken));
 
-            var customerId = await Survivor(events, contact.CustomerId, ct);
-            var journey = await events.AggregateStream<CustomerJourney>(customerId, ct);
-            var absorbed = new List<object>();
-            foreach (var mergedId in contact.MergedCustomerIds.Where(id => id != customerId))
-            {
-                absorbed.AddRange(await FoldInto(session, mergedId, customerId, contact.TenantId, ct));
-            }
-            var counted = new ContactCounted(contact.ContactEventId, contact.Channel, contact.Kind, contact.OccurredAt);
-            List<object> appended = journey?.Counts(contact.ContactEventId) == true ? absorbed : [.. absorbed, counted];
-            if (appended.Count == 0)
-            {
-                return;
-            }
-            if (journey is null)
-            {
-                await events.StartStream<CustomerJourney>(customerId, contact.TenantId, appended, ct);
-                journey = new CustomerJourney { Id = customerId };
-            }
-            else
-            {
-                await events.Append(customerId, journey.Version, appended, ct);
-            }
-            foreach (var e in appended)
-            {
-                Aggregator<CustomerJourney>.Apply(journey, e);
-            }
-
-            var score = JourneyScorer.Score([.. journey.Scored], weights.Value);
-            await SaveLatest(session, customerId, contact, score, ct);
-            var scored = new EffortScored(Guid.CreateVersion7(), contact.TenantId, customerId, contact.ContactEventId, score.Score,
-                score.ContactsInWindow, score.ChannelsInWindow, score.Drivers, score.WindowStart, score.WindowEnd);
-            session.Publish(scored, scored.Id);
-        });
-
-    /// <summary>Follows merges recorded in the effort streams, so a contact for a merged customer counts for the survivor.</summary>
-    private static async Task<Guid> Survivor(EventStoreSession events, Guid customerId, CancellationToken ct)
+    /// <summary>The whole per-event step, in the caller's transaction (also what the cost bench times).</summary>
+    public static async Task Score(Session session, EffortStore store, ContactAttributed contact, CancellationToken ct)
     {
-        for (var hops = 0; hops < 100; hops++)
+        if (await EffortStore.IsErased(session, contact.CustomerId, ct))
         {
-            var journey = await events.AggregateStream<CustomerJourney>(customerId, ct);
-            if (journey?.MergedInto is not { } next)
+            return; // the customer was forgotten; a late contact must not bring them back
+        }
+        var settings = await store.Settings(session.Connection, session.Transaction, contact.TenantId, ct);
+        var (customerId, survivor) = await EffortStore.Survivor(session, contact.CustomerId, ct);
+        var events = new List<ContactEvent>(survivor?.Events ?? []);
+        var changed = false;
+        foreach (var mergedId in contact.MergedCustomerIds.Where(id => id != customerId).Distinct())
+        {
+            var merged = await EffortStore.Load(session, mergedId, ct);
+            if (merged?.MergedInto is not null)
             {
-                return customerId;
+                continue;
             }
-            customerId = next;
+            await EffortStore.MarkMerged(session, contact.TenantId, mergedId, merged, customerId, ct);
+            await EffortStore.MoveEvents(session, contact.TenantId, mergedId, customerId, ct);
+            events.AddRange(merged?.Events ?? []);
+            changed = true;
         }
-        throw new InvalidOperationException($"merge chain from {customerId} is too long");
-    }
 
-    /// <summary>Marks the merged journey as folded (creating it if its own contacts have not arrived yet) and returns what moves.</summary>
-    private static async Task<IEnumerable<object>> FoldInto(Session session, Guid mergedId, Guid survivorId, string tenantId, CancellationToken ct)
-    {
-        var events = session.Events;
-        var merged = await events.AggregateStream<CustomerJourney>(mergedId, ct);
-        if (merged is null)
+        var received = ContactEvent.From(contact);
+        if (await EffortStore.StoreEvent(session, contact.TenantId, customerId, received, ct) || events.All(e => e.EventId != received.EventId))
         {
-            await events.StartStream<CustomerJourney>(mergedId, tenantId, [new JourneyMergedInto(survivorId)], ct);
-            return [];
+            events.Add(received);
+            changed = true;
         }
-        if (merged.MergedInto is not null)
+        if (!changed)
         {
-            return [];
+            return;
         }
-        await events.Append(mergedId, merged.Version, [new JourneyMergedInto(survivorId)], ct);
-        await using (var forget = session.Command("delete from customer_effort where customer_id = @id"))
-        {
-            forget.Parameters.AddWithValue("id", mergedId);
-            await forget.ExecuteNonQueryAsync(ct);
-        }
-        return merged.Contacts.Count == 0 ? [] : [new JourneyAbsorbed(mergedId, [.. merged.Contacts])];
-    }
-
-    private static async Task SaveLatest(Session session, Guid customerId, ContactAttributed contact, JourneyScore score, CancellationToken ct)
-    {
-        await using var cmd = session.Command("""
-            insert into customer_effort (customer_id, tenant_id, score, contacts_in_window, channels_in_window, drivers, contact_event_id)
-            values (@customer, @tenant, @score, @contacts, @channels, @drivers, @event)
-            on conflict (customer_id) do update set score = excluded.score, contacts_in_window = excluded.contacts_in_window,
-                channels_in_window = excluded.channels_in_window, drivers = excluded.drivers,
-                contact_event_id = excluded.contact_event_id, scored_at = now()
-            """);
-        cmd.Parameters.AddWithValue("customer", customerId);
-        cmd.Parameters.AddWithValue("tenant", contact.TenantId);
-        cmd.Parameters.AddWithValue("score", score.Score);
-        cmd.Parameters.AddWithValue("contacts", score.ContactsInWindow);
-        cmd.Parameters.AddWithValue("channels", score.ChannelsInWindow);
-        cmd.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers, JsonSerializerOptions.Web));
-        cmd.Parameters.AddWithValue("event", contact.ContactEventId);
-        await cmd.ExecuteNonQueryAsync(ct);
+        events = [.. events.DistinctBy(e => e.EventId)];
+        var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
+        var version = await EffortStore.Save(session, contact.TenantId, customerId, survivor?.Version, evaluation,
+            CustomerEffort.Retain(evaluation), contact.ContactEventId, allJourneys: false, ct);
+        var scored = EffortStore.Scored(contact.TenantId, customerId, contact.ContactEventId, version, evaluation);
+        session.Publish(scored, scored.Id);
     }
 }
 

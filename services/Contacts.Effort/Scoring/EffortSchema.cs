@@ -17,5 +17,62 @@ internal static class EffortSchema
                 contact_event_id uuid not null,
                 scored_at timestamptz not null default now());
             """),
+        // The per-customer snapshot of the open window (events of open and recent journeys) with its version, the contacts
+        // as stored for replay, each journey's scores for reads and calibration, tenant settings and replay progress.
+        new("effort_0002_snapshots_journeys_settings", """
+            alter table customer_effort
+                add column version bigint not null default 0,
+                add column merged_into uuid,
+                add column snapshot jsonb not null default '[]',
+                add column predicted int not null default 0,
+                add column journey_id uuid,
+                alter column contact_event_id drop not null;
+            create index customer_effort_tenant on customer_effort (tenant_id, customer_id) where merged_into is null;
+
+            create table contact_events (
+                contact_event_id uuid primary key,
+                tenant_id text not null,
+                customer_id uuid not null,
+                occurred_at timestamptz not null,
+                data jsonb not null);
+            create index contact_events_customer on contact_events (customer_id);
+
+            create table journeys (
+                customer_id uuid not null,
+                journey_id uuid not null,
+                tenant_id text not null,
+                topic text,
+                status text not null,
+                opened_at timestamptz not null,
+                last_at timestamptz not null,
+                score int not null,
+                predicted int not null,
+                ces_score int,
+                primary key (customer_id, journey_id));
+            create index journeys_answered on journeys (tenant_id) where ces_score is not null;
+
+            create table erased_customers (
+                customer_id uuid primary key,
+                tenant_id text not null,
+                erased_at timestamptz not null default now());
+
+            create table effort_settings (
+                tenant_id text primary key,
+                settings jsonb not null,
+                version int not null,
+                updated_at timestamptz not null default now());
+
+            create table replays (
+                id uuid primary key,
+                tenant_id text not null,
+                settings_version int not null,
+                status text not null,
+                total int not null,
+                done int not null default 0,
+                cursor uuid,
+                created_at timestamptz not null default now(),
+                finished_at timestamptz);
+            create index replays_running on replays (created_at) where status = 'running';
+            """),
     ];
 }

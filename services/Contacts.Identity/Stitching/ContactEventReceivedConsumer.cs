@@ -21,7 +21,9 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
                 session.Publish(merged, merged.Id);
             }
             var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, attribution.CustomerId,
-                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds);
+                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds,
+                new ContactDetails(contact.Source, contact.ContactId, contact.Direction, contact.Topic, contact.InitialContactId,
+                    contact.PreviousContactId, contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore));
             session.Publish(attributed, attributed.Id);
         });
 

@@ -11,12 +11,16 @@ public static class PipelineTopology
     public const string IdentityContactEvents = "identity-contact-events";
     public const string EffortContactAttributed = "effort-contact-attributed";
     public const string AlertingEffortScored = "alerting-effort-scored";
+    public const string EffortCustomerSplit = "effort-customer-split";
+    public const string EffortCustomerErased = "effort-customer-erased";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
         (IdentityContactEvents, [typeof(ContactEventReceived)]),
         (EffortContactAttributed, [typeof(ContactAttributed)]),
         (AlertingEffortScored, [typeof(EffortScored)]),
+        (EffortCustomerSplit, [typeof(CustomerSplit)]),
+        (EffortCustomerErased, [typeof(CustomerErased)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>

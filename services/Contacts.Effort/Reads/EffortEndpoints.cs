@@ -1,0 +1,149 @@
+using System.Text.Json;
+using Contacts.Effort.Calibration;
+using Contacts.Effort.Journeys;
+using Contacts.Effort.Scoring;
+using Contacts.Effort.Settings;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Contacts.Effort.Reads;
+
+public static class EffortEndpoints
+{
+    public static IEndpointRouteBuilder MapEffort(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort);
+        app.MapGet("/v1/effort/calibration", GetCalibration);
+        app.MapGet("/v1/settings/effort", GetSettings);
+        app.MapPut("/v1/settings/effort", PutSettings);
+        app.MapGet("/v1/settings/effort/replays/{id:guid}", GetReplay);
+        return app;
+    }
+
+    internal static async Task<Results<Ok<CustomerEffortView>, ProblemHttpResult>> GetCustomerEffort(
+        Guid id, HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        await using var cmd = new NpgsqlCommand("""
+            with recursive chain as (
+                select customer_id, merged_into, version, snapshot, 0 as depth from customer_effort where customer_id = @id and tenant_id = @tenant
+                union all
+                select c.customer_id, c.merged_into, c.version, c.snapshot, chain.depth + 1
+                from customer_effort c join chain on c.customer_id = chain.merged_into where chain.depth < 100)
+            select customer_id, version, snapshot from chain where merged_into is null
+            """, connection);
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        Guid customerId;
+        long version;
+        List<ContactEvent> events;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (!await reader.ReadAsync(ct))
+            {
+                return NotFound($"No effort is known for customer {id} in this tenant.");
+            }
+            (customerId, version) = (reader.GetGuid(0), reader.GetInt64(1));
+            events = JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(2), EffortStore.Json)!;
+        }
+        var settings = await store.Settings(connection, null, tenant, ct);
+        // Scored as of now: a journey quiet for the whole window reads as closed even before the next contact arrives.
+        var asOf = new[] { DateTimeOffset.UtcNow, CustomerEffort.LatestOf(events) }.Max();
+        return TypedResults.Ok(EffortViews.Of(customerId, version, CustomerEffort.Evaluate(events, settings, asOf)));
+    }
+
+    internal static async Task<Results<Ok<CalibrationReport>, ProblemHttpResult>> GetCalibration(
+        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var cmd = database.DataSource.CreateCommand("select predicted, ces_score from journeys where tenant_id = @tenant and ces_score is not null");
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        var pairs = new List<(int, int)>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            pairs.Add((reader.GetInt32(0), reader.GetInt32(1)));
+        }
+        return TypedResults.Ok(CalibrationReports.Compute(pairs));
+    }
+
+    internal static async Task<Results<Ok<SettingsView>, ProblemHttpResult>> GetSettings(
+        HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        var settings = await store.Settings(connection, null, tenant, ct);
+        await using var cmd = new NpgsqlCommand("select version from effort_settings where tenant_id = @t", connection);
+        cmd.Parameters.AddWithValue("t", tenant);
+        var version = await cmd.ExecuteScalarAsync(ct) as int? ?? 0;
+        return TypedResults.Ok(new SettingsView(settings, version, await Replays.Latest(connection, tenant, ct)));
+    }
+
+    internal static async Task<Results<AcceptedAtRoute<ReplayView>, Accepted<ReplayView>, ProblemHttpResult, ValidationProblem>> PutSettings(
+        HttpContext http, Database database, ReplaySignal signal, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        if (!http.Request.HasJsonContentType())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
+                detail: "body: send the settings as application/json.");
+        }
+        EffortSettings? settings;
+        try
+        {
+            settings = await http.Request.ReadFromJsonAsync<EffortSettings>(EffortStore.Json, ct);
+        }
+        catch (JsonException e)
+        {
+            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = ["is not valid JSON of the expected type"] });
+        }
+        if (settings is null || settings.Weights is null || settings.Thresholds is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be an object with windowDays, weights and thresholds"] });
+        }
+        if (settings.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var replay = await database.InTransaction(session => Replays.Start(session, tenant, settings, ct), ct);
+        signal.Notify();
+        http.Response.Headers.Location = $"/v1/settings/effort/replays/{replay.Id}";
+        return TypedResults.Accepted($"/v1/settings/effort/replays/{replay.Id}", replay);
+    }
+
+    internal static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> GetReplay(
+        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        return await Replays.Find(connection, tenant, id, ct) is { } replay ? TypedResults.Ok(replay) : NotFound($"No replay {id} in this tenant.");
+    }
+
+    private static ProblemHttpResult NoTenant() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+            detail: "Requests must come through the gateway with a tenant API key.");
+
+    private static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+}

@@ -1,0 +1,82 @@
+using Contacts.Contracts;
+using Contacts.Effort.Journeys;
+
+namespace Contacts.Effort.Reads;
+
+public sealed record CustomerEffortView(
+    Guid CustomerId,
+    int Score,
+    int PredictedScore,
+    long Version,
+    DateTimeOffset AsOf,
+    Guid? WorstJourneyId,
+    IReadOnlyList<EffortDriver> Drivers,
+    IReadOnlyList<JourneyView> OpenJourneys,
+    IReadOnlyList<JourneyView> RecentJourneys,
+    IReadOnlyList<CesAnswerView> CesAnswers);
+
+public sealed record JourneyView(
+    Guid Id,
+    string? Topic,
+    string Status,
+    DateTimeOffset OpenedAt,
+    DateTimeOffset LastContactAt,
+    int Score,
+    int PredictedScore,
+    int? CesScore,
+    IReadOnlyList<string> Channels,
+    int Transfers,
+    double HoldSeconds,
+    double QueueWaitSeconds,
+    IReadOnlyList<EffortDriver> Drivers,
+    IReadOnlyList<ContactView> Contacts);
+
+public sealed record ContactView(
+    string Id,
+    string Source,
+    IReadOnlyList<string> ContactIds,
+    string Channel,
+    string Direction,
+    string? Topic,
+    DateTimeOffset StartedAt,
+    DateTimeOffset? EndedAt,
+    int Transfers,
+    double HoldSeconds,
+    double QueueWaitSeconds,
+    bool Abandoned,
+    bool Resolved,
+    int? CesScore,
+    IReadOnlyList<Guid> ContactEventIds);
+
+/// <summary>A CES answer beside the score effort predicted for the same journey without it.</summary>
+public sealed record CesAnswerView(Guid JourneyId, string ContactId, int CesScore, DateTimeOffset? AnsweredAt, int PredictedScore);
+
+public static class EffortViews
+{
+    public static CustomerEffortView Of(Guid customerId, long version, CustomerEvaluation evaluation)
+    {
+        var worst = evaluation.Worst;
+        var journeys = evaluation.Journeys.OrderByDescending(j => j.Journey.LastAt).Select(Journey).ToList();
+        return new CustomerEffortView(customerId, evaluation.Score, worst?.Score.Predicted ?? 0, version, evaluation.AsOf, worst?.Journey.Id,
+            worst?.Score.Drivers ?? [],
+            [.. journeys.Where(j => j.Status == "open")],
+            [.. journeys.Where(j => j.Status != "open")],
+            [
+                .. evaluation.Journeys.SelectMany(j => j.Journey.Contacts.Where(c => c.CesScore is not null)
+                    .Select(c => new CesAnswerView(j.Journey.Id, c.Key, c.CesScore!.Value, c.CesAnsweredAt, j.Score.Predicted))),
+            ]);
+    }
+
+    public static JourneyView Journey(ScoredJourney scored)
+    {
+        var j = scored.Journey;
+        var interactions = j.Interactions.ToList();
+        return new JourneyView(j.Id, j.Topic, scored.Status, j.OpenedAt, j.LastAt, scored.Score.Score, scored.Score.Predicted, scored.Score.CesScore,
+            j.Channels, interactions.Sum(c => c.Transfers), interactions.Sum(c => c.HoldSeconds), interactions.Sum(c => c.QueueWaitSeconds),
+            scored.Score.Drivers,
+            [
+                .. j.Contacts.Select(c => new ContactView(c.Key, c.Source, c.Legs, c.Channel, c.Direction, c.Topic, c.StartedAt, c.EndedAt,
+                    c.Transfers, c.HoldSeconds, c.QueueWaitSeconds, c.Abandoned, c.Resolved, c.CesScore, [.. c.Events.Select(e => e.EventId)])),
+            ]);
+    }
+}

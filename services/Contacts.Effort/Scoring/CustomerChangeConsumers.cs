@@ -1,0 +1,64 @@
+using Contacts.Contracts;
+using Contacts.ServiceDefaults.Messaging;
+using Contacts.ServiceDefaults.Persistence;
+using MassTransit;
+
+namespace Contacts.Effort.Scoring;
+
+/// <summary>
+/// Identity undid a merge: each side takes back the contact events the message lists, and both are re-scored from their
+/// stored events, each publishing its new score at a higher version.
+/// </summary>
+public sealed class CustomerSplitConsumer(Database database, EffortStore store) : IConsumer<CustomerSplit>
+{
+    public Task Consume(ConsumeContext<CustomerSplit> context) =>
+        database.HandleOnce(context, PipelineTopology.EffortCustomerSplit, async session =>
+        {
+            var split = context.Message;
+            var ct = context.CancellationToken;
+            foreach (var (customer, eventIds) in new[] { (split.CustomerId, split.CustomerContactEventIds), (split.RestoredCustomerId, split.RestoredContactEventIds) })
+            {
+                await using var move = session.Command("""
+                    update contact_events set customer_id = @customer where tenant_id = @tenant and contact_event_id = any(@ids)
+                    """);
+                move.Parameters.AddWithValue("customer", customer);
+                move.Parameters.AddWithValue("tenant", split.TenantId);
+                move.Parameters.AddWithValue("ids", eventIds.ToArray());
+                await move.ExecuteNonQueryAsync(ct);
+            }
+            await using (var restore = session.Command("update customer_effort set merged_into = null where customer_id = @id and tenant_id = @tenant"))
+            {
+                restore.Parameters.AddWithValue("id", split.RestoredCustomerId);
+                restore.Parameters.AddWithValue("tenant", split.TenantId);
+                await restore.ExecuteNonQueryAsync(ct);
+            }
+            var settings = await store.Settings(session.Connection, session.Transaction, split.TenantId, ct);
+            await EffortStore.Rebuild(session, split.TenantId, split.CustomerId, settings, ct);
+            await EffortStore.Rebuild(session, split.TenantId, split.RestoredCustomerId, settings, ct);
+        });
+}
+
+/// <summary>Forgets a customer, the customers once merged into it and the listed contact events: snapshots, journeys, scores, stored events.</summary>
+public sealed class CustomerErasedConsumer(Database database) : IConsumer<CustomerErased>
+{
+    public Task Consume(ConsumeContext<CustomerErased> context) =>
+        database.HandleOnce(context, PipelineTopology.EffortCustomerErased, async session =>
+        {
+            var erased = context.Message;
+            var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
+            await using var cmd = session.Command("""
+                delete from customer_effort where tenant_id = @tenant and customer_id = any(@ids);
+                delete from journeys where tenant_id = @tenant and customer_id = any(@ids);
+                delete from contact_events where tenant_id = @tenant and (customer_id = any(@ids) or contact_event_id = any(@events));
+                insert into erased_customers (customer_id, tenant_id) select unnest(@ids), @tenant on conflict do nothing;
+                """);
+            cmd.Parameters.AddWithValue("tenant", erased.TenantId);
+            cmd.Parameters.AddWithValue("ids", ids);
+            cmd.Parameters.AddWithValue("events", erased.ContactEventIds.ToArray());
+            await cmd.ExecuteNonQueryAsync(context.CancellationToken);
+        });
+}
+
+public sealed class CustomerSplitConsumerDefinition() : ContactsConsumerDefinition<CustomerSplitConsumer>(PipelineTopology.EffortCustomerSplit);
+
+public sealed class CustomerErasedConsumerDefinition() : ContactsConsumerDefinition<CustomerErasedConsumer>(PipelineTopology.EffortCustomerErased);

@@ -1,0 +1,244 @@
+using System.Text.Json;
+using Contacts.Contracts;
+using Contacts.Effort.Journeys;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Persistence;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Contacts.Effort.Scoring;
+
+/// <summary>A customer's effort state as stored: the events of its open window, the version, and where it was merged to.</summary>
+public sealed record CustomerSnapshot(Guid CustomerId, string TenantId, long Version, Guid? MergedInto, IReadOnlyList<ContactEvent> Events);
+
+/// <summary>
+/// The thin SQL shell around the pure scoring: loads and saves snapshots with optimistic concurrency (a save against a
+/// version that moved throws ConcurrencyException, the message is retried and decided again on fresh state), keeps every
+/// contact event for replay, and writes each journey's scores for reads and calibration.
+/// </summary>
+public sealed class EffortStore(IOptions<EffortSettings> defaults)
+{
+    internal static readonly JsonSerializerOptions Json = JsonSerializerOptions.Web;
+
+    public async Task<EffortSettings> Settings(NpgsqlConnection connection, NpgsqlTransaction? tx, string tenantId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select settings from effort_settings where tenant_id = @t", connection, tx);
+        cmd.Parameters.AddWithValue("t", tenantId);
+        return await cmd.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<EffortSettings>(json, Json)! : defaults.Value;
+    }
+
+    public static async Task<CustomerSnapshot?> Load(Session session, Guid customerId, CancellationToken ct)
+    {
+        await using var cmd = session.Command("select tenant_id, version, merged_into, snapshot from customer_effort where customer_id = @id");
+        cmd.Parameters.AddWithValue("id", customerId);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+        return new CustomerSnapshot(customerId, reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2),
+            JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(3), Json)!);
+    }
+
+    public static async Task<bool> IsErased(Session session, Guid customerId, CancellationToken ct)
+    {
+        await using var cmd = session.Command("select 1 from erased_customers where customer_id = @id");
+        cmd.Parameters.AddWithValue("id", customerId);
+        return await cmd.ExecuteScalarAsync(ct) is not null;
+    }
+
+    /// <summary>Follows merges recorded in the snapshots, so a contact for a merged customer counts for the survivor.</summary>
+    public static async Task<(Guid Id, CustomerSnapshot? Snapshot)> Survivor(Session session, Guid customerId, CancellationToken ct)
+    {
+        for (var hops = 0; hops < 100; hops++)
+        {
+            var snapshot = await Load(session, customerId, ct);
+            if (snapshot?.MergedInto is not { } next)
+            {
+                return (customerId, snapshot);
+            }
+            customerId = next;
+        }
+        throw new InvalidOperationException($"merge chain from {customerId} is too long");
+    }
+
+    /// <summary>Keeps the raw event for replay; false when it was already stored.</summary>
+    public static async Task<bool> StoreEvent(Session session, string tenantId, Guid customerId, ContactEvent e, CancellationToken ct)
+    {
+        await using var cmd = session.Command("""
+            insert into contact_events (contact_event_id, tenant_id, customer_id, occurred_at, data)
+            values (@id, @tenant, @customer, @at, @data) on conflict (contact_event_id) do nothing
+            """);
+        cmd.Parameters.AddWithValue("id", e.EventId);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("customer", customerId);
+        cmd.Parameters.AddWithValue("at", e.OccurredAt);
+        cmd.Parameters.AddWithValue("data", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(e, Json));
+        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    public static async Task<List<ContactEvent>> StoredEvents(Session session, Guid customerId, CancellationToken ct)
+    {
+        await using var cmd = session.Command("select data from contact_events where customer_id = @id order by occurred_at, contact_event_id");
+        cmd.Parameters.AddWithValue("id", customerId);
+        var result = new List<ContactEvent>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(0), Json)!);
+        }
+        return result;
+    }
+
+    public static async Task MoveEvents(Session session, string tenantId, Guid fromCustomer, Guid toCustomer, CancellationToken ct)
+    {
+        await using var cmd = session.Command("update contact_events set customer_id = @to where customer_id = @from and tenant_id = @tenant");
+        cmd.Parameters.AddWithValue("from", fromCustomer);
+        cmd.Parameters.AddWithValue("to", toCustomer);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Marks a customer as merged into the survivor: its snapshot empties (the survivor took its events) and its version rises.</summary>
+    public static async Task MarkMerged(Session session, string tenantId, Guid mergedId, CustomerSnapshot? current, Guid survivorId, CancellationToken ct)
+    {
+        await using (var cmd = session.Command(current is null
+            ? """
+              insert into customer_effort (customer_id, tenant_id, score, contacts_in_window, channels_in_window, drivers, version, merged_into)
+              values (@id, @tenant, 0, 0, 0, '[]', 1, @survivor) on conflict (customer_id) do nothing
+              """
+            : """
+              update customer_effort set merged_into = @survivor, version = version + 1, snapshot = '[]', score = 0, predicted = 0,
+                  contacts_in_window = 0, channels_in_window = 0, drivers = '[]', journey_id = null, scored_at = now()
+              where customer_id = @id and version = @expected
+              """))
+        {
+            cmd.Parameters.AddWithValue("id", mergedId);
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("survivor", survivorId);
+            cmd.Parameters.AddWithValue("expected", current?.Version ?? 0);
+            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            {
+                throw new ConcurrencyException(mergedId, current?.Version ?? 0, null);
+            }
+        }
+        await using var forget = session.Command("delete from journeys where customer_id = @id");
+        forget.Parameters.AddWithValue("id", mergedId);
+        await forget.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>
+    /// Saves the snapshot at expectedVersion + 1 with the customer's score (its worst open journey's) and returns that version;
+    /// throws ConcurrencyException when another writer saved first. Journeys are written whole (allJourneys) after a replay,
+    /// otherwise only those the snapshot holds.
+    /// </summary>
+    public static async Task<long> Save(Session session, string tenantId, Guid customerId, long? expectedVersion, CustomerEvaluation evaluation,
+        IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct)
+    {
+        var worst = evaluation.Worst;
+        var version = (expectedVersion ?? 0) + 1;
+        await using (var cmd = session.Command(expectedVersion is null
+            ? """
+              insert into customer_effort (customer_id, tenant_id, score, predicted, contacts_in_window, channels_in_window, drivers,
+                  contact_event_id, version, snapshot, journey_id)
+              values (@id, @tenant, @score, @predicted, @contacts, @channels, @drivers, @event, @version, @snapshot, @journey)
+              on conflict (customer_id) do nothing
+              """
+            : """
+              update customer_effort set score = @score, predicted = @predicted, contacts_in_window = @contacts, channels_in_window = @channels,
+                  drivers = @drivers, contact_event_id = coalesce(@event, contact_event_id), version = @version, snapshot = @snapshot,
+                  journey_id = @journey, merged_into = null, scored_at = now()
+              where customer_id = @id and version = @expected
+              """))
+        {
+            cmd.Parameters.AddWithValue("id", customerId);
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("score", evaluation.Score);
+            cmd.Parameters.AddWithValue("predicted", worst?.Score.Predicted ?? 0);
+            cmd.Parameters.AddWithValue("contacts", worst?.Journey.Interactions.Count() ?? 0);
+            cmd.Parameters.AddWithValue("channels", worst?.Journey.Channels.Count ?? 0);
+            cmd.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(worst?.Score.Drivers ?? [], Json));
+            cmd.Parameters.Add(new NpgsqlParameter("event", NpgsqlDbType.Uuid) { Value = (object?)lastEventId ?? DBNull.Value });
+            cmd.Parameters.AddWithValue("version", version);
+            cmd.Parameters.AddWithValue("expected", expectedVersion ?? 0);
+            cmd.Parameters.AddWithValue("snapshot", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(retained, Json));
+            cmd.Parameters.Add(new NpgsqlParameter("journey", NpgsqlDbType.Uuid) { Value = (object?)worst?.Journey.Id ?? DBNull.Value });
+            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            {
+                throw new ConcurrencyException(customerId, expectedVersion ?? 0, null);
+            }
+        }
+        await SaveJourneys(session, tenantId, customerId, evaluation, allJourneys, ct);
+        return version;
+    }
+
+    private static async Task SaveJourneys(Session session, string tenantId, Guid customerId, CustomerEvaluation evaluation, bool all, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        // A journey leaves the snapshot only once closed, and it was written closed on that last save: what is still
+        // 'open' here and not in this evaluation is a journey that was renamed (an earlier contact arrived late).
+        var forget = new NpgsqlBatchCommand(all
+            ? "delete from journeys where customer_id = @c"
+            : "delete from journeys where customer_id = @c and status = 'open' and not (journey_id = any(@ids))");
+        forget.Parameters.AddWithValue("c", customerId);
+        forget.Parameters.AddWithValue("ids", evaluation.Journeys.Select(j => j.Journey.Id).ToArray());
+        batch.BatchCommands.Add(forget);
+        foreach (var j in evaluation.Journeys)
+        {
+            var cmd = new NpgsqlBatchCommand("""
+                insert into journeys (customer_id, journey_id, tenant_id, topic, status, opened_at, last_at, score, predicted, ces_score)
+                values (@c, @j, @t, @topic, @status, @opened, @last, @score, @predicted, @ces)
+                on conflict (customer_id, journey_id) do update set topic = excluded.topic, status = excluded.status,
+                    opened_at = excluded.opened_at, last_at = excluded.last_at, score = excluded.score,
+                    predicted = excluded.predicted, ces_score = excluded.ces_score
+                """);
+            cmd.Parameters.AddWithValue("c", customerId);
+            cmd.Parameters.AddWithValue("j", j.Journey.Id);
+            cmd.Parameters.AddWithValue("t", tenantId);
+            cmd.Parameters.Add(new NpgsqlParameter("topic", NpgsqlDbType.Text) { Value = (object?)j.Journey.Topic ?? DBNull.Value });
+            cmd.Parameters.AddWithValue("status", j.Status);
+            cmd.Parameters.AddWithValue("opened", j.Journey.OpenedAt);
+            cmd.Parameters.AddWithValue("last", j.Journey.LastAt);
+            cmd.Parameters.AddWithValue("score", j.Score.Score);
+            cmd.Parameters.AddWithValue("predicted", j.Score.Predicted);
+            cmd.Parameters.Add(new NpgsqlParameter("ces", NpgsqlDbType.Integer) { Value = (object?)j.Score.CesScore ?? DBNull.Value });
+            batch.BatchCommands.Add(cmd);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    public static EffortScored Scored(string tenantId, Guid customerId, Guid contactEventId, long version, CustomerEvaluation evaluation)
+    {
+        var worst = evaluation.Worst;
+        var scored = new EffortScored(Guid.CreateVersion7(), tenantId, customerId, contactEventId, evaluation.Score,
+            worst?.Journey.Interactions.Count() ?? 0, worst?.Journey.Channels.Count ?? 0, worst?.Score.Drivers ?? [],
+            worst?.Journey.OpenedAt ?? evaluation.AsOf, worst?.Journey.LastAt ?? evaluation.AsOf, version,
+            worst?.Journey.Id, worst?.Journey.Topic, worst?.Journey.Channels ?? []);
+        return scored;
+    }
+
+    /// <summary>
+    /// Re-scores a customer from every stored contact event (after new settings or a split), saves the snapshot at the next
+    /// version and publishes the new score. Returns false for a customer that has no state here.
+    /// </summary>
+    public static async Task<bool> Rebuild(Session session, string tenantId, Guid customerId, EffortSettings settings, CancellationToken ct)
+    {
+        var current = await Load(session, customerId, ct);
+        if (current?.MergedInto is not null)
+        {
+            return false;
+        }
+        var events = await StoredEvents(session, customerId, ct);
+        if (current is null && events.Count == 0)
+        {
+            return false;
+        }
+        var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
+        var lastEvent = events.MaxBy(e => (e.OccurredAt, e.EventId))?.EventId;
+        var version = await Save(session, tenantId, customerId, current?.Version, evaluation, CustomerEffort.Retain(evaluation), lastEvent, true, ct);
+        var scored = Scored(tenantId, customerId, lastEvent ?? Guid.Empty, version, evaluation);
+        session.Publish(scored, scored.Id);
+        return true;
+    }
+}
