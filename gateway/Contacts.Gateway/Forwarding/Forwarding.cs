@@ -24,6 +24,7 @@ public static class ForwardingSetup
             });
         }
         builder.Services.AddSingleton<Forwarder>();
+        builder.Services.AddSingleton<Context.CustomerContextComposer>();
         builder.Services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection("Gateway:RateLimit"));
         builder.Services.AddSingleton<TenantRateLimiter>();
         return builder;
@@ -46,6 +47,12 @@ public static class ForwardingSetup
         app.MapPost("/v1/webhooks/{platform}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Ingestion));
         app.MapGet("/v1/customers", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         app.MapGet("/v1/customers/{**rest}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapGet("/v1/customers/{id}/effort", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
+        app.MapGet("/v1/effort/calibration", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
+        app.MapGet("/v1/settings/effort", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
+        app.MapPut("/v1/settings/effort", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
+        app.MapGet("/v1/settings/effort/replays/{id}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
+        app.MapGet("/v1/customers/{id:guid}/context", (Guid id, HttpContext http, Context.CustomerContextComposer composer) => composer.Compose(id, http));
         return app;
     }
 }
@@ -64,6 +71,16 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
 
     public async Task Forward(HttpContext http, string service)
     {
+        if (await Admit(http) is not { } tenant)
+        {
+            return;
+        }
+        await Send(http, service, tenant);
+    }
+
+    /// <summary>The tenant of a request whose key is valid and within its rate limit; otherwise writes the 401/429 and returns null.</summary>
+    public async Task<string?> Admit(HttpContext http)
+    {
         var key = ApiKeyFrom(http.Request);
         var tenant = key is null ? null : await keys.TenantOf(key, http.RequestAborted);
         if (tenant is null)
@@ -73,7 +90,7 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
                 detail: key is null
                     ? "An API key is required: send it as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'."
                     : "The API key is not valid or has been revoked.").ExecuteAsync(http);
-            return;
+            return null;
         }
 
         if (limiter.TryAcquire(tenant) is { } retryAfter)
@@ -81,8 +98,13 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
             http.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
                 detail: "This tenant's request rate is over its limit; retry after the time in Retry-After.").ExecuteAsync(http);
-            return;
+            return null;
         }
+        return tenant;
+    }
+
+    private async Task Send(HttpContext http, string service, string tenant)
+    {
 
         // The largest body any route takes (a batch); the service behind applies its own, tighter, limit per route.
         var maxBody = configuration.GetValue<long?>("Gateway:MaxBodyBytes") ?? 1024 * 1024;

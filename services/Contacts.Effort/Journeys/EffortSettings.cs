@@ -40,6 +40,7 @@ public sealed class EffortSettings
     public EffortWeights Weights { get; set; } = new();
     public EffortThresholds Thresholds { get; set; } = new();
 
+    [System.Text.Json.Serialization.JsonIgnore]
     public TimeSpan Window => TimeSpan.FromDays(WindowDays);
 
     /// <summary>Field name -> rule broken; empty when the settings are usable.</summary>
