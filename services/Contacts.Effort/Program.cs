@@ -9,15 +9,19 @@ using MassTransit;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("effort");
 builder.AddDatabase("effort", EffortSchema.Migrations);
+// Defaults for tenants that never changed their settings; PUT /v1/settings/effort overrides them per tenant.
+builder.Services.AddOptions<EffortSettings>().Bind(builder.Configuration.GetSection("Effort"));
+builder.Services.AddSingleton<EffortStore>();
+if (args is ["bench-cost", ..])
+{
+    return await Contacts.Effort.Bench.CostBench.Run(args, builder.Build().Services);
+}
 builder.AddMessaging(x =>
 {
     x.AddConsumer<ContactAttributedConsumer, ContactAttributedConsumerDefinition>();
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
 });
-// Defaults for tenants that never changed their settings; PUT /v1/settings/effort overrides them per tenant.
-builder.Services.AddOptions<EffortSettings>().Bind(builder.Configuration.GetSection("Effort"));
-builder.Services.AddSingleton<EffortStore>();
 builder.Services.AddSingleton<ReplaySignal>();
 builder.Services.AddHostedService<ReplayWorker>();
 
@@ -25,5 +29,6 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEffort();
 app.Run();
+return 0;
 
 public partial class Program;
