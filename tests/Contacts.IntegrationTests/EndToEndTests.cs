@@ -79,7 +79,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         var last = scores.MaxBy(s => s.GetProperty("score").GetInt32())!.Clone();
         Assert.Equal(customerId, last.GetProperty("customerId").GetGuid());
         Assert.Equal(70, last.GetProperty("score").GetInt32());
-        Assert.Equal(["repeat_contacts", "channel_switches"], last.GetProperty("drivers").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
+        Assert.Equal(["repeat_contact", "channel_switch"], last.GetProperty("drivers").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
 
         var webhook = Assert.Single(Webhooks());
         Assert.True(webhook.SignatureValid, "the CRM could not verify the webhook signature");
