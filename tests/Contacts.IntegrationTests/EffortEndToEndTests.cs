@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
+using Contacts.Contracts;
 using Contacts.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
 
 namespace Contacts.IntegrationTests;
 
@@ -218,5 +221,72 @@ public sealed class EffortEndToEndTests(ServersFixture servers) : IAsyncLifetime
         }, TimeSpan.FromSeconds(60), () => Task.FromResult($"calibration: {calibration}"));
         Assert.Equal(3, calibration.GetProperty("journeys").GetInt32());
         Assert.Equal(-1, calibration.GetProperty("spearmanCorrelation").GetDouble());
+    }
+
+    /// <summary>Publishes as identity would (MassTransit's envelope on the message type's exchange), with a chosen message id.</summary>
+    private async Task PublishAsIdentity<T>(T message, Guid messageId) where T : class
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(_pipeline.Isolation.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var body = JsonSerializer.Serialize(new
+        {
+            messageId,
+            messageType = new[] { $"urn:message:Contacts.Contracts:{typeof(T).Name}" },
+            message,
+        }, JsonSerializerOptions.Web);
+        var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", Persistent = true, MessageId = messageId.ToString() };
+        await channel.BasicPublishAsync($"Contacts.Contracts:{typeof(T).Name}", "", true, properties, Encoding.UTF8.GetBytes(body));
+    }
+
+    [Fact]
+    public async Task A_split_rescores_both_customers_and_an_erasure_forgets_the_customer_exactly_once()
+    {
+        using var http = _pipeline.Client();
+        var (phoneX, phoneY) = (NewPhone(), NewPhone());
+        var at = DateTimeOffset.UtcNow.AddHours(-4);
+        var (x1, _) = await TestPipeline.Push(http, Event(phoneX, $"x1-{Guid.NewGuid():N}", "voice", "ended", at));
+        var (x2, _) = await TestPipeline.Push(http, Event(phoneX, $"x2-{Guid.NewGuid():N}", "chat", "message", at.AddHours(1), source: "web"));
+        var (y1, _) = await TestPipeline.Push(http, Event(phoneY, $"y1-{Guid.NewGuid():N}", "voice", "ended", at.AddMinutes(30)));
+        var (x, y) = (await CustomerOf(http, phoneX), await CustomerOf(http, phoneY));
+        var beforeX = await EffortWhen(http, x, e => e.GetProperty("score").GetInt32() == 35);
+        var beforeY = await EffortWhen(http, y, e => e.GetProperty("openJourneys").GetArrayLength() == 1);
+
+        // Identity found the chat was Y's: X keeps its call, Y takes the chat beside its own call.
+        await PublishAsIdentity(new CustomerSplit(Guid.NewGuid(), TestPipeline.TenantA, x, y, [x1], [x2, y1], DateTimeOffset.UtcNow), Guid.NewGuid());
+        var afterX = await EffortWhen(http, x, e => e.GetProperty("version").GetInt64() > beforeX.GetProperty("version").GetInt64());
+        var afterY = await EffortWhen(http, y, e => e.GetProperty("version").GetInt64() > beforeY.GetProperty("version").GetInt64());
+        Assert.Equal(0, afterX.GetProperty("score").GetInt32());
+        Assert.Equal(35, afterY.GetProperty("score").GetInt32());
+        Assert.Equal(2, afterY.GetProperty("openJourneys")[0].GetProperty("contacts").GetArrayLength());
+        await TestPipeline.Eventually(() => Task.FromResult(_pipeline.Tap.Of("EffortScored").Select(m => m.Message).Any(s =>
+                s.GetProperty("customerId").GetGuid() == y && s.GetProperty("version").GetInt64() == afterY.GetProperty("version").GetInt64()
+                && s.GetProperty("score").GetInt32() == 35)),
+            TimeSpan.FromSeconds(30), () => Task.FromResult("no EffortScored for the restored customer"));
+
+        // Erased, delivered twice with the same message id: forgotten once, and a late contact does not bring Y back.
+        var erasure = new CustomerErased(Guid.NewGuid(), TestPipeline.TenantA, y, [], [x2, y1], DateTimeOffset.UtcNow);
+        var messageId = Guid.NewGuid();
+        await PublishAsIdentity(erasure, messageId);
+        await PublishAsIdentity(erasure, messageId);
+        await TestPipeline.Eventually(async () => (await http.GetAsync($"v1/customers/{y}/effort")).StatusCode == HttpStatusCode.NotFound,
+            TimeSpan.FromSeconds(30), () => Task.FromResult("effort still answers for the erased customer"));
+        await TestPipeline.Eventually(async () => await _pipeline.Count(
+                "select count(*) from effort.inbox where consumer = 'effort-customer-erased' and message_id = @m", ("m", messageId)) == 1,
+            TimeSpan.FromSeconds(30), () => Task.FromResult("erasure not recorded in the inbox"));
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = any(@ids) or customer_id = @y",
+            ("ids", new[] { x2, y1 }), ("y", y)));
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.journeys where customer_id = @y", ("y", y)));
+        Assert.Equal(1, await _pipeline.Count("select count(*) from effort.erased_customers where customer_id = @y", ("y", y)));
+
+        var (late, _) = await TestPipeline.Push(http, Event(phoneY, $"y2-{Guid.NewGuid():N}", "email", "message", at.AddHours(2), source: "zendesk"));
+        await TestPipeline.Eventually(async () =>
+            {
+                var customer = await http.GetFromJsonAsync<JsonElement>($"v1/customers?phone={Uri.EscapeDataString(phoneY)}");
+                return customer.GetProperty("timeline").EnumerateArray().Any(t => t.GetProperty("contactEventId").GetGuid() == late);
+            }, TimeSpan.FromSeconds(30), () => Task.FromResult("late contact not attributed"));
+        await Task.Delay(2000); // the attribution is on its way to effort
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"v1/customers/{y}/effort")).StatusCode);
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = @e", ("e", late)));
     }
 }
