@@ -289,4 +289,47 @@ public sealed class EffortEndToEndTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"v1/customers/{y}/effort")).StatusCode);
         Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = @e", ("e", late)));
     }
+
+    [Fact]
+    public async Task The_context_of_a_merged_id_is_the_survivors_with_the_journey_of_both()
+    {
+        using var http = _pipeline.Client();
+        var phone = NewPhone();
+        var email = $"merge-{Guid.NewGuid():N}@example.com";
+        var at = DateTimeOffset.UtcNow.AddHours(-8);
+        object With(object identifiers, string contactId, string channel, DateTimeOffset when, string source) => new
+        {
+            source, sourceEventId = $"{contactId}-{Guid.NewGuid():N}", contactId, channel, direction = "inbound", kind = "message",
+            occurredAt = when, identifiers, topic = "billing",
+        };
+        await TestPipeline.Push(http, With(new { phone }, $"m1-{Guid.NewGuid():N}", "voice", at, "pbx"));
+        var first = await CustomerOf(http, phone);
+        await TestPipeline.Push(http, With(new { email }, $"m2-{Guid.NewGuid():N}", "email", at.AddHours(1), "mail"));
+        Guid second = Guid.Empty;
+        await TestPipeline.Eventually(async () =>
+        {
+            using var response = await http.GetAsync($"v1/customers?email={Uri.EscapeDataString(email)}");
+            second = response.StatusCode == HttpStatusCode.OK ? (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid() : Guid.Empty;
+            return second != Guid.Empty;
+        }, TimeSpan.FromSeconds(30), () => Task.FromResult("no customer for the email"));
+        await EffortWhen(http, second, _ => true);
+        Assert.NotEqual(first, second);
+
+        // A chat carrying both identifiers shows they are one person: identity merges, effort folds both journeys.
+        await TestPipeline.Push(http, With(new { phone, email }, $"m3-{Guid.NewGuid():N}", "chat", at.AddHours(2), "web"));
+        var merged = await EffortWhen(http, second, e => e.GetProperty("openJourneys").EnumerateArray().Sum(j => j.GetProperty("contacts").GetArrayLength()) == 3);
+        var survivor = merged.GetProperty("customerId").GetGuid();
+        Assert.Contains(survivor, new[] { first, second });
+        var mergedAway = survivor == first ? second : first;
+
+        var context = await http.GetFromJsonAsync<JsonElement>($"v1/customers/{mergedAway}/context");
+        Assert.Equal(survivor, context.GetProperty("customerId").GetGuid());
+        Assert.Equal(mergedAway, context.GetProperty("requestedId").GetGuid());
+        Assert.Equal(["email", "phone"], context.GetProperty("identifiers").EnumerateArray().Select(i => i.GetProperty("type").GetString()).Order());
+        var journey = context.GetProperty("openJourney");
+        Assert.Equal(3, journey.GetProperty("contacts").GetInt32());
+        Assert.Equal(["voice", "email", "chat"], journey.GetProperty("channelsTried").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal("chat", journey.GetProperty("lastContact").GetProperty("channel").GetString());
+        Assert.Equal(70, context.GetProperty("score").GetInt32());
+    }
 }
