@@ -8,6 +8,7 @@ namespace Contacts.IntegrationTests;
 /// The local servers `tools/run` and the tests start, where a newcomer starts them: a root user's checkout in a folder only
 /// its owner may enter, two checkouts on one machine, and a start that fails half way.
 /// </summary>
+[OwnServers]
 [Collection(ServersCollection.Name)] // not beside the other suites' start-ups: these start several servers of their own
 public sealed class LocalServersTests : IDisposable
 {

@@ -23,14 +23,61 @@ public sealed class ServersFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(DataRoot);
-        var postgres = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { Length: > 0 } pg
+        var externalPostgres = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES");
+        var externalRabbit = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ");
+        if (string.IsNullOrEmpty(externalPostgres) && string.IsNullOrEmpty(externalRabbit) && await ContainerServers.DockerAnswers())
+        {
+            var containers = await ContainerServers.StartAsync();
+            _owned.Add(containers);
+            (Postgres, RabbitMq) = (containers.Postgres, containers.RabbitMq);
+            RecordServers($"testcontainers {containers.Describe()}");
+            return;
+        }
+        var postgres = externalPostgres is { Length: > 0 } pg
             ? Task.FromResult(PostgresServer.External(pg))
             : PostgresServer.StartAsync(DataRoot);
-        var rabbit = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ") is { Length: > 0 } amqp
+        var rabbit = externalRabbit is { Length: > 0 } amqp
             ? Task.FromResult(RabbitMqServer.External(amqp, Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ_MANAGEMENT") ?? ""))
             : RabbitMqServer.StartAsync(DataRoot);
         // One failing to start stops the other: a broken run leaves no server behind.
         (Postgres, RabbitMq) = await StartTogether.All(postgres, rabbit);
+        RecordServers(externalPostgres is { Length: > 0 } || externalRabbit is { Length: > 0 } ? "external" : "local");
+    }
+
+    /// <summary>
+    /// Which servers the shared tests ran on, for the CI summary: `.ci/run` counts the tests that ran on Testcontainers
+    /// from the results only when this says so (tests in the DedicatedServers category start local servers of their own).
+    /// </summary>
+    private static void RecordServers(string kind)
+    {
+        Kind = kind.Split(' ')[0];
+        Directory.CreateDirectory(ResultsRoot);
+        File.WriteAllText(Path.Combine(ResultsRoot, "servers.txt"), kind + Environment.NewLine);
+    }
+
+    private static string ResultsRoot { get; } = Path.Combine(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot, "TestResults");
+
+    /// <summary>testcontainers, local or external: what the shared servers are, once started.</summary>
+    public static string? Kind { get; private set; }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> OwnServers = new();
+
+    /// <summary>
+    /// After each test: which servers it ran on, one line per test in TestResults/servers-by-test.txt, so that `.ci/run`
+    /// can count from the results how many passed on Testcontainers. A test ran on the shared servers when its class
+    /// takes this fixture, is not marked [OwnServers], and did not start dedicated servers.
+    /// </summary>
+    internal static void RecordTest(System.Reflection.MethodInfo test)
+    {
+        var type = test.ReflectedType ?? test.DeclaringType!;
+        var shared = type.GetConstructors().Any(c => c.GetParameters().Any(p => p.ParameterType == typeof(ServersFixture)));
+        var own = type.IsDefined(typeof(OwnServersAttribute), inherit: false) || OwnServers.ContainsKey($"{type.FullName}.{test.Name}");
+        var kind = !shared ? "none" : own ? "own" : Kind ?? "none";
+        lock (OwnServers)
+        {
+            Directory.CreateDirectory(ResultsRoot);
+            File.AppendAllText(Path.Combine(ResultsRoot, "servers-by-test.txt"), $"{type.FullName}.{test.Name}\t{kind}{Environment.NewLine}");
+        }
     }
 
     /// <summary>A database and a virtual host of their own, named after the test.</summary>
@@ -45,8 +92,10 @@ public sealed class ServersFixture : IAsyncLifetime
     }
 
     /// <summary>Servers of a test's own, for tests that stop and restart them.</summary>
-    public async Task<(PostgresServer Postgres, RabbitMqServer RabbitMq)> StartDedicated(bool postgres, bool rabbit)
+    public async Task<(PostgresServer Postgres, RabbitMqServer RabbitMq)> StartDedicated(bool postgres, bool rabbit,
+        [System.Runtime.CompilerServices.CallerMemberName] string test = "", [System.Runtime.CompilerServices.CallerFilePath] string file = "")
     {
+        OwnServers[$"Contacts.IntegrationTests.{Path.GetFileNameWithoutExtension(file)}.{test}"] = true;
         var pg = postgres ? await PostgresServer.StartAsync(DataRoot) : Postgres;
         var mq = rabbit ? await RabbitMqServer.StartAsync(DataRoot) : RabbitMq;
         if (postgres)
@@ -85,4 +134,15 @@ public sealed record Isolation(string Name, string Postgres, string RabbitMq, Po
 public sealed class ServersCollection : ICollectionFixture<ServersFixture>
 {
     public const string Name = "real servers";
+}
+
+/// <summary>Marks a test class whose tests start servers of their own instead of using the shared ones.</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class OwnServersAttribute : Attribute;
+
+/// <summary>Records, after every test of the assembly, which servers it ran on (see ServersFixture.RecordTest).</summary>
+[AttributeUsage(AttributeTargets.Assembly)]
+public sealed class RecordServersAttribute : Xunit.Sdk.BeforeAfterTestAttribute
+{
+    public override void After(System.Reflection.MethodInfo methodUnderTest) => ServersFixture.RecordTest(methodUnderTest);
 }

@@ -1,0 +1,3 @@
+using Contacts.IntegrationTests.Infrastructure;
+
+[assembly: RecordServers]
