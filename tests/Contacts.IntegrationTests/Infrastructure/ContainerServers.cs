@@ -68,8 +68,15 @@ public sealed class ContainerServers : IAsyncDisposable
         }
     }
 
+    /// <summary>Containers of this checkout's test runs carry this label, so a run that was killed is cleaned up by the next.</summary>
+    public const string Label = "contacts.tests";
+
+    private static string CheckoutId { get; } = Convert.ToHexStringLower(
+        System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot)))[..16];
+
     public static async Task<ContainerServers> StartAsync()
     {
+        await RemoveLeftovers();
         // Debian's engine speaks Docker API 1.41; Testcontainers asks for a newer one unless told. Ryuk's image cannot be
         // pulled without a registry, so the fixture removes its containers itself.
         Environment.SetEnvironmentVariable("DOCKER_API_VERSION", Environment.GetEnvironmentVariable("DOCKER_API_VERSION") ?? "1.41");
@@ -82,12 +89,14 @@ public sealed class ContainerServers : IAsyncDisposable
             .WithCommand("-c", "max_connections=1000", "-c", "fsync=off")
             .WithAutoRemove(true)
             .WithCleanUp(true)
+            .WithLabel(Label, CheckoutId)
             .Build();
         var rabbit = new RabbitMqBuilder(Image("CONTACTS_RABBITMQ_IMAGE", DefaultRabbitMqImage))
             .WithUsername("contacts").WithPassword(password)
             .WithPortBinding(ManagementPort, assignRandomHostPort: true)
             .WithAutoRemove(true)
             .WithCleanUp(true)
+            .WithLabel(Label, CheckoutId)
             .Build();
         try
         {
@@ -105,6 +114,27 @@ public sealed class ContainerServers : IAsyncDisposable
             RabbitMqServer.External(rabbit.GetConnectionString(), management));
         await servers.WaitForManagement();
         return servers;
+    }
+
+    /// <summary>With Ryuk off nothing reaps a killed run's containers: remove this checkout's before starting new ones.</summary>
+    private static async Task RemoveLeftovers()
+    {
+        try
+        {
+            using var list = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("docker",
+                ["ps", "-aq", "--filter", $"label={Label}={CheckoutId}"]) { RedirectStandardOutput = true })!;
+            var ids = (await list.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            await list.WaitForExitAsync();
+            if (ids.Length > 0)
+            {
+                using var remove = System.Diagnostics.Process.Start("docker", ["rm", "-f", .. ids]);
+                await remove.WaitForExitAsync();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // no docker command line on this machine: Testcontainers talks to the engine directly, leftovers stay
+        }
     }
 
     /// <summary>Which containers these are, for the test log and the CI summary.</summary>
