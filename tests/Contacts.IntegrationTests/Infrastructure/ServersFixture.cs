@@ -53,6 +53,7 @@ public sealed class ServersFixture : IAsyncLifetime
         Kind = kind.Split(' ')[0];
         Directory.CreateDirectory(ResultsRoot);
         File.WriteAllText(Path.Combine(ResultsRoot, "servers.txt"), kind + Environment.NewLine);
+        File.Delete(Path.Combine(ResultsRoot, "servers-by-test.txt")); // a new run: nothing of an earlier one counts
     }
 
     private static string ResultsRoot { get; } = Path.Combine(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot, "TestResults");
