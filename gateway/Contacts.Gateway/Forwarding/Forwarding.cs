@@ -139,11 +139,7 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
             }
         }
         request.Headers.Add(Tenant.Header, tenant);
-        // The URL as the platform called it: Twilio signs it, so ingestion must see it, not its own internal address.
-        var publicBase = configuration["Gateway:PublicBaseUrl"] is { Length: > 0 } configured
-            ? configured.TrimEnd('/')
-            : $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
-        request.Headers.Add("X-Contacts-Original-Url", publicBase + http.Request.Path + http.Request.QueryString);
+        request.Headers.Add("X-Contacts-Original-Url", OriginalUrl(http.Request, configuration["Gateway:PublicBaseUrl"]));
         if (configuration["Internal:Key"] is { Length: > 0 } internalKey)
         {
             request.Headers.Add(Tenant.InternalKeyHeader, internalKey);
@@ -179,6 +175,42 @@ public sealed class Forwarder(ApiKeyStore keys, TenantRateLimiter limiter, IHttp
                 }
             }
             await response.Content.CopyToAsync(http.Response.Body, http.RequestAborted);
+        }
+    }
+
+    /// <summary>
+    /// The URL as the platform called it: Twilio signs it, so ingestion must see it, not its own internal address. Host case
+    /// and port as sent (or as in Gateway:PublicBaseUrl behind a proxy); for a platform webhook called with Basic auth, the
+    /// credentials go back into the URL, as Twilio signs the URL configured as https://user:key@host/....
+    /// </summary>
+    public static string OriginalUrl(HttpRequest request, string? publicBaseUrl)
+    {
+        var baseUrl = publicBaseUrl is { Length: > 0 } configured
+            ? configured.TrimEnd('/')
+            : $"{request.Scheme}://{request.Host.Value}{request.PathBase}";
+        if (request.Path.StartsWithSegments("/v1/webhooks", StringComparison.OrdinalIgnoreCase) && BasicCredentials(request) is var (user, password)
+            && baseUrl.IndexOf("://", StringComparison.Ordinal) is var schemeEnd and >= 0 && !baseUrl[(schemeEnd + 3)..].Split('/')[0].Contains('@'))
+        {
+            baseUrl = $"{baseUrl[..(schemeEnd + 3)]}{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{baseUrl[(schemeEnd + 3)..]}";
+        }
+        return baseUrl + request.Path.ToUriComponent() + request.QueryString;
+    }
+
+    private static (string User, string Password)? BasicCredentials(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        try
+        {
+            var credentials = System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(authorization["Basic ".Length..].Trim()));
+            return credentials.IndexOf(':') is var colon and >= 0 ? (credentials[..colon], credentials[(colon + 1)..]) : null;
+        }
+        catch (FormatException)
+        {
+            return null;
         }
     }
 

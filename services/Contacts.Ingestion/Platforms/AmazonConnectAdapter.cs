@@ -4,8 +4,10 @@ using Contacts.Ingestion.Events;
 namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
-/// Amazon Connect contact events as EventBridge delivers them ("detail-type": "Amazon Connect Contact Event"). EventBridge
-/// API destinations authenticate with our API key and do not sign, so there is no signature to check.
+/// Amazon Connect contact events as EventBridge delivers them ("detail-type": "Amazon Connect Contact Event"): INITIATED
+/// (a transfer when initiationMethod is TRANSFER or QUEUE_TRANSFER), CONNECTED_TO_SYSTEM, QUEUED, CONNECTED_TO_AGENT,
+/// DISCONNECTED and COMPLETED; CONTACT_DATA_UPDATED and newer types are ignored. EventBridge API destinations
+/// authenticate with our API key and do not sign, so there is no signature to check.
 /// </summary>
 public sealed class AmazonConnectAdapter : IPlatformAdapter
 {
@@ -23,12 +25,13 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             return PlatformMapping.Ignore($"detail-type '{root.String("detail-type")}' is not a contact event");
         }
         var detail = root.Object("detail");
-        var eventType = detail.String("eventType");
-        var method = detail.String("initiationMethod");
+        var eventType = detail.String("eventType")?.ToUpperInvariant();
+        var method = detail.String("initiationMethod")?.ToUpperInvariant();
         var kind = eventType switch
         {
             "INITIATED" when method is "TRANSFER" or "QUEUE_TRANSFER" => "transferred",
-            "INITIATED" => "started",
+            // Each step of the contact is a report on it; queue wait is known from CONNECTED_TO_AGENT on.
+            "INITIATED" or "CONNECTED_TO_SYSTEM" or "QUEUED" or "CONNECTED_TO_AGENT" => "started",
             "DISCONNECTED" or "COMPLETED" => "ended",
             _ => null,
         };
@@ -37,7 +40,7 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             return PlatformMapping.Ignore($"eventType '{eventType}' is not tracked");
         }
         var contactId = detail.Required("contactId", "detail.contactId");
-        var channel = detail.String("channel") switch
+        var channel = detail.String("channel")?.ToUpperInvariant() switch
         {
             "VOICE" => "voice",
             "CHAT" => "chat",
@@ -52,13 +55,18 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
         var agent = detail.Object("agentInfo");
         var enqueued = queue.Time("enqueueTimestamp");
         var connected = agent.Time("connectedToAgentTimestamp");
+        var ended = kind == "ended";
+        var outbound = method is "OUTBOUND" or "API" or "CALLBACK" or "AGENT_REPLY" or "CAMPAIGN";
+        // Every event of a chain carries the chain's own handle, and the customer's address where the event has it: one
+        // event with both links the chain to the customer known by that address, so the events without it join them too.
+        var chain = $"amazon-connect:{(string.IsNullOrEmpty(initial) ? contactId : initial)}";
         return PlatformMapping.Of(new ContactEventV1
         {
             Source = Name,
             SourceEventId = root.Required("id", "id"),
             ContactId = contactId,
             Channel = channel,
-            Direction = method is "OUTBOUND" or "API" or "CALLBACK" ? "outbound" : "inbound",
+            Direction = outbound ? "outbound" : "inbound",
             Kind = kind,
             OccurredAt = root.Time("time") ?? detail.Time("disconnectTimestamp") ?? detail.Time("initiationTimestamp"),
             InitialContactId = initial,
@@ -67,18 +75,23 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             EndedAt = detail.Time("disconnectTimestamp"),
             Identifiers = customer.String("type") switch
             {
-                "TELEPHONE_NUMBER" when address is not null => new IdentifiersV1 { Phone = address },
-                "EMAIL_ADDRESS" when address is not null => new IdentifiersV1 { Email = address },
-                // Without the customer's address, the chain of transfers is still one customer.
-                _ => new IdentifiersV1 { Handle = $"amazon-connect:{initial ?? contactId}" },
+                "TELEPHONE_NUMBER" when address is { Length: > 0 } => new IdentifiersV1 { Phone = address, Handle = chain },
+                "EMAIL_ADDRESS" when address is { Length: > 0 } => new IdentifiersV1 { Email = address, Handle = chain },
+                _ => new IdentifiersV1 { Handle = chain },
             },
-            Measures = kind == "ended" && enqueued is { } q
+            Measures = enqueued is { } q && (connected is not null || ended)
                 ? new MeasuresV1
                 {
                     QueueWaitSeconds = connected is { } c ? Math.Max(0, (c - q).TotalSeconds) : null,
-                    Abandoned = connected is null,
+                    // Queued and gone before an agent answered: abandoned (an outbound or callback leg is not the customer's to abandon).
+                    Abandoned = ended ? connected is null && !outbound : null,
+                    HoldSeconds = HoldSeconds(agent),
                 }
-                : null,
+                : HoldSeconds(agent) is { } hold ? new MeasuresV1 { HoldSeconds = hold } : null,
         });
     }
+
+    /// <summary>agentInfo.agentInitiatedHoldDuration, in whole seconds, where Connect reports it (on the ending events).</summary>
+    private static double? HoldSeconds(JsonElement agent) =>
+        agent.TryGetField("agentInitiatedHoldDuration", out var value) && value.TryGetInt64(out var seconds) && seconds >= 0 ? seconds : null;
 }

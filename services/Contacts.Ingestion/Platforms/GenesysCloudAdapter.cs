@@ -4,8 +4,9 @@ using Contacts.Ingestion.Events;
 namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
-/// Genesys Cloud conversation detail events (topic v2.detail.events.conversation.{id}.customer.start / .end), as the
-/// EventBridge integration delivers them or bare. Genesys does not sign these; the API key authenticates.
+/// Genesys Cloud conversation detail events, as the EventBridge integration delivers them or bare: topics
+/// v2.detail.events.conversation.{id}.customer.start / .customer.end (the contact), .acd.end (the queue: wait, abandon)
+/// and .user.end (an agent's part: hold, talk, transfer). Genesys does not sign these; the API key authenticates.
 /// </summary>
 public sealed class GenesysCloudAdapter : IPlatformAdapter
 {
@@ -21,17 +22,25 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
         // EventBridge wraps the Genesys notification in "detail"; a direct delivery is the notification itself.
         var notification = root.Object("detail").ValueKind == JsonValueKind.Object ? root.Object("detail") : root;
         var topic = notification.String("topicName") ?? root.String("detail-type") ?? "";
-        var kind = topic switch
+        var body = notification.Object("eventBody");
+        var disconnect = body.String("disconnectType") ?? "";
+        var transfer = disconnect.EndsWith("TRANSFER", StringComparison.Ordinal);
+        var acdOutcome = body.String("acdOutcome");
+        var (kind, step) = topic switch
         {
-            _ when topic.EndsWith(".customer.start", StringComparison.Ordinal) => "started",
-            _ when topic.EndsWith(".customer.end", StringComparison.Ordinal) => "ended",
-            _ => null,
+            _ when topic.EndsWith(".customer.start", StringComparison.Ordinal) => ("started", null),
+            _ when topic.EndsWith(".customer.end", StringComparison.Ordinal) => ("ended", null),
+            // Left the queue: abandoned ends the contact; answered or flowed out, it goes on (the queue hands over to an agent
+            // with a TRANSFER disconnect, which is routing, not a transfer the customer lives through).
+            _ when topic.EndsWith(".acd.end", StringComparison.Ordinal) => (acdOutcome == "ABANDON" ? "ended" : "started", "acd.end"),
+            // An agent's part ended: by a transfer, or with the contact.
+            _ when topic.EndsWith(".user.end", StringComparison.Ordinal) => (transfer ? "transferred" : "ended", "user.end"),
+            _ => ((string?)null, (string?)null),
         };
         if (kind is null)
         {
             return PlatformMapping.Ignore($"topic '{topic}' is not tracked");
         }
-        var body = notification.Object("eventBody");
         var conversationId = body.Required("conversationId", "eventBody.conversationId");
         var eventTime = body.TryGetProperty("eventTime", out var time) && time.TryGetInt64(out var ms)
             ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
@@ -63,13 +72,31 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
         return PlatformMapping.Of(new ContactEventV1
         {
             Source = Name,
-            SourceEventId = root.String("id") ?? $"{conversationId}:{body.String("participantId")}:{kind}:{eventTime.ToUnixTimeMilliseconds()}",
+            SourceEventId = root.String("id") ?? $"{conversationId}:{body.String("participantId")}:{step ?? kind}:{eventTime.ToUnixTimeMilliseconds()}",
             ContactId = conversationId,
             Channel = channel,
             Direction = direction,
             Kind = kind,
             OccurredAt = eventTime,
             Identifiers = identifiers,
+            Measures = step switch
+            {
+                "acd.end" => new MeasuresV1
+                {
+                    QueueWaitSeconds = Seconds(body, "connectedDurationMs"),
+                    Abandoned = acdOutcome == "ABANDON" ? true : null,
+                },
+                "user.end" => new MeasuresV1
+                {
+                    HoldSeconds = Seconds(body, "heldDurationMs"),
+                    HandleSeconds = Seconds(body, "interactingDurationMs") is { } talk ? talk + (Seconds(body, "heldDurationMs") ?? 0) : null,
+                    Transfers = transfer ? 1 : null,
+                },
+                _ => null,
+            },
         });
     }
+
+    private static double? Seconds(JsonElement body, string milliseconds) =>
+        body.TryGetProperty(milliseconds, out var value) && value.TryGetInt64(out var ms) && ms >= 0 ? ms / 1000.0 : null;
 }

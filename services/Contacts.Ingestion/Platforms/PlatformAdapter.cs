@@ -73,18 +73,37 @@ internal static class PlatformPayload
         }
     }
 
+    /// <summary>A property by name, the exact spelling first, then any case: vendors' own samples mix "contactId" and "ContactId".</summary>
+    public static bool TryGetField(this JsonElement element, string name, out JsonElement value)
+    {
+        value = default;
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return false;
+        }
+        if (element.TryGetProperty(name, out value))
+        {
+            return true;
+        }
+        foreach (var property in element.EnumerateObject())
+        {
+            if (property.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                value = property.Value;
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static string? String(this JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
+        element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     public static string Required(this JsonElement element, string name, string path) =>
         element.String(name) is { Length: > 0 } value ? value : throw new PlatformFormatException(path, "is required");
 
     public static JsonElement Object(this JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Object
-            ? value
-            : default;
+        element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.Object ? value : default;
 
     public static DateTimeOffset? Time(this JsonElement element, string name) =>
         DateTimeOffset.TryParse(element.String(name), System.Globalization.CultureInfo.InvariantCulture,

@@ -7,7 +7,7 @@ namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
 /// Twilio voice status callbacks and messaging webhooks: form-encoded, signed with X-Twilio-Signature =
-/// Base64(HMAC-SHA1(auth token, full URL + every POST parameter sorted by name, name then value)).
+/// Base64(HMAC-SHA1(auth token, full URL as configured in Twilio + every POST parameter sorted by name, name then value)).
 /// </summary>
 public sealed class TwilioAdapter : IPlatformAdapter
 {
@@ -24,15 +24,42 @@ public sealed class TwilioAdapter : IPlatformAdapter
         {
             return $"{SignatureHeader}: is required";
         }
-        return PlatformPayload.SameSignature(sent, Sign(secret!, request.Url.ToString(), Form(request)))
+        var parameters = FormPairs(request);
+        return SignedUrls(request.Url.OriginalString).Any(url => PlatformPayload.SameSignature(sent, Sign(secret!, url, parameters)))
             ? null
             : $"{SignatureHeader}: does not match the URL and parameters signed with this tenant's auth token";
     }
 
-    public static string Sign(string authToken, string url, IReadOnlyDictionary<string, string> parameters)
+    /// <summary>
+    /// The URLs Twilio may have signed for the one we were called at, as Twilio's own validators accept them: exactly as
+    /// configured (scheme and host case kept, credentials kept), without its port, and with the scheme's default port added.
+    /// String surgery, not System.Uri, which would lower-case the host and drop a default port.
+    /// </summary>
+    public static IReadOnlyList<string> SignedUrls(string url)
+    {
+        var schemeEnd = url.IndexOf("://", StringComparison.Ordinal);
+        if (schemeEnd < 0)
+        {
+            return [url];
+        }
+        var authorityStart = schemeEnd + 3;
+        var authorityEnd = url.IndexOfAny(['/', '?', '#'], authorityStart) is var end and >= 0 ? end : url.Length;
+        var authority = url[authorityStart..authorityEnd];
+        var hostStart = authority.LastIndexOf('@') + 1;
+        var hostAndPort = authority[hostStart..];
+        var colon = hostAndPort.LastIndexOf(':');
+        var hasPort = colon > hostAndPort.LastIndexOf(']') && colon < hostAndPort.Length - 1 && hostAndPort[(colon + 1)..].All(char.IsAsciiDigit);
+        var host = hasPort ? hostAndPort[..colon] : hostAndPort;
+        string With(string hostPort) => url[..authorityStart] + authority[..hostStart] + hostPort + url[authorityEnd..];
+        var defaultPort = url[..schemeEnd].Equals("https", StringComparison.OrdinalIgnoreCase) ? "443" : "80";
+        return new[] { url, With(host), hasPort ? url : With($"{host}:{defaultPort}") }.Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Base64(HMAC-SHA1(auth token, URL + each parameter name and value, by name then value, as Twilio sorts them)).</summary>
+    public static string Sign(string authToken, string url, IEnumerable<KeyValuePair<string, string>> parameters)
     {
         var data = new StringBuilder(url);
-        foreach (var (key, value) in parameters.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var (key, value) in parameters.Distinct().OrderBy(p => p.Key, StringComparer.Ordinal).ThenBy(p => p.Value, StringComparer.Ordinal))
         {
             data.Append(key).Append(value);
         }
@@ -103,12 +130,16 @@ public sealed class TwilioAdapter : IPlatformAdapter
         });
     }
 
-    private static Dictionary<string, string> Form(PlatformRequest request)
+    private static Dictionary<string, string> Form(PlatformRequest request) =>
+        FormPairs(request).GroupBy(p => p.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Value, StringComparer.Ordinal);
+
+    /// <summary>Every posted name and value, a repeated name once per value (Twilio signs each).</summary>
+    private static List<KeyValuePair<string, string>> FormPairs(PlatformRequest request)
     {
         if (request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase) != true)
         {
             throw new PlatformFormatException("Content-Type", "must be application/x-www-form-urlencoded, as Twilio sends");
         }
-        return QueryHelpers.ParseQuery(request.Text).ToDictionary(p => p.Key, p => p.Value.ToString(), StringComparer.Ordinal);
+        return QueryHelpers.ParseQuery(request.Text).SelectMany(p => p.Value.Select(v => KeyValuePair.Create(p.Key, v ?? ""))).ToList();
     }
 }
