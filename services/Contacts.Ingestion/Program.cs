@@ -1,11 +1,13 @@
+using Contacts.Ingestion.Erasure;
 using Contacts.Ingestion.Events;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;
+using MassTransit;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("ingestion");
 builder.AddDatabase("ingestion", IngestionSchema.Migrations);
-builder.AddMessaging();
+builder.AddMessaging(x => x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>());
 builder.Services.AddSingleton(TimeProvider.System);
 
 var app = builder.Build();

@@ -53,6 +53,10 @@ public static class ForwardingSetup
         app.MapPut("/v1/settings/effort", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
         app.MapGet("/v1/settings/effort/replays/{id}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Effort));
         app.MapGet("/v1/customers/{id:guid}/context", (Guid id, HttpContext http, Context.CustomerContextComposer composer) => composer.Compose(id, http));
+        app.MapPost("/v1/customers/{id}/split", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapDelete("/v1/customers/{id}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapGet("/v1/settings/identity", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapPut("/v1/settings/identity", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         return app;
     }
 }

@@ -1,7 +1,7 @@
+using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Identifiers;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
-using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 
 namespace Contacts.Identity.Customers;
@@ -13,12 +13,19 @@ public sealed record CustomerView(
     IReadOnlyList<Guid> MergedFrom,
     IReadOnlyList<IdentifierView> Identifiers,
     IReadOnlyList<string> Channels,
-    IReadOnlyList<TimelineEntry> Timeline);
+    IReadOnlyList<TimelineEntry> Timeline,
+    IReadOnlyList<AmbiguousContact> AmbiguousContacts,
+    IReadOnlyList<Guid> DistinctFrom);
 
-public sealed record IdentifierView(string Type, string Value);
+/// <summary>An identifier of the customer; a shared one is held with other customers (SharedWith) and never merges them.</summary>
+public sealed record IdentifierView(string Type, string Value, bool Shared = false, IReadOnlyList<Guid>? SharedWith = null);
 
 public sealed record TimelineEntry(
     Guid ContactEventId, DateTimeOffset OccurredAt, string Channel, string Direction, string Kind, string Source, string ContactId, string? Topic);
+
+/// <summary>A contact whose only identifiers are shared: held, not credited to any of its candidate customers.</summary>
+public sealed record AmbiguousContact(
+    Guid ContactEventId, DateTimeOffset OccurredAt, string Channel, string Kind, string Source, string ContactId, IReadOnlyList<Guid> CandidateCustomerIds, string Rule);
 
 public static class CustomerEndpoints
 {
@@ -27,34 +34,31 @@ public static class CustomerEndpoints
         var group = app.MapGroup("/v1/customers");
         group.MapGet("/{id:guid}", GetById).WithName("GetCustomer");
         group.MapGet("/", Lookup).WithName("FindCustomer");
+        group.MapGet("/{id:guid}/history", CustomerHistory.Get).WithName("GetCustomerHistory");
+        group.MapPost("/{id:guid}/split", CustomerSplitting.Split).WithName("SplitCustomer");
+        group.MapDelete("/{id:guid}", CustomerErasure.Erase).WithName("EraseCustomer");
         return app;
     }
 
-    internal static async Task<Results<Ok<CustomerView>, ProblemHttpResult>> GetById(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> GetById(Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
     {
         if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
-            return NoTenant();
+            return Problems.NoTenant();
         }
         var view = await Load(database.DataSource, tenant, id, ct);
-        return view is null ? NotFound($"No customer {id} in this tenant.") : TypedResults.Ok(view);
+        return view is null ? Problems.NotFound($"No customer {id} in this tenant.") : TypedResults.Ok(view);
     }
 
     /// <summary>Finds the customer an identifier belongs to: ?phone=, ?email=, ?crmId=, ?accountNumber=, ?handle= or ?deviceId=.</summary>
-    internal static async Task<Results<Ok<CustomerView>, ProblemHttpResult, ValidationProblem>> Lookup(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> Lookup(HttpContext http, Database database, SettingsStore settings, IConfiguration configuration, CancellationToken ct)
     {
         if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
-            return NoTenant();
+            return Problems.NoTenant();
         }
-        (string Type, string Query)[] keys =
-        [
-            (IdentifierTypes.Phone, "phone"), (IdentifierTypes.Email, "email"), (IdentifierTypes.CrmId, "crmId"),
-            (IdentifierTypes.AccountNumber, "accountNumber"), (IdentifierTypes.Handle, "handle"), (IdentifierTypes.DeviceId, "deviceId"),
-        ];
-        var given = keys.Where(k => http.Request.Query.ContainsKey(k.Query)).ToList();
+        var given = IdentifierTypes.All.Select(t => (Type: t, Query: IdentifierTypes.PublicName(t)))
+            .Where(k => http.Request.Query.ContainsKey(k.Query)).ToList();
         if (given.Count != 1)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
@@ -63,63 +67,96 @@ public static class CustomerEndpoints
             });
         }
         var (type, query) = given[0];
-        var (value, error) = IdentifierNormalizer.Normalize(type, http.Request.Query[query].ToString());
+        var raw = http.Request.Query[query].ToString();
+        var (value, error) = type == IdentifierTypes.Phone
+            ? IdentifierNormalizer.PhoneForTenant(raw, (await settings.Rules(tenant, ct)).DefaultRegion)
+            : IdentifierNormalizer.Normalize(type, raw);
         if (error is not null)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [query] = [error] });
         }
 
-        await using var cmd = database.DataSource.CreateCommand(
-            "select customer_id from customer_identifiers where tenant_id = @tenant and type = @type and value = @value");
+        await using var cmd = database.DataSource.CreateCommand("""
+            select i.customer_id, i.shared, array(select s.customer_id from identifier_sharers s
+                where s.tenant_id = i.tenant_id and s.type = i.type and s.value = i.value order by s.customer_id)
+            from customer_identifiers i where i.tenant_id = @tenant and i.type = @type and i.value = @value
+            """);
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue("type", type);
         cmd.Parameters.AddWithValue("value", value!);
-        var customerId = await cmd.ExecuteScalarAsync(ct) as Guid?;
+        Guid? customerId = null;
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+        {
+            if (await reader.ReadAsync(ct))
+            {
+                if (reader.GetBoolean(1))
+                {
+                    return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Shared identifier",
+                        detail: $"That {query} is shared by several customers and identifies none of them alone.",
+                        extensions: new Dictionary<string, object?> { ["candidateCustomerIds"] = reader.GetFieldValue<Guid[]>(2) });
+                }
+                customerId = reader.GetGuid(0);
+            }
+        }
         var view = customerId is { } id ? await Load(database.DataSource, tenant, id, ct) : null;
-        return view is null ? NotFound($"No customer with that {query} in this tenant.") : TypedResults.Ok(view);
+        return view is null ? Problems.NotFound($"No customer with that {query} in this tenant.") : TypedResults.Ok(view);
+    }
+
+    /// <summary>The live customer an id now stands for, following merges; null when unknown in this tenant or erased.</summary>
+    internal static async Task<(Guid Id, DateTimeOffset CreatedAt)?> Resolve(NpgsqlConnection connection, NpgsqlTransaction? tx, string tenant, Guid requestedId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            with recursive chain as (
+                select id, merged_into, created_at, erased_at, 0 as depth from customers where id = @id and tenant_id = @tenant
+                union all
+                select c.id, c.merged_into, c.created_at, c.erased_at, chain.depth + 1 from customers c join chain on c.id = chain.merged_into where chain.depth < 100)
+            select id, created_at from chain where merged_into is null and erased_at is null
+            """, connection, tx);
+        cmd.Parameters.AddWithValue("id", requestedId);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)) : null;
     }
 
     /// <summary>Loads a customer, following merges to the survivor; null when it does not exist in this tenant.</summary>
-    private static async Task<CustomerView?> Load(NpgsqlDataSource db, string tenant, Guid requestedId, CancellationToken ct)
+    internal static async Task<CustomerView?> Load(NpgsqlDataSource db, string tenant, Guid requestedId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        // One snapshot for the four reads, so a merge committing in between cannot tear the view.
+        // One snapshot for all reads, so a merge committing in between cannot tear the view.
         await using var tx = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
-        Guid id;
-        DateTimeOffset createdAt;
-        await using (var cmd = new NpgsqlCommand("""
-            with recursive chain as (
-                select id, merged_into, created_at, 0 as depth from customers where id = @id and tenant_id = @tenant
-                union all
-                select c.id, c.merged_into, c.created_at, chain.depth + 1 from customers c join chain on c.id = chain.merged_into where chain.depth < 100)
-            select id, created_at from chain where merged_into is null
-            """, connection, tx))
+        if (await Resolve(connection, tx, tenant, requestedId, ct) is not var (id, createdAt))
         {
-            cmd.Parameters.AddWithValue("id", requestedId);
-            cmd.Parameters.AddWithValue("tenant", tenant);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct))
-            {
-                return null;
-            }
-            (id, createdAt) = (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1));
+            return null;
         }
-
         var mergedFrom = await List(connection, tx, "select id from customers where merged_into = @id order by created_at", id,
             r => r.GetGuid(0), ct);
-        var identifiers = await List(connection, tx, "select type, value from customer_identifiers where customer_id = @id order by type, value", id,
-            r => new IdentifierView(r.GetString(0), r.GetString(1)), ct);
+        var identifiers = await List(connection, tx, """
+            select type, value, false, '{}'::uuid[] from customer_identifiers where customer_id = @id
+            union all
+            select s.type, s.value, true, array(select o.customer_id from identifier_sharers o
+                where o.tenant_id = s.tenant_id and o.type = s.type and o.value = s.value and o.customer_id <> @id order by o.customer_id)
+            from identifier_sharers s where s.customer_id = @id
+            order by 1, 2
+            """, id, r => new IdentifierView(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.GetBoolean(2) ? r.GetFieldValue<Guid[]>(3) : null), ct);
         var timeline = await List(connection, tx, """
             select contact_event_id, occurred_at, channel, direction, kind, source, contact_id, topic
             from timeline where customer_id = @id order by occurred_at, contact_event_id
             """, id,
             r => new TimelineEntry(r.GetGuid(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.GetString(3), r.GetString(4),
                 r.GetString(5), r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)), ct);
+        var held = await List(connection, tx, """
+            select contact_event_id, occurred_at, channel, kind, source, contact_id, candidate_ids, rule
+            from held_contacts where candidate_ids @> array[@id] order by occurred_at, contact_event_id
+            """, id,
+            r => new AmbiguousContact(r.GetGuid(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.GetString(3), r.GetString(4),
+                r.GetString(5), r.GetFieldValue<Guid[]>(6), r.GetString(7)), ct);
+        var distinct = await List(connection, tx, "select other_id from distinct_customers where customer_id = @id order by other_id", id,
+            r => r.GetGuid(0), ct);
         var channels = timeline.Select(t => t.Channel).Distinct().ToList();
-        return new CustomerView(id, createdAt, mergedFrom, identifiers, channels, timeline);
+        return new CustomerView(id, createdAt, mergedFrom, identifiers, channels, timeline, held, distinct);
     }
 
-    private static async Task<List<T>> List<T>(NpgsqlConnection connection, NpgsqlTransaction tx, string sql, Guid id,
+    internal static async Task<List<T>> List<T>(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, Guid id,
         Func<NpgsqlDataReader, T> read, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, connection, tx);
@@ -132,11 +169,4 @@ public static class CustomerEndpoints
         }
         return result;
     }
-
-    private static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
-
-    private static ProblemHttpResult NotFound(string detail) =>
-        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
 }

@@ -14,18 +14,24 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
             var contact = context.Message;
             Validate(contact);
             var attribution = await stitcher.Attribute(session, contact, context.CancellationToken);
+            if (attribution.CustomerId is not { } customerId)
+            {
+                return; // held as ambiguous: effort and alerting never see it (shown on the candidates' reads)
+            }
             if (attribution.MergedIds.Count > 0)
             {
-                var merged = new CustomersMerged(Guid.CreateVersion7(), contact.TenantId, attribution.CustomerId,
+                var merged = new CustomersMerged(Guid.CreateVersion7(), contact.TenantId, customerId,
                     attribution.MergedIds, contact.Id, DateTimeOffset.UtcNow);
                 session.Publish(merged, merged.Id);
             }
-            var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, attribution.CustomerId,
-                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds,
-                new ContactDetails(contact.Source, contact.ContactId, contact.Direction, contact.Topic, contact.InitialContactId,
-                    contact.PreviousContactId, contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore));
+            var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, customerId,
+                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds, DetailsOf(contact));
             session.Publish(attributed, attributed.Id);
         });
+
+    public static ContactDetails DetailsOf(ContactEventReceived contact) =>
+        new(contact.Source, contact.ContactId, contact.Direction, contact.Topic, contact.InitialContactId, contact.PreviousContactId,
+            contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore);
 
     /// <summary>Ingestion validates, but a queue can be written by others: refuse what would corrupt a customer.</summary>
     private static void Validate(ContactEventReceived contact)

@@ -2,17 +2,23 @@ using Contacts.ServiceDefaults.EventStore;
 
 namespace Contacts.Identity.Stitching;
 
-// The customer stream: every link and merge is an event, so a bad merge can be audited and reverted.
+// The customer stream: every link, share, merge and split is an event with its evidence, so a bad merge can be audited and reverted.
 public sealed record CustomerCreated(Guid CustomerId, string TenantId, Guid ContactEventId);
 public sealed record IdentifierLinked(string Type, string Value, Guid ContactEventId);
 public sealed record ContactAttached(Guid ContactEventId, string Channel, string Kind, DateTimeOffset OccurredAt);
 public sealed record CustomerMergedInto(Guid SurvivorId, Guid ContactEventId);
 public sealed record CustomersAbsorbed(IReadOnlyList<Guid> MergedIds, Guid ContactEventId);
+public sealed record IdentifierShared(string Type, string Value, IReadOnlyList<Guid> CustomerIds, Guid ContactEventId, string Rule);
+public sealed record ContactHeldAmbiguous(Guid ContactEventId, IReadOnlyList<Guid> CandidateIds, string Rule);
+public sealed record MergeReverted(Guid SurvivorId, Guid RestoredId, IReadOnlyList<Guid> SurvivorContactEventIds, IReadOnlyList<Guid> RestoredContactEventIds);
 
 public static class CustomerEvents
 {
     public static readonly Type[] Types =
-        [typeof(CustomerCreated), typeof(IdentifierLinked), typeof(ContactAttached), typeof(CustomerMergedInto), typeof(CustomersAbsorbed)];
+    [
+        typeof(CustomerCreated), typeof(IdentifierLinked), typeof(ContactAttached), typeof(CustomerMergedInto), typeof(CustomersAbsorbed),
+        typeof(IdentifierShared), typeof(ContactHeldAmbiguous), typeof(MergeReverted),
+    ];
 }
 
 /// <summary>A customer as its stream tells it.</summary>
@@ -23,6 +29,7 @@ public sealed class Customer : IAggregate
     public string TenantId { get; private set; } = "";
     public Guid? MergedInto { get; private set; }
     public HashSet<(string Type, string Value)> Identifiers { get; } = [];
+    public HashSet<(string Type, string Value)> SharedIdentifiers { get; } = [];
     public List<Guid> Contacts { get; } = [];
     public List<Guid> Absorbed { get; } = [];
 
@@ -31,4 +38,22 @@ public sealed class Customer : IAggregate
     public void Apply(ContactAttached e) => Contacts.Add(e.ContactEventId);
     public void Apply(CustomerMergedInto e) => MergedInto = e.SurvivorId;
     public void Apply(CustomersAbsorbed e) => Absorbed.AddRange(e.MergedIds);
+
+    public void Apply(IdentifierShared e)
+    {
+        Identifiers.Remove((e.Type, e.Value));
+        SharedIdentifiers.Add((e.Type, e.Value));
+    }
+
+    public void Apply(MergeReverted e)
+    {
+        if (e.RestoredId == Id)
+        {
+            MergedInto = null;
+        }
+        else
+        {
+            Absorbed.Remove(e.RestoredId);
+        }
+    }
 }

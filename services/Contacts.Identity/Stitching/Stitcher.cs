@@ -1,170 +1,329 @@
 using Contacts.Contracts;
+using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Persistence;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Contacts.Identity.Stitching;
 
-/// <summary>The outcome of stitching one contact: its customer, whether that customer is new, and who was merged into it.</summary>
-public sealed record Attribution(Guid CustomerId, bool IsNewCustomer, IReadOnlyList<Guid> MergedIds);
+/// <summary>
+/// The outcome of stitching one contact: its customer (null when held as ambiguous, with the candidates), whether that
+/// customer is new, and who was merged into it.
+/// </summary>
+public sealed record Attribution(Guid? CustomerId, bool IsNewCustomer, IReadOnlyList<Guid> MergedIds, IReadOnlyList<Guid> Candidates)
+{
+    public bool IsHeld => CustomerId is null;
+}
 
 /// <summary>
-/// Attaches a contact to a customer by exact match on its normalised identifiers, inside the caller's transaction.
-/// Transaction-scoped advisory locks on the identifiers (taken in sorted order, so no deadlock) serialise contacts that
-/// share an identifier; stream versions catch the rest (a concurrent change to a matched customer), and the consumer retries.
+/// The shell around <see cref="StitchDecision"/>, inside the caller's transaction: lock the contact's identifiers, load
+/// what they touch, decide, then append the customers' events and project the index, timeline and history.
+/// Transaction-scoped advisory locks on the identifiers (sorted, so no deadlock) serialise contacts sharing an identifier;
+/// every customer the decision touched gets an event appended at the version read before deciding, so a concurrent
+/// change to any of them fails the append (ConcurrencyException) and the consumer retries on fresh state.
 /// </summary>
-public sealed class Stitcher
+public sealed class Stitcher(SettingsStore settings)
 {
-    public async Task<Attribution> Attribute(Session session, ContactEventReceived contact, CancellationToken ct)
+    public async Task<Attribution> Attribute(Session session, ContactEventReceived contact, CancellationToken ct) =>
+        await Attribute(session, contact, await settings.Rules(contact.TenantId, ct), ct);
+
+    public static async Task<Attribution> Attribute(Session session, ContactEventReceived contact, IdentityRules rules, CancellationToken ct)
     {
-        var identifiers = contact.Identifiers.Distinct().OrderBy(i => i.Type, StringComparer.Ordinal).ThenBy(i => i.Value, StringComparer.Ordinal).ToList();
-        await LockIdentifiers(session, contact.TenantId, identifiers, ct);
+        var uses = rules.Prepare(contact.Identifiers);
+        var usable = uses.Where(u => u.Usable).OrderBy(u => u.Type, StringComparer.Ordinal).ThenBy(u => u.Value, StringComparer.Ordinal).ToList();
+        await LockIdentifiers(session, contact.TenantId, usable, ct);
 
-        if (await AlreadyAttached(session, contact.Id, ct) is { } existing)
+        if (await AlreadyStitched(session, contact.Id, ct) is { } earlier)
         {
-            return new Attribution(existing, false, []);
+            return earlier;
         }
-
-        var matches = await FindMatches(session, contact.TenantId, identifiers, ct);
-        var known = await KnownIdentifiers(session, contact.TenantId, identifiers, ct);
-        var fresh = identifiers.Where(i => !known.Contains((i.Type, i.Value))).ToList();
-        var attached = new ContactAttached(contact.Id, contact.Channel, contact.Kind, contact.OccurredAt);
-        var links = fresh.Select(i => (object)new IdentifierLinked(i.Type, i.Value, contact.Id));
-
-        switch (MatchDecision.Decide(matches))
-        {
-            case MatchDecision.CreateCustomer:
-            {
-                var customerId = Guid.CreateVersion7();
-                await Execute(session, "insert into customers (id, tenant_id) values (@id, @tenant)", ct,
-                    ("id", customerId), ("tenant", contact.TenantId));
-                await session.Events.StartStream<Customer>(customerId, contact.TenantId,
-                    [new CustomerCreated(customerId, contact.TenantId, contact.Id), .. links, attached], ct);
-                await Project(session, contact, customerId, fresh, ct);
-                return new Attribution(customerId, true, []);
-            }
-            case MatchDecision.Attach(var customerId):
-            {
-                await session.Events.Append(customerId, await Version(session, customerId, ct), [.. links, attached], ct);
-                await Project(session, contact, customerId, fresh, ct);
-                return new Attribution(customerId, false, []);
-            }
-            case MatchDecision.Merge(var survivorId, var mergedIds):
-            {
-                foreach (var mergedId in mergedIds)
-                {
-                    await session.Events.Append(mergedId, await Version(session, mergedId, ct), [new CustomerMergedInto(survivorId, contact.Id)], ct);
-                    await Execute(session, """
-                        update customers set merged_into = @survivor where id = @merged;
-                        update customer_identifiers set customer_id = @survivor where customer_id = @merged;
-                        update timeline set customer_id = @survivor where customer_id = @merged;
-                        """, ct, ("survivor", survivorId), ("merged", mergedId));
-                }
-                await session.Events.Append(survivorId, await Version(session, survivorId, ct),
-                    [new CustomersAbsorbed(mergedIds, contact.Id), .. links, attached], ct);
-                await Project(session, contact, survivorId, fresh, ct);
-                return new Attribution(survivorId, false, mergedIds);
-            }
-            default:
-                throw new InvalidOperationException("unknown match decision");
-        }
+        var (state, versions) = await LoadState(session, contact.TenantId, usable, ct);
+        var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
+        return await Apply(session, contact, uses, outcomes, versions, ct);
     }
 
-    private static async Task LockIdentifiers(Session session, string tenantId, IReadOnlyList<ContactIdentifier> identifiers, CancellationToken ct)
+    private static async Task LockIdentifiers(Session session, string tenantId, IReadOnlyList<IdentifierUse> identifiers, CancellationToken ct)
     {
-        foreach (var identifier in identifiers)
+        if (identifiers.Count == 0)
         {
-            await Execute(session, "select pg_advisory_xact_lock(hashtextextended(@key, 0))", ct,
-                ("key", $"{tenantId}\n{identifier.Type}\n{identifier.Value}"));
+            return;
         }
+        // unnest yields the keys in array order, which is sorted: every transaction locks in the same order.
+        await using var cmd = session.Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)");
+        cmd.Parameters.AddWithValue("keys", identifiers.Select(i => $"{tenantId}\n{i.Type}\n{i.Value}").ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task<Guid?> AlreadyAttached(Session session, Guid contactEventId, CancellationToken ct)
+    private static async Task<Attribution?> AlreadyStitched(Session session, Guid contactEventId, CancellationToken ct)
     {
-        await using var cmd = session.Command("select customer_id from timeline where contact_event_id = @id");
+        await using var cmd = session.Command("""
+            select customer_id, null::uuid[] from timeline where contact_event_id = @id
+            union all
+            select null, candidate_ids from held_contacts where contact_event_id = @id
+            """);
         cmd.Parameters.AddWithValue("id", contactEventId);
-        return await cmd.ExecuteScalarAsync(ct) as Guid?;
-    }
-
-    private static async Task<List<CustomerMatch>> FindMatches(Session session, string tenantId, IReadOnlyList<ContactIdentifier> identifiers, CancellationToken ct)
-    {
-        await using var cmd = session.Command("""
-            select distinct c.id, c.created_at
-            from customer_identifiers i join customers c on c.id = i.customer_id
-            where i.tenant_id = @tenant and (i.type, i.value) in (select * from unnest(@types, @values))
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("types", identifiers.Select(i => i.Type).ToArray());
-        cmd.Parameters.AddWithValue("values", identifiers.Select(i => i.Value).ToArray());
-        var result = new List<CustomerMatch>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        if (!await reader.ReadAsync(ct))
         {
-            result.Add(new CustomerMatch(reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)));
+            return null;
         }
-        return result;
+        return reader.IsDBNull(0)
+            ? new Attribution(null, false, [], reader.GetFieldValue<Guid[]>(1))
+            : new Attribution(reader.GetGuid(0), false, [], []);
     }
 
-    private static async Task<HashSet<(string, string)>> KnownIdentifiers(Session session, string tenantId, IReadOnlyList<ContactIdentifier> identifiers, CancellationToken ct)
+    private static async Task<(StitchState State, Dictionary<Guid, long> Versions)> LoadState(
+        Session session, string tenantId, IReadOnlyList<IdentifierUse> usable, CancellationToken ct)
     {
-        await using var cmd = session.Command("""
-            select type, value from customer_identifiers
-            where tenant_id = @tenant and (type, value) in (select * from unnest(@types, @values))
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("types", identifiers.Select(i => i.Type).ToArray());
-        cmd.Parameters.AddWithValue("values", identifiers.Select(i => i.Value).ToArray());
-        var result = new HashSet<(string, string)>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var versions = new Dictionary<Guid, long>();
+        if (usable.Count == 0)
         {
-            result.Add((reader.GetString(0), reader.GetString(1)));
+            return (StitchState.Empty, versions);
         }
-        return result;
+        var linked = new Dictionary<(string, string), Guid>();
+        var sharers = new Dictionary<(string, string), List<Guid>>();
+        await using (var cmd = session.Command("""
+            select i.type, i.value, i.customer_id, false from unnest(@types, @values) as k(type, value)
+            join customer_identifiers i on i.tenant_id = @tenant and i.type = k.type and i.value = k.value and not i.shared
+            union all
+            select s.type, s.value, s.customer_id, true from unnest(@types, @values) as k(type, value)
+            join identifier_sharers s on s.tenant_id = @tenant and s.type = k.type and s.value = k.value
+            """))
+        {
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("types", usable.Select(i => i.Type).ToArray());
+            cmd.Parameters.AddWithValue("values", usable.Select(i => i.Value).ToArray());
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                var key = (reader.GetString(0), reader.GetString(1));
+                if (reader.GetBoolean(3))
+                {
+                    (sharers.TryGetValue(key, out var list) ? list : sharers[key] = []).Add(reader.GetGuid(2));
+                }
+                else
+                {
+                    linked[key] = reader.GetGuid(2);
+                }
+            }
+        }
+        var index = new Dictionary<(string, string), IdentifierState>();
+        foreach (var (key, customerId) in linked)
+        {
+            index[key] = new IdentifierState.Linked(customerId);
+        }
+        foreach (var (key, ids) in sharers)
+        {
+            index[key] = new IdentifierState.Shared([.. ids.Order()]);
+        }
+        var touched = linked.Values.Concat(sharers.Values.SelectMany(s => s)).Distinct().ToArray();
+        if (touched.Length == 0)
+        {
+            return (new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>()), versions);
+        }
+
+        // Versions first: anything committed after this read fails the appends, so the rest may be read a little later.
+        await using (var cmd = session.Command("select id, version from streams where id = any(@ids)"))
+        {
+            cmd.Parameters.AddWithValue("ids", touched);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                versions[reader.GetGuid(0)] = reader.GetInt64(1);
+            }
+        }
+        var created = new Dictionary<Guid, DateTimeOffset>();
+        var identifiers = touched.ToDictionary(t => t, _ => new List<(string, string)>());
+        var distinct = new HashSet<(Guid, Guid)>();
+        await using (var batch = new NpgsqlBatch(session.Connection, session.Transaction))
+        {
+            batch.BatchCommands.Add(Command("select id, created_at from customers where id = any(@ids)", ("ids", touched)));
+            batch.BatchCommands.Add(Command("select customer_id, type, value from customer_identifiers where customer_id = any(@ids)", ("ids", touched)));
+            batch.BatchCommands.Add(Command("select customer_id, other_id from distinct_customers where customer_id = any(@ids) and other_id = any(@ids)",
+                ("ids", touched)));
+            await using var reader = await batch.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                created[reader.GetGuid(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                identifiers[reader.GetGuid(0)].Add((reader.GetString(1), reader.GetString(2)));
+            }
+            await reader.NextResultAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                distinct.Add((reader.GetGuid(0), reader.GetGuid(1)));
+            }
+        }
+        var customers = touched.ToDictionary(id => id, id => new CustomerState(id, created[id], identifiers[id]));
+        return (new StitchState(index, customers, distinct), versions);
     }
 
-    private static async Task<long> Version(Session session, Guid customerId, CancellationToken ct) =>
-        await session.Events.StreamVersion(customerId, ct)
-        ?? throw new InvalidOperationException($"customer {customerId} has no stream");
-
-    /// <summary>Inline projection: the identifier index and the timeline row, written with the events.</summary>
-    private static async Task Project(Session session, ContactEventReceived contact, Guid customerId, IReadOnlyList<ContactIdentifier> fresh, CancellationToken ct)
+    private static async Task<Attribution> Apply(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses, IReadOnlyList<StitchOutcome> outcomes,
+        Dictionary<Guid, long> versions, CancellationToken ct)
     {
-        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        foreach (var identifier in fresh)
+        var tenant = contact.TenantId;
+        var streams = new Dictionary<Guid, List<object>>();
+        void Event(Guid customerId, object e) => (streams.TryGetValue(customerId, out var list) ? list : streams[customerId] = []).Add(e);
+        var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        await using var _ = batch;
+        void Sql(string sql, params (string, object?)[] args) => batch.BatchCommands.Add(Command(sql, args));
+        void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null) =>
+            Sql("""
+                insert into customer_history (tenant_id, customer_id, kind, contact_event_id, identifier_type, identifier_value, rule, related_customer_ids)
+                values (@tenant, @customer, @kind, @contact, @type, @value, @rule, @related)
+                """, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", contact.Id), ("type", type), ("value", value),
+                ("rule", rule), ("related", (related ?? []).ToArray()));
+        var statuses = new Dictionary<(string, string), (string Status, string? Rule)>();
+
+        Guid? target = null;
+        var created = false;
+        var merged = new List<Guid>();
+        IReadOnlyList<Guid> candidates = [];
+        foreach (var outcome in outcomes)
         {
-            var link = new NpgsqlBatchCommand("insert into customer_identifiers (tenant_id, type, value, customer_id) values (@tenant, @type, @value, @customer)");
-            link.Parameters.AddWithValue("tenant", contact.TenantId);
-            link.Parameters.AddWithValue("type", identifier.Type);
-            link.Parameters.AddWithValue("value", identifier.Value);
-            link.Parameters.AddWithValue("customer", customerId);
-            batch.BatchCommands.Add(link);
+            switch (outcome)
+            {
+                case StitchOutcome.Created(var id, var rule):
+                    (target, created) = (id, true);
+                    Sql("insert into customers (id, tenant_id) values (@id, @tenant)", ("id", id), ("tenant", tenant));
+                    Event(id, new CustomerCreated(id, tenant, contact.Id));
+                    History(id, "created", null, null, rule);
+                    break;
+                case StitchOutcome.Merged(var survivor, var mergedId, var type, var value, var rule):
+                    merged.Add(mergedId);
+                    Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order') where id = @m",
+                        ("s", survivor), ("m", mergedId));
+                    foreach (var sql in MergeProjection)
+                    {
+                        Sql(sql, ("s", survivor), ("m", mergedId));
+                    }
+                    Event(mergedId, new CustomerMergedInto(survivor, contact.Id));
+                    Event(survivor, new CustomersAbsorbed([mergedId], contact.Id));
+                    History(survivor, "merged", type, value, rule, [mergedId]);
+                    History(mergedId, "merged_into", type, value, rule, [survivor]);
+                    statuses[(type, value)] = ("matched", rule);
+                    break;
+                case StitchOutcome.Linked(var id, var type, var value, var rule):
+                    Sql("""
+                        insert into customer_identifiers (tenant_id, type, value, customer_id, origin_customer_id, linked_by_contact)
+                        values (@tenant, @type, @value, @customer, @customer, @contact)
+                        """, ("tenant", tenant), ("type", type), ("value", value), ("customer", id), ("contact", contact.Id));
+                    Event(id, new IdentifierLinked(type, value, contact.Id));
+                    History(id, "identifier_linked", type, value, rule);
+                    statuses[(type, value)] = ("linked", rule);
+                    break;
+                case StitchOutcome.Attached(var id, var type, var value, var rule):
+                    target = id;
+                    Sql("""
+                        insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
+                        values (@id, @tenant, @customer, @customer, @source, @sourceEventId, @contactId, @channel, @direction, @kind, @occurredAt, @topic)
+                        """, ("id", contact.Id), ("tenant", tenant), ("customer", id), ("source", contact.Source), ("sourceEventId", contact.SourceEventId),
+                        ("contactId", contact.ContactId), ("channel", contact.Channel), ("direction", contact.Direction), ("kind", contact.Kind),
+                        ("occurredAt", contact.OccurredAt), ("topic", contact.Topic));
+                    Event(id, new ContactAttached(contact.Id, contact.Channel, contact.Kind, contact.OccurredAt));
+                    History(id, "attached", type, value, rule);
+                    if (type is not null)
+                    {
+                        statuses.TryAdd((type, value!), ("matched", rule));
+                    }
+                    break;
+                case StitchOutcome.Shared(var type, var value, var ids, var rule):
+                    Sql("update customer_identifiers set shared = true, customer_id = null where tenant_id = @tenant and type = @type and value = @value",
+                        ("tenant", tenant), ("type", type), ("value", value));
+                    Sql("""
+                        insert into identifier_sharers (tenant_id, type, value, customer_id) select @tenant, @type, @value, unnest(@ids)
+                        on conflict do nothing
+                        """, ("tenant", tenant), ("type", type), ("value", value), ("ids", ids.ToArray()));
+                    foreach (var id in ids)
+                    {
+                        Event(id, new IdentifierShared(type, value, ids, contact.Id, rule));
+                        History(id, "identifier_shared", type, value, rule, [.. ids.Where(i => i != id)]);
+                    }
+                    statuses[(type, value)] = ("shared", rule);
+                    break;
+                case StitchOutcome.Kept(var type, var value, var rule):
+                    statuses[(type, value)] = ("kept", rule);
+                    break;
+                case StitchOutcome.HeldAmbiguous(var ids, var rule):
+                    candidates = ids;
+                    Sql("""
+                        insert into held_contacts (contact_event_id, tenant_id, candidate_ids, rule, source, contact_id, channel, kind, occurred_at)
+                        values (@id, @tenant, @ids, @rule, @source, @contactId, @channel, @kind, @occurredAt)
+                        """, ("id", contact.Id), ("tenant", tenant), ("ids", ids.ToArray()), ("rule", rule), ("source", contact.Source),
+                        ("contactId", contact.ContactId), ("channel", contact.Channel), ("kind", contact.Kind), ("occurredAt", contact.OccurredAt));
+                    foreach (var id in ids)
+                    {
+                        Event(id, new ContactHeldAmbiguous(contact.Id, ids, rule));
+                        History(id, "held_ambiguous", null, null, rule, [.. ids.Where(i => i != id)]);
+                    }
+                    break;
+            }
         }
-        var row = new NpgsqlBatchCommand("""
-            insert into timeline (contact_event_id, tenant_id, customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
-            values (@id, @tenant, @customer, @source, @sourceEventId, @contactId, @channel, @direction, @kind, @occurredAt, @topic)
-            """);
-        row.Parameters.AddWithValue("id", contact.Id);
-        row.Parameters.AddWithValue("tenant", contact.TenantId);
-        row.Parameters.AddWithValue("customer", customerId);
-        row.Parameters.AddWithValue("source", contact.Source);
-        row.Parameters.AddWithValue("sourceEventId", contact.SourceEventId);
-        row.Parameters.AddWithValue("contactId", contact.ContactId);
-        row.Parameters.AddWithValue("channel", contact.Channel);
-        row.Parameters.AddWithValue("direction", contact.Direction);
-        row.Parameters.AddWithValue("kind", contact.Kind);
-        row.Parameters.AddWithValue("occurredAt", contact.OccurredAt);
-        row.Parameters.AddWithValue("topic", (object?)contact.Topic ?? DBNull.Value);
-        batch.BatchCommands.Add(row);
+        foreach (var (type, value) in outcomes.OfType<StitchOutcome.Kept>().Select(k => (k.Type, k.Value)))
+        {
+            if (target is { } t)
+            {
+                History(t, "identifier_kept", type, value, statuses[(type, value)].Rule);
+            }
+        }
+        foreach (var identifier in uses)
+        {
+            var (status, rule) = statuses.GetValueOrDefault((identifier.Type, identifier.Value), ("matched", null));
+            Sql("""
+                insert into contact_identifiers (contact_event_id, tenant_id, type, value, status, rule) values (@id, @tenant, @type, @value, @status, @rule)
+                on conflict do nothing
+                """, ("id", contact.Id), ("tenant", tenant), ("type", identifier.Type), ("value", identifier.Value), ("status", status), ("rule", rule));
+        }
         await batch.ExecuteNonQueryAsync(ct);
+
+        foreach (var (customerId, events) in streams.OrderBy(s => s.Key))
+        {
+            if (created && customerId == target)
+            {
+                await session.Events.StartStream<Customer>(customerId, tenant, events, ct);
+            }
+            else
+            {
+                await session.Events.Append(customerId, versions[customerId], events, ct);
+            }
+        }
+        return new Attribution(target, created, merged, candidates);
     }
 
-    private static async Task Execute(Session session, string sql, CancellationToken ct, params (string Name, object Value)[] args)
+    /// <summary>What a merge moves to the survivor besides the customer row: identifiers, timeline, shares, held candidates, distinct pairs.</summary>
+    private static readonly string[] MergeProjection =
+    [
+        "update customer_identifiers set customer_id = @s where customer_id = @m",
+        "update timeline set customer_id = @s where customer_id = @m",
+        """
+        delete from identifier_sharers x where x.customer_id = @m
+            and exists (select 1 from identifier_sharers y where y.tenant_id = x.tenant_id and y.type = x.type and y.value = x.value and y.customer_id = @s)
+        """,
+        "update identifier_sharers set customer_id = @s where customer_id = @m",
+        "update held_contacts set candidate_ids = array(select distinct unnest(array_replace(candidate_ids, @m, @s))) where candidate_ids @> array[@m]",
+        """
+        insert into distinct_customers (tenant_id, customer_id, other_id)
+        select tenant_id, @s, other_id from distinct_customers where customer_id = @m
+        union select tenant_id, other_id, @s from distinct_customers where customer_id = @m
+        on conflict do nothing
+        """,
+    ];
+
+    internal static NpgsqlBatchCommand Command(string sql, params (string Name, object? Value)[] args)
     {
-        await using var cmd = session.Command(sql);
+        var cmd = new NpgsqlBatchCommand(sql);
         foreach (var (name, value) in args)
         {
-            cmd.Parameters.AddWithValue(name, value);
+            cmd.Parameters.Add(value switch
+            {
+                null => new NpgsqlParameter(name, DBNull.Value),
+                Guid[] ids => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids },
+                _ => new NpgsqlParameter(name, value),
+            });
         }
-        await cmd.ExecuteNonQueryAsync(ct);
+        return cmd;
     }
 }

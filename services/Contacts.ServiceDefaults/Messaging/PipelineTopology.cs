@@ -13,6 +13,7 @@ public static class PipelineTopology
     public const string AlertingEffortScored = "alerting-effort-scored";
     public const string EffortCustomerSplit = "effort-customer-split";
     public const string EffortCustomerErased = "effort-customer-erased";
+    public const string IngestionCustomerErased = "ingestion-customer-erased";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
@@ -21,6 +22,7 @@ public static class PipelineTopology
         (AlertingEffortScored, [typeof(EffortScored)]),
         (EffortCustomerSplit, [typeof(CustomerSplit)]),
         (EffortCustomerErased, [typeof(CustomerErased)]),
+        (IngestionCustomerErased, [typeof(CustomerErased)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>

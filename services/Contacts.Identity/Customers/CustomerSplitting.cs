@@ -1,0 +1,202 @@
+using System.Text.Json;
+using Contacts.Contracts;
+using Contacts.Identity.Settings;
+using Contacts.Identity.Stitching;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+using Npgsql;
+
+namespace Contacts.Identity.Customers;
+
+public sealed record SplitRequest(Guid? MergedCustomerId);
+
+public sealed record SplitResult(Guid CustomerId, Guid RestoredCustomerId, IReadOnlyList<Guid> CustomerContactEventIds,
+    IReadOnlyList<Guid> RestoredContactEventIds, IReadOnlyList<Guid> ReattributedContactEventIds);
+
+/// <summary>
+/// POST /v1/customers/{id}/split {"mergedCustomerId": ...}: reverts a merge. The merged customer comes back with the
+/// contacts and identifiers it (and whatever was merged into it) brought; contacts attached to the survivor since the
+/// merge go to whichever side their own identifiers point at; the pair is remembered as distinct, so the same evidence
+/// never merges them again; CustomerSplit tells effort and alerting to recompute both.
+/// </summary>
+public static class CustomerSplitting
+{
+    private sealed class Refusal(int status, string title, string detail) : Exception(detail)
+    {
+        public IResult Result => TypedResults.Problem(statusCode: status, title: title, detail: Message);
+    }
+
+    internal static async Task<IResult> Split(Guid id, HttpContext http, Database database, SettingsStore settings, IConfiguration configuration,
+        CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return Problems.NoTenant();
+        }
+        SplitRequest? request;
+        try
+        {
+            request = await JsonSerializer.DeserializeAsync<SplitRequest>(http.Request.Body, JsonSerializerOptions.Web, ct);
+        }
+        catch (JsonException)
+        {
+            request = null;
+        }
+        if (request?.MergedCustomerId is not { } mergedId)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["mergedCustomerId"] = ["is required: the id of a customer that was merged into this one (see mergedFrom)"],
+            }, title: "The split request is not valid");
+        }
+        var rules = await settings.Rules(tenant, ct);
+        try
+        {
+            var result = await database.InTransaction(session => SplitIn(session, tenant, id, mergedId, rules, ct), ct);
+            return TypedResults.Ok(result);
+        }
+        catch (Refusal refusal)
+        {
+            return refusal.Result;
+        }
+    }
+
+    internal static async Task<SplitResult> SplitIn(Session session, string tenant, Guid survivorId, Guid restoredId, IdentityRules rules, CancellationToken ct)
+    {
+        var rows = await CustomerRows(session, tenant, [survivorId, restoredId], ct);
+        if (!rows.TryGetValue(survivorId, out var survivor) || survivor.ErasedAt is not null)
+        {
+            throw new Refusal(404, "Not found", $"No customer {survivorId} in this tenant.");
+        }
+        if (!rows.TryGetValue(restoredId, out var restored) || restored.ErasedAt is not null)
+        {
+            throw new Refusal(404, "Not found", $"mergedCustomerId: no customer {restoredId} in this tenant.");
+        }
+        if (survivor.MergedInto is { } into)
+        {
+            throw new Refusal(409, "Customer was merged", $"Customer {survivorId} was itself merged into {into}; split from that customer.");
+        }
+        if (restored.MergedInto != survivorId)
+        {
+            throw restored.MergedInto is null
+                ? new Refusal(409, "Not merged", $"mergedCustomerId: customer {restoredId} is a customer of its own (not merged, or already split).")
+                : new Refusal(422, "Not merged into this customer",
+                    $"mergedCustomerId: customer {restoredId} was merged into {restored.MergedInto}, not into {survivorId}.");
+        }
+
+        // Serialise with stitching: lock the survivor's identifiers as a contact would; the stream versions catch the rest.
+        var identifiers = await Read(session, "select type, value from customer_identifiers where customer_id = @id order by type, value",
+            r => $"{tenant}\n{r.GetString(0)}\n{r.GetString(1)}", ct, ("id", survivorId));
+        await Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)", ct,
+            ("keys", identifiers.Order(StringComparer.Ordinal).ToArray()));
+        var survivorVersion = await session.Events.StreamVersion(survivorId, ct) ?? 0;
+        var restoredVersion = await session.Events.StreamVersion(restoredId, ct) ?? 0;
+
+        var family = await Read(session, """
+            with recursive family as (
+                select id, 0 as depth from customers where id = @id
+                union all
+                select c.id, family.depth + 1 from customers c join family on c.merged_into = family.id where family.depth < 100)
+            select id from family
+            """, r => r.GetGuid(0), ct, ("id", restoredId));
+        var familyIds = family.ToArray();
+
+        await Execute(session, """
+            update customers set merged_into = null, merged_at = null where id = @restored;
+            """, ct, ("restored", restoredId));
+        await Execute(session, """
+            update customer_identifiers set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
+            update timeline set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
+            """, ct, ("restored", restoredId), ("survivor", survivorId), ("family", familyIds));
+
+        // Contacts the survivor took since the merge follow their own identifiers (linked before them, by someone else).
+        var since = await Read(session, """
+            select contact_event_id from timeline where customer_id = @survivor and origin_customer_id = @survivor and attach_order > @mergeOrder
+            order by attach_order
+            """, r => r.GetGuid(0), ct, ("survivor", survivorId), ("mergeOrder", restored.MergeOrder ?? long.MaxValue));
+        var reattributed = new List<Guid>();
+        foreach (var contactId in since)
+        {
+            var owners = await Read(session, """
+                select i.customer_id, i.type from contact_identifiers c
+                join customer_identifiers i on i.tenant_id = c.tenant_id and i.type = c.type and i.value = c.value
+                where c.contact_event_id = @contact and i.customer_id is not null and i.linked_by_contact is distinct from @contact
+                """, r => (Customer: r.GetGuid(0), Type: r.GetString(1)), ct, ("contact", contactId));
+            var goesTo = owners.OrderBy(o => rules.RankOf(o.Type)).Select(o => o.Customer).FirstOrDefault();
+            if (goesTo != restoredId)
+            {
+                continue;
+            }
+            reattributed.Add(contactId);
+            await Execute(session, """
+                update timeline set customer_id = @restored where contact_event_id = @contact;
+                update customer_identifiers set customer_id = @restored where linked_by_contact = @contact and customer_id = @survivor;
+                """, ct, ("restored", restoredId), ("survivor", survivorId), ("contact", contactId));
+            await History(session, tenant, restoredId, "reattributed", contactId, "split: its own identifiers point at this customer", [survivorId], ct);
+        }
+
+        await Execute(session, """
+            insert into distinct_customers (tenant_id, customer_id, other_id) values (@tenant, @a, @b), (@tenant, @b, @a) on conflict do nothing
+            """, ct, ("tenant", tenant), ("a", survivorId), ("b", restoredId));
+        var survivorContacts = await Read(session, "select contact_event_id from timeline where customer_id = @id order by attach_order",
+            r => r.GetGuid(0), ct, ("id", survivorId));
+        var restoredContacts = await Read(session, "select contact_event_id from timeline where customer_id = @id order by attach_order",
+            r => r.GetGuid(0), ct, ("id", restoredId));
+
+        var reverted = new MergeReverted(survivorId, restoredId, survivorContacts, restoredContacts);
+        await session.Events.Append(survivorId, survivorVersion, [reverted], ct);
+        await session.Events.Append(restoredId, restoredVersion, [reverted], ct);
+        await History(session, tenant, survivorId, "split", null, "split: merge reverted by request; the pair is kept distinct", [restoredId], ct);
+        await History(session, tenant, restoredId, "restored", null, "split: merge reverted by request; the pair is kept distinct", [survivorId], ct);
+
+        var message = new CustomerSplit(Guid.CreateVersion7(), tenant, survivorId, restoredId, survivorContacts, restoredContacts, DateTimeOffset.UtcNow);
+        session.Publish(message, message.Id);
+        return new SplitResult(survivorId, restoredId, survivorContacts, restoredContacts, reattributed);
+    }
+
+    internal sealed record CustomerRow(Guid Id, Guid? MergedInto, long? MergeOrder, DateTimeOffset? ErasedAt);
+
+    internal static async Task<Dictionary<Guid, CustomerRow>> CustomerRows(Session session, string tenant, Guid[] ids, CancellationToken ct)
+    {
+        var rows = await Read(session, "select id, merged_into, merge_order, erased_at from customers where tenant_id = @tenant and id = any(@ids) for update",
+            r => new CustomerRow(r.GetGuid(0), r.IsDBNull(1) ? null : r.GetGuid(1), r.IsDBNull(2) ? null : r.GetInt64(2),
+                r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3)), ct, ("tenant", tenant), ("ids", ids));
+        return rows.ToDictionary(r => r.Id);
+    }
+
+    internal static Task History(Session session, string tenant, Guid customerId, string kind, Guid? contactId, string rule, Guid[] related,
+        CancellationToken ct) =>
+        Execute(session, """
+            insert into customer_history (tenant_id, customer_id, kind, contact_event_id, rule, related_customer_ids)
+            values (@tenant, @customer, @kind, @contact, @rule, @related)
+            """, ct, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", contactId), ("rule", rule), ("related", related));
+
+    internal static async Task<List<T>> Read<T>(Session session, string sql, Func<NpgsqlDataReader, T> read, CancellationToken ct,
+        params (string Name, object? Value)[] args)
+    {
+        await using var cmd = Command(session, sql, args);
+        var result = new List<T>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(read(reader));
+        }
+        return result;
+    }
+
+    internal static async Task Execute(Session session, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
+    {
+        await using var cmd = Command(session, sql, args);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlCommand Command(Session session, string sql, (string Name, object? Value)[] args)
+    {
+        var cmd = session.Command(sql);
+        foreach (var (name, value) in args)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return cmd;
+    }
+}

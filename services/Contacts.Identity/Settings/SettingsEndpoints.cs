@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Contacts.ServiceDefaults.Tenancy;
+
+namespace Contacts.Identity.Settings;
+
+/// <summary>GET/PUT /v1/settings/identity: the tenant's default phone region and identity rules.</summary>
+public static class SettingsEndpoints
+{
+    public const int MaxBodyBytes = 64 * 1024;
+
+    public static IEndpointRouteBuilder MapIdentitySettings(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/settings/identity", Get).WithName("GetIdentitySettings");
+        app.MapPut("/v1/settings/identity", Put).WithName("PutIdentitySettings");
+        return app;
+    }
+
+    internal static async Task<IResult> Get(HttpContext http, SettingsStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return Problems.NoTenant();
+        }
+        return TypedResults.Ok(IdentitySettings.Effective(await store.Stored(tenant, ct)));
+    }
+
+    /// <summary>Replaces the tenant's settings; fields left out take their defaults. Answers the effective settings.</summary>
+    internal static async Task<IResult> Put(HttpContext http, SettingsStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return Problems.NoTenant();
+        }
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"at most {MaxBodyBytes} bytes");
+        }
+        if (http.Request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) != true)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Not JSON",
+                detail: "Content-Type must be application/json");
+        }
+        IdentitySettingsInput? input;
+        try
+        {
+            input = await JsonSerializer.DeserializeAsync<IdentitySettingsInput>(http.Request.Body, SettingsJson.Options, ct);
+        }
+        catch (JsonException ex)
+        {
+            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [field] = ["must be JSON of the documented shape: {defaultRegion: string|null, limits: {type: 1..1000}, priority: [type], blocked: {type: [value]}}"],
+            }, title: "The identity settings are not valid");
+        }
+        if (input is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be a JSON object"] });
+        }
+        var errors = IdentitySettings.Validate(input);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The identity settings are not valid");
+        }
+        await store.Save(tenant, input, ct);
+        return TypedResults.Ok(IdentitySettings.Effective(input));
+    }
+}
+
+internal static class Problems
+{
+    public static IResult NoTenant() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+            detail: "Requests must come through the gateway with a tenant API key.");
+
+    public static IResult NotFound(string detail) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+}

@@ -1,0 +1,177 @@
+namespace Contacts.Identity.Stitching;
+
+/// <summary>Where an identifier stands in the tenant's index before the contact is stitched.</summary>
+public abstract record IdentifierState
+{
+    private IdentifierState() { }
+
+    public sealed record Unknown : IdentifierState;
+    public sealed record Linked(Guid CustomerId) : IdentifierState;
+    public sealed record Shared(IReadOnlyList<Guid> CustomerIds) : IdentifierState;
+}
+
+/// <summary>A customer an identifier points at: when it was created and the identifiers linked to it (shared ones excluded).</summary>
+public sealed record CustomerState(Guid Id, DateTimeOffset CreatedAt, IReadOnlyList<(string Type, string Value)> Identifiers);
+
+/// <summary>What stitching one contact needs to know: its identifiers' index entries, the customers they touch, pairs split apart.</summary>
+public sealed record StitchState(
+    IReadOnlyDictionary<(string Type, string Value), IdentifierState> Index,
+    IReadOnlyDictionary<Guid, CustomerState> Customers,
+    IReadOnlySet<(Guid, Guid)> DistinctPairs)
+{
+    public static readonly StitchState Empty = new(new Dictionary<(string, string), IdentifierState>(), new Dictionary<Guid, CustomerState>(),
+        new HashSet<(Guid, Guid)>());
+
+    public IdentifierState StateOf(string type, string value) => Index.GetValueOrDefault((type, value)) ?? new IdentifierState.Unknown();
+
+    public bool AreDistinct(Guid a, Guid b) => DistinctPairs.Contains((a, b)) || DistinctPairs.Contains((b, a));
+}
+
+/// <summary>What stitching decided; the shell turns each into stream events, projections and history rows.</summary>
+public abstract record StitchOutcome
+{
+    private StitchOutcome() { }
+
+    public sealed record Created(Guid CustomerId, string Rule) : StitchOutcome;
+    public sealed record Linked(Guid CustomerId, string Type, string Value, string Rule) : StitchOutcome;
+    public sealed record Merged(Guid SurvivorId, Guid MergedId, string Type, string Value, string Rule) : StitchOutcome;
+    public sealed record Shared(string Type, string Value, IReadOnlyList<Guid> CustomerIds, string Rule) : StitchOutcome;
+    public sealed record Kept(string Type, string Value, string Rule) : StitchOutcome;
+    public sealed record Attached(Guid CustomerId, string? Type, string? Value, string Rule) : StitchOutcome;
+    public sealed record HeldAmbiguous(IReadOnlyList<Guid> CandidateIds, string Rule) : StitchOutcome;
+}
+
+/// <summary>
+/// Identity's decision, pure: given the customers a contact's identifiers touch, the contact and the tenant's rules,
+/// which customer it belongs to and what changes.
+/// <list type="bullet">
+/// <item>Blocked or unplaceable identifiers are kept on the contact and never matched.</item>
+/// <item>Identifiers nobody holds yet are the contact's own; past a type's limit within the contact, the rest are kept only.</item>
+/// <item>Identifiers held by a customer join that customer to the contact, highest priority first, unless the joined
+/// customer would then hold more distinct values of a type than its limit, or the two were split apart: then the
+/// identifier does not merge and is marked shared by its customer and the contact's.</item>
+/// <item>No customer joined: a new one when the contact has identifiers of its own (or none usable at all); when its
+/// only identifiers are shared, it is held as ambiguous with the customers sharing them.</item>
+/// <item>Several joined: all merge into the oldest (ties by id, so every instance agrees).</item>
+/// </list>
+/// </summary>
+public static class StitchDecision
+{
+    public static IReadOnlyList<StitchOutcome> Decide(StitchState state, IReadOnlyList<IdentifierUse> identifiers, IdentityRules rules, Guid newCustomerId)
+    {
+        var outcomes = new List<StitchOutcome>();
+        var ordered = identifiers.OrderBy(i => rules.RankOf(i.Type)).ThenBy(i => i.Type, StringComparer.Ordinal)
+            .ThenBy(i => i.Value, StringComparer.Ordinal).ToList();
+        outcomes.AddRange(ordered.Where(i => !i.Usable).Select(i => new StitchOutcome.Kept(i.Type, i.Value, i.KeptOnlyBecause!)));
+        var usable = ordered.Where(i => i.Usable).ToList();
+
+        // The values the contact's customer will hold, per type: first the contact's own, then each joined customer's.
+        var values = new Dictionary<string, HashSet<string>>();
+        bool Fits(IEnumerable<(string Type, string Value)> more, out string? broken)
+        {
+            foreach (var group in more.GroupBy(m => m.Type))
+            {
+                var count = values.GetValueOrDefault(group.Key, []).Union(group.Select(g => g.Value)).Count();
+                if (count > rules.LimitOf(group.Key))
+                {
+                    broken = $"limit: at most {rules.LimitOf(group.Key)} {Public(group.Key)} per customer";
+                    return false;
+                }
+            }
+            broken = null;
+            return true;
+        }
+        void Add(IEnumerable<(string Type, string Value)> more)
+        {
+            foreach (var (type, value) in more)
+            {
+                (values.TryGetValue(type, out var set) ? set : values[type] = []).Add(value);
+            }
+        }
+
+        var own = new List<IdentifierUse>();
+        foreach (var identifier in usable.Where(i => state.StateOf(i.Type, i.Value) is IdentifierState.Unknown))
+        {
+            if (Fits([(identifier.Type, identifier.Value)], out var broken))
+            {
+                Add([(identifier.Type, identifier.Value)]);
+                own.Add(identifier);
+            }
+            else
+            {
+                outcomes.Add(new StitchOutcome.Kept(identifier.Type, identifier.Value, $"{broken} (this contact carries more)"));
+            }
+        }
+
+        var joined = new List<(Guid CustomerId, IdentifierUse Via)>();
+        var refused = new List<(IdentifierUse Identifier, Guid CustomerId, string Rule)>();
+        foreach (var identifier in usable)
+        {
+            if (state.StateOf(identifier.Type, identifier.Value) is not IdentifierState.Linked(var customerId) || joined.Any(j => j.CustomerId == customerId))
+            {
+                continue;
+            }
+            var customer = state.Customers[customerId];
+            if (joined.FirstOrDefault(j => state.AreDistinct(j.CustomerId, customerId)) is { CustomerId: var other } && other != Guid.Empty)
+            {
+                refused.Add((identifier, customerId, $"distinct: customer {customerId} was split from customer {other}"));
+            }
+            else if ((joined.Count > 0 || own.Count > 0) && !Fits(customer.Identifiers, out var broken))
+            {
+                refused.Add((identifier, customerId, broken!));
+            }
+            else
+            {
+                Add(customer.Identifiers);
+                joined.Add((customerId, identifier));
+            }
+        }
+
+        var sharedUses = usable.Where(i => state.StateOf(i.Type, i.Value) is IdentifierState.Shared).ToList();
+        Guid target;
+        if (joined.Count > 0)
+        {
+            var survivor = joined.Select(j => state.Customers[j.CustomerId]).OrderBy(c => c.CreatedAt).ThenBy(c => c.Id).First();
+            target = survivor.Id;
+            foreach (var (mergedId, via) in joined.Where(j => j.CustomerId != target))
+            {
+                outcomes.Add(new StitchOutcome.Merged(target, mergedId, via.Type, via.Value, $"matched {Public(via.Type)}: one person"));
+            }
+            var first = joined.First(j => j.CustomerId == target).Via;
+            outcomes.AddRange(own.Select(i => new StitchOutcome.Linked(target, i.Type, i.Value, "new identifier seen with this customer")));
+            outcomes.Add(new StitchOutcome.Attached(target, first.Type, first.Value, $"matched {Public(first.Type)}"));
+        }
+        else if (own.Count > 0 || (sharedUses.Count == 0 && refused.Count == 0))
+        {
+            target = newCustomerId;
+            var why = own.Count > 0 ? "no identifier matched a customer" : "no identifier that may be matched";
+            outcomes.Add(new StitchOutcome.Created(target, why));
+            outcomes.AddRange(own.Select(i => new StitchOutcome.Linked(target, i.Type, i.Value, "new identifier seen with this customer")));
+            outcomes.Add(new StitchOutcome.Attached(target, own.FirstOrDefault()?.Type, own.FirstOrDefault()?.Value, why));
+        }
+        else
+        {
+            var candidates = sharedUses.SelectMany(i => ((IdentifierState.Shared)state.StateOf(i.Type, i.Value)).CustomerIds).Distinct().Order().ToList();
+            outcomes.Add(new StitchOutcome.HeldAmbiguous(candidates,
+                $"ambiguous: only shared identifiers ({string.Join(", ", sharedUses.Select(i => Public(i.Type)).Distinct())})"));
+            return outcomes;
+        }
+
+        foreach (var (identifier, customerId, rule) in refused)
+        {
+            outcomes.Add(new StitchOutcome.Shared(identifier.Type, identifier.Value, [.. new[] { customerId, target }.Distinct().Order()], rule));
+        }
+        foreach (var identifier in sharedUses)
+        {
+            var sharers = ((IdentifierState.Shared)state.StateOf(identifier.Type, identifier.Value)).CustomerIds;
+            if (!sharers.Contains(target))
+            {
+                outcomes.Add(new StitchOutcome.Shared(identifier.Type, identifier.Value, [.. sharers.Append(target).Distinct().Order()],
+                    "shared: already shared, now also seen with this customer"));
+            }
+        }
+        return outcomes;
+    }
+
+    private static string Public(string type) => Contacts.ServiceDefaults.Identifiers.IdentifierTypes.PublicName(type);
+}

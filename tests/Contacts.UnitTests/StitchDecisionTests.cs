@@ -1,0 +1,229 @@
+using Contacts.Contracts;
+using Contacts.Identity.Settings;
+using Contacts.Identity.Stitching;
+using static Contacts.Identity.Stitching.StitchOutcome;
+
+namespace Contacts.UnitTests;
+
+/// <summary>Identity's decision, given the customers touched / when a contact arrives / then these outcomes, one rule at a time.</summary>
+public sealed class StitchDecisionTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly Guid NewId = Guid.Parse("99999999-0000-0000-0000-000000000000");
+    private readonly Dictionary<(string, string), IdentifierState> _index = [];
+    private readonly Dictionary<Guid, CustomerState> _customers = [];
+    private readonly HashSet<(Guid, Guid)> _distinct = [];
+
+    /// <summary>Given: a customer created at T0 + age holding these identifiers.</summary>
+    private Guid Customer(int age, params (string Type, string Value)[] identifiers)
+    {
+        var id = Guid.CreateVersion7();
+        _customers[id] = new CustomerState(id, T0.AddMinutes(age), identifiers);
+        foreach (var identifier in identifiers)
+        {
+            _index[identifier] = new IdentifierState.Linked(id);
+        }
+        return id;
+    }
+
+    private void SharedBy((string Type, string Value) identifier, params Guid[] customers) =>
+        _index[identifier] = new IdentifierState.Shared([.. customers.Order()]);
+
+    private IReadOnlyList<StitchOutcome> When(IdentityRules rules, params (string Type, string Value)[] identifiers) =>
+        StitchDecision.Decide(new StitchState(_index, _customers, _distinct),
+            rules.Prepare(identifiers.Select(i => new ContactIdentifier(i.Type, i.Value))), rules, NewId);
+
+    private IReadOnlyList<StitchOutcome> When(params (string Type, string Value)[] identifiers) => When(IdentityRules.Default, identifiers);
+
+    private static IdentityRules Rules(Dictionary<string, int>? limits = null, List<string>? priority = null, string? region = null) =>
+        new(IdentitySettings.Effective(new IdentitySettingsInput(region, limits, priority)));
+
+    private static (string, string) Phone(string v) => ("phone", v);
+    private static (string, string) Email(string v) => ("email", v);
+    private static (string, string) Crm(string v) => ("crm_id", v);
+
+    [Fact]
+    public void No_match_creates_a_customer_holding_the_contacts_identifiers()
+    {
+        var outcomes = When(Phone("+14155550101"), Email("ana@example.com"));
+
+        Assert.Contains(new Created(NewId, "no identifier matched a customer"), outcomes);
+        Assert.Contains(outcomes, o => o is Linked(var c, "phone", "+14155550101", _) && c == NewId);
+        Assert.Contains(outcomes, o => o is Linked(var c, "email", "ana@example.com", _) && c == NewId);
+        Assert.Contains(outcomes, o => o is Attached(var c, _, _, _) && c == NewId);
+    }
+
+    [Fact]
+    public void One_match_attaches_and_links_the_new_identifier()
+    {
+        var ana = Customer(0, Phone("+14155550101"));
+
+        var outcomes = When(Phone("+14155550101"), Email("ana@example.com"));
+
+        Assert.DoesNotContain(outcomes, o => o is Created);
+        Assert.Contains(new Linked(ana, "email", "ana@example.com", "new identifier seen with this customer"), outcomes);
+        Assert.Contains(new Attached(ana, "phone", "+14155550101", "matched phone"), outcomes);
+    }
+
+    [Fact]
+    public void Several_matches_within_the_limits_merge_into_the_oldest()
+    {
+        var older = Customer(0, Phone("+14155550101"));
+        var newer = Customer(5, Email("ana@example.com"));
+
+        var outcomes = When(Phone("+14155550101"), Email("ana@example.com"));
+
+        Assert.Contains(new Merged(older, newer, "email", "ana@example.com", "matched email: one person"), outcomes);
+        Assert.Contains(outcomes, o => o is Attached(var c, _, _, _) && c == older);
+    }
+
+    [Fact]
+    public void A_blocked_value_is_kept_on_the_contact_and_never_matched()
+    {
+        var someone = Customer(0, Email("noreply@shop.example"));
+
+        var outcomes = When(Email("noreply@shop.example"), Phone("+10000000000"), Crm("anonymous"));
+
+        Assert.Contains(outcomes, o => o is Kept("email", "noreply@shop.example", var rule) && rule.Contains("noreply@*"));
+        Assert.Contains(outcomes, o => o is Kept("phone", "+10000000000", var rule) && rule.Contains("repeated digit"));
+        Assert.Contains(outcomes, o => o is Kept("crm_id", "anonymous", _));
+        Assert.Contains(new Created(NewId, "no identifier that may be matched"), outcomes);
+        Assert.DoesNotContain(outcomes, o => o is Attached(var c, _, _, _) && c == someone);
+        Assert.DoesNotContain(outcomes, o => o is Linked);
+    }
+
+    [Fact]
+    public void A_family_phone_does_not_merge_two_people_with_their_own_emails_it_becomes_shared()
+    {
+        var ana = Customer(0, Phone("+14155550101"), Email("ana@example.com"));
+
+        var outcomes = When(Phone("+14155550101"), Email("ben@example.com"));
+
+        Assert.Contains(new Created(NewId, "no identifier matched a customer"), outcomes);
+        Assert.Contains(new Linked(NewId, "email", "ben@example.com", "new identifier seen with this customer"), outcomes);
+        Assert.Contains(outcomes, o => o is Shared("phone", "+14155550101", var ids, var rule)
+            && ids.Order().SequenceEqual(new[] { ana, NewId }.Order()) && rule == "limit: at most 1 email per customer");
+        Assert.DoesNotContain(outcomes, o => o is Merged);
+    }
+
+    [Fact]
+    public void A_support_mailbox_used_with_other_phones_does_not_join_the_callers()
+    {
+        var first = Customer(0, Email("support@acme.example"), Phone("+14155550101"));
+
+        var outcomes = When(Email("support@acme.example"), Phone("+14155550102"));
+
+        Assert.Contains(outcomes, o => o is Shared("email", "support@acme.example", var ids, var rule)
+            && ids.Contains(first) && ids.Contains(NewId) && rule == "limit: at most 1 phone per customer");
+        Assert.Contains(new Linked(NewId, "phone", "+14155550102", "new identifier seen with this customer"), outcomes);
+    }
+
+    [Fact]
+    public void A_higher_limit_lets_the_same_evidence_merge()
+    {
+        var ana = Customer(0, Phone("+14155550101"), Email("ana@example.com"));
+
+        var outcomes = When(Rules(limits: new() { ["email"] = 2 }), Phone("+14155550101"), Email("ana.work@example.com"));
+
+        Assert.Contains(new Linked(ana, "email", "ana.work@example.com", "new identifier seen with this customer"), outcomes);
+        Assert.DoesNotContain(outcomes, o => o is Shared);
+    }
+
+    [Fact]
+    public void Two_crm_ids_are_two_people_whatever_else_they_share()
+    {
+        var crm1 = Customer(0, Crm("CRM-1"), Email("a@example.com"));
+
+        var outcomes = When(Rules(limits: new() { ["email"] = 5, ["phone"] = 5 }), Crm("CRM-2"), Email("a@example.com"));
+
+        Assert.Contains(outcomes, o => o is Shared("email", "a@example.com", var ids, "limit: at most 1 crmId per customer") && ids.Contains(crm1));
+        Assert.Contains(new Created(NewId, "no identifier matched a customer"), outcomes);
+    }
+
+    [Fact]
+    public void Priority_decides_which_customer_joins_first_and_the_lower_identifier_is_the_one_shared()
+    {
+        var byCrm = Customer(0, Crm("CRM-1"), Phone("+14155550101"));
+        var byPhone = Customer(1, Phone("+14155550199"), Crm("CRM-9"));
+
+        // The contact carries CRM-1 (joins byCrm) and byPhone's number: byPhone has another CRM id, so its phone is shared.
+        var outcomes = When(Rules(limits: new() { ["phone"] = 5 }), Crm("CRM-1"), Phone("+14155550199"));
+
+        Assert.Contains(outcomes, o => o is Attached(var c, "crm_id", "CRM-1", _) && c == byCrm);
+        Assert.Contains(outcomes, o => o is Shared("phone", "+14155550199", var ids, _) && ids.Contains(byPhone) && ids.Contains(byCrm));
+    }
+
+    [Fact]
+    public void A_contact_whose_only_identifiers_are_shared_is_held_as_ambiguous_with_the_candidates()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        SharedBy(Phone("+14155550101"), ana, ben);
+
+        var outcomes = When(Phone("+14155550101"));
+
+        var held = Assert.Single(outcomes.OfType<HeldAmbiguous>());
+        Assert.Equal(new[] { ana, ben }.Order(), held.CandidateIds);
+        Assert.DoesNotContain(outcomes, o => o is Attached or Created);
+    }
+
+    [Fact]
+    public void A_shared_identifier_with_one_that_matches_attaches_to_that_customer()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        SharedBy(Phone("+14155550101"), ana, ben);
+
+        var outcomes = When(Phone("+14155550101"), Email("ben@example.com"));
+
+        Assert.Contains(outcomes, o => o is Attached(var c, _, _, _) && c == ben);
+        Assert.DoesNotContain(outcomes, o => o is Shared or HeldAmbiguous);
+    }
+
+    [Fact]
+    public void Customers_split_apart_are_not_merged_again_by_the_same_evidence()
+    {
+        var ana = Customer(0, Phone("+14155550101"));
+        var ben = Customer(1, Email("ben@example.com"));
+        _distinct.Add((ana, ben));
+
+        var outcomes = When(Rules(limits: new() { ["email"] = 5, ["phone"] = 5 }), Phone("+14155550101"), Email("ben@example.com"));
+
+        Assert.DoesNotContain(outcomes, o => o is Merged);
+        Assert.Contains(outcomes, o => o is Shared(_, _, var ids, var rule) && ids.Contains(ana) && ids.Contains(ben) && rule.StartsWith("distinct"));
+    }
+
+    [Fact]
+    public void A_contact_carrying_more_values_than_the_limit_keeps_the_extra_ones_only()
+    {
+        var outcomes = When(Crm("CRM-1"), Crm("CRM-2"));
+
+        Assert.Contains(new Linked(NewId, "crm_id", "CRM-1", "new identifier seen with this customer"), outcomes);
+        Assert.Contains(outcomes, o => o is Kept("crm_id", "CRM-2", var rule) && rule.Contains("at most 1 crmId"));
+    }
+
+    [Fact]
+    public void A_national_number_is_placed_with_the_tenants_region_and_kept_unmatched_without_one()
+    {
+        var ana = Customer(0, Phone("+14155550101"));
+
+        var placed = When(Rules(region: "US"), Phone("4155550101"));
+        var unplaced = When(Phone("4155550101"));
+
+        Assert.Contains(outcomes(placed), o => o is Attached(var c, _, _, _) && c == ana);
+        Assert.Contains(unplaced, o => o is Kept("phone", "4155550101", var rule) && rule.Contains("no defaultRegion"));
+        static IReadOnlyList<StitchOutcome> outcomes(IReadOnlyList<StitchOutcome> o) => o;
+    }
+
+    [Fact]
+    public void Ties_in_age_merge_into_the_lower_id_so_every_instance_agrees()
+    {
+        var a = Customer(0, Phone("+14155550101"));
+        var b = Customer(0, Email("b@example.com"));
+        var (low, high) = a.CompareTo(b) < 0 ? (a, b) : (b, a);
+
+        var outcomes = When(Phone("+14155550101"), Email("b@example.com"));
+
+        Assert.Contains(outcomes, o => o is Merged(var s, var m, _, _, _) && s == low && m == high);
+    }
+}
