@@ -109,11 +109,13 @@ public static class CustomerSplitting
             update timeline set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
             """, ct, ("restored", restoredId), ("survivor", survivorId), ("family", familyIds));
 
-        // Contacts the survivor took since the merge follow their own identifiers (linked before them, by someone else).
+        // Contacts the survivor took since the merge follow their own identifiers (linked before them, by someone else);
+        // the contact that caused the merge was the survivor's by that very decision, and stays.
         var since = await Read(session, """
             select contact_event_id from timeline where customer_id = @survivor and origin_customer_id = @survivor and attach_order > @mergeOrder
+                and contact_event_id is distinct from @mergedBy
             order by attach_order
-            """, r => r.GetGuid(0), ct, ("survivor", survivorId), ("mergeOrder", restored.MergeOrder ?? long.MaxValue));
+            """, r => r.GetGuid(0), ct, ("survivor", survivorId), ("mergeOrder", restored.MergeOrder ?? long.MaxValue), ("mergedBy", restored.MergedBy));
         var reattributed = new List<Guid>();
         foreach (var contactId in since)
         {
@@ -154,13 +156,13 @@ public static class CustomerSplitting
         return new SplitResult(survivorId, restoredId, survivorContacts, restoredContacts, reattributed);
     }
 
-    internal sealed record CustomerRow(Guid Id, Guid? MergedInto, long? MergeOrder, DateTimeOffset? ErasedAt);
+    internal sealed record CustomerRow(Guid Id, Guid? MergedInto, long? MergeOrder, Guid? MergedBy, DateTimeOffset? ErasedAt);
 
     internal static async Task<Dictionary<Guid, CustomerRow>> CustomerRows(Session session, string tenant, Guid[] ids, CancellationToken ct)
     {
-        var rows = await Read(session, "select id, merged_into, merge_order, erased_at from customers where tenant_id = @tenant and id = any(@ids) for update",
+        var rows = await Read(session, "select id, merged_into, merge_order, merged_by_contact, erased_at from customers where tenant_id = @tenant and id = any(@ids) for update",
             r => new CustomerRow(r.GetGuid(0), r.IsDBNull(1) ? null : r.GetGuid(1), r.IsDBNull(2) ? null : r.GetInt64(2),
-                r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3)), ct, ("tenant", tenant), ("ids", ids));
+                r.IsDBNull(3) ? null : r.GetGuid(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4)), ct, ("tenant", tenant), ("ids", ids));
         return rows.ToDictionary(r => r.Id);
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Contacts.ServiceDefaults.Identifiers;
 
 namespace Contacts.Identity.Settings;
@@ -8,7 +9,7 @@ namespace Contacts.Identity.Settings;
 /// deviceId). Every field has a protective default; what a tenant PUTs replaces the defaults field by field.
 /// </summary>
 public sealed record IdentitySettings(
-    string? DefaultRegion,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? DefaultRegion,
     IReadOnlyDictionary<string, int> Limits,
     IReadOnlyList<string> Priority,
     IReadOnlyDictionary<string, IReadOnlyList<string>> Blocked)

@@ -3,7 +3,7 @@ using Contacts.ServiceDefaults.Persistence;
 namespace Contacts.Identity.Stitching;
 
 /// <summary>Read models projected inline from the customer streams, in the same transaction as the events.</summary>
-internal static class IdentitySchema
+public static class IdentitySchema
 {
     public static readonly Migration[] Migrations =
     [
@@ -39,7 +39,7 @@ internal static class IdentitySchema
             """),
         new("identity_0002_rules_history_split_erasure", """
             create sequence identity_order;
-            alter table customers add column merged_at timestamptz, add column merge_order bigint, add column erased_at timestamptz;
+            alter table customers add column merged_at timestamptz, add column merge_order bigint, add column merged_by_contact uuid, add column erased_at timestamptz;
 
             -- A shared identifier has no one customer: its customers are in identifier_sharers and it never merges them.
             alter table customer_identifiers alter column customer_id drop not null,

@@ -194,8 +194,8 @@ public sealed class Stitcher(SettingsStore settings)
                     break;
                 case StitchOutcome.Merged(var survivor, var mergedId, var type, var value, var rule):
                     merged.Add(mergedId);
-                    Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order') where id = @m",
-                        ("s", survivor), ("m", mergedId));
+                    Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order'), merged_by_contact = @contact where id = @m",
+                        ("s", survivor), ("m", mergedId), ("contact", contact.Id));
                     foreach (var sql in MergeProjection)
                     {
                         Sql(sql, ("s", survivor), ("m", mergedId));

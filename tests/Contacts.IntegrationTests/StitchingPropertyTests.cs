@@ -1,0 +1,208 @@
+using Contacts.Contracts;
+using Contacts.Identity.Settings;
+using Contacts.Identity.Stitching;
+using Contacts.IntegrationTests.Infrastructure;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Messaging;
+using Contacts.ServiceDefaults.Outbox;
+using Contacts.ServiceDefaults.Persistence;
+using FsCheck;
+using FsCheck.Fluent;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+
+namespace Contacts.IntegrationTests;
+
+/// <summary>
+/// Stitching is right whatever the order: generated contact sets with overlapping identifiers, delivered in a random
+/// order through two stitchers at once on the real PostgreSQL, end in the partition a small reference model predicts:
+/// the connected components where no limit is hit, and where one is, a partition that keeps every rule.
+/// </summary>
+[Collection(ServersCollection.Name)]
+[Trait("Category", "Integration")]
+public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHelper output) : IAsyncLifetime
+{
+    public const int Cases = 120;
+
+    /// <summary>A small universe, so contacts overlap often: four phones, four emails, two CRM ids.</summary>
+    private static readonly (string Type, string Value)[] Universe =
+    [
+        ("phone", "+14155550100"), ("phone", "+14155550101"), ("phone", "+14155550102"), ("phone", "+14155550103"),
+        ("email", "a@prop.example"), ("email", "b@prop.example"), ("email", "c@prop.example"), ("email", "d@prop.example"),
+        ("crm_id", "CRM-1"), ("crm_id", "CRM-2"),
+    ];
+
+    /// <summary>Limits low enough that some generated sets hit them and most do not.</summary>
+    private static readonly IdentityRules Rules = new(IdentitySettings.Effective(new IdentitySettingsInput(
+        Limits: new() { ["phone"] = 3, ["email"] = 3, ["crmId"] = 1 })));
+
+    /// <summary>One generated case: contacts as sets of universe indexes, the delivery order, and which stitcher takes each.</summary>
+    public sealed record Case(int[][] Contacts, int[] Order, bool[] OnSecond)
+    {
+        public override string ToString() =>
+            $"contacts [{string.Join("; ", Contacts.Select(c => string.Join(",", c)))}] order [{string.Join(",", Order)}] second [{string.Join(",", OnSecond.Select(b => b ? 1 : 0))}]";
+    }
+
+    private NpgsqlDataSource _dataSource = null!;
+    private Database _database = null!;
+
+    public async Task InitializeAsync()
+    {
+        var isolation = await servers.Isolate("stitching-property");
+        _dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = "identity", MaxPoolSize = 20 }.ConnectionString).Build();
+        var state = new MigrationState();
+        await new SchemaMigrator(_dataSource, new SchemaDefinition("identity", [.. SharedMigrations.All, .. IdentitySchema.Migrations]), state,
+            NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        state.Complete();
+        _database = new Database(_dataSource, state, new OutboxSignal(), new EventTypes().Register(CustomerEvents.Types),
+            new CrashAfterCommit(new ConfigurationBuilder().Build()));
+    }
+
+    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+
+    private static Gen<Case> Generator =>
+        from count in Gen.Choose(2, 10)
+        from contacts in Gen.ArrayOf(Gen.Choose(0, Universe.Length - 1).ArrayOf(1).SelectMany(first =>
+            Gen.Choose(0, 2).SelectMany(more => Gen.Choose(0, Universe.Length - 1).ArrayOf(more).Select(rest => first.Concat(rest).Distinct().ToArray()))), count)
+        from order in Gen.Shuffle(Enumerable.Range(0, count).ToArray())
+        from second in Gen.Elements(true, false).ArrayOf(count)
+        select new Case(contacts, order, second);
+
+    [Fact]
+    public void Two_stitchers_in_any_order_end_in_the_reference_partition()
+    {
+        var (unlimited, limited) = (0, 0);
+        Prop.ForAll(Generator.ToArbitrary(), c =>
+        {
+            var hitsLimit = Check(c).GetAwaiter().GetResult();
+            _ = hitsLimit ? limited++ : unlimited++;
+            return true;
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(Cases).WithQuietOnSuccess(true));
+
+        output.WriteLine($"{Cases} cases: {unlimited} within the limits (exact components), {limited} hitting a limit (rules)");
+        Assert.Equal(Cases, unlimited + limited);
+        Assert.True(unlimited > Cases / 10 && limited > Cases / 10, $"generated too few of one kind: {unlimited} within limits, {limited} over");
+    }
+
+    /// <summary>Runs one case in a tenant of its own and checks it; true when the reference components hit a limit.</summary>
+    private async Task<bool> Check(Case c)
+    {
+        var tenant = $"prop-{Guid.NewGuid():N}";
+        var events = c.Contacts.Select((ids, i) => new ContactEventReceived(Guid.CreateVersion7(), tenant, "prop", $"e{i}", $"c{i}", "voice", "inbound",
+            "ended", DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, [.. ids.Select(x => new ContactIdentifier(Universe[x].Type, Universe[x].Value))], null)).ToArray();
+        var queues = new[] { false, true }.Select(second => c.Order.Where(i => c.OnSecond[i] == second).Select(i => events[i]).ToList()).ToArray();
+        await Task.WhenAll(queues.Select(queue => Task.Run(async () =>
+        {
+            foreach (var contact in queue)
+            {
+                await Stitch(contact);
+            }
+        })));
+
+        // The reference: connected components of contacts through shared identifiers.
+        var component = Components(c.Contacts);
+        var hitsLimit = component.Distinct().Any(k => Universe.Select((u, x) => (u, x))
+            .Where(p => c.Contacts.Where((_, i) => component[i] == k).Any(ids => ids.Contains(p.x)))
+            .GroupBy(p => p.u.Type).Any(g => g.Count() > Rules.LimitOf(g.Key)));
+
+        var customerOf = await Read($"select contact_event_id, customer_id from timeline where tenant_id = '{tenant}'", r => (r.GetGuid(0), r.GetGuid(1)))
+            .ContinueWith(t => t.Result.ToDictionary(x => x.Item1, x => x.Item2));
+        var held = (await Read($"select contact_event_id from held_contacts where tenant_id = '{tenant}'", r => r.GetGuid(0))).ToHashSet();
+        var what = $"{c} (limit hit: {hitsLimit})";
+        for (var i = 0; i < events.Length; i++)
+        {
+            Assert.True(customerOf.ContainsKey(events[i].Id) ^ held.Contains(events[i].Id), $"contact {i} attributed or held exactly once: {what}");
+        }
+
+        if (!hitsLimit)
+        {
+            Assert.Empty(held);
+            for (var i = 0; i < events.Length; i++)
+            {
+                for (var j = 0; j < events.Length; j++)
+                {
+                    Assert.True(component[i] == component[j] == (customerOf[events[i].Id] == customerOf[events[j].Id]),
+                        $"contacts {i} and {j}: same component must mean same customer: {what}");
+                }
+            }
+            Assert.Equal(0, (await Read($"select 1 from customer_identifiers where tenant_id = '{tenant}' and shared", r => 1)).Count);
+            return false;
+        }
+
+        // Over a limit: no customer spans two components, none holds more than its limits, and an identifier still
+        // linked to one customer has every contact that used it (not kept aside) on that customer.
+        for (var i = 0; i < events.Length; i++)
+        {
+            for (var j = 0; j < events.Length; j++)
+            {
+                if (customerOf.TryGetValue(events[i].Id, out var a) && customerOf.TryGetValue(events[j].Id, out var b) && a == b)
+                {
+                    Assert.True(component[i] == component[j], $"contacts {i} and {j} of different components on one customer: {what}");
+                }
+            }
+        }
+        var linked = await Read($"select customer_id, type, value from customer_identifiers where tenant_id = '{tenant}' and not shared",
+            r => (Customer: r.GetGuid(0), Type: r.GetString(1), Value: r.GetString(2)));
+        foreach (var over in linked.GroupBy(l => (l.Customer, l.Type)).Where(g => g.Count() > Rules.LimitOf(g.Key.Type)))
+        {
+            Assert.Fail($"customer holds {over.Count()} {over.Key.Type} values, over the limit: {what}");
+        }
+        var uses = await Read($"select contact_event_id, type, value from contact_identifiers where tenant_id = '{tenant}' and status <> 'kept'",
+            r => (Contact: r.GetGuid(0), Type: r.GetString(1), Value: r.GetString(2)));
+        foreach (var use in uses)
+        {
+            if (linked.FirstOrDefault(l => l.Type == use.Type && l.Value == use.Value) is { Customer: var owner } && owner != Guid.Empty)
+            {
+                Assert.True(customerOf.TryGetValue(use.Contact, out var on) && on == owner, $"a contact using {use.Type} is not on its customer: {what}");
+            }
+        }
+        return true;
+    }
+
+    /// <summary>What the consumer does, minus the broker: inbox + stitch in one transaction, retried on a concurrency conflict.</summary>
+    private async Task Stitch(ContactEventReceived contact)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await _database.HandleOnce("property", contact.Id, s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None), CancellationToken.None);
+                return;
+            }
+            catch (Exception ex) when (RetryConventions.IsTransient(ex) && attempt < 50)
+            {
+                await Task.Delay(Random.Shared.Next(1, 10));
+            }
+        }
+    }
+
+    private static int[] Components(int[][] contacts)
+    {
+        var parent = Enumerable.Range(0, contacts.Length).ToArray();
+        int Find(int x) => parent[x] == x ? x : parent[x] = Find(parent[x]);
+        for (var i = 0; i < contacts.Length; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                if (contacts[i].Intersect(contacts[j]).Any())
+                {
+                    parent[Find(i)] = Find(j);
+                }
+            }
+        }
+        return [.. Enumerable.Range(0, contacts.Length).Select(Find)];
+    }
+
+    private async Task<List<T>> Read<T>(string sql, Func<NpgsqlDataReader, T> read)
+    {
+        await using var cmd = _dataSource.CreateCommand(sql);
+        await using var reader = await cmd.ExecuteReaderAsync();
+        var result = new List<T>();
+        while (await reader.ReadAsync())
+        {
+            result.Add(read(reader));
+        }
+        return result;
+    }
+}
