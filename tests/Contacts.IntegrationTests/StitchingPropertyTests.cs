@@ -126,7 +126,7 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
                         $"contacts {i} and {j}: same component must mean same customer: {what}");
                 }
             }
-            Assert.Equal(0, (await Read($"select 1 from customer_identifiers where tenant_id = '{tenant}' and shared", r => 1)).Count);
+            Assert.Empty(await Read($"select 1 from customer_identifiers where tenant_id = '{tenant}' and shared", r => 1));
             return false;
         }
 
