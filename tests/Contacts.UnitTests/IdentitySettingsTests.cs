@@ -47,3 +47,19 @@ public sealed class IdentitySettingsTests
     public void A_valid_body_has_no_errors() =>
         Assert.Empty(IdentitySettings.Validate(new IdentitySettingsInput("GB", new() { ["email"] = 3 }, ["email"], new() { ["phone"] = ["+440000*"] })));
 }
+
+public sealed class BlockedPatternTests
+{
+    [Theory]
+    [InlineData("noreply@*", "noreply@shop.example", true)]
+    [InlineData("noreply@*", "NoReply@Shop.example", true)]
+    [InlineData("noreply@*", "reply@shop.example", false)]
+    [InlineData("*@spam.example", "anyone@spam.example", true)]
+    [InlineData("a*b*c", "axxbyyc", true)]
+    [InlineData("a*b*c", "axxbyy", false)]
+    [InlineData("anonymous", "anonymous", true)]
+    [InlineData("anonymous", "anonymous1", false)]
+    [InlineData("*", "", true)]
+    public void A_blocked_pattern_matches_with_star_as_anything(string pattern, string value, bool matches) =>
+        Assert.Equal(matches, Contacts.Identity.Stitching.IdentityRules.Glob(pattern, value));
+}

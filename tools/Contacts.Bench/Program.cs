@@ -6,6 +6,11 @@ using Contacts.Dev.Pipeline;
 using Contacts.Dev.Servers;
 using Npgsql;
 
+if (args.Contains("--identity"))
+{
+    return await IdentityScalingBench.RunAsync(args); // identity's cost against the store's size (issue 8)
+}
+
 // The whole pipeline under load on this machine: gateway -> ingestion -> identity -> effort -> alerting -> CRM webhook,
 // every service a child process as tools/run starts them, on throwaway PostgreSQL and RabbitMQ servers.
 // Throughput and latency are counted from the services' own records. Usage: tools/bench --help

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Identifiers;
@@ -16,14 +15,14 @@ public sealed class IdentityRules
 {
     private readonly Dictionary<string, int> _limits;
     private readonly Dictionary<string, int> _rank;
-    private readonly Dictionary<string, (string Pattern, Regex Regex)[]> _blocked;
+    private readonly Dictionary<string, string[]> _blocked;
 
     public IdentityRules(IdentitySettings settings)
     {
         Settings = settings;
         _limits = settings.Limits.ToDictionary(l => Internal(l.Key), l => l.Value);
         _rank = settings.Priority.Select((t, i) => (Internal(t), i)).ToDictionary(p => p.Item1, p => p.i);
-        _blocked = settings.Blocked.ToDictionary(b => Internal(b.Key), b => b.Value.Select(p => (p, Glob(p))).ToArray());
+        _blocked = settings.Blocked.ToDictionary(b => Internal(b.Key), b => b.Value.Select(p => p.Trim()).ToArray());
     }
 
     public static readonly IdentityRules Default = new(IdentitySettings.Defaults);
@@ -72,9 +71,9 @@ public sealed class IdentityRules
         {
             return "blocked: phone of one repeated digit (such as all zeros)";
         }
-        foreach (var (pattern, regex) in _blocked.GetValueOrDefault(type, []))
+        foreach (var pattern in _blocked.GetValueOrDefault(type, []))
         {
-            if (regex.IsMatch(value))
+            if (Glob(pattern, value))
             {
                 return $"blocked: {IdentifierTypes.PublicName(type)} matches \"{pattern}\"";
             }
@@ -103,7 +102,33 @@ public sealed class IdentityRules
 
     private static string Internal(string publicName) => IdentifierTypes.FromPublicName(publicName) ?? publicName;
 
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern.Trim()).Replace("\\*", ".*", StringComparison.Ordinal) + "$",
-            RegexOptions.IgnoreCase | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(50));
+    /// <summary>Case-insensitive match where '*' stands for any run of characters; linear backtracking, no regex (no timeouts, no ReDoS).</summary>
+    public static bool Glob(string pattern, string value)
+    {
+        int p = 0, v = 0, star = -1, resume = 0;
+        while (v < value.Length)
+        {
+            if (p < pattern.Length && pattern[p] != '*' && char.ToUpperInvariant(pattern[p]) == char.ToUpperInvariant(value[v]))
+            {
+                (p, v) = (p + 1, v + 1);
+            }
+            else if (p < pattern.Length && pattern[p] == '*')
+            {
+                (star, resume, p) = (p, v, p + 1);
+            }
+            else if (star >= 0)
+            {
+                (p, v, resume) = (star + 1, resume + 1, resume + 1);
+            }
+            else
+            {
+                return false;
+            }
+        }
+        while (p < pattern.Length && pattern[p] == '*')
+        {
+            p++;
+        }
+        return p == pattern.Length;
+    }
 }
