@@ -21,6 +21,9 @@ public sealed class OpenApiDocumentTests
     [InlineData("Replay", typeof(Contacts.Effort.Settings.ReplayView))]
     [InlineData("Calibration", typeof(Contacts.Effort.Calibration.CalibrationReport))]
     [InlineData("EffortDriver", typeof(Contacts.Contracts.EffortDriver))]
+    [InlineData("Customer", typeof(Contacts.Identity.Customers.CustomerView))]
+    [InlineData("HistoryPage", typeof(Contacts.Identity.Customers.HistoryPage))]
+    [InlineData("IdentitySettings", typeof(Contacts.Identity.Settings.IdentitySettingsInput))]
     public void The_documented_event_has_exactly_the_fields_ingestion_reads(string schema, Type dto)
     {
         var documented = Document.GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties")
