@@ -41,11 +41,17 @@ public static class MessagingSetup
             x.DisableUsageTelemetry();
             x.SetKebabCaseEndpointNameFormatter();
             consumers?.Invoke(x);
-            x.AddConfigureEndpointsCallback((_, endpoint) =>
+            x.AddConfigureEndpointsCallback((queue, endpoint) =>
             {
+                // Runs after the consumer definitions, so configuration can tune each queue (RabbitMq:Endpoints:{queue}:...).
+                var tuning = section.GetSection($"Endpoints:{queue}");
+                if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
+                {
+                    endpoint.ConcurrentMessageLimit = limit;
+                }
                 if (endpoint is IRabbitMqReceiveEndpointConfigurator rabbit)
                 {
-                    rabbit.PrefetchCount = options.PrefetchCount;
+                    rabbit.PrefetchCount = tuning.GetValue<ushort?>("PrefetchCount") ?? options.PrefetchCount;
                     if (options.QuorumQueues)
                     {
                         rabbit.SetQuorumQueue();

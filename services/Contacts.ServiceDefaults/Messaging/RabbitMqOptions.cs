@@ -13,7 +13,9 @@ public sealed class RabbitMqOptions
 
     public ushort PrefetchCount { get; set; } = 64;
 
-    public int ConcurrentMessageLimit { get; set; } = 32;
+    /// <summary>Messages each endpoint handles at once when set (RabbitMq:ConcurrentMessageLimit, or per queue under
+    /// RabbitMq:Endpoints:{queue}); otherwise the consumer definition's limit (32). It can lower that limit, not raise it.</summary>
+    public int? ConcurrentMessageLimit { get; set; }
 
     public int HeartbeatSeconds { get; set; } = 5;
 
