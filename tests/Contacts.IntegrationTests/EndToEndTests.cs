@@ -298,7 +298,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
                 var seconds = now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
                 request.Headers.Add("webhook-id", "msg_e2e");
                 request.Headers.Add("webhook-timestamp", seconds);
-                request.Headers.Add("webhook-signature", Contacts.Ingestion.Platforms.StandardWebhookAdapter.Sign(
+                request.Headers.Add("webhook-signature", Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(
                     wrongSignature ? "whsec_bm90LXRoZS1zZWNyZXQ=" : WebhookSecret, "msg_e2e", seconds, body));
                 break;
             default:

@@ -23,15 +23,15 @@ public sealed class AlertingTests
         const string secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         const string id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
         const string body = """{"test": 2432232314}""";
-        Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", WebhookSigner.Sign(secret, id, 1614265330, body));
+        Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(secret, id, 1614265330, body));
     }
 
     [Fact]
     public void Verification_accepts_any_listed_signature_and_rejects_a_tampered_body()
     {
-        var secret = WebhookSigner.NewSecret();
-        var header = "v1,bm90LWl0 " + WebhookSigner.Sign(secret, "id-1", 1700000000, "{}");
-        Assert.True(WebhookSigner.Verify(secret, "id-1", 1700000000, "{}", header));
-        Assert.False(WebhookSigner.Verify(secret, "id-1", 1700000000, "{ }", header));
+        var secret = Contacts.ServiceDefaults.Webhooks.StandardWebhooks.NewSecret();
+        var header = "v1,bm90LWl0 " + Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(secret, "id-1", 1700000000, "{}");
+        Assert.True(Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(secret, "id-1", 1700000000, "{}", header));
+        Assert.False(Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(secret, "id-1", 1700000000, "{ }", header));
     }
 }

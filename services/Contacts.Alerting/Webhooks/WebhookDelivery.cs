@@ -162,7 +162,7 @@ internal sealed partial class WebhookDispatcher(
             request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (!string.IsNullOrEmpty(_options.Secret))
             {
-                request.Headers.Add("webhook-signature", WebhookSigner.Sign(_options.Secret, id.ToString(), timestamp, body));
+                request.Headers.Add("webhook-signature", Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(_options.Secret, id.ToString(), timestamp, body));
             }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.Timeout);

@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Contacts.Ingestion.Events;
+using Contacts.ServiceDefaults.Webhooks;
 
 namespace Contacts.Ingestion.Platforms;
 
@@ -30,16 +29,9 @@ public sealed class StandardWebhookAdapter : IPlatformAdapter
         {
             return stale;
         }
-        var expected = Sign(secret!, id, timestamp!, request.Body);
-        return signatures.Split(' ', StringSplitOptions.RemoveEmptyEntries).Any(s => PlatformPayload.SameSignature(s, expected))
+        return StandardWebhooks.Verify(secret!, id, timestamp!, request.Body, signatures)
             ? null
             : "webhook-signature: no v1 signature matches the id, timestamp and body signed with this tenant's secret";
-    }
-
-    public static string Sign(string secret, string id, string timestamp, byte[] body)
-    {
-        var key = Convert.FromBase64String(secret.StartsWith("whsec_", StringComparison.Ordinal) ? secret[6..] : secret);
-        return "v1," + Convert.ToBase64String(HMACSHA256.HashData(key, (byte[])[.. Encoding.UTF8.GetBytes($"{id}.{timestamp}."), .. body]));
     }
 
     public PlatformMapping Map(PlatformRequest request)

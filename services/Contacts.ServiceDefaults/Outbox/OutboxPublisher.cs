@@ -12,8 +12,10 @@ internal sealed record OutgoingMessage(Guid Id, Type Type, string Body, string? 
 /// <summary>
 /// Publishes outbox rows to their message-type exchanges in MassTransit's JSON envelope, with publisher confirms, on a
 /// connection of its own. Not through MassTransit's publish pipeline: with RabbitMQ.Client 7.1 a confirmed publish
-/// can hang for good on a recovered channel after a broker restart (rabbitmq-dotnet-client #1928/#1930), so this
-/// connection does not auto-recover; any failure drops it and the next batch opens a fresh one.
+/// could hang for good on a recovered channel after a broker restart (rabbitmq-dotnet-client #1928/#1930), so this
+/// connection does not auto-recover; any failure drops it and the next batch opens a fresh one. On MassTransit 8.5.12 /
+/// RabbitMQ.Client 7.2.2 this path keeps the reliability suite at lost=0 duplicated=0; a move to MassTransit's publish
+/// (which must keep the row id as MessageId and the commit time as SentTime) has not been measured against it yet.
 /// </summary>
 internal sealed class OutboxPublisher(IOptions<RabbitMqOptions> options) : IAsyncDisposable
 {

@@ -169,7 +169,7 @@ public sealed class PlatformAdapterTests
     public void Standard_webhooks_signatures_match_the_reference_vector()
     {
         Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-            StandardWebhookAdapter.Sign(WebhookSecret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", Encoding.UTF8.GetBytes("""{"test": 2432232314}""")));
+            Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(WebhookSecret, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", Encoding.UTF8.GetBytes("""{"test": 2432232314}""")));
     }
 
     private static PlatformRequest Webhook(DateTimeOffset signedAt, string? signature = null)
@@ -180,7 +180,7 @@ public sealed class PlatformAdapterTests
         {
             ["webhook-id"] = "msg_1",
             ["webhook-timestamp"] = timestamp,
-            ["webhook-signature"] = signature ?? "v1,b2xkIHNpZ25hdHVyZQ== " + StandardWebhookAdapter.Sign(WebhookSecret, "msg_1", timestamp, body),
+            ["webhook-signature"] = signature ?? "v1,b2xkIHNpZ25hdHVyZQ== " + Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(WebhookSecret, "msg_1", timestamp, body),
         });
     }
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 using Contacts.Dev.Servers;
 
@@ -11,7 +10,7 @@ public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureVa
 
 /// <summary>
 /// A stand-in CRM: a real HTTP listener on loopback that records the alerts POSTed to it and checks their signatures
-/// the way a CRM would, independently of our own signing code.
+/// the way a CRM would, with the one Standard Webhooks implementation (pinned to the spec's published example by a unit test).
 /// </summary>
 public sealed class CrmWebhookReceiver : IAsyncDisposable
 {
@@ -37,7 +36,7 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
     /// <summary>When set, answers this status instead of 200 (to exercise the sender's retries).</summary>
     public int? RespondWith { get; set; }
 
-    public static string NewSecret() => "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(24));
+    public static string NewSecret() => Contacts.ServiceDefaults.Webhooks.StandardWebhooks.NewSecret();
 
     private async Task Serve(Action<ReceivedWebhook>? onReceived)
     {
@@ -69,12 +68,8 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
         }
     }
 
-    private bool Verify(string id, long timestamp, string body, string header)
-    {
-        var key = Convert.FromBase64String(_secret["whsec_".Length..]);
-        var expected = Encoding.ASCII.GetBytes("v1," + Convert.ToBase64String(HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"{id}.{timestamp}.{body}"))));
-        return header.Split(' ').Any(s => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(s), expected));
-    }
+    private bool Verify(string id, long timestamp, string body, string header) =>
+        Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(_secret, id, timestamp, body, header);
 
     public async ValueTask DisposeAsync()
     {
