@@ -221,7 +221,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         var line = outcome.Line(scenario);
         output.WriteLine(line);
         Directory.CreateDirectory(ServersFixture.LogRoot);
-        File.AppendAllText(Path.Combine(ServersFixture.LogRoot, "..", "reliability.txt"), line + Environment.NewLine);
+        File.AppendAllText(Path.Combine(ServersFixture.ResultsRoot, "reliability.txt"), line + Environment.NewLine);
         Assert.True(outcome.Problems.Count == 0, string.Join("; ", outcome.Problems));
         Assert.Equal(0, outcome.Lost);
         Assert.Equal(0, outcome.Duplicated);

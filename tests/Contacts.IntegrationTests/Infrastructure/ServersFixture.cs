@@ -18,7 +18,12 @@ public sealed class ServersFixture : IAsyncLifetime
 
     public static string DataRoot { get; } = Path.Combine(Path.GetTempPath(), "contacts-tests");
 
-    public static string LogRoot { get; } = Path.Combine(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot, "TestResults", "logs");
+    /// <summary>TestResults/ of the checkout, or CONTACTS_TEST_RESULTS (tools/soak gives each run its own).</summary>
+    public static string ResultsRoot { get; } = Environment.GetEnvironmentVariable("CONTACTS_TEST_RESULTS") is { Length: > 0 } results
+        ? Path.GetFullPath(results)
+        : Path.Combine(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot, "TestResults");
+
+    public static string LogRoot { get; } = Path.Combine(ResultsRoot, "logs");
 
     public async Task InitializeAsync()
     {
