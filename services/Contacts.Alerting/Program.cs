@@ -7,7 +7,11 @@ using MassTransit;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("alerting");
 builder.AddDatabase("alerting", AlertingSchema.Migrations);
-builder.AddMessaging(x => x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>());
+builder.AddMessaging(x =>
+{
+    x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>();
+    x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
+});
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
 builder.AddWebhookDelivery();
 

@@ -44,7 +44,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
             """) == 0, TimeSpan.FromSeconds(60), () => Task.FromResult("outboxes did not re-send"));
         var redelivered = await pipeline.Count("select count(*) from identity.outbox");
 
-        Report("duplicate-delivery", await Settle(pipeline, workload));
+        await Report(pipeline, "duplicate-delivery", await Settle(pipeline, workload));
         output.WriteLine($"  {redelivered} identity messages (and all others) were published a second time");
     }
 
@@ -67,7 +67,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
             await (await pipeline.Pipeline.Recreate(service, 0, new Dictionary<string, string?> { ["Faults__CrashAfterCommit"] = "0" })).StartAsync();
         }
         await pushing;
-        Report("crash-after-commit", await Settle(pipeline, workload));
+        await Report(pipeline, "crash-after-commit", await Settle(pipeline, workload));
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         var (_, rabbit) = await servers.StartDedicated(postgres: false, rabbit: true);
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("broker_restart", rabbit: rabbit));
-        Report("broker-restart", await RestartMidStream(pipeline, "broker", rabbit.StopAsync, () => rabbit.StartAgainAsync()));
+        await Report(pipeline, "broker-restart", await RestartMidStream(pipeline, "broker", rabbit.StopAsync, () => rabbit.StartAgainAsync()));
     }
 
     [Fact]
@@ -97,7 +97,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
             at += 80;
         }
         await pushing;
-        Report("sigkill", await Settle(pipeline, workload));
+        await Report(pipeline, "sigkill", await Settle(pipeline, workload));
     }
 
     [Fact]
@@ -105,7 +105,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         var (postgres, _) = await servers.StartDedicated(postgres: true, rabbit: false);
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("db_restart", postgres: postgres));
-        Report("database-restart", await RestartMidStream(pipeline, "database", postgres.StopAsync, () => postgres.StartAgainAsync()));
+        await Report(pipeline, "database-restart", await RestartMidStream(pipeline, "database", postgres.StopAsync, () => postgres.StartAgainAsync()));
     }
 
     /// <summary>Stops a server once a third of the workload is in, keeps pushing through the outage, and starts it again.</summary>
@@ -162,29 +162,75 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         var errors = await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, $"{PipelineQueues.Identity}_error");
         output.WriteLine($"  {errors} messages in {PipelineQueues.Identity}_error");
         Assert.Equal(2, errors);
-        Report("poison-message", outcome);
+        await Report(pipeline, "poison-message", outcome, expectedDeadLetters: 2);
     }
 
     [Fact]
-    public async Task Two_instances_of_identity_and_effort_give_the_one_instance_result()
+    public async Task Two_instances_of_every_service_give_the_one_instance_result()
     {
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("two_instances"));
-        await Task.WhenAll(
-            pipeline.Pipeline.Add(LocalPipeline.Identity, 1).StartAsync(),
-            pipeline.Pipeline.Add(LocalPipeline.Effort, 1).StartAsync());
-        var workload = new Workload(People, "pair");
-        using var http = pipeline.Client();
-        await workload.Push(http, workload.All(), parallelism: 16);
+        var services = new[] { LocalPipeline.Ingestion, LocalPipeline.Identity, LocalPipeline.Effort, LocalPipeline.Alerting };
+        var second = services.Select(s => pipeline.Pipeline.Add(s, 1)).ToList();
+        // A second gateway in front of the second ingestion instance, so both ingestion instances take events.
+        second.Add(pipeline.Pipeline.Add(LocalPipeline.Gateway, 1, new Dictionary<string, string?>
+        {
+            ["Gateway__Services__ingestion"] = pipeline.Pipeline[LocalPipeline.Ingestion, 1].BaseAddress.ToString(),
+        }));
+        await Task.WhenAll(second.Select(p => p.StartAsync()));
 
-        var outcome = await Settle(pipeline, workload);
-        var handledByEach = await pipeline.Query("select count(*) from identity.inbox", r => r.GetInt64(0));
-        output.WriteLine($"  identity handled {handledByEach.Single()} messages across both instances");
-        Report("two-instances", outcome);
-        // The one-instance result: one customer per person holding all three contacts, each journey scored 70.
-        Assert.Equal(People, await pipeline.Count("select count(*) from identity.customers where merged_into is null"));
-        Assert.Equal([70], (await pipeline.Query("""
+        var workload = new Workload(TwoInstancePeople, "pair", WorkloadShape.Piecemeal);
+        using var first = pipeline.Client();
+        using var other = pipeline.Client(gateway: 1);
+        await workload.Push([first, other], workload.All(), parallelism: 16);
+
+        var outcome = await Settle(pipeline, workload, TimeSpan.FromSeconds(180));
+        var handled = await pipeline.Query("select count(*) from identity.inbox", r => r.GetInt64(0));
+        var merges = await pipeline.Count("select count(*) from identity.customers where merged_into is not null");
+        output.WriteLine($"  identity handled {handled.Single()} messages across both instances; {merges} customers merged");
+        await Report(pipeline, "two-instances", outcome);
+        // The one-instance result: one customer per person holding all their contacts, every journey scored alike.
+        Assert.Equal(TwoInstancePeople, await pipeline.Count("select count(*) from identity.customers where merged_into is null"));
+        var scores = await pipeline.Query("""
             select distinct e.score from effort.customer_effort e join identity.customers c on c.id = e.customer_id where c.merged_into is null
-            """, r => r.GetInt32(0))));
+            """, r => r.GetInt32(0));
+        Assert.True(scores.Count == 1 && scores[0] >= 60, $"every person's journey should score the same, over the threshold: {string.Join(", ", scores)}");
+        Assert.True(merges >= TwoInstancePeople / 2, $"the workload should make many merges, made {merges}");
+        // One open alert per person, on the customer the person is now.
+        Assert.Equal(TwoInstancePeople, await pipeline.Count("""
+            select count(*) from alerting.alerts a join identity.customers c on c.id = a.customer_id where a.status = 'open' and c.merged_into is null
+            """));
+    }
+
+    private const int TwoInstancePeople = 200; // five events each, arriving piecemeal
+
+    [Fact]
+    public async Task Alerting_killed_while_its_webhooks_are_in_flight_redelivers_them_under_the_same_webhook_id()
+    {
+        await using var pipeline = await TestPipeline.Create(await servers.Isolate("webhook_kill"), perService: new()
+        {
+            [LocalPipeline.Alerting] = new Dictionary<string, string?> { ["Alerting__Webhook__Timeout"] = "00:00:20" },
+        });
+        const int people = 20;
+        var workload = new Workload(people, "inflight");
+        using var http = pipeline.Client();
+        // The CRM takes the POSTs but does not answer: every alert is in flight when alerting dies.
+        pipeline.Crm.Hold();
+        await workload.Push(http, workload.All());
+        await TestPipeline.Eventually(() => Task.FromResult(pipeline.Crm.Received.Count >= people), TimeSpan.FromSeconds(120),
+            () => Task.FromResult($"{pipeline.Crm.Received.Count} webhooks received"));
+        pipeline.Pipeline[LocalPipeline.Alerting].Kill();
+        output.WriteLine($"  SIGKILL alerting with {pipeline.Crm.Received.Count} webhooks in flight");
+        pipeline.Crm.Release();
+        await pipeline.Pipeline[LocalPipeline.Alerting].StartAsync();
+
+        // Redelivered once their claim (timeout + margin) runs out.
+        await TestPipeline.Eventually(() => Task.FromResult(pipeline.Crm.Received.Count >= 2 * people), TimeSpan.FromSeconds(120),
+            () => Task.FromResult($"{pipeline.Crm.Received.Count} webhooks received"));
+        var outcome = await Settle(pipeline, workload);
+        // Each alert reached the CRM again under its webhook-id (the spec's redelivery), and is still one alert.
+        Assert.True(outcome.Redelivered >= people, $"{outcome.Redelivered} redelivered");
+        Assert.All(pipeline.Crm.Received.GroupBy(w => w.Id), g => Assert.True(g.Count() >= 2));
+        await Report(pipeline, "webhook-in-flight-kill", outcome);
     }
 
     [Fact]
@@ -202,7 +248,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
             TimeSpan.FromSeconds(60), async () => $"{await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, PipelineQueues.Identity)} waiting");
         output.WriteLine($"  {workload.Events} events waiting in {PipelineQueues.Identity} before identity's first start");
         await pipeline.Pipeline[LocalPipeline.Identity].StartAsync();
-        Report("consumer-started-last", await Settle(pipeline, workload));
+        await Report(pipeline, "consumer-started-last", await Settle(pipeline, workload));
     }
 
     private static async Task<Outcome> Settle(TestPipeline pipeline, Workload workload, TimeSpan? timeout = null)
@@ -216,15 +262,65 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         return await Outcome.Measure(pipeline, workload);
     }
 
-    private void Report(string scenario, Outcome outcome)
+    private async Task Report(TestPipeline pipeline, string scenario, Outcome outcome, long expectedDeadLetters = 0)
     {
+        long deadLettered = 0;
+        foreach (var (queue, _) in Contacts.ServiceDefaults.Messaging.PipelineTopology.Endpoints)
+        {
+            var errors = await pipeline.Isolation.RabbitMqServer.QueueMessageCountAsync(pipeline.Isolation.Name, $"{queue}_error");
+            if (errors > 0)
+            {
+                output.WriteLine($"  {errors} messages dead-lettered in {queue}_error");
+            }
+            deadLettered += errors;
+        }
+        outcome = outcome with { DeadLettered = deadLettered };
         var line = outcome.Line(scenario);
         output.WriteLine(line);
-        Directory.CreateDirectory(ServersFixture.LogRoot);
+        Directory.CreateDirectory(ServersFixture.ResultsRoot);
         File.AppendAllText(Path.Combine(ServersFixture.ResultsRoot, "reliability.txt"), line + Environment.NewLine);
+        if (outcome.Unalerted.Count > 0)
+        {
+            await Diagnose(pipeline, outcome);
+        }
         Assert.True(outcome.Problems.Count == 0, string.Join("; ", outcome.Problems));
         Assert.Equal(0, outcome.Lost);
         Assert.Equal(0, outcome.Duplicated);
+        Assert.Equal(expectedDeadLetters, deadLettered);
+    }
+
+    /// <summary>For each person without an alert: every customer id they ever had, the scores seen for them, and alerting's state.</summary>
+    private async Task Diagnose(TestPipeline pipeline, Outcome outcome)
+    {
+        var merges = (await pipeline.Query("select id, merged_into from identity.customers where merged_into is not null",
+            r => (Id: r.GetGuid(0), Into: r.GetGuid(1)))).ToList();
+        foreach (var (person, customers) in outcome.Unalerted.Take(5))
+        {
+            var all = new HashSet<Guid>(customers);
+            for (var grew = true; grew;)
+            {
+                grew = merges.Where(m => all.Contains(m.Into)).Aggregate(false, (g, m) => all.Add(m.Id) | g);
+            }
+            output.WriteLine($"  person {person}: customers {string.Join(", ", all)}; merges {string.Join(", ", merges.Where(m => all.Contains(m.Id)).Select(m => $"{m.Id}->{m.Into}"))}");
+            foreach (var scored in pipeline.Tap.Of("EffortScored").Where(m => all.Contains(m.Message.GetProperty("customerId").GetGuid())))
+            {
+                var m = scored.Message;
+                output.WriteLine($"    EffortScored customer={m.GetProperty("customerId")} version={m.GetProperty("version")} score={m.GetProperty("score")} contact={m.GetProperty("contactEventId")}");
+            }
+            foreach (var row in await pipeline.Query("""
+                select customer_id::text || ' version=' || coalesce(score_version::text, '-') || ' score=' || coalesce(score::text, '-') || ' merged_into=' || coalesce(merged_into::text, '-')
+                from alerting.customer_alert_state where customer_id = any(@ids)
+                """, r => r.GetString(0), ("ids", all.ToArray())))
+            {
+                output.WriteLine($"    alerting state {row}");
+            }
+            foreach (var row in await pipeline.Query("""
+                select id::text || ' customer=' || customer_id || ' status=' || status || ' score=' || score from alerting.alerts where customer_id = any(@ids)
+                """, r => r.GetString(0), ("ids", all.ToArray())))
+            {
+                output.WriteLine($"    alert {row}");
+            }
+        }
     }
 }
 

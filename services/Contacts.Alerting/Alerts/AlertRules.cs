@@ -15,4 +15,8 @@ public static class AlertRules
 
     public static string? ReasonFor(EffortScored score, AlertRuleOptions options) =>
         score.Score >= options.HighEffortThreshold ? HighEffort : null;
+
+    /// <summary>Every rule the score crosses (one today; each reason has its own open alert).</summary>
+    public static IEnumerable<string> ReasonsFor(EffortScored score, AlertRuleOptions options) =>
+        ReasonFor(score, options) is { } reason ? [reason] : [];
 }

@@ -40,5 +40,20 @@ internal static class AlertingSchema
             -- The trace of the contact that raised the alert, so the CRM call joins the contact's trace.
             alter table webhook_deliveries add column traceparent text;
             """),
+        new("alerting_0003_customer_state", """
+            -- Each customer's current state as alerting knows it: decisions follow this, not the order messages arrive in.
+            create table customer_alert_state (
+                tenant_id text not null,
+                customer_id uuid not null,
+                score_version bigint,
+                score int,
+                merged_into uuid,
+                updated_at timestamptz not null default now(),
+                primary key (tenant_id, customer_id));
+            alter table alerts add column score_version bigint;
+            -- An alert closed because its customer was merged into one that already had an open alert for the reason.
+            alter table alerts add column superseded_by uuid references alerts (id);
+            create index alerts_customer on alerts (tenant_id, customer_id, status);
+            """),
     ];
 }

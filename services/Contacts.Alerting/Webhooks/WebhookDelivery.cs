@@ -63,6 +63,8 @@ internal sealed partial class WebhookDispatcher(
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
+    /// <summary>How long past the POST timeout a claimed delivery stays claimed: after a crash it is due again then.</summary>
+    private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(5);
     private readonly WebhookOptions _options = options.Value;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -86,64 +88,60 @@ internal sealed partial class WebhookDispatcher(
         }
     }
 
+    /// <summary>
+    /// Claims due deliveries with a lease (committed at once, so no transaction stays open across HTTP calls), POSTs them
+    /// concurrently, and records each outcome as soon as it is known. A crash can only re-send the POSTs in flight at that
+    /// moment, after their lease ends, with the same webhook-id (which the Standard Webhooks spec lets a CRM de-duplicate).
+    /// </summary>
     private async Task<int> DeliverBatch(CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
         var due = new List<(Guid Id, string Url, string Body, int Attempts, string? Traceparent)>();
-        await using (var cmd = new NpgsqlCommand("""
-            select id, url, body, attempts, traceparent from webhook_deliveries
-            where status = 'pending' and next_attempt_at <= now()
-            order by next_attempt_at limit @limit
-            for update skip locked
-            """, connection, transaction))
+        await using (var claim = dataSource.CreateCommand("""
+            update webhook_deliveries set next_attempt_at = now() + @lease
+            where id in (select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
+                         order by next_attempt_at limit @limit for update skip locked)
+            returning id, url, body, attempts, traceparent
+            """))
         {
-            cmd.Parameters.AddWithValue("limit", _options.BatchSize);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            claim.Parameters.AddWithValue("limit", _options.BatchSize);
+            claim.Parameters.AddWithValue("lease", _options.Timeout + LeaseMargin);
+            await using var reader = await claim.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 due.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
         }
-        if (due.Count == 0)
-        {
-            return 0;
-        }
-
-        var outcomes = await Task.WhenAll(due.Select(d => Post(d.Id, d.Url, d.Body, d.Traceparent, ct)));
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        for (var i = 0; i < due.Count; i++)
-        {
-            var (status, error) = outcomes[i];
-            var attempts = due[i].Attempts + 1;
-            var (state, nextDelay) = status switch
-            {
-                >= 200 and < 300 => ("delivered", TimeSpan.Zero),
-                (int)HttpStatusCode.Gone => ("disabled", TimeSpan.Zero),
-                _ when attempts >= _options.RetrySchedule.Length => ("failed", TimeSpan.Zero),
-                _ => ("pending", _options.RetrySchedule[attempts]),
-            };
-            var update = new NpgsqlBatchCommand("""
-                update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
-                    next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
-                where id = @id
-                """);
-            update.Parameters.AddWithValue("id", due[i].Id);
-            update.Parameters.AddWithValue("state", state);
-            update.Parameters.AddWithValue("attempts", attempts);
-            update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
-            update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
-            update.Parameters.AddWithValue("delay", nextDelay);
-            batch.BatchCommands.Add(update);
-            ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", state));
-            if (state != "delivered")
-            {
-                LogAttemptFailed(logger, due[i].Id, attempts, status, error, state);
-            }
-        }
-        await batch.ExecuteNonQueryAsync(ct);
-        await transaction.CommitAsync(ct);
+        await Task.WhenAll(due.Select(async d => await Record(d.Id, d.Attempts + 1, await Post(d.Id, d.Url, d.Body, d.Traceparent, ct), ct)));
         return due.Count;
+    }
+
+    private async Task Record(Guid id, int attempts, (int? Status, string? Error) outcome, CancellationToken ct)
+    {
+        var (status, error) = outcome;
+        var (state, nextDelay) = status switch
+        {
+            >= 200 and < 300 => ("delivered", TimeSpan.Zero),
+            (int)HttpStatusCode.Gone => ("disabled", TimeSpan.Zero),
+            _ when attempts >= _options.RetrySchedule.Length => ("failed", TimeSpan.Zero),
+            _ => ("pending", _options.RetrySchedule[attempts]),
+        };
+        await using var update = dataSource.CreateCommand("""
+            update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
+                next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
+            where id = @id and status = 'pending'
+            """);
+        update.Parameters.AddWithValue("id", id);
+        update.Parameters.AddWithValue("state", state);
+        update.Parameters.AddWithValue("attempts", attempts);
+        update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
+        update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
+        update.Parameters.AddWithValue("delay", nextDelay);
+        await update.ExecuteNonQueryAsync(ct);
+        ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", state));
+        if (state != "delivered")
+        {
+            LogAttemptFailed(logger, id, attempts, status, error, state);
+        }
     }
 
     private async Task<(int? Status, string? Error)> Post(Guid id, string url, string body, string? traceparent, CancellationToken ct)

@@ -14,6 +14,7 @@ public static class PipelineTopology
     public const string EffortCustomerSplit = "effort-customer-split";
     public const string EffortCustomerErased = "effort-customer-erased";
     public const string IngestionCustomerErased = "ingestion-customer-erased";
+    public const string AlertingCustomersMerged = "alerting-customers-merged";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
@@ -23,10 +24,11 @@ public static class PipelineTopology
         (EffortCustomerSplit, [typeof(CustomerSplit)]),
         (EffortCustomerErased, [typeof(CustomerErased)]),
         (IngestionCustomerErased, [typeof(CustomerErased)]),
+        (AlertingCustomersMerged, [typeof(CustomersMerged)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>
-    public static readonly IReadOnlyList<Type> PublishedOnly = [typeof(CustomersMerged), typeof(HighEffortAlertRaised)];
+    public static readonly IReadOnlyList<Type> PublishedOnly = [typeof(HighEffortAlertRaised)];
 
     /// <summary>MassTransit's exchange name for a message type: "Namespace:TypeName".</summary>
     public static string ExchangeName(Type messageType) => $"{messageType.Namespace}:{messageType.Name}";

@@ -65,9 +65,10 @@ public sealed class TestPipeline : IAsyncDisposable
         return result;
     }
 
-    public HttpClient Client(string? key = null)
+    /// <summary>A client of the gateway (of another gateway instance, when there are several).</summary>
+    public HttpClient Client(string? key = null, int gateway = 0)
     {
-        var http = new HttpClient { BaseAddress = Pipeline.GatewayAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var http = new HttpClient { BaseAddress = Pipeline[LocalPipeline.Gateway, gateway].BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key ?? KeyA);
         return http;
     }

@@ -55,6 +55,14 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
             {
                 return;
             }
+            _ = Task.Run(() => Answer(context, onReceived));
+        }
+    }
+
+    private async Task Answer(HttpListenerContext context, Action<ReceivedWebhook>? onReceived)
+    {
+        try
+        {
             using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
             var body = await reader.ReadToEndAsync();
             var id = context.Request.Headers["webhook-id"] ?? "";
@@ -63,10 +71,35 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
                 body, DateTimeOffset.UtcNow, context.Request.Headers["traceparent"]);
             Received.Enqueue(webhook);
             onReceived?.Invoke(webhook);
+            await _held.Task;
             context.Response.StatusCode = RespondWith ?? 200;
             context.Response.Close();
         }
+        catch (Exception) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (HttpListenerException)
+        {
+            // the sender hung up (or died) before the answer
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
+
+    private TaskCompletionSource _held = Released();
+
+    private static TaskCompletionSource Released()
+    {
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        released.SetResult();
+        return released;
+    }
+
+    /// <summary>Records webhooks as they arrive but answers none until Release: the sender sees them in flight (to kill it mid-delivery).</summary>
+    public void Hold() => _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Release() => _held.TrySetResult();
 
     private bool Verify(string id, long timestamp, string body, string header) =>
         Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(_secret, id, timestamp, body, header);
@@ -74,6 +107,7 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
+        Release();
         _listener.Close();
         try
         {

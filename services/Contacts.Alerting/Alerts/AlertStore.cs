@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Contacts.Alerting.Webhooks;
+using Contacts.Contracts;
+using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.Persistence;
+using NpgsqlTypes;
+
+namespace Contacts.Alerting.Alerts;
+
+/// <summary>
+/// The thin shell around AlertDecision: locks the customers a message touches (transaction-scoped advisory locks, taken
+/// in sorted order), loads their state, and stores what the decision returns, in the consumer's transaction.
+/// </summary>
+public static class AlertStore
+{
+    /// <summary>Serialises every decision about these customers across instances until the transaction ends.</summary>
+    public static async Task Lock(Session session, string tenantId, IEnumerable<Guid> customerIds, CancellationToken ct)
+    {
+        foreach (var id in customerIds.Distinct().Order())
+        {
+            await using var cmd = session.Command("select pg_advisory_xact_lock(hashtextextended(@key, 0))");
+            cmd.Parameters.AddWithValue("key", $"alerting\n{tenantId}\n{id}");
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    public static async Task<CustomerAlertState> Load(Session session, string tenantId, Guid customerId, CancellationToken ct)
+    {
+        long? version = null;
+        int? score = null;
+        Guid? mergedInto = null;
+        await using (var cmd = session.Command("""
+            select score_version, score, merged_into from customer_alert_state where tenant_id = @tenant and customer_id = @customer
+            """))
+        {
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("customer", customerId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct))
+            {
+                version = reader.IsDBNull(0) ? null : reader.GetInt64(0);
+                score = reader.IsDBNull(1) ? null : reader.GetInt32(1);
+                mergedInto = reader.IsDBNull(2) ? null : reader.GetGuid(2);
+            }
+        }
+        var open = new List<OpenAlert>();
+        await using (var cmd = session.Command("""
+            select id, reason, score, raised_at from alerts where tenant_id = @tenant and customer_id = @customer and status = 'open'
+            """))
+        {
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("customer", customerId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3)));
+            }
+        }
+        return new CustomerAlertState(customerId, version, score, mergedInto, open);
+    }
+
+    /// <summary>Where a customer's merges lead: itself, or the last survivor of its merge chain (read without locks; callers lock and re-check).</summary>
+    public static async Task<Guid> LastSurvivor(Session session, string tenantId, Guid customerId, CancellationToken ct)
+    {
+        for (var hops = 0; hops < 100; hops++)
+        {
+            await using var cmd = session.Command("select merged_into from customer_alert_state where tenant_id = @tenant and customer_id = @customer");
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("customer", customerId);
+            if (await cmd.ExecuteScalarAsync(ct) is not Guid next)
+            {
+                return customerId;
+            }
+            customerId = next;
+        }
+        throw new InvalidOperationException($"merge chain from {customerId} is too long");
+    }
+
+    /// <summary>Stores the decision; raised alerts are published and their webhook queued. Returns whether a webhook was queued.</summary>
+    public static async Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, WebhookOptions webhooks,
+        CancellationToken ct)
+    {
+        var queued = false;
+        foreach (var e in events)
+        {
+            switch (e)
+            {
+                case ScoreRecorded recorded:
+                    await Execute(session, """
+                        insert into customer_alert_state (tenant_id, customer_id, score_version, score) values (@tenant, @customer, @version, @score)
+                        on conflict (tenant_id, customer_id) do update set score_version = excluded.score_version, score = excluded.score, updated_at = now()
+                        """, ct, ("tenant", tenantId), ("customer", recorded.CustomerId), ("version", recorded.Version), ("score", recorded.Score));
+                    break;
+                case CustomerMergedInto merged:
+                    await Execute(session, """
+                        insert into customer_alert_state (tenant_id, customer_id, merged_into) values (@tenant, @customer, @survivor)
+                        on conflict (tenant_id, customer_id) do update set merged_into = excluded.merged_into, updated_at = now()
+                        """, ct, ("tenant", tenantId), ("customer", merged.CustomerId), ("survivor", merged.SurvivorId));
+                    break;
+                case AlertRaised raised:
+                {
+                    var score = raised.Score;
+                    await using (var insert = session.Command("""
+                        insert into alerts (id, tenant_id, customer_id, reason, score, drivers, contact_event_id, score_version)
+                        values (@id, @tenant, @customer, @reason, @score, @drivers, @event, @version)
+                        """))
+                    {
+                        insert.Parameters.AddWithValue("id", raised.AlertId);
+                        insert.Parameters.AddWithValue("tenant", tenantId);
+                        insert.Parameters.AddWithValue("customer", raised.CustomerId);
+                        insert.Parameters.AddWithValue("reason", raised.Reason);
+                        insert.Parameters.AddWithValue("score", score.Score);
+                        insert.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers, JsonSerializerOptions.Web));
+                        insert.Parameters.AddWithValue("event", score.ContactEventId);
+                        insert.Parameters.AddWithValue("version", score.Version);
+                        await insert.ExecuteNonQueryAsync(ct);
+                    }
+                    var alert = new HighEffortAlertRaised(Guid.CreateVersion7(), tenantId, raised.AlertId, raised.CustomerId, raised.Reason,
+                        score.Score, score.Drivers, score.ContactEventId, DateTimeOffset.UtcNow);
+                    session.Publish(alert, alert.Id);
+                    queued |= await WebhookQueue.Enqueue(session, alert, webhooks, ct);
+                    break;
+                }
+                case OpenAlertRescored rescored:
+                {
+                    await using var update = session.Command("""
+                        update alerts set score = @score, drivers = @drivers, score_version = @version, updated_at = now() where id = @id
+                        """);
+                    update.Parameters.AddWithValue("id", rescored.AlertId);
+                    update.Parameters.AddWithValue("score", rescored.Score.Score);
+                    update.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(rescored.Score.Drivers, JsonSerializerOptions.Web));
+                    update.Parameters.AddWithValue("version", rescored.Score.Version);
+                    await update.ExecuteNonQueryAsync(ct);
+                    break;
+                }
+                case AlertMergedInto closed:
+                    await Execute(session, """
+                        update alerts set status = 'merged', superseded_by = @kept, closed_at = now(), updated_at = now() where id = @id
+                        """, ct, ("id", closed.AlertId), ("kept", closed.SurvivorAlertId));
+                    break;
+                case AlertMoved moved:
+                    await Execute(session, "update alerts set customer_id = @to, updated_at = now() where id = @id", ct,
+                        ("id", moved.AlertId), ("to", moved.ToCustomerId));
+                    break;
+                default:
+                    throw new InvalidOperationException($"no storage for {e.GetType().Name}");
+            }
+        }
+        return queued;
+    }
+
+    /// <summary>A merge found its survivor merged away in the meantime: retry, following the chain again.</summary>
+    public static Exception SurvivorMoved(Guid survivorId) => new ConcurrencyException(survivorId, 0, null);
+
+    private static async Task Execute(Session session, string sql, CancellationToken ct, params (string Name, object Value)[] args)
+    {
+        await using var cmd = session.Command(sql);
+        foreach (var (name, value) in args)
+        {
+            cmd.Parameters.AddWithValue(name, value);
+        }
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}

@@ -1,0 +1,156 @@
+using Contacts.Alerting.Alerts;
+using Contacts.Contracts;
+
+namespace Contacts.UnitTests;
+
+/// <summary>Alerting decides on the customer's current state: given that state, when a score or a merge arrives, then these events.</summary>
+public sealed class AlertDecisionTests
+{
+    private static readonly AlertRuleOptions Rules = new() { HighEffortThreshold = 60 };
+    private static readonly Guid Customer = Guid.Parse("00000000-0000-0000-0000-00000000000a");
+    private static readonly Guid Other = Guid.Parse("00000000-0000-0000-0000-00000000000b");
+    private static readonly Guid NewAlert = Guid.Parse("00000000-0000-0000-0000-0000000000f1");
+
+    private static EffortScored Score(Guid customer, int score, long version) =>
+        new(Guid.NewGuid(), "t", customer, Guid.NewGuid(), score, 3, 3, [], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, version);
+
+    private static CustomerAlertState State(Guid customer, long? version = null, int? score = null, Guid? mergedInto = null, params OpenAlert[] open) =>
+        new(customer, version, score, mergedInto, open);
+
+    private static OpenAlert Open(Guid id, string reason = AlertRules.HighEffort) => new(id, reason, 70, DateTimeOffset.UnixEpoch);
+
+    private static IReadOnlyList<AlertDecisionEvent> When(CustomerAlertState state, EffortScored score) =>
+        AlertDecision.Decide(state, score, Rules, () => NewAlert);
+
+    [Fact]
+    public void A_first_score_over_the_threshold_raises_an_alert()
+    {
+        var score = Score(Customer, 70, 3);
+        Assert.Equal([new ScoreRecorded(Customer, 3, 70), new AlertRaised(NewAlert, Customer, AlertRules.HighEffort, score)],
+            When(CustomerAlertState.Unknown(Customer), score));
+    }
+
+    [Fact]
+    public void A_score_under_the_threshold_is_recorded_and_raises_nothing() =>
+        Assert.Equal([new ScoreRecorded(Customer, 2, 35)], When(CustomerAlertState.Unknown(Customer), Score(Customer, 35, 2)));
+
+    [Fact]
+    public void A_newer_score_over_the_threshold_updates_the_open_alert_instead_of_raising_another()
+    {
+        var existing = Guid.NewGuid();
+        var score = Score(Customer, 85, 5);
+        Assert.Equal([new ScoreRecorded(Customer, 5, 85), new OpenAlertRescored(existing, score)],
+            When(State(Customer, 4, 70, null, Open(existing)), score));
+    }
+
+    [Fact]
+    public void A_stale_score_arriving_after_the_crossing_changes_nothing() =>
+        // Version 3 crossed and raised; the version-2 score (35) comes late: it must not count as the current state.
+        Assert.Empty(When(State(Customer, 3, 70, null, Open(Guid.NewGuid())), Score(Customer, 35, 2)));
+
+    [Fact]
+    public void A_stale_high_score_arriving_after_a_newer_low_one_raises_no_stale_alert() =>
+        Assert.Empty(When(State(Customer, 6, 20), Score(Customer, 90, 5)));
+
+    [Fact]
+    public void The_same_version_seen_again_changes_nothing() =>
+        Assert.Empty(When(State(Customer, 3, 70, null, Open(Guid.NewGuid())), Score(Customer, 70, 3)));
+
+    [Fact]
+    public void A_crossing_that_arrives_after_a_stale_low_score_is_not_hidden()
+    {
+        // Scores arrive 1 (20), then 3 (70), then 2 (35): whatever the order, the crossing at version 3 raises one alert.
+        var state = CustomerAlertState.Unknown(Customer);
+        var raised = new List<AlertDecisionEvent>();
+        foreach (var score in new[] { Score(Customer, 20, 1), Score(Customer, 70, 3), Score(Customer, 35, 2) })
+        {
+            var events = When(state, score);
+            raised.AddRange(events.OfType<AlertRaised>());
+            state = events.Aggregate(state, Fold);
+        }
+        Assert.Single(raised);
+        Assert.Equal(3, state.ScoreVersion);
+    }
+
+    [Fact]
+    public void Every_arrival_order_of_a_customers_scores_raises_exactly_one_alert_and_ends_on_the_newest_score()
+    {
+        var scores = new[] { Score(Customer, 0, 1), Score(Customer, 35, 2), Score(Customer, 70, 3), Score(Customer, 55, 4) };
+        foreach (var order in Permutations(scores))
+        {
+            var state = CustomerAlertState.Unknown(Customer);
+            var raised = 0;
+            foreach (var score in order)
+            {
+                var events = When(state, score);
+                raised += events.OfType<AlertRaised>().Count();
+                state = events.Aggregate(state, Fold);
+            }
+            // The crossing at version 3 raises only if it arrives before version 4 (55, under the threshold) was seen.
+            var crossingSeen = order.ToList().FindIndex(s => s.Version == 3) < order.ToList().FindIndex(s => s.Version == 4);
+            Assert.Equal(crossingSeen ? 1 : 0, raised);
+            Assert.Equal((4L, 55), (state.ScoreVersion!.Value, state.Score!.Value));
+        }
+    }
+
+    [Fact]
+    public void A_score_for_a_customer_already_merged_away_is_stale() =>
+        Assert.Empty(When(State(Other, null, null, Customer), Score(Other, 90, 9)));
+
+    [Fact]
+    public void A_merged_customers_open_alert_moves_to_the_survivor_that_has_none()
+    {
+        var alert = Guid.NewGuid();
+        Assert.Equal([new CustomerMergedInto(Other, Customer), new AlertMoved(alert, Other, Customer)],
+            AlertDecision.Decide(State(Customer, 2, 35), [State(Other, 3, 70, null, Open(alert))]));
+    }
+
+    [Fact]
+    public void When_both_have_an_open_alert_for_the_reason_the_merged_one_closes_into_the_survivors()
+    {
+        var (kept, closed) = (Guid.NewGuid(), Guid.NewGuid());
+        Assert.Equal([new CustomerMergedInto(Other, Customer), new AlertMergedInto(closed, kept)],
+            AlertDecision.Decide(State(Customer, 4, 70, null, Open(kept)), [State(Other, 3, 70, null, Open(closed))]));
+    }
+
+    [Fact]
+    public void Two_merged_customers_with_alerts_leave_one_open_alert_on_the_survivor()
+    {
+        var (first, second) = (Guid.NewGuid(), Guid.NewGuid());
+        var third = Guid.NewGuid();
+        Assert.Equal(
+            [new CustomerMergedInto(Other, Customer), new AlertMoved(first, Other, Customer),
+             new CustomerMergedInto(third, Customer), new AlertMergedInto(second, first)],
+            AlertDecision.Decide(State(Customer), [State(Other, 1, 70, null, Open(first)), State(third, 1, 80, null, Open(second))]));
+    }
+
+    [Fact]
+    public void A_merge_seen_before_any_score_marks_the_customer_so_its_late_scores_are_ignored()
+    {
+        var events = AlertDecision.Decide(State(Customer), [CustomerAlertState.Unknown(Other)]);
+        Assert.Equal([new CustomerMergedInto(Other, Customer)], events);
+        Assert.Empty(When(events.Aggregate(CustomerAlertState.Unknown(Other), Fold), Score(Other, 90, 1)));
+    }
+
+    [Fact]
+    public void A_repeated_merge_changes_nothing() =>
+        Assert.Empty(AlertDecision.Decide(State(Customer, null, null, null, Open(Guid.NewGuid())), [State(Other, 3, 70, Customer)]));
+
+    [Fact]
+    public void A_survivor_that_was_itself_merged_is_refused_so_the_shell_follows_the_chain() =>
+        Assert.Throws<InvalidOperationException>(() => AlertDecision.Decide(State(Customer, null, null, Other), [State(Guid.NewGuid())]));
+
+    /// <summary>How the shell's stored state changes with each event, for one customer (enough to chain decisions in tests).</summary>
+    private static CustomerAlertState Fold(CustomerAlertState state, AlertDecisionEvent e) => e switch
+    {
+        ScoreRecorded r when r.CustomerId == state.CustomerId => state with { ScoreVersion = r.Version, Score = r.Score },
+        AlertRaised a when a.CustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts, new OpenAlert(a.AlertId, a.Reason, a.Score.Score, DateTimeOffset.UnixEpoch)] },
+        CustomerMergedInto m when m.CustomerId == state.CustomerId => state with { MergedInto = m.SurvivorId },
+        _ => state,
+    };
+
+    private static IEnumerable<IReadOnlyList<T>> Permutations<T>(IReadOnlyList<T> items) =>
+        items.Count <= 1
+            ? [items]
+            : items.SelectMany((item, i) => Permutations([.. items.Where((_, j) => j != i)]).Select(rest => (IReadOnlyList<T>)[item, .. rest]));
+}
