@@ -17,6 +17,7 @@ builder.AddWebhookDelivery();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
+app.MapAlerts();
 app.Run();
 
 public partial class Program;

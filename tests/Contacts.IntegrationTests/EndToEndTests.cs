@@ -94,6 +94,42 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_customers_open_alerts_are_read_through_the_gateway_and_only_by_its_tenant()
+    {
+        using var http = _pipeline.Client();
+        var ids = new List<Guid>();
+        foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone: "+44 20 7946 0111", email: "alerts.read@example.com", idPrefix: "alerts-read"))
+        {
+            ids.Add((await TestPipeline.Push(http, e)).Id);
+        }
+        ReceivedWebhook? Webhook() => _pipeline.Crm.Received.FirstOrDefault(w =>
+            ids.Contains(JsonDocument.Parse(w.Body).RootElement.GetProperty("data").GetProperty("contactEventId").GetGuid()));
+        await TestPipeline.Eventually(() => Task.FromResult(Webhook() is not null), TimeSpan.FromSeconds(30), () => Task.FromResult("no alert yet"));
+        var raised = JsonDocument.Parse(Webhook()!.Body).RootElement.GetProperty("data");
+        var customerId = raised.GetProperty("customerId").GetGuid();
+
+        var page = await http.GetFromJsonAsync<JsonElement>($"v1/alerts?customerId={customerId}&status=open");
+        var alert = Assert.Single(page.GetProperty("items").EnumerateArray());
+        Assert.Equal(raised.GetProperty("alertId").GetGuid(), alert.GetProperty("id").GetGuid());
+        Assert.Equal(("high_effort", "open", customerId), (alert.GetProperty("reason").GetString(), alert.GetProperty("status").GetString(), alert.GetProperty("customerId").GetGuid()));
+        Assert.Equal(JsonValueKind.Null, page.GetProperty("next").ValueKind);
+        var one = await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alert.GetProperty("id").GetGuid()}");
+        Assert.Equal(alert.GetProperty("score").GetInt32(), one.GetProperty("score").GetInt32());
+
+        // Another tenant sees none of it.
+        using var other = _pipeline.Client(_pipeline.KeyB);
+        var theirs = await other.GetFromJsonAsync<JsonElement>($"v1/alerts?customerId={customerId}");
+        Assert.Equal(0, theirs.GetProperty("items").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"v1/alerts/{alert.GetProperty("id").GetGuid()}")).StatusCode);
+
+        // Bad queries name the parameter and the rule.
+        using var bad = await http.GetAsync("v1/alerts?status=closed&limit=0&customerId=nope");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        var errors = (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors");
+        Assert.Equal(["customerId", "limit", "status"], errors.EnumerateObject().Select(e => e.Name).Order());
+    }
+
+    [Fact]
     public async Task The_same_event_submitted_twice_is_accepted_once()
     {
         using var http = _pipeline.Client();

@@ -234,6 +234,37 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Alerting_starved_of_database_connections_retries_instead_of_dead_lettering()
+    {
+        // Alerting logs in as a role PostgreSQL lets hold only a few connections: beyond them it answers 53300 (too many
+        // connections), the fault that once dead-lettered EffortScored and so lost alerts while every score was published.
+        var isolation = await servers.Isolate("starved");
+        var role = $"starved_{isolation.Name}";
+        await using (var admin = new Npgsql.NpgsqlConnection(isolation.Postgres))
+        {
+            await admin.OpenAsync();
+            await using var create = new Npgsql.NpgsqlCommand(
+                $"create role \"{role}\" login connection limit 4; grant all on database \"{isolation.Name}\" to \"{role}\"", admin);
+            await create.ExecuteNonQueryAsync();
+        }
+        var starved = new Npgsql.NpgsqlConnectionStringBuilder(isolation.Postgres) { Username = role }.ConnectionString;
+        await using var pipeline = await TestPipeline.Create(isolation, perService: new()
+        {
+            [LocalPipeline.Alerting] = new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = starved },
+        });
+        var workload = new Workload(People, "starved");
+        using var http = pipeline.Client();
+        await workload.Push(http, workload.All(), parallelism: 16);
+        var outcome = await Settle(pipeline, workload, TimeSpan.FromSeconds(180));
+        using var log = new StreamReader(new FileStream(Path.Combine(pipeline.Pipeline.Settings.LogDirectory, "alerting-0.log"),
+            FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+        var refused = (await log.ReadToEndAsync()).Split('\n').Count(l => l.Contains("53300"));
+        output.WriteLine($"  alerting's log mentions 53300 (too many connections) {refused} times");
+        Assert.True(refused > 0, "alerting never ran out of connections: the scenario tests nothing");
+        await Report(pipeline, "connection-starved", outcome);
+    }
+
+    [Fact]
     public async Task Events_published_before_their_consumer_ever_ran_are_delivered_when_it_starts()
     {
         var isolation = await servers.Isolate("late_consumer");

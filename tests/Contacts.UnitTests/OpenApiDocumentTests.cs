@@ -40,6 +40,7 @@ public sealed class OpenApiDocumentTests
         var paths = Document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
         Assert.Superset(new HashSet<string> { "/v1/events", "/v1/events/batch", "/v1/customers", "/v1/customers/{id}", "/v1/webhooks/{platform}",
             "/v1/customers/{id}/effort", "/v1/customers/{id}/context", "/v1/settings/effort", "/v1/settings/effort/replays/{id}", "/v1/effort/calibration",
-            "/v1/customers/{id}/history", "/v1/customers/{id}/split", "/v1/settings/identity" }, paths);
+            "/v1/customers/{id}/history", "/v1/customers/{id}/split", "/v1/settings/identity",
+            "/v1/alerts", "/v1/alerts/{id}" }, paths);
     }
 }

@@ -57,6 +57,8 @@ public static class ForwardingSetup
         app.MapDelete("/v1/customers/{id}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         app.MapGet("/v1/settings/identity", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
         app.MapPut("/v1/settings/identity", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Identity));
+        app.MapGet("/v1/alerts", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Alerting));
+        app.MapGet("/v1/alerts/{**rest}", (HttpContext http, Forwarder forwarder) => forwarder.Forward(http, Alerting));
         return app;
     }
 }

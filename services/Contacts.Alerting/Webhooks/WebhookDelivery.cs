@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Options;
@@ -125,18 +126,30 @@ internal sealed partial class WebhookDispatcher(
             _ when attempts >= _options.RetrySchedule.Length => ("failed", TimeSpan.Zero),
             _ => ("pending", _options.RetrySchedule[attempts]),
         };
-        await using var update = dataSource.CreateCommand("""
-            update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
-                next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
-            where id = @id and status = 'pending'
-            """);
-        update.Parameters.AddWithValue("id", id);
-        update.Parameters.AddWithValue("state", state);
-        update.Parameters.AddWithValue("attempts", attempts);
-        update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
-        update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
-        update.Parameters.AddWithValue("delay", nextDelay);
-        await update.ExecuteNonQueryAsync(ct);
+        // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var update = dataSource.CreateCommand("""
+                    update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
+                        next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
+                    where id = @id and status = 'pending'
+                    """);
+                update.Parameters.AddWithValue("id", id);
+                update.Parameters.AddWithValue("state", state);
+                update.Parameters.AddWithValue("attempts", attempts);
+                update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
+                update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
+                update.Parameters.AddWithValue("delay", nextDelay);
+                await update.ExecuteNonQueryAsync(ct);
+                break;
+            }
+            catch (Exception ex) when (attempt < 10 && RetryConventions.IsTransient(ex) && !ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(50 * Math.Pow(2, attempt), 2000)), ct);
+            }
+        }
         ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", state));
         if (state != "delivered")
         {

@@ -62,11 +62,25 @@ internal static class ChildProcess
 /// <summary>A free TCP port on loopback, found by binding port 0 and letting it go.</summary>
 public static class FreePort
 {
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Given = new();
+
+    /// <summary>
+    /// A port nothing listens on now, never one this process has handed out before: the kernel may offer the same free
+    /// port twice before the first taker binds it (seen: a gateway and an ingestion instance given one port, the gateway
+    /// forwarding to itself).
+    /// </summary>
     public static int Next()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+            if (Given.TryAdd(port, true))
+            {
+                return port;
+            }
+        }
     }
 
     public static async Task<bool> Accepts(int port)

@@ -22,11 +22,14 @@ public sealed class ServiceProcess(string name, string dllPath, int port, IReadO
     /// <summary>The OS process id while it runs (the benchmark reads its CPU time and memory from /proc).</summary>
     public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
 
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(180);
+
     /// <summary>Starts the process and waits until GET /health/ready answers 200.</summary>
     public async Task StartAsync(CancellationToken ct = default)
     {
         await StartWithoutWaitingAsync();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        // Seconds when the machine is idle; a shared, overloaded machine (many test pipelines at once) needs far longer.
+        var deadline = DateTime.UtcNow + ReadyTimeout;
         while (true)
         {
             if (_process!.HasExited)
@@ -49,7 +52,7 @@ public sealed class ServiceProcess(string name, string dllPath, int port, IReadO
             }
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"{name} was not ready within 60 s:\n{Tail()}");
+                throw new TimeoutException($"{name} was not ready within {ReadyTimeout.TotalSeconds:0} s:\n{Tail()}");
             }
             await Task.Delay(100, ct);
         }
