@@ -112,7 +112,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         var alert = Assert.Single(page.GetProperty("items").EnumerateArray());
         Assert.Equal(raised.GetProperty("alertId").GetGuid(), alert.GetProperty("id").GetGuid());
         Assert.Equal(("high_effort", "open", customerId), (alert.GetProperty("reason").GetString(), alert.GetProperty("status").GetString(), alert.GetProperty("customerId").GetGuid()));
-        Assert.Equal(JsonValueKind.Null, page.GetProperty("next").ValueKind);
+        Assert.False(page.TryGetProperty("next", out var next) && next.ValueKind != JsonValueKind.Null, "one alert fits one page");
         var one = await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alert.GetProperty("id").GetGuid()}");
         Assert.Equal(alert.GetProperty("score").GetInt32(), one.GetProperty("score").GetInt32());
 
