@@ -104,7 +104,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         }
         ReceivedWebhook? Webhook() => _pipeline.Crm.Received.FirstOrDefault(w =>
             ids.Contains(JsonDocument.Parse(w.Body).RootElement.GetProperty("data").GetProperty("contactEventId").GetGuid()));
-        await TestPipeline.Eventually(() => Task.FromResult(Webhook() is not null), TimeSpan.FromSeconds(30), () => Task.FromResult("no alert yet"));
+        await TestPipeline.Eventually(() => Task.FromResult(Webhook() is not null), TimeSpan.FromSeconds(90), () => Task.FromResult("no alert yet"));
         var raised = JsonDocument.Parse(Webhook()!.Body).RootElement.GetProperty("data");
         var customerId = raised.GetProperty("customerId").GetGuid();
 
