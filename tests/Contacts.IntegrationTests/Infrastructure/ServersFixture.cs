@@ -61,8 +61,6 @@ public sealed class ServersFixture : IAsyncLifetime
         File.Delete(Path.Combine(ResultsRoot, "servers-by-test.txt")); // a new run: nothing of an earlier one counts
     }
 
-    private static string ResultsRoot { get; } = Path.Combine(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot, "TestResults");
-
     /// <summary>testcontainers, local or external: what the shared servers are, once started.</summary>
     public static string? Kind { get; private set; }
 
