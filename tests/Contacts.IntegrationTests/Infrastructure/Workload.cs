@@ -97,7 +97,7 @@ public sealed class Workload(int people, string run, WorkloadShape shape = Workl
 public sealed record Outcome(int Events, int Lost, int Duplicated, IReadOnlyList<string> Problems)
 {
     public string Line(string scenario) =>
-        $"reliability: {scenario} events={Events} lost={Lost} duplicated={Duplicated} redelivered={Redelivered} dead-lettered={DeadLettered}";
+        $"reliability: {scenario} events={Events} lost={Lost} duplicated={Duplicated} redelivered={Redelivered} dead-lettered={DeadLettered} problems={Problems.Count}";
 
     /// <summary>Messages in the pipeline's error queues at the end (set by the scenario, which knows what it expects there).</summary>
     public long DeadLettered { get; init; }
