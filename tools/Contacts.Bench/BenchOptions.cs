@@ -25,6 +25,10 @@ public sealed record BenchOptions
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
     /// <summary>Extra Npgsql connection string keywords for the services (e.g. "Max Auto Prepare=20").</summary>
     public string? Npgsql { get; init; }
+    /// <summary>Instead of the throughput run: the context read's latency with this many customers stored (issue 9's bench line).</summary>
+    public int? ContextCustomers { get; init; }
+    /// <summary>In the context run, how many customers go through the pipeline; the rest are SQL copies of them.</summary>
+    public int ContextThroughPipeline { get; init; } = 5000;
 
     public int Events => Customers * ContactsPerCustomer;
 
@@ -44,6 +48,8 @@ public sealed record BenchOptions
           --out PATH             where the JSON goes (default TestResults/bench.json)
           --env KEY=VALUE        a setting for every service (repeatable), e.g. --env RabbitMq__PrefetchCount=16
           --npgsql "K=V;..."     Npgsql connection string keywords added for every service, e.g. "Max Auto Prepare=20"
+          --context N            instead: p50/p95/p99 of GET /v1/customers/{id}/context with N customers stored (e.g. 100000)
+          --context-pipeline N   of those, how many go through the pipeline; the rest are SQL copies (default 5000)
         """;
 
     public static BenchOptions Parse(string[] args)
@@ -71,6 +77,8 @@ public sealed record BenchOptions
                     ? options with { Environment = new Dictionary<string, string>(options.Environment) { [k] = v } }
                     : throw new ArgumentException("--env needs KEY=VALUE"),
                 "--npgsql" => options with { Npgsql = Next() },
+                "--context" => options with { ContextCustomers = Math.Max(1, Int()) },
+                "--context-pipeline" => options with { ContextThroughPipeline = Math.Max(1, Int()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };
         }

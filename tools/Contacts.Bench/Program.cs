@@ -89,12 +89,25 @@ try
             ["Gateway__RateLimit__Burst"] = "1000000",
         },
     });
+    // The context run keeps every service's schema in one database, as tools/run does, so it can copy customers across them.
     foreach (var service in services.Where(s => s != LocalPipeline.Gateway))
     {
-        pipeline.Add(service, 0, new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = serviceConnectionOf[service] });
+        pipeline.Add(service, 0, options.ContextCustomers is null
+            ? new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = serviceConnectionOf[service] }
+            : new Dictionary<string, string?>());
     }
     Console.Error.WriteLine("starting ingestion, identity, effort, alerting and the gateway...");
     await pipeline.StartAsync(ct: ct);
+
+    if (options.ContextCustomers is { } stored)
+    {
+        using var reader = new HttpClient { BaseAddress = pipeline.GatewayAddress, Timeout = TimeSpan.FromSeconds(60) };
+        reader.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var context = await ContextReadBench.RunAsync(reader, connectionOf[LocalPipeline.Gateway], "bench", stored, 2_000, Console.Out,
+            options.ContextThroughPipeline);
+        await File.WriteAllTextAsync(options.Out, JsonSerializer.Serialize(context, new JsonSerializerOptions { WriteIndented = true }), ct);
+        return 0;
+    }
 
     var raw = await RawBroker.MessagesPerSecond(rabbit.AmqpUri("bench"), options.RawMessages, ct);
     Console.Error.WriteLine($"raw broker: {raw:0} msgs/s ({options.RawMessages} x 1 KiB, persistent, confirmed)");

@@ -27,7 +27,9 @@ public sealed class Stitcher(SettingsStore settings)
     public async Task<Attribution> Attribute(Session session, ContactEventReceived contact, CancellationToken ct) =>
         await Attribute(session, contact, await settings.Rules(contact.TenantId, ct), ct);
 
-    public static async Task<Attribution> Attribute(Session session, ContactEventReceived contact, IdentityRules rules, CancellationToken ct)
+    /// <param name="afterIndexRead">Runs once the identifier index has been read: the point where tests inject a concurrent stitch.</param>
+    public static async Task<Attribution> Attribute(Session session, ContactEventReceived contact, IdentityRules rules, CancellationToken ct,
+        Func<Task>? afterIndexRead = null)
     {
         var uses = rules.Prepare(contact.Identifiers);
         var usable = uses.Where(u => u.Usable).OrderBy(u => u.Type, StringComparer.Ordinal).ThenBy(u => u.Value, StringComparer.Ordinal).ToList();
@@ -37,7 +39,7 @@ public sealed class Stitcher(SettingsStore settings)
         {
             return earlier;
         }
-        var (state, versions) = await LoadState(session, contact.TenantId, usable, ct);
+        var (state, versions) = await LoadState(session, contact.TenantId, usable, afterIndexRead, ct);
         var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
         return await Apply(session, contact, uses, outcomes, versions, ct);
     }
@@ -73,7 +75,7 @@ public sealed class Stitcher(SettingsStore settings)
     }
 
     private static async Task<(StitchState State, Dictionary<Guid, long> Versions)> LoadState(
-        Session session, string tenantId, IReadOnlyList<IdentifierUse> usable, CancellationToken ct)
+        Session session, string tenantId, IReadOnlyList<IdentifierUse> usable, Func<Task>? afterIndexRead, CancellationToken ct)
     {
         var versions = new Dictionary<Guid, long>();
         if (usable.Count == 0)
@@ -82,12 +84,18 @@ public sealed class Stitcher(SettingsStore settings)
         }
         var linked = new Dictionary<(string, string), Guid>();
         var sharers = new Dictionary<(string, string), List<Guid>>();
+        // The index and the versions of the customers it names come from one statement, so from one snapshot: a merge
+        // committed after it moves identifiers to the survivor and bumps the merged customer's version, so the appends
+        // below fail and the contact is stitched again on fresh state. (Read in two statements, a merge committed between
+        // them left the contact attached to the customer just merged away: one person on two customers.)
         await using (var cmd = session.Command("""
-            select i.type, i.value, i.customer_id, false from unnest(@types, @values) as k(type, value)
+            select i.type, i.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
             join customer_identifiers i on i.tenant_id = @tenant and i.type = k.type and i.value = k.value and not i.shared
+            left join streams st on st.id = i.customer_id
             union all
-            select s.type, s.value, s.customer_id, true from unnest(@types, @values) as k(type, value)
+            select s.type, s.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
             join identifier_sharers s on s.tenant_id = @tenant and s.type = k.type and s.value = k.value
+            left join streams st on st.id = s.customer_id
             """))
         {
             cmd.Parameters.AddWithValue("tenant", tenantId);
@@ -97,6 +105,10 @@ public sealed class Stitcher(SettingsStore settings)
             while (await reader.ReadAsync(ct))
             {
                 var key = (reader.GetString(0), reader.GetString(1));
+                if (!reader.IsDBNull(4))
+                {
+                    versions[reader.GetGuid(2)] = reader.GetInt64(4);
+                }
                 if (reader.GetBoolean(3))
                 {
                     (sharers.TryGetValue(key, out var list) ? list : sharers[key] = []).Add(reader.GetGuid(2));
@@ -116,22 +128,18 @@ public sealed class Stitcher(SettingsStore settings)
         {
             index[key] = new IdentifierState.Shared([.. ids.Order()]);
         }
+        if (afterIndexRead is not null)
+        {
+            await afterIndexRead();
+        }
+
         var touched = linked.Values.Concat(sharers.Values.SelectMany(s => s)).Distinct().ToArray();
         if (touched.Length == 0)
         {
             return (new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>()), versions);
         }
 
-        // Versions first: anything committed after this read fails the appends, so the rest may be read a little later.
-        await using (var cmd = session.Command("select id, version from streams where id = any(@ids)"))
-        {
-            cmd.Parameters.AddWithValue("ids", touched);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                versions[reader.GetGuid(0)] = reader.GetInt64(1);
-            }
-        }
+        // Anything committed after the versions were read fails the appends, so the rest may be read a little later.
         var created = new Dictionary<Guid, DateTimeOffset>();
         var identifiers = touched.ToDictionary(t => t, _ => new List<(string, string)>());
         var distinct = new HashSet<(Guid, Guid)>();

@@ -21,7 +21,7 @@ public sealed class ConformanceTests
     public void Every_platform_has_cases_and_every_case_a_noted_source()
     {
         var sources = File.ReadAllText(Path.Combine(Folder, "SOURCES.md"));
-        foreach (var platform in new[] { "amazon-connect", "twilio", "genesys-cloud" })
+        foreach (var platform in new[] { "amazon-connect", "twilio", "genesys-cloud", "zendesk", "webhook" })
         {
             Assert.True(Directory.GetFiles(Path.Combine(Folder, platform), "*.json").Length >= 4, $"{platform} has fewer than 4 cases");
         }
@@ -42,17 +42,33 @@ public sealed class ConformanceTests
     {
         var spec = JsonDocument.Parse(File.ReadAllText(Path.Combine(Folder, file))).RootElement;
         var adapter = PlatformAdapters.Find(spec.GetProperty("platform").GetString()!)!;
-        var body = spec.TryGetProperty("form", out var form) ? form.GetString()! : spec.GetProperty("payload").GetRawText();
+        // A signed case keeps its body as the exact string signed ("body"); others give it as JSON ("payload") or a form.
+        var body = spec.TryGetProperty("form", out var form) ? form.GetString()!
+            : spec.TryGetProperty("body", out var raw) ? raw.GetString()! : spec.GetProperty("payload").GetRawText();
         var url = spec.TryGetProperty("url", out var u) ? u.GetString()! : "https://contacts.example.com/v1/webhooks/" + adapter.Name;
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (spec.TryGetProperty("signature", out var signature))
         {
             headers[TwilioAdapter.SignatureHeader] = signature.GetString()!;
         }
-        var request = new PlatformRequest(new Uri(url), headers, Encoding.UTF8.GetBytes(body), spec.GetProperty("contentType").GetString(), DateTimeOffset.UtcNow);
+        if (spec.TryGetProperty("headers", out var sent))
+        {
+            foreach (var header in sent.EnumerateObject())
+            {
+                headers[header.Name] = header.Value.GetString()!;
+            }
+        }
+        // Signed with a timestamp: received when it was signed, so the replay window holds for a recorded case.
+        var receivedAt = spec.TryGetProperty("receivedAt", out var at) ? DateTimeOffset.Parse(at.GetString()!, CultureInfo.InvariantCulture) : DateTimeOffset.UtcNow;
+        var request = new PlatformRequest(new Uri(url), headers, Encoding.UTF8.GetBytes(body), spec.GetProperty("contentType").GetString(), receivedAt);
         if (spec.TryGetProperty("token", out var token))
         {
             Assert.Null(adapter.Verify(request, token.GetString()));
+        }
+        if (spec.TryGetProperty("rejected", out var rejected))
+        {
+            Assert.Contains(rejected.GetString()!, adapter.Verify(request, spec.GetProperty("secret").GetString()) ?? "(accepted)");
+            return;
         }
 
         var mapping = adapter.Map(request);
