@@ -1,5 +1,6 @@
 using System.Text;
 using Contacts.Ingestion.Platforms;
+using Contacts.ServiceDefaults.Webhooks;
 
 namespace Contacts.UnitTests.Platforms;
 
@@ -19,7 +20,7 @@ public sealed class StandardWebhookSignatureTests
 
     [Fact]
     public void Signing_the_vector_gives_its_published_signature() =>
-        Assert.Equal(Expected, StandardWebhookAdapter.Sign(Secret, Id, Timestamp, Encoding.UTF8.GetBytes(Body)));
+        Assert.Equal(Expected, StandardWebhooks.Sign(Secret, Id, Timestamp, Encoding.UTF8.GetBytes(Body)));
 
     [Fact]
     public void The_vector_is_accepted_alone_and_beside_another_signature()
