@@ -11,6 +11,8 @@ builder.AddMessaging(x =>
 {
     x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>();
     x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
+    x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
+    x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
 });
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
 builder.AddWebhookDelivery();

@@ -94,8 +94,12 @@ public sealed class AlertDecisionTests
     }
 
     [Fact]
-    public void A_score_for_a_customer_already_merged_away_is_stale() =>
-        Assert.Empty(When(State(Other, null, null, Customer), Score(Other, 90, 9)));
+    public void A_score_for_a_customer_already_merged_away_raises_nothing_and_is_only_held_for_a_split()
+    {
+        var score = Score(Other, 90, 9);
+        Assert.Equal([new ScoreHeld(Other, score)], When(State(Other, null, null, Customer), score));
+        Assert.Empty(When(State(Other, null, null, Customer) with { HeldScore = score }, Score(Other, 95, 8)));
+    }
 
     [Fact]
     public void A_merged_customers_open_alert_moves_to_the_survivor_that_has_none()
@@ -129,7 +133,7 @@ public sealed class AlertDecisionTests
     {
         var events = AlertDecision.Decide(State(Customer), [CustomerAlertState.Unknown(Other)]);
         Assert.Equal([new CustomerMergedInto(Other, Customer)], events);
-        Assert.Empty(When(events.Aggregate(CustomerAlertState.Unknown(Other), Fold), Score(Other, 90, 1)));
+        Assert.DoesNotContain(When(events.Aggregate(CustomerAlertState.Unknown(Other), Fold), Score(Other, 90, 1)), e => e is not ScoreHeld);
     }
 
     [Fact]
@@ -140,12 +144,67 @@ public sealed class AlertDecisionTests
     public void A_survivor_that_was_itself_merged_is_refused_so_the_shell_follows_the_chain() =>
         Assert.Throws<InvalidOperationException>(() => AlertDecision.Decide(State(Customer, null, null, Other), [State(Guid.NewGuid())]));
 
+    private static readonly Guid Restored = Guid.Parse("00000000-0000-0000-0000-00000000000c");
+
+    private static CustomerSplit Split(Guid[] survivorContacts, Guid[] restoredContacts) =>
+        new(Guid.NewGuid(), "t", Customer, Restored, survivorContacts, restoredContacts, DateTimeOffset.UnixEpoch);
+
+    [Fact]
+    public void After_a_split_the_open_alert_goes_with_the_customer_whose_contact_raised_it()
+    {
+        var (alert, raisedBy) = (Guid.NewGuid(), Guid.NewGuid());
+        var survivor = State(Customer, 7, 75, null, new OpenAlert(alert, AlertRules.HighEffort, 75, DateTimeOffset.UnixEpoch, raisedBy));
+        Assert.Equal([new CustomerRestored(Restored, Customer), new AlertMoved(alert, Customer, Restored)],
+            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([Guid.NewGuid()], [raisedBy]), Rules, () => NewAlert));
+    }
+
+    [Fact]
+    public void After_a_split_an_alert_raised_by_the_survivors_own_contact_stays_with_it()
+    {
+        var survivor = State(Customer, 7, 75, null, new OpenAlert(Guid.NewGuid(), AlertRules.HighEffort, 75, DateTimeOffset.UnixEpoch, Guid.NewGuid()));
+        Assert.Equal([new CustomerRestored(Restored, Customer)],
+            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([], [Guid.NewGuid()]), Rules, () => NewAlert));
+    }
+
+    [Fact]
+    public void A_post_split_score_that_overtook_the_split_decides_the_restored_customer_when_the_split_arrives()
+    {
+        // Effort re-scored the restored customer (version 9, 80) and alerting saw that before the split: held, then used.
+        var held = Score(Restored, 80, 9);
+        var restored = State(Restored, 2, 30, Customer) with { HeldScore = held };
+        Assert.Equal([new CustomerRestored(Restored, Customer), new ScoreRecorded(Restored, 9, 80), new AlertRaised(NewAlert, Restored, AlertRules.HighEffort, held)],
+            AlertDecision.Decide(State(Customer, 8, 40), restored, Split([], []), Rules, () => NewAlert));
+    }
+
+    [Fact]
+    public void A_split_seen_again_changes_nothing() =>
+        Assert.Empty(AlertDecision.Decide(State(Customer), State(Restored) with { SplitFrom = [Customer] }, Split([], []), Rules, () => NewAlert));
+
+    [Fact]
+    public void A_merge_arriving_after_the_split_that_undid_it_leaves_the_two_apart()
+    {
+        var restored = State(Restored, 2, 70, null, Open(Guid.NewGuid())) with { SplitFrom = [Customer] };
+        Assert.Empty(AlertDecision.Decide(State(Customer), [restored], Customer));
+        // Also when the survivor it names has since merged on into another customer.
+        Assert.Empty(AlertDecision.Decide(State(Other), [restored], Customer));
+    }
+
+    [Fact]
+    public void An_erased_customer_is_neither_alerted_nor_merged()
+    {
+        var erased = State(Other, null, null, null) with { Erased = true };
+        Assert.Empty(When(erased, Score(Other, 99, 50)));
+        Assert.Empty(AlertDecision.Decide(State(Customer), [erased]));
+        Assert.Empty(AlertDecision.Decide(State(Customer), erased, Split([], []) with { RestoredCustomerId = Other }, Rules, () => NewAlert));
+    }
+
     /// <summary>How the shell's stored state changes with each event, for one customer (enough to chain decisions in tests).</summary>
     private static CustomerAlertState Fold(CustomerAlertState state, AlertDecisionEvent e) => e switch
     {
         ScoreRecorded r when r.CustomerId == state.CustomerId => state with { ScoreVersion = r.Version, Score = r.Score },
         AlertRaised a when a.CustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts, new OpenAlert(a.AlertId, a.Reason, a.Score.Score, DateTimeOffset.UnixEpoch)] },
         CustomerMergedInto m when m.CustomerId == state.CustomerId => state with { MergedInto = m.SurvivorId },
+        ScoreHeld h when h.CustomerId == state.CustomerId => state with { HeldScore = h.Score },
         _ => state,
     };
 

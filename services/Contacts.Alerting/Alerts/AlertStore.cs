@@ -29,8 +29,12 @@ public static class AlertStore
         long? version = null;
         int? score = null;
         Guid? mergedInto = null;
+        var erased = false;
+        EffortScored? held = null;
+        Guid[] splitFrom = [];
         await using (var cmd = session.Command("""
-            select score_version, score, merged_into from customer_alert_state where tenant_id = @tenant and customer_id = @customer
+            select score_version, score, merged_into, erased, held_score::text, split_from
+            from customer_alert_state where tenant_id = @tenant and customer_id = @customer
             """))
         {
             cmd.Parameters.AddWithValue("tenant", tenantId);
@@ -41,11 +45,14 @@ public static class AlertStore
                 version = reader.IsDBNull(0) ? null : reader.GetInt64(0);
                 score = reader.IsDBNull(1) ? null : reader.GetInt32(1);
                 mergedInto = reader.IsDBNull(2) ? null : reader.GetGuid(2);
+                erased = reader.GetBoolean(3);
+                held = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<EffortScored>(reader.GetString(4), JsonSerializerOptions.Web);
+                splitFrom = reader.GetFieldValue<Guid[]>(5);
             }
         }
         var open = new List<OpenAlert>();
         await using (var cmd = session.Command("""
-            select id, reason, score, raised_at from alerts where tenant_id = @tenant and customer_id = @customer and status = 'open'
+            select id, reason, score, raised_at, contact_event_id from alerts where tenant_id = @tenant and customer_id = @customer and status = 'open'
             """))
         {
             cmd.Parameters.AddWithValue("tenant", tenantId);
@@ -53,10 +60,10 @@ public static class AlertStore
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3)));
+                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4)));
             }
         }
-        return new CustomerAlertState(customerId, version, score, mergedInto, open);
+        return new CustomerAlertState(customerId, version, score, mergedInto, open, erased, held, splitFrom);
     }
 
     /// <summary>Where a customer's merges lead: itself, or the last survivor of its merge chain (read without locks; callers lock and re-check).</summary>
@@ -138,6 +145,19 @@ public static class AlertStore
                         update alerts set status = 'merged', superseded_by = @kept, closed_at = now(), updated_at = now() where id = @id
                         """, ct, ("id", closed.AlertId), ("kept", closed.SurvivorAlertId));
                     break;
+                case ScoreHeld held:
+                    await Execute(session, """
+                        insert into customer_alert_state (tenant_id, customer_id, held_score) values (@tenant, @customer, @score::jsonb)
+                        on conflict (tenant_id, customer_id) do update set held_score = excluded.held_score, updated_at = now()
+                        """, ct, ("tenant", tenantId), ("customer", held.CustomerId), ("score", JsonSerializer.Serialize(held.Score, JsonSerializerOptions.Web)));
+                    break;
+                case CustomerRestored restored:
+                    await Execute(session, """
+                        insert into customer_alert_state (tenant_id, customer_id, split_from) values (@tenant, @customer, array[@from])
+                        on conflict (tenant_id, customer_id) do update set merged_into = null, held_score = null,
+                            split_from = array_append(customer_alert_state.split_from, @from), updated_at = now()
+                        """, ct, ("tenant", tenantId), ("customer", restored.RestoredId), ("from", restored.SplitFromId));
+                    break;
                 case AlertMoved moved:
                     await Execute(session, "update alerts set customer_id = @to, updated_at = now() where id = @id", ct,
                         ("id", moved.AlertId), ("to", moved.ToCustomerId));
@@ -147,6 +167,29 @@ public static class AlertStore
             }
         }
         return queued;
+    }
+
+    /// <summary>
+    /// Forgets customers (right to erasure): their alerts, and any alert raised by one of the erased contact events, with
+    /// their webhook deliveries (bodies and attempts); each customer stays only as a bare id marked erased, so a late score
+    /// for it changes nothing. Alerts of other customers that named an erased one as superseding them keep no link to it.
+    /// </summary>
+    public static async Task Erase(Session session, string tenantId, IReadOnlyList<Guid> customerIds, IReadOnlyList<Guid> contactEventIds, CancellationToken ct)
+    {
+        await using var cmd = session.Command("""
+            delete from webhook_deliveries where alert_id in (
+                select id from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events)));
+            update alerts set superseded_by = null where superseded_by in (
+                select id from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events)));
+            delete from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events));
+            insert into customer_alert_state (tenant_id, customer_id, erased) select @tenant, unnest(@customers), true
+            on conflict (tenant_id, customer_id) do update set erased = true, score = null, score_version = null, merged_into = null,
+                held_score = null, split_from = '{}', updated_at = now();
+            """);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("customers", customerIds.Distinct().ToArray());
+        cmd.Parameters.AddWithValue("events", contactEventIds.ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>A merge found its survivor merged away in the meantime: retry, following the chain again.</summary>

@@ -55,5 +55,13 @@ internal static class AlertingSchema
             alter table alerts add column superseded_by uuid references alerts (id);
             create index alerts_customer on alerts (tenant_id, customer_id, status);
             """),
+        new("alerting_0004_split_and_erasure", """
+            -- A score that arrived while the customer was merged away (used if a split brings it back), the customers it was
+            -- split from (a late merge into them is the old one), and erasure: the row stays as a bare id so late scores change nothing.
+            alter table customer_alert_state add column held_score jsonb;
+            alter table customer_alert_state add column split_from uuid[] not null default '{}';
+            alter table customer_alert_state add column erased boolean not null default false;
+            create index alerts_contact_event on alerts (tenant_id, contact_event_id);
+            """),
     ];
 }

@@ -31,7 +31,7 @@ public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookO
             {
                 merged.Add(await AlertStore.Load(session, merge.TenantId, id, ct));
             }
-            await AlertStore.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged), webhooks.Value, ct);
+            await AlertStore.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged, merge.SurvivorId), webhooks.Value, ct);
         });
 }
 

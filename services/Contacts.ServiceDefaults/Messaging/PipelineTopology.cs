@@ -15,6 +15,8 @@ public static class PipelineTopology
     public const string EffortCustomerErased = "effort-customer-erased";
     public const string IngestionCustomerErased = "ingestion-customer-erased";
     public const string AlertingCustomersMerged = "alerting-customers-merged";
+    public const string AlertingCustomerSplit = "alerting-customer-split";
+    public const string AlertingCustomerErased = "alerting-customer-erased";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
@@ -25,6 +27,8 @@ public static class PipelineTopology
         (EffortCustomerErased, [typeof(CustomerErased)]),
         (IngestionCustomerErased, [typeof(CustomerErased)]),
         (AlertingCustomersMerged, [typeof(CustomersMerged)]),
+        (AlertingCustomerSplit, [typeof(CustomerSplit)]),
+        (AlertingCustomerErased, [typeof(CustomerErased)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>

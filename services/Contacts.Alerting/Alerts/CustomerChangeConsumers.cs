@@ -1,0 +1,61 @@
+using Contacts.Alerting.Webhooks;
+using Contacts.Contracts;
+using Contacts.ServiceDefaults.Messaging;
+using Contacts.ServiceDefaults.Persistence;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Contacts.Alerting.Alerts;
+
+/// <summary>
+/// Identity undid a merge: the restored customer stands alone again and takes back the open alert its own contact raised;
+/// effort's re-scores of both sides (newer by version) then decide each side's alerts as they arrive.
+/// </summary>
+public sealed class CustomerSplitConsumer(
+    Database database, IOptions<AlertRuleOptions> rules, IOptions<WebhookOptions> webhooks, WebhookSignal signal) : IConsumer<CustomerSplit>
+{
+    public async Task Consume(ConsumeContext<CustomerSplit> context)
+    {
+        var split = context.Message;
+        var queued = false;
+        await database.HandleOnce(context, PipelineTopology.AlertingCustomerSplit, async session =>
+        {
+            var ct = context.CancellationToken;
+            var survivorId = await AlertStore.LastSurvivor(session, split.TenantId, split.CustomerId, ct);
+            if (survivorId == split.RestoredCustomerId)
+            {
+                survivorId = split.CustomerId; // the late merge was never applied here, or pointed back: the split's own customer carries on
+            }
+            await AlertStore.Lock(session, split.TenantId, [survivorId, split.RestoredCustomerId], ct);
+            var survivor = await AlertStore.Load(session, split.TenantId, survivorId, ct);
+            if (survivor.MergedInto is not null)
+            {
+                throw AlertStore.SurvivorMoved(survivorId);
+            }
+            var restored = await AlertStore.Load(session, split.TenantId, split.RestoredCustomerId, ct);
+            var events = AlertDecision.Decide(survivor, restored, split, rules.Value, Guid.CreateVersion7);
+            queued = await AlertStore.Apply(session, split.TenantId, events, webhooks.Value, ct);
+        });
+        if (queued)
+        {
+            signal.Notify();
+        }
+    }
+}
+
+/// <summary>Forgets an erased customer, the customers once merged into it and alerts raised by its contact events, exactly once.</summary>
+public sealed class CustomerErasedConsumer(Database database) : IConsumer<CustomerErased>
+{
+    public Task Consume(ConsumeContext<CustomerErased> context) =>
+        database.HandleOnce(context, PipelineTopology.AlertingCustomerErased, async session =>
+        {
+            var erased = context.Message;
+            var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
+            await AlertStore.Lock(session, erased.TenantId, ids, context.CancellationToken);
+            await AlertStore.Erase(session, erased.TenantId, ids, erased.ContactEventIds, context.CancellationToken);
+        });
+}
+
+public sealed class CustomerSplitConsumerDefinition() : ContactsConsumerDefinition<CustomerSplitConsumer>(PipelineTopology.AlertingCustomerSplit);
+
+public sealed class CustomerErasedConsumerDefinition() : ContactsConsumerDefinition<CustomerErasedConsumer>(PipelineTopology.AlertingCustomerErased);
