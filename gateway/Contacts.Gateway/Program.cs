@@ -1,6 +1,6 @@
 using Contacts.Gateway.ApiKeys;
 using Contacts.Gateway.BadRequests;
-using Contacts.Gateway.Forwarding;
+using Contacts.Gateway.Proxy;
 using Contacts.Gateway.OpenApi;
 using Contacts.ServiceDefaults.Hosting;
 
@@ -8,7 +8,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("gateway");
 builder.AddDatabase("gateway", ApiKeySchema.Migrations);
 builder.AddApiKeys();
-builder.AddForwarding();
+builder.AddProxy();
 builder.AddBadRequestProblems();
 
 var app = builder.Build();

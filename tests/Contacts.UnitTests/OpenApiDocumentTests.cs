@@ -43,4 +43,33 @@ public sealed class OpenApiDocumentTests
             "/v1/customers/{id}/history", "/v1/customers/{id}/split", "/v1/settings/identity",
             "/v1/alerts", "/v1/alerts/{id}" }, paths);
     }
+    /// <summary>Every route of the gateway's proxy configuration, with each of its methods, is in the document.</summary>
+    [Fact]
+    public void Every_proxied_route_and_method_is_documented()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(root.FullName, "Contacts.sln")))
+        {
+            root = root.Parent!;
+        }
+        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(root.FullName, "gateway", "Contacts.Gateway", "appsettings.json")));
+        var routes = settings.RootElement.GetProperty("ReverseProxy").GetProperty("Routes").EnumerateObject()
+            .Select(r => (Path: r.Value.GetProperty("Match").GetProperty("Path").GetString()!,
+                Methods: r.Value.GetProperty("Match").GetProperty("Methods").EnumerateArray().Select(m => m.GetString()!.ToLowerInvariant()).ToList()))
+            .ToList();
+        var paths = Document.GetProperty("paths");
+        Assert.NotEmpty(routes);
+        foreach (var (path, methods) in routes)
+        {
+            // A catch-all route is documented by the paths under it; a named parameter is {id} or its own name in the document.
+            var documented = path.Contains("{**", StringComparison.Ordinal)
+                ? paths.EnumerateObject().Where(p => p.Name.StartsWith(path[..path.IndexOf("{**", StringComparison.Ordinal)], StringComparison.Ordinal)).ToList()
+                : paths.EnumerateObject().Where(p => p.Name == path).ToList();
+            Assert.True(documented.Count > 0, $"{path} is routed by the gateway but not in openapi-v1.json");
+            foreach (var method in methods)
+            {
+                Assert.True(documented.Any(p => p.Value.TryGetProperty(method, out _)), $"{method.ToUpperInvariant()} {path} is routed but not documented");
+            }
+        }
+    }
 }

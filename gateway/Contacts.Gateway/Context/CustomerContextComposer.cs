@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Contacts.Gateway.Forwarding;
+using Contacts.Gateway.Proxy;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Gateway.Context;
@@ -12,7 +12,7 @@ namespace Contacts.Gateway.Context;
 /// Identity answers a merged id with the survivor; effort and alerting are asked again for the survivor then.
 /// A part that cannot be read is left out and named in "unavailable", so the context still answers.
 /// </summary>
-public sealed class CustomerContextComposer(Forwarder forwarder, IHttpClientFactory clients, IConfiguration configuration)
+public sealed class CustomerContextComposer(IHttpClientFactory clients, IConfiguration configuration)
 {
     private sealed record Part(HttpStatusCode? Status, JsonNode? Body)
     {
@@ -21,14 +21,12 @@ public sealed class CustomerContextComposer(Forwarder forwarder, IHttpClientFact
 
     public async Task Compose(Guid id, HttpContext http)
     {
-        if (await forwarder.Admit(http) is not { } tenant)
-        {
-            return;
-        }
+        // Admitted by TenantAdmission and within the tenant's rate limit, as every /v1 request.
+        var tenant = TenantAdmission.TenantOf(http) ?? throw new InvalidOperationException("the context was asked for without an admitted tenant");
         var ct = http.RequestAborted;
-        var identityTask = Get(ForwardingSetup.Identity, $"/v1/customers/{id}", tenant, ct);
-        var effortTask = Get(ForwardingSetup.Effort, $"/v1/customers/{id}/effort", tenant, ct);
-        var alertsTask = Get(ForwardingSetup.Alerting, $"/v1/alerts?customerId={id}&status=open", tenant, ct);
+        var identityTask = Get(Upstreams.Identity, $"/v1/customers/{id}", tenant, ct);
+        var effortTask = Get(Upstreams.Effort, $"/v1/customers/{id}/effort", tenant, ct);
+        var alertsTask = Get(Upstreams.Alerting, $"/v1/alerts?customerId={id}&status=open", tenant, ct);
         var identity = await identityTask;
         if (identity.Status == HttpStatusCode.NotFound)
         {
@@ -46,8 +44,8 @@ public sealed class CustomerContextComposer(Forwarder forwarder, IHttpClientFact
         var customerId = identity.Body!["id"]!.GetValue<Guid>();
         if (customerId != id)
         {
-            (effort, alerts) = (await Get(ForwardingSetup.Effort, $"/v1/customers/{customerId}/effort", tenant, ct),
-                await Get(ForwardingSetup.Alerting, $"/v1/alerts?customerId={customerId}&status=open", tenant, ct));
+            (effort, alerts) = (await Get(Upstreams.Effort, $"/v1/customers/{customerId}/effort", tenant, ct),
+                await Get(Upstreams.Alerting, $"/v1/alerts?customerId={customerId}&status=open", tenant, ct));
         }
         await Results.Json(Build(id, identity.Body!, effort, alerts), statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
     }

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Threading.RateLimiting;
+using Contacts.Gateway.Proxy;
+using Microsoft.AspNetCore.RateLimiting;
 
 namespace Contacts.Gateway.RateLimits;
 
@@ -11,34 +14,37 @@ public sealed class RateLimitOptions
 }
 
 /// <summary>
-/// Keeps one tenant's burst from starving the others: each tenant has its own token bucket, and a request over it is
-/// answered 429 with Retry-After instead of being queued.
+/// ASP.NET Core's rate limiter, partitioned by the tenant of the API key, keeps one tenant's burst from starving the
+/// others: a request over its tenant's bucket is answered 429 with Retry-After instead of being queued.
 /// </summary>
-public sealed class TenantRateLimiter(Microsoft.Extensions.Options.IOptions<RateLimitOptions> options) : IDisposable
+public static class TenantRateLimiter
 {
-    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(tenant =>
+    public static WebApplicationBuilder AddTenantRateLimiter(this WebApplicationBuilder builder)
     {
-        var limits = options.Value.Tenants.GetValueOrDefault(tenant) ?? options.Value;
-        return RateLimitPartition.GetTokenBucketLimiter(tenant, _ => new TokenBucketRateLimiterOptions
+        var options = builder.Configuration.GetSection("Gateway:RateLimit").Get<RateLimitOptions>() ?? new RateLimitOptions();
+        builder.Services.AddRateLimiter(limiter =>
         {
-            TokenLimit = Math.Max(1, limits.Burst),
-            TokensPerPeriod = Math.Max(1, limits.PermitsPerSecond),
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
+            limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(http =>
+                TenantAdmission.TenantOf(http) is not { } tenant
+                    ? RateLimitPartition.GetNoLimiter("")
+                    : RateLimitPartition.GetTokenBucketLimiter(tenant, _ => Bucket(options.Tenants.GetValueOrDefault(tenant) ?? options)));
+            limiter.OnRejected = async (context, ct) =>
+            {
+                var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(1);
+                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                await Results.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many requests",
+                    detail: "This tenant's request rate is over its limit; retry after the time in Retry-After.").ExecuteAsync(context.HttpContext);
+            };
         });
-    });
-
-    /// <summary>Null when the request may go ahead; otherwise how long to wait before retrying.</summary>
-    public TimeSpan? TryAcquire(string tenant)
-    {
-        using var lease = _limiter.AttemptAcquire(tenant);
-        if (lease.IsAcquired)
-        {
-            return null;
-        }
-        return lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromSeconds(1);
+        return builder;
     }
 
-    public void Dispose() => _limiter.Dispose();
+    private static TokenBucketRateLimiterOptions Bucket(RateLimitOptions limits) => new()
+    {
+        TokenLimit = Math.Max(1, limits.Burst),
+        TokensPerPeriod = Math.Max(1, limits.PermitsPerSecond),
+        ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+        QueueLimit = 0,
+        AutoReplenishment = true,
+    };
 }

@@ -1,5 +1,5 @@
 using System.Text;
-using Contacts.Gateway.Forwarding;
+using Contacts.Gateway.Proxy;
 using Contacts.Ingestion.Platforms;
 using Microsoft.AspNetCore.Http;
 
@@ -80,6 +80,6 @@ public sealed class TwilioSignatureTests
         {
             http.Request.Headers.Authorization = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(basic));
         }
-        Assert.Equal(expected, Forwarder.OriginalUrl(http.Request, publicBase));
+        Assert.Equal(expected, TenantTransform.OriginalUrl(http.Request, publicBase));
     }
 }
