@@ -140,8 +140,27 @@ public sealed class ContainerServers : IAsyncDisposable
     /// <summary>Which containers these are, for the test log and the CI summary.</summary>
     public string Describe() => $"{_postgres.Image.FullName} ({_postgres.Id[..12]}), {_rabbit.Image.FullName} ({_rabbit.Id[..12]})";
 
-    private static string Image(string variable, string fallback) =>
-        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } image ? image : fallback;
+    /// <summary>The image named by the variable; else the one tools/docker/build-images made here, when present; else the official one.</summary>
+    private static string Image(string variable, string fallback)
+    {
+        if (Environment.GetEnvironmentVariable(variable) is { Length: > 0 } image)
+        {
+            return image;
+        }
+        // Without a registry the official image cannot be pulled: a plain `dotnet test` beside a running engine uses the local build.
+        var local = fallback.StartsWith("postgres", StringComparison.Ordinal) ? "contacts-test/postgres" : "contacts-test/rabbitmq";
+        try
+        {
+            using var inspect = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("docker", ["image", "inspect", local])
+                { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            inspect.WaitForExit();
+            return inspect.ExitCode == 0 ? local : fallback;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return fallback;
+        }
+    }
 
     /// <summary>The management plugin starts after AMQP; virtual hosts are created through it.</summary>
     private async Task WaitForManagement()
