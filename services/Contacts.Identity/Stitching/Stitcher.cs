@@ -33,75 +33,73 @@ public sealed class Stitcher(SettingsStore settings)
     {
         var uses = rules.Prepare(contact.Identifiers);
         var usable = uses.Where(u => u.Usable).OrderBy(u => u.Type, StringComparer.Ordinal).ThenBy(u => u.Value, StringComparer.Ordinal).ToList();
-        await LockIdentifiers(session, contact.TenantId, usable, ct);
-
-        if (await AlreadyStitched(session, contact.Id, ct) is { } earlier)
+        var read = await LockAndRead(session, contact, usable, ct);
+        if (read.Earlier is { } earlier)
         {
             return earlier;
         }
-        var (state, versions) = await LoadState(session, contact.TenantId, usable, afterIndexRead, ct);
+        var (state, versions) = await LoadState(session, read.Linked, read.Sharers, read.Versions, afterIndexRead, ct);
         var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
         return await Apply(session, contact, uses, outcomes, versions, ct);
     }
 
-    private static async Task LockIdentifiers(Session session, string tenantId, IReadOnlyList<IdentifierUse> identifiers, CancellationToken ct)
-    {
-        if (identifiers.Count == 0)
-        {
-            return;
-        }
-        // unnest yields the keys in array order, which is sorted: every transaction locks in the same order.
-        await using var cmd = session.Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)");
-        cmd.Parameters.AddWithValue("keys", identifiers.Select(i => $"{tenantId}\n{i.Type}\n{i.Value}").ToArray());
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    private sealed record IndexRead(Attribution? Earlier, Dictionary<(string, string), Guid> Linked,
+        Dictionary<(string, string), List<Guid>> Sharers, Dictionary<Guid, long> Versions);
 
-    private static async Task<Attribution?> AlreadyStitched(Session session, Guid contactEventId, CancellationToken ct)
+    /// <summary>
+    /// One round trip, three statements run in order: lock the contact's identifiers, see whether the contact was stitched
+    /// already (a redelivery), and read the identifier index with the versions of the customers it names.
+    /// </summary>
+    private static async Task<IndexRead> LockAndRead(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> usable,
+        CancellationToken ct)
     {
-        await using var cmd = session.Command("""
+        var linked = new Dictionary<(string, string), Guid>();
+        var sharers = new Dictionary<(string, string), List<Guid>>();
+        var versions = new Dictionary<Guid, long>();
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        if (usable.Count > 0)
+        {
+            // Transaction-scoped advisory locks; unnest yields the keys in array order, which is sorted, so every
+            // transaction locks in the same order.
+            batch.BatchCommands.Add(Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
+                ("keys", usable.Select(i => $"{contact.TenantId}\n{i.Type}\n{i.Value}").ToArray())));
+        }
+        batch.BatchCommands.Add(Command("""
             select customer_id, null::uuid[] from timeline where contact_event_id = @id
             union all
             select null, candidate_ids from held_contacts where contact_event_id = @id
-            """);
-        cmd.Parameters.AddWithValue("id", contactEventId);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
+            """, ("id", contact.Id)));
+        if (usable.Count > 0)
         {
-            return null;
+            // The index and the versions of the customers it names come from one statement, so from one snapshot: a
+            // merge committed after it moves identifiers to the survivor and bumps the merged customer's version, so the
+            // appends fail and the contact is stitched again on fresh state. (Read in two statements, a merge committed
+            // between them left the contact attached to the customer just merged away: one person on two customers.)
+            batch.BatchCommands.Add(Command("""
+                select i.type, i.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
+                join customer_identifiers i on i.tenant_id = @tenant and i.type = k.type and i.value = k.value and not i.shared
+                left join streams st on st.id = i.customer_id
+                union all
+                select s.type, s.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
+                join identifier_sharers s on s.tenant_id = @tenant and s.type = k.type and s.value = k.value
+                left join streams st on st.id = s.customer_id
+                """, ("tenant", contact.TenantId), ("types", usable.Select(i => i.Type).ToArray()), ("values", usable.Select(i => i.Value).ToArray())));
         }
-        return reader.IsDBNull(0)
-            ? new Attribution(null, false, [], reader.GetFieldValue<Guid[]>(1))
-            : new Attribution(reader.GetGuid(0), false, [], []);
-    }
-
-    private static async Task<(StitchState State, Dictionary<Guid, long> Versions)> LoadState(
-        Session session, string tenantId, IReadOnlyList<IdentifierUse> usable, Func<Task>? afterIndexRead, CancellationToken ct)
-    {
-        var versions = new Dictionary<Guid, long>();
-        if (usable.Count == 0)
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        if (usable.Count > 0)
         {
-            return (StitchState.Empty, versions);
+            await reader.NextResultAsync(ct);
         }
-        var linked = new Dictionary<(string, string), Guid>();
-        var sharers = new Dictionary<(string, string), List<Guid>>();
-        // The index and the versions of the customers it names come from one statement, so from one snapshot: a merge
-        // committed after it moves identifiers to the survivor and bumps the merged customer's version, so the appends
-        // below fail and the contact is stitched again on fresh state. (Read in two statements, a merge committed between
-        // them left the contact attached to the customer just merged away: one person on two customers.)
-        await using (var cmd = session.Command("""
-            select i.type, i.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
-            join customer_identifiers i on i.tenant_id = @tenant and i.type = k.type and i.value = k.value and not i.shared
-            left join streams st on st.id = i.customer_id
-            union all
-            select s.type, s.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
-            join identifier_sharers s on s.tenant_id = @tenant and s.type = k.type and s.value = k.value
-            left join streams st on st.id = s.customer_id
-            """))
+        if (await reader.ReadAsync(ct))
         {
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("types", usable.Select(i => i.Type).ToArray());
-            cmd.Parameters.AddWithValue("values", usable.Select(i => i.Value).ToArray());
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            var earlier = reader.IsDBNull(0)
+                ? new Attribution(null, false, [], reader.GetFieldValue<Guid[]>(1))
+                : new Attribution(reader.GetGuid(0), false, [], []);
+            return new IndexRead(earlier, linked, sharers, versions);
+        }
+        if (usable.Count > 0)
+        {
+            await reader.NextResultAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 var key = (reader.GetString(0), reader.GetString(1));
@@ -119,6 +117,13 @@ public sealed class Stitcher(SettingsStore settings)
                 }
             }
         }
+        return new IndexRead(null, linked, sharers, versions);
+    }
+
+    private static async Task<(StitchState State, Dictionary<Guid, long> Versions)> LoadState(Session session,
+        Dictionary<(string, string), Guid> linked, Dictionary<(string, string), List<Guid>> sharers, Dictionary<Guid, long> versions,
+        Func<Task>? afterIndexRead, CancellationToken ct)
+    {
         var index = new Dictionary<(string, string), IdentifierState>();
         foreach (var (key, customerId) in linked)
         {
