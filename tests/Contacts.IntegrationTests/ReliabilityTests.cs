@@ -243,8 +243,11 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         await using (var admin = new Npgsql.NpgsqlConnection(isolation.Postgres))
         {
             await admin.OpenAsync();
+            // The same password as the admin's: a server in a container checks passwords, a local test server trusts.
+            var password = new Npgsql.NpgsqlConnectionStringBuilder(isolation.Postgres).Password;
             await using var create = new Npgsql.NpgsqlCommand(
-                $"create role \"{role}\" login connection limit 4; grant all on database \"{isolation.Name}\" to \"{role}\"", admin);
+                $"create role \"{role}\" login connection limit 4{(password is null ? "" : $" password '{password.Replace("'", "''")}'")}; " +
+                $"grant all on database \"{isolation.Name}\" to \"{role}\"", admin);
             await create.ExecuteNonQueryAsync();
         }
         var starved = new Npgsql.NpgsqlConnectionStringBuilder(isolation.Postgres) { Username = role }.ConnectionString;

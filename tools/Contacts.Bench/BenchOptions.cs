@@ -29,6 +29,8 @@ public sealed record BenchOptions
     public int? ContextCustomers { get; init; }
     /// <summary>In the context run, how many customers go through the pipeline; the rest are SQL copies of them.</summary>
     public int ContextThroughPipeline { get; init; } = 5000;
+    /// <summary>Instances of identity and effort (the stages that partition by customer); the others run one.</summary>
+    public int Instances { get; init; } = 1;
 
     public int Events => Customers * ContactsPerCustomer;
 
@@ -48,6 +50,7 @@ public sealed record BenchOptions
           --out PATH             where the JSON goes (default TestResults/bench.json)
           --env KEY=VALUE        a setting for every service (repeatable), e.g. --env RabbitMq__PrefetchCount=16
           --npgsql "K=V;..."     Npgsql connection string keywords added for every service, e.g. "Max Auto Prepare=20"
+          --instances N          instances of identity and effort (default 1); CPU is summed and RSS the largest over them
           --context N            instead: p50/p95/p99 of GET /v1/customers/{id}/context with N customers stored (e.g. 100000)
           --context-pipeline N   of those, how many go through the pipeline; the rest are SQL copies (default 5000)
         """;
@@ -77,6 +80,7 @@ public sealed record BenchOptions
                     ? options with { Environment = new Dictionary<string, string>(options.Environment) { [k] = v } }
                     : throw new ArgumentException("--env needs KEY=VALUE"),
                 "--npgsql" => options with { Npgsql = Next() },
+                "--instances" => options with { Instances = Math.Clamp(Int(), 1, 4) },
                 "--context" => options with { ContextCustomers = Math.Max(1, Int()) },
                 "--context-pipeline" => options with { ContextThroughPipeline = Math.Max(1, Int()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),

@@ -33,7 +33,8 @@ var startedAt = DateTimeOffset.UtcNow;
 var loadAtStart = LoadAverage();
 var progress = new Progress();
 Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {options.Customers} customers x {options.ContactsPerCustomer} contacts = {options.Events} contacts, " +
-    $"{(options.Batch == 1 ? "single events" : $"batches of {options.Batch}")}, {options.Concurrency} in flight");
+    $"{(options.Batch == 1 ? "single events" : $"batches of {options.Batch}")}, {options.Concurrency} in flight" +
+    (options.Instances > 1 ? $", {options.Instances} instances of identity and effort" : ""));
 
 // Throwaway servers in a folder of our own; PostgreSQL keeps fsync on unless told otherwise, as tools/run does.
 var dataRoot = Path.Combine(Path.GetTempPath(), $"contacts-bench-{Guid.NewGuid().ToString("N")[..8]}");
@@ -92,9 +93,12 @@ try
     // The context run keeps every service's schema in one database, as tools/run does, so it can copy customers across them.
     foreach (var service in services.Where(s => s != LocalPipeline.Gateway))
     {
-        pipeline.Add(service, 0, options.ContextCustomers is null
-            ? new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = serviceConnectionOf[service] }
-            : new Dictionary<string, string?>());
+        for (var instance = 0; instance < InstancesOf(service); instance++)
+        {
+            pipeline.Add(service, instance, options.ContextCustomers is null
+                ? new Dictionary<string, string?> { ["ConnectionStrings__postgres"] = serviceConnectionOf[service] }
+                : new Dictionary<string, string?>());
+        }
     }
     Console.Error.WriteLine("starting ingestion, identity, effort, alerting and the gateway...");
     await pipeline.StartAsync(ct: ct);
@@ -127,7 +131,7 @@ try
     // Throughput: everything at once, as fast as the gateway takes it; done when effort has scored what was accepted.
     var burst = new Workload("burst", 0, options.Customers, options.ContactsPerCustomer, DateTimeOffset.UtcNow);
     var burstSince = await records.Now(ct);
-    var cpuBefore = services.ToDictionary(s => s, s => ProcessSample.Read(pipeline[s].ProcessId));
+    var cpuBefore = services.ToDictionary(s => s, Sample);
     var commitsBefore = await pgStats.Commits(ct);
     var queriesBefore = services.ToDictionary(s => s, records.QueriesOn);
     if (options.Profile)
@@ -137,7 +141,7 @@ try
     var sent = await load.ClosedLoop(burst, options.Concurrency, options.Batch, ct);
     await WaitForScores(sent.Accepted, burstSince, "burst");
     await WaitForAlertsToSettle();
-    var cpuAfter = services.ToDictionary(s => s, s => ProcessSample.Read(pipeline[s].ProcessId));
+    var cpuAfter = services.ToDictionary(s => s, Sample);
     var commitsAfter = await pgStats.Commits(ct);
     var queriesAfter = services.ToDictionary(s => s, records.QueriesOn);
     var statements = options.Profile ? await pgStats.TopStatements(sent.Accepted, 12, ct) : [];
@@ -208,6 +212,15 @@ try
     await File.WriteAllTextAsync(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }), ct);
     Console.WriteLine($"written to {outPath}");
     return throughput.Scored == throughput.AcceptedByGateway ? 0 : 1;
+
+    int InstancesOf(string service) => service is LocalPipeline.Identity or LocalPipeline.Effort ? options.Instances : 1;
+
+    // A service's CPU summed over its instances, its memory the largest instance's.
+    ProcessSample? Sample(string service)
+    {
+        var samples = Enumerable.Range(0, InstancesOf(service)).Select(i => ProcessSample.Read(pipeline[service, i].ProcessId)).OfType<ProcessSample>().ToList();
+        return samples.Count == 0 ? null : new ProcessSample(samples.Sum(x => x.CpuSeconds), samples.Max(x => x.PeakRssBytes), samples.Max(x => x.RssBytes));
+    }
 
     // Polls effort's records until every accepted contact is scored, or nothing moved for the stall timeout.
     async Task WaitForScores(int expected, DateTimeOffset since, string phase)
