@@ -6,6 +6,10 @@ using Contacts.Dev.Pipeline;
 using Contacts.Dev.Servers;
 
 // `tools/run` lands here: brings the whole pipeline up on this machine, prints how to reach it, and stops it on Ctrl-C.
+if (args is ["smoke", ..])
+{
+    return await Contacts.Dev.Smoke.ComposeSmoke.Run(args[1..]);
+}
 var demo = args.Contains("--demo");
 var port = args.SkipWhile(a => a != "--port").Skip(1).FirstOrDefault() is { } p ? int.Parse(p) : (int?)null;
 if (args.Contains("--help") || args.Contains("-h"))

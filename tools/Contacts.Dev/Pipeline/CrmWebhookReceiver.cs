@@ -19,12 +19,13 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
     private readonly Task _loop;
     private readonly CancellationTokenSource _stop = new();
 
-    public CrmWebhookReceiver(string secret, Action<ReceivedWebhook>? onReceived = null)
+    /// <param name="everyInterface">Listen beyond loopback, for senders in containers (the compose smoke).</param>
+    public CrmWebhookReceiver(string secret, Action<ReceivedWebhook>? onReceived = null, int? port = null, bool everyInterface = false)
     {
         _secret = secret;
-        Port = FreePort.Next();
+        Port = port ?? FreePort.Next();
         Url = new Uri($"http://127.0.0.1:{Port}/crm/alerts");
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
+        _listener.Prefixes.Add(everyInterface ? $"http://+:{Port}/" : $"http://127.0.0.1:{Port}/");
         _listener.Start();
         _loop = Task.Run(() => Serve(onReceived));
     }
