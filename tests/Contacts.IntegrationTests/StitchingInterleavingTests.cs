@@ -2,13 +2,7 @@ using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
-using Npgsql;
 
 namespace Contacts.IntegrationTests;
 
@@ -23,22 +17,12 @@ public sealed class StitchingInterleavingTests(ServersFixture servers) : IAsyncL
     private static readonly IdentityRules Rules = new(IdentitySettings.Effective(new IdentitySettingsInput(
         Limits: new() { ["phone"] = 3, ["email"] = 3 })));
 
-    private NpgsqlDataSource _dataSource = null!;
-    private Database _database = null!;
+    private MigratedDatabase _store = null!;
 
-    public async Task InitializeAsync()
-    {
-        var isolation = await servers.Isolate("stitching-interleaving");
-        _dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = "identity" }.ConnectionString).Build();
-        var state = new MigrationState();
-        await new SchemaMigrator(_dataSource, new SchemaDefinition("identity", [.. SharedMigrations.All, .. IdentitySchema.Migrations]), state,
-            NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
-        state.Complete();
-        _database = new Database(_dataSource, state, new OutboxSignal(), new EventTypes().Register(CustomerEvents.Types),
-            new CrashAfterCommit(new ConfigurationBuilder().Build()));
-    }
+    public async Task InitializeAsync() => _store = await MigratedDatabase.Create(servers, "stitching-interleaving", "identity",
+        [.. SharedMigrations.All, .. IdentitySchema.Migrations], CustomerEvents.Types);
 
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+    public async Task DisposeAsync() => await _store.DisposeAsync();
 
     [Fact]
     public async Task A_merge_committed_after_the_index_is_read_sends_the_contact_to_the_survivor()
@@ -74,26 +58,12 @@ public sealed class StitchingInterleavingTests(ServersFixture servers) : IAsyncL
         new(Guid.CreateVersion7(), tenant, "interleave", $"e-{name}", $"c-{name}", "voice", "inbound", "ended", DateTimeOffset.UtcNow,
             DateTimeOffset.UtcNow, [.. identifiers.Select(i => new ContactIdentifier(i.Type, i.Value))], null);
 
-    /// <summary>What the consumer does, minus the broker: inbox + stitch in one transaction, retried on a concurrency conflict.</summary>
-    private async Task Stitch(ContactEventReceived contact, Func<Task>? afterIndexRead = null)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await _database.HandleOnce("interleaving", contact.Id,
-                    s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None, afterIndexRead), CancellationToken.None);
-                return;
-            }
-            catch (Exception ex) when (RetryConventions.IsTransient(ex) && attempt < 5)
-            {
-            }
-        }
-    }
+    private Task Stitch(ContactEventReceived contact, Func<Task>? afterIndexRead = null) =>
+        _store.HandleWithRetries("interleaving", contact.Id, s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None, afterIndexRead), attempts: 5);
 
     private async Task<Guid> CustomerOf(string tenant, string name)
     {
-        await using var cmd = _dataSource.CreateCommand("select customer_id from timeline where tenant_id = @tenant and contact_id = @contact");
+        await using var cmd = _store.DataSource.CreateCommand("select customer_id from timeline where tenant_id = @tenant and contact_id = @contact");
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue("contact", $"c-{name}");
         return (Guid)(await cmd.ExecuteScalarAsync())!;

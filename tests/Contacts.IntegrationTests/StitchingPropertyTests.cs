@@ -2,14 +2,9 @@ using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
 using FsCheck;
 using FsCheck.Fluent;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
 namespace Contacts.IntegrationTests;
@@ -44,22 +39,12 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
             $"contacts [{string.Join("; ", Contacts.Select(c => string.Join(",", c)))}] order [{string.Join(",", Order)}] second [{string.Join(",", OnSecond.Select(b => b ? 1 : 0))}]";
     }
 
-    private NpgsqlDataSource _dataSource = null!;
-    private Database _database = null!;
+    private MigratedDatabase _store = null!;
 
-    public async Task InitializeAsync()
-    {
-        var isolation = await servers.Isolate("stitching-property");
-        _dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = "identity", MaxPoolSize = 20 }.ConnectionString).Build();
-        var state = new MigrationState();
-        await new SchemaMigrator(_dataSource, new SchemaDefinition("identity", [.. SharedMigrations.All, .. IdentitySchema.Migrations]), state,
-            NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
-        state.Complete();
-        _database = new Database(_dataSource, state, new OutboxSignal(), new EventTypes().Register(CustomerEvents.Types),
-            new CrashAfterCommit(new ConfigurationBuilder().Build()));
-    }
+    public async Task InitializeAsync() => _store = await MigratedDatabase.Create(servers, "stitching-property", "identity",
+        [.. SharedMigrations.All, .. IdentitySchema.Migrations], CustomerEvents.Types);
 
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+    public async Task DisposeAsync() => await _store.DisposeAsync();
 
     private static Gen<Case> Generator =>
         from count in Gen.Choose(2, 10)
@@ -169,22 +154,8 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
         return true;
     }
 
-    /// <summary>What the consumer does, minus the broker: inbox + stitch in one transaction, retried on a concurrency conflict.</summary>
-    private async Task Stitch(ContactEventReceived contact)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await _database.HandleOnce("property", contact.Id, s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None), CancellationToken.None);
-                return;
-            }
-            catch (Exception ex) when (RetryConventions.IsTransient(ex) && attempt < 50)
-            {
-                await Task.Delay(Random.Shared.Next(1, 10));
-            }
-        }
-    }
+    private Task Stitch(ContactEventReceived contact) =>
+        _store.HandleWithRetries("property", contact.Id, s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None));
 
     private static int[] Components(int[][] contacts)
     {
@@ -205,7 +176,7 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
 
     private async Task<List<T>> Read<T>(string sql, Func<NpgsqlDataReader, T> read)
     {
-        await using var cmd = _dataSource.CreateCommand(sql);
+        await using var cmd = _store.DataSource.CreateCommand(sql);
         await using var reader = await cmd.ExecuteReaderAsync();
         var result = new List<T>();
         while (await reader.ReadAsync())

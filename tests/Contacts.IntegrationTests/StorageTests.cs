@@ -27,21 +27,17 @@ public sealed class Account : IAggregate
 public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
 {
     private static readonly SchemaDefinition Schema = new("storage", SharedMigrations.All);
+    private MigratedDatabase _store = null!;
     private NpgsqlDataSource _dataSource = null!;
     private Database _database = null!;
 
     public async Task InitializeAsync()
     {
-        var isolation = await servers.Isolate("storage");
-        _dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = "storage" }.ConnectionString).Build();
-        var state = new MigrationState();
-        await new SchemaMigrator(_dataSource, Schema, state, NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
-        state.Complete();
-        _database = new Database(_dataSource, state, new OutboxSignal(), new EventTypes().Register(typeof(Opened), typeof(Renamed)),
-            new CrashAfterCommit(new ConfigurationBuilder().Build()));
+        _store = await MigratedDatabase.Create(servers, "storage", Schema.Schema, Schema.Migrations, [typeof(Opened), typeof(Renamed)], maxPoolSize: 100);
+        (_dataSource, _database) = (_store.DataSource, _store.Database);
     }
 
-    public async Task DisposeAsync() => await _dataSource.DisposeAsync();
+    public async Task DisposeAsync() => await _store.DisposeAsync();
 
     [Fact]
     public async Task A_stream_aggregates_its_events_in_order_with_its_version()
