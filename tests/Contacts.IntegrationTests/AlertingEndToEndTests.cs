@@ -15,6 +15,8 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
 {
     private TestPipeline _pipeline = null!;
 
+    // Waits for the pipeline are long: a concurrency retry's backoff on a busy machine (shared by several runs) can take a minute.
+
     public async Task InitializeAsync() =>
         _pipeline = await servers.Shared("alerting-e2e", async () => await TestPipeline.Create(await servers.Isolate("alerting-e2e")));
 
@@ -31,7 +33,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
 
     private async Task<JsonElement> AlertRaisedBy(IReadOnlyCollection<Guid> contactEventIds)
     {
-        await TestPipeline.Eventually(() => Task.FromResult(WebhookFor(contactEventIds) is not null), TimeSpan.FromSeconds(90),
+        await TestPipeline.Eventually(() => Task.FromResult(WebhookFor(contactEventIds) is not null), TimeSpan.FromSeconds(120),
             () => Task.FromResult("no alert webhook yet"));
         return JsonDocument.Parse(WebhookFor(contactEventIds)!.Body).RootElement.GetProperty("data").Clone();
     }
@@ -48,7 +50,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
             }
             id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
             return true;
-        }, TimeSpan.FromSeconds(30), () => Task.FromResult($"no customer for {query}"));
+        }, TimeSpan.FromSeconds(120), () => Task.FromResult($"no customer for {query}"));
         return id;
     }
 
@@ -84,7 +86,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         var (alertId, customerId) = (raised.GetProperty("alertId").GetGuid(), raised.GetProperty("customerId").GetGuid());
         await TestPipeline.Eventually(async () => await _pipeline.Count(
                 "select count(*) from alerting.webhook_deliveries where alert_id = @a and status = 'delivered'", ("a", alertId)) == 1,
-            TimeSpan.FromSeconds(30), () => Task.FromResult("the webhook was not recorded as delivered"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("the webhook was not recorded as delivered"));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"v1/alerts/{alertId}")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"v1/customers/{customerId}/effort")).StatusCode);
 
@@ -92,7 +94,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
 
         await TestPipeline.Eventually(async () => (await http.GetAsync($"v1/alerts/{alertId}")).StatusCode == HttpStatusCode.NotFound,
-            TimeSpan.FromSeconds(30), () => Task.FromResult("alerting still shows the erased customer's alert"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("alerting still shows the erased customer's alert"));
         Assert.Equal(0, (await OpenAlerts(http, customerId)).GetArrayLength());
         Assert.Equal(0, await _pipeline.Count("select count(*) from alerting.alerts where customer_id = @c or contact_event_id = any(@e)",
             ("c", customerId), ("e", ids.ToArray())));
@@ -101,7 +103,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         Assert.Equal(0, await _pipeline.Count("select count(*) from alerting.customer_alert_state where customer_id = @c and not erased", ("c", customerId)));
         Assert.Equal(1, await _pipeline.Count("select count(*) from alerting.inbox where consumer = 'alerting-customer-erased'"));
         await TestPipeline.Eventually(async () => (await http.GetAsync($"v1/customers/{customerId}/effort")).StatusCode == HttpStatusCode.NotFound,
-            TimeSpan.FromSeconds(30), () => Task.FromResult("effort still answers for the erased customer"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("effort still answers for the erased customer"));
         Assert.Equal(0, await _pipeline.Count("select count(*) from effort.journeys where customer_id = @c", ("c", customerId)));
         Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = any(@e)", ("e", ids.ToArray())));
 
@@ -111,7 +113,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         await Publish(late, late.Id);
         await TestPipeline.Eventually(async () => await _pipeline.Count(
                 "select count(*) from alerting.inbox where consumer = 'alerting-effort-scored' and message_id = @m", ("m", late.Id)) == 1,
-            TimeSpan.FromSeconds(30), () => Task.FromResult("alerting has not taken the late score"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("alerting has not taken the late score"));
         Assert.Equal(0, await _pipeline.Count("select count(*) from alerting.alerts where customer_id = @c", ("c", customerId)));
     }
 
@@ -137,7 +139,15 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         var merging = (await TestPipeline.Push(http, Contact("split-m", new { phone, email }, "web_form", 1))).Id;
         await TestPipeline.Eventually(async () =>
                 (await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}")).GetProperty("customerId").GetGuid() == survivor,
-            TimeSpan.FromSeconds(60), () => Task.FromResult("the alert did not follow the merge"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("the alert did not follow the merge"));
+
+        // Let alerting take the score of the merged journey first: one that arrives after the split (older than effort's
+        // re-scores, which come later) could raise an alert on S from the merged journey until S's re-score resolves it.
+        long MergedScoreVersion() => _pipeline.Tap.Of("EffortScored").Select(m => m.Message)
+            .Where(m => m.GetProperty("contactEventId").GetGuid() == merging).Select(m => m.GetProperty("version").GetInt64()).DefaultIfEmpty(-1).Max();
+        await TestPipeline.Eventually(async () => MergedScoreVersion() > 0 && await _pipeline.Count(
+                "select count(*) from alerting.customer_alert_state where customer_id = @s and score_version >= @v", ("s", survivor), ("v", MergedScoreVersion())) == 1,
+            TimeSpan.FromSeconds(120), () => Task.FromResult("alerting has not seen the merged journey's score"));
 
         using var split = await http.PostAsJsonAsync($"v1/customers/{survivor}/split", new { mergedCustomerId = restored });
         Assert.Equal(HttpStatusCode.OK, split.StatusCode);
@@ -145,7 +155,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         // The alert goes back to R, whose contact raised it; S, left with its call and the merging form, has none open.
         await TestPipeline.Eventually(async () =>
                 (await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}")).GetProperty("customerId").GetGuid() == restored,
-            TimeSpan.FromSeconds(60), () => Task.FromResult("the alert did not go back with the split"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("the alert did not go back with the split"));
         var restoredOpen = await OpenAlerts(http, restored);
         Assert.Equal(alertId, Assert.Single(restoredOpen.EnumerateArray()).GetProperty("id").GetGuid());
         Assert.Equal(0, (await OpenAlerts(http, survivor)).GetArrayLength());
@@ -153,9 +163,179 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         // Effort's re-scores of both sides are decided on: R's newest score version is the one after the split.
         await TestPipeline.Eventually(async () => await _pipeline.Count(
                 "select count(*) from alerting.customer_alert_state where customer_id = @r and merged_into is null and score_version > 0", ("r", restored)) == 1,
-            TimeSpan.FromSeconds(30), () => Task.FromResult("R's state did not come back"));
+            TimeSpan.FromSeconds(120), () => Task.FromResult("R's state did not come back"));
         // One alert for the person R, one webhook: nothing raised twice.
         Assert.Single(_pipeline.Crm.Received, w => JsonDocument.Parse(w.Body).RootElement.GetProperty("data").GetProperty("alertId").GetGuid() == alertId);
         _ = (s1, merging);
+    }
+
+    /// <summary>A tenant of the test's own (its alert settings touch no other test), with a key from the operator API.</summary>
+    private async Task<HttpClient> NewTenant()
+    {
+        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
+        using var created = await admin.PostAsJsonAsync($"admin/tenants/t{Guid.NewGuid():N}/keys", new { name = "alerting-test" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return _pipeline.Client((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString());
+    }
+
+    /// <summary>The webhooks the CRM received about one alert, first receipt of each webhook-id, in order of receipt.</summary>
+    private List<(string Id, string Type, JsonElement Data)> WebhooksOf(Guid alertId) => _pipeline.Crm.Received
+        .Select(w => (w.Id, Root: JsonDocument.Parse(w.Body).RootElement))
+        .Where(w => w.Root.GetProperty("data").GetProperty("alertId").GetGuid() == alertId)
+        .DistinctBy(w => w.Id)
+        .Select(w => (w.Id, w.Root.GetProperty("type").GetString()!, w.Root.GetProperty("data").Clone()))
+        .ToList();
+
+    private async Task<List<(string Id, string Type, JsonElement Data)>> WebhooksUntil(Guid alertId, Func<List<(string Id, string Type, JsonElement Data)>, bool> until)
+    {
+        await TestPipeline.Eventually(() => Task.FromResult(until(WebhooksOf(alertId))), TimeSpan.FromSeconds(120),
+            () => Task.FromResult($"webhooks so far: {string.Join(", ", WebhooksOf(alertId).Select(w => w.Type))}"));
+        return WebhooksOf(alertId);
+    }
+
+    private static object Journey(string prefix, string email, string channel, int hoursAgo) => new
+    {
+        source = "alerting-test", sourceEventId = $"{prefix}-{channel}", contactId = $"{prefix}-{channel}", channel, kind = "ended",
+        topic = "billing", occurredAt = DateTimeOffset.UtcNow.AddHours(-hoursAgo), identifiers = new { email },
+    };
+
+    [Fact]
+    public async Task An_alert_escalates_once_is_acknowledged_and_resolved_through_the_gateway_and_the_cooldown_keeps_it_from_raising_again()
+    {
+        using var http = await NewTenant();
+        using var bad = await http.PutAsJsonAsync("v1/settings/alerting", new { threshold = 0, driverRules = new[] { new { reason = "x", drivers = new[] { new { name = "bored" } } } } });
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(["driverRules[0].drivers[0].name", "threshold"],
+            (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").EnumerateObject().Select(e => e.Name).Order());
+        Assert.Equal(60, (await http.GetFromJsonAsync<JsonElement>("v1/settings/alerting")).GetProperty("threshold").GetInt32());
+        using var put = await http.PutAsJsonAsync("v1/settings/alerting", new { cooldownMinutes = 60, escalationLevels = new[] { 80 } });
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var settings = await http.GetFromJsonAsync<JsonElement>("v1/settings/alerting");
+        Assert.Equal((60, 60, 80), (settings.GetProperty("threshold").GetInt32(), settings.GetProperty("cooldownMinutes").GetInt32(),
+            settings.GetProperty("escalationLevels")[0].GetInt32()));
+
+        // Three contacts over three channels: 70, raised at level 0.
+        const string email = "lifecycle@example.com";
+        var ids = new List<Guid>();
+        foreach (var (channel, hours) in new[] { ("voice", 30), ("email", 20), ("web_form", 10) })
+        {
+            ids.Add((await TestPipeline.Push(http, Journey("life", email, channel, hours))).Id);
+        }
+        var raised = await AlertRaisedBy(ids);
+        var alertId = raised.GetProperty("alertId").GetGuid();
+        Assert.Equal((70, 0, "open"), (raised.GetProperty("score").GetInt32(), raised.GetProperty("level").GetInt32(), raised.GetProperty("status").GetString()));
+        Assert.Equal("billing", raised.GetProperty("topic").GetString());
+        Assert.Equal($"/v1/customers/{raised.GetProperty("customerId").GetGuid()}/context", raised.GetProperty("links").GetProperty("customerContext").GetString());
+
+        // A fourth channel: 100, over the one level: escalated once.
+        await TestPipeline.Push(http, Journey("life", email, "chat", 5));
+        var escalated = (await WebhooksUntil(alertId, w => w.Any(x => x.Type == "alert.escalated"))).Single(w => w.Type == "alert.escalated");
+        Assert.Equal((1, 100), (escalated.Data.GetProperty("level").GetInt32(), escalated.Data.GetProperty("score").GetInt32()));
+
+        using (var ack = await http.PostAsync($"v1/alerts/{alertId}/acknowledge", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+            Assert.Equal("acknowledged", (await ack.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        }
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"v1/alerts/{alertId}/acknowledge", null)).StatusCode);
+        using (var resolve = await http.PostAsync($"v1/alerts/{alertId}/resolve", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, resolve.StatusCode);
+            var resolved = await resolve.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.Equal(("resolved", "manual"), (resolved.GetProperty("status").GetString(), resolved.GetProperty("resolution").GetString()));
+        }
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsync($"v1/alerts/{alertId}/resolve", null)).StatusCode);
+        using (var late = await http.PostAsync($"v1/alerts/{alertId}/acknowledge", null))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, late.StatusCode);
+            Assert.Contains("resolved", (await late.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await http.PostAsync($"v1/alerts/{Guid.NewGuid()}/resolve", null)).StatusCode);
+        using (var other = _pipeline.Client(_pipeline.KeyB))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await other.PostAsync($"v1/alerts/{alertId}/acknowledge", null)).StatusCode);
+        }
+
+        // Each change reached the CRM once, in order, under a webhook-id of its own, signed.
+        var changes = await WebhooksUntil(alertId, w => w.Count >= 4);
+        Assert.Equal(["alert.raised", "alert.escalated", "alert.acknowledged", "alert.resolved"], changes.Select(w => w.Type));
+        Assert.Equal(alertId.ToString(), changes[0].Id);
+        Assert.All(_pipeline.Crm.Received.Where(w => changes.Any(c => c.Id == w.Id)), w => Assert.True(w.SignatureValid));
+
+        // Still high effort, but within the cooldown: no new alert.
+        var fifth = (await TestPipeline.Push(http, Journey("life", email, "sms", 1))).Id;
+        long FifthVersion() => _pipeline.Tap.Of("EffortScored").Select(m => m.Message)
+            .Where(m => m.GetProperty("contactEventId").GetGuid() == fifth).Select(m => m.GetProperty("version").GetInt64()).DefaultIfEmpty(-1).Max();
+        await TestPipeline.Eventually(async () => FifthVersion() > 0 && await _pipeline.Count(
+                "select count(*) from alerting.customer_alert_state where customer_id = @c and score_version >= @v",
+                ("c", raised.GetProperty("customerId").GetGuid()), ("v", FifthVersion())) == 1,
+            TimeSpan.FromSeconds(120), () => Task.FromResult("alerting has not decided on the fifth contact's score"));
+        var page = await http.GetFromJsonAsync<JsonElement>($"v1/alerts?customerId={raised.GetProperty("customerId").GetGuid()}");
+        var only = Assert.Single(page.GetProperty("items").EnumerateArray());
+        Assert.Equal(("resolved", 1), (only.GetProperty("status").GetString(), only.GetProperty("level").GetInt32()));
+        Assert.Equal(alertId, Assert.Single((await http.GetFromJsonAsync<JsonElement>("v1/alerts?status=resolved")).GetProperty("items").EnumerateArray()).GetProperty("id").GetGuid());
+    }
+
+    [Fact]
+    public async Task An_alert_resolves_by_itself_when_its_journey_is_resolved()
+    {
+        using var http = await NewTenant();
+        const string email = "resolves@example.com";
+        var ids = new List<Guid>();
+        foreach (var (channel, hours) in new[] { ("voice", 30), ("email", 20), ("web_form", 10) })
+        {
+            ids.Add((await TestPipeline.Push(http, Journey("self", email, channel, hours))).Id);
+        }
+        var alertId = (await AlertRaisedBy(ids)).GetProperty("alertId").GetGuid();
+        await TestPipeline.Push(http, new
+        {
+            source = "alerting-test", sourceEventId = "self-solved", contactId = "self-solved", channel = "email", kind = "ended", topic = "billing",
+            occurredAt = DateTimeOffset.UtcNow.AddHours(-1), identifiers = new { email }, measures = new { resolved = true },
+        });
+        var resolved = (await WebhooksUntil(alertId, w => w.Any(x => x.Type == "alert.resolved"))).Single(w => w.Type == "alert.resolved");
+        Assert.Contains(resolved.Data.GetProperty("resolution").GetString(), new[] { "journey_closed", "score_below_threshold" });
+        Assert.Equal("resolved", (await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Merging_two_alerted_customers_leaves_one_open_alert_and_tells_the_CRM_which_one_carries_on()
+    {
+        using var http = await NewTenant();
+        const string phone = "+14155550163", email = "two.alerts@example.com";
+        var first = new List<Guid>();
+        foreach (var (channel, hours) in new[] { ("voice", 40), ("sms", 35), ("ivr", 32) })
+        {
+            first.Add((await TestPipeline.Push(http, new
+            {
+                source = "alerting-test", sourceEventId = $"two-p-{channel}", contactId = $"two-p-{channel}", channel, kind = "ended", topic = "billing",
+                occurredAt = DateTimeOffset.UtcNow.AddHours(-hours), identifiers = new { phone },
+            })).Id);
+        }
+        var kept = await AlertRaisedBy(first);
+        var second = new List<Guid>();
+        foreach (var (channel, hours) in new[] { ("email", 30), ("chat", 20), ("social", 10) })
+        {
+            second.Add((await TestPipeline.Push(http, Journey("two-e", email, channel, hours))).Id);
+        }
+        var closed = await AlertRaisedBy(second);
+        Assert.NotEqual(kept.GetProperty("customerId").GetGuid(), closed.GetProperty("customerId").GetGuid());
+
+        await TestPipeline.Push(http, new
+        {
+            source = "alerting-test", sourceEventId = "two-form", contactId = "two-form", channel = "web_form", kind = "message", topic = "billing",
+            occurredAt = DateTimeOffset.UtcNow.AddHours(-1), identifiers = new { phone, email },
+        });
+        var survivorAlert = kept.GetProperty("alertId").GetGuid();
+        var closedAlert = closed.GetProperty("alertId").GetGuid();
+        var told = (await WebhooksUntil(closedAlert, w => w.Any(x => x.Type == "alert.resolved"))).Single(w => w.Type == "alert.resolved");
+        Assert.Equal(("merged", "merged", survivorAlert), (told.Data.GetProperty("status").GetString(), told.Data.GetProperty("resolution").GetString(),
+            told.Data.GetProperty("supersededBy").GetGuid()));
+        var survivor = kept.GetProperty("customerId").GetGuid();
+        foreach (var customer in new[] { survivor, closed.GetProperty("customerId").GetGuid() })
+        {
+            var open = await OpenAlerts(http, customer);
+            Assert.Equal(survivorAlert, Assert.Single(open.EnumerateArray()).GetProperty("id").GetGuid());
+        }
     }
 }
