@@ -27,7 +27,10 @@ public sealed record EffortScored(
 /// </summary>
 public sealed record EffortDriver(string Name, int Points, string Evidence, IReadOnlyList<string>? ContactIds = null, double? Value = null);
 
-/// <summary>A customer crossed an alert rule; CRMs receive it by webhook or by binding a queue to this exchange.</summary>
+/// <summary>
+/// A customer crossed an alert rule; CRMs receive it by webhook or by binding a queue to this exchange. Level is the
+/// escalation level the score reached; JourneyId, Topic and Channels describe the journey that raised it.
+/// </summary>
 public sealed record HighEffortAlertRaised(
     Guid Id,
     string TenantId,
@@ -37,4 +40,8 @@ public sealed record HighEffortAlertRaised(
     int Score,
     IReadOnlyList<EffortDriver> Drivers,
     Guid ContactEventId,
-    DateTimeOffset RaisedAt);
+    DateTimeOffset RaisedAt,
+    int Level = 0,
+    Guid? JourneyId = null,
+    string? Topic = null,
+    IReadOnlyList<string>? Channels = null);

@@ -1,4 +1,5 @@
 using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;
@@ -15,11 +16,14 @@ builder.AddMessaging(x =>
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
 });
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
+builder.Services.AddSingleton<AlertingSettingsStore>();
+builder.Services.AddHostedService<AlertExpiry>();
 builder.AddWebhookDelivery();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapAlerts();
+app.MapAlertingSettings();
 app.Run();
 
 public partial class Program;

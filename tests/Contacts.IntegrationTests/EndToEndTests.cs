@@ -85,7 +85,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         Assert.True(webhook.SignatureValid, "the CRM could not verify the webhook signature");
         Assert.Equal(traceId, webhook.Traceparent?.Split('-')[1]);
         var alert = JsonDocument.Parse(webhook.Body).RootElement;
-        Assert.Equal("effort.alert.raised", alert.GetProperty("type").GetString());
+        Assert.Equal("alert.raised", alert.GetProperty("type").GetString());
         Assert.Equal("high_effort", alert.GetProperty("data").GetProperty("reason").GetString());
         Assert.Equal(70, alert.GetProperty("data").GetProperty("score").GetInt32());
         Assert.Equal(webhook.Id, alert.GetProperty("data").GetProperty("alertId").GetString());

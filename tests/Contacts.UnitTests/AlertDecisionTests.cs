@@ -1,4 +1,5 @@
 using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Settings;
 using Contacts.Contracts;
 
 namespace Contacts.UnitTests;
@@ -6,7 +7,9 @@ namespace Contacts.UnitTests;
 /// <summary>Alerting decides on the customer's current state: given that state, when a score or a merge arrives, then these events.</summary>
 public sealed class AlertDecisionTests
 {
-    private static readonly AlertRuleOptions Rules = new() { HighEffortThreshold = 60 };
+    // No escalation levels here: these tests are about order, merges and splits (AlertLifecycleTests cover the rest).
+    private static readonly AlertingSettings Rules = new() { Threshold = 60, EscalationLevels = [] };
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
     private static readonly Guid Customer = Guid.Parse("00000000-0000-0000-0000-00000000000a");
     private static readonly Guid Other = Guid.Parse("00000000-0000-0000-0000-00000000000b");
     private static readonly Guid NewAlert = Guid.Parse("00000000-0000-0000-0000-0000000000f1");
@@ -20,7 +23,7 @@ public sealed class AlertDecisionTests
     private static OpenAlert Open(Guid id, string reason = AlertRules.HighEffort) => new(id, reason, 70, DateTimeOffset.UnixEpoch);
 
     private static IReadOnlyList<AlertDecisionEvent> When(CustomerAlertState state, EffortScored score) =>
-        AlertDecision.Decide(state, score, Rules, () => NewAlert);
+        AlertDecision.Decide(state, score, Rules, () => NewAlert, Now);
 
     [Fact]
     public void A_first_score_over_the_threshold_raises_an_alert()
@@ -155,7 +158,7 @@ public sealed class AlertDecisionTests
         var (alert, raisedBy) = (Guid.NewGuid(), Guid.NewGuid());
         var survivor = State(Customer, 7, 75, null, new OpenAlert(alert, AlertRules.HighEffort, 75, DateTimeOffset.UnixEpoch, raisedBy));
         Assert.Equal([new CustomerRestored(Restored, Customer), new AlertMoved(alert, Customer, Restored)],
-            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([Guid.NewGuid()], [raisedBy]), Rules, () => NewAlert));
+            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([Guid.NewGuid()], [raisedBy]), Rules, () => NewAlert, Now));
     }
 
     [Fact]
@@ -163,7 +166,7 @@ public sealed class AlertDecisionTests
     {
         var survivor = State(Customer, 7, 75, null, new OpenAlert(Guid.NewGuid(), AlertRules.HighEffort, 75, DateTimeOffset.UnixEpoch, Guid.NewGuid()));
         Assert.Equal([new CustomerRestored(Restored, Customer)],
-            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([], [Guid.NewGuid()]), Rules, () => NewAlert));
+            AlertDecision.Decide(survivor, State(Restored, 2, 70, Customer), Split([], [Guid.NewGuid()]), Rules, () => NewAlert, Now));
     }
 
     [Fact]
@@ -173,12 +176,12 @@ public sealed class AlertDecisionTests
         var held = Score(Restored, 80, 9);
         var restored = State(Restored, 2, 30, Customer) with { HeldScore = held };
         Assert.Equal([new CustomerRestored(Restored, Customer), new ScoreRecorded(Restored, 9, 80), new AlertRaised(NewAlert, Restored, AlertRules.HighEffort, held)],
-            AlertDecision.Decide(State(Customer, 8, 40), restored, Split([], []), Rules, () => NewAlert));
+            AlertDecision.Decide(State(Customer, 8, 40), restored, Split([], []), Rules, () => NewAlert, Now));
     }
 
     [Fact]
     public void A_split_seen_again_changes_nothing() =>
-        Assert.Empty(AlertDecision.Decide(State(Customer), State(Restored) with { SplitFrom = [Customer] }, Split([], []), Rules, () => NewAlert));
+        Assert.Empty(AlertDecision.Decide(State(Customer), State(Restored) with { SplitFrom = [Customer] }, Split([], []), Rules, () => NewAlert, Now));
 
     [Fact]
     public void A_merge_arriving_after_the_split_that_undid_it_leaves_the_two_apart()
@@ -195,7 +198,7 @@ public sealed class AlertDecisionTests
         var erased = State(Other, null, null, null) with { Erased = true };
         Assert.Empty(When(erased, Score(Other, 99, 50)));
         Assert.Empty(AlertDecision.Decide(State(Customer), [erased]));
-        Assert.Empty(AlertDecision.Decide(State(Customer), erased, Split([], []) with { RestoredCustomerId = Other }, Rules, () => NewAlert));
+        Assert.Empty(AlertDecision.Decide(State(Customer), erased, Split([], []) with { RestoredCustomerId = Other }, Rules, () => NewAlert, Now));
     }
 
     /// <summary>How the shell's stored state changes with each event, for one customer (enough to chain decisions in tests).</summary>

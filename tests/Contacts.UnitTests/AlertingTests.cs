@@ -1,4 +1,5 @@
 using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 
@@ -14,7 +15,7 @@ public sealed class AlertingTests
     [InlineData(60, AlertRules.HighEffort)]
     [InlineData(95, AlertRules.HighEffort)]
     public void A_score_at_or_over_the_threshold_raises_high_effort(int score, string? reason) =>
-        Assert.Equal(reason, AlertRules.ReasonFor(Scored(score), new AlertRuleOptions { HighEffortThreshold = 60 }));
+        Assert.Equal(reason, AlertRules.ReasonFor(Scored(score), new AlertingSettings { Threshold = 60 }));
 
     [Fact]
     public void Signatures_match_the_standard_webhooks_reference_vector()

@@ -24,6 +24,8 @@ public sealed class OpenApiDocumentTests
     [InlineData("Customer", typeof(Contacts.Identity.Customers.CustomerView))]
     [InlineData("HistoryPage", typeof(Contacts.Identity.Customers.HistoryPage))]
     [InlineData("IdentitySettings", typeof(Contacts.Identity.Settings.IdentitySettingsInput))]
+    [InlineData("Alert", typeof(Contacts.Alerting.Alerts.AlertView))]
+    [InlineData("AlertingSettings", typeof(Contacts.Alerting.Settings.AlertingSettings))]
     public void The_documented_event_has_exactly_the_fields_ingestion_reads(string schema, Type dto)
     {
         var documented = Document.GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties")
@@ -41,7 +43,7 @@ public sealed class OpenApiDocumentTests
         Assert.Superset(new HashSet<string> { "/v1/events", "/v1/events/batch", "/v1/customers", "/v1/customers/{id}", "/v1/webhooks/{platform}",
             "/v1/customers/{id}/effort", "/v1/customers/{id}/context", "/v1/settings/effort", "/v1/settings/effort/replays/{id}", "/v1/effort/calibration",
             "/v1/customers/{id}/history", "/v1/customers/{id}/split", "/v1/settings/identity",
-            "/v1/alerts", "/v1/alerts/{id}" }, paths);
+            "/v1/alerts", "/v1/alerts/{id}", "/v1/alerts/{id}/acknowledge", "/v1/alerts/{id}/resolve", "/v1/settings/alerting" }, paths);
     }
     /// <summary>Every route of the gateway's proxy configuration, with each of its methods, is in the document.</summary>
     [Fact]

@@ -292,7 +292,10 @@ static Guid? ContactOf(string webhookBody)
     try
     {
         using var json = JsonDocument.Parse(webhookBody);
-        return json.RootElement.GetProperty("data").GetProperty("contactEventId").GetGuid();
+        // Only the raising webhook counts: escalations and resolutions of the same alert name the same contact.
+        return json.RootElement.GetProperty("type").GetString() == "alert.raised"
+            ? json.RootElement.GetProperty("data").GetProperty("contactEventId").GetGuid()
+            : null;
     }
     catch (Exception ex) when (ex is JsonException or KeyNotFoundException or FormatException or InvalidOperationException)
     {

@@ -1,46 +1,84 @@
+using Contacts.Alerting.Settings;
 using Contacts.Contracts;
 
 namespace Contacts.Alerting.Alerts;
 
-/// <summary>An alert that is open for a customer: at most one per reason.</summary>
-public sealed record OpenAlert(Guid AlertId, string Reason, int Score, DateTimeOffset RaisedAt, Guid ContactEventId = default);
+/// <summary>An alert's status: open and acknowledged are active (one per customer and reason); resolved and merged are over.</summary>
+public static class AlertStatus
+{
+    public const string Open = "open";
+    public const string Acknowledged = "acknowledged";
+    public const string Resolved = "resolved";
+    public const string Merged = "merged";
+    public static readonly string[] All = [Open, Acknowledged, Resolved, Merged];
+}
+
+/// <summary>Why an alert was resolved.</summary>
+public static class Resolutions
+{
+    public const string Manual = "manual";
+    public const string ScoreBelowThreshold = "score_below_threshold";
+    public const string JourneyClosed = "journey_closed";
+    public const string Merged = "merged";
+}
+
+/// <summary>An active alert of a customer (open or acknowledged): at most one per reason.</summary>
+public sealed record OpenAlert(Guid AlertId, string Reason, int Score, DateTimeOffset RaisedAt, Guid ContactEventId = default,
+    string Status = AlertStatus.Open, int Level = 0, Guid? JourneyId = null);
 
 /// <summary>
 /// What alerting knows of one customer: the newest score it has seen (by the effort-state version it came from), whether
-/// identity merged the customer into another, and its open alerts. HeldScore is the newest score that arrived while the
+/// identity merged the customer into another, and its active alerts. HeldScore is the newest score that arrived while the
 /// customer was merged away (kept, not acted on, in case a split brings the customer back); SplitFrom names the customers
-/// identity split this one from (a merge of this one into them that arrives late is the old one); Erased: forgotten.
+/// identity split this one from (a merge of this one into them that arrives late is the old one); Erased: forgotten;
+/// LastResolved: when an alert of each reason was last resolved (the cooldown runs from there).
 /// </summary>
 public sealed record CustomerAlertState(
     Guid CustomerId, long? ScoreVersion, int? Score, Guid? MergedInto, IReadOnlyList<OpenAlert> OpenAlerts,
-    bool Erased = false, EffortScored? HeldScore = null, IReadOnlyList<Guid>? SplitFrom = null)
+    bool Erased = false, EffortScored? HeldScore = null, IReadOnlyList<Guid>? SplitFrom = null,
+    IReadOnlyDictionary<string, DateTimeOffset>? LastResolved = null)
 {
     public static CustomerAlertState Unknown(Guid customerId) => new(customerId, null, null, null, []);
 
     public bool WasSplitFrom(Guid customerId) => SplitFrom?.Contains(customerId) == true;
 
     public OpenAlert? Open(string reason) => OpenAlerts.FirstOrDefault(a => a.Reason == reason);
+
+    public bool CoolingDown(string reason, AlertingSettings rules, DateTimeOffset now) =>
+        LastResolved?.TryGetValue(reason, out var resolvedAt) == true && now < resolvedAt + rules.Cooldown;
 }
 
-/// <summary>What alerting decided; the shell stores each and publishes the raised alerts.</summary>
+/// <summary>One alert as the manual commands see it.</summary>
+public sealed record AlertSnapshot(Guid AlertId, Guid CustomerId, string Reason, string Status);
+
+/// <summary>What alerting decided; the shell stores each, and publishes and webhooks every change of an alert.</summary>
 public abstract record AlertDecisionEvent;
 
 /// <summary>The customer's current score is now this one.</summary>
 public sealed record ScoreRecorded(Guid CustomerId, long Version, int Score) : AlertDecisionEvent;
 
-/// <summary>A rule is crossed and no alert for it is open: a new alert, which the CRM is told about.</summary>
-public sealed record AlertRaised(Guid AlertId, Guid CustomerId, string Reason, EffortScored Score) : AlertDecisionEvent;
+/// <summary>A rule is crossed and no alert for it is active nor cooling down: a new alert (at the escalation level its score reaches).</summary>
+public sealed record AlertRaised(Guid AlertId, Guid CustomerId, string Reason, EffortScored Score, int Level = 0) : AlertDecisionEvent;
 
-/// <summary>The open alert carries the customer's newer score.</summary>
+/// <summary>The active alert carries the customer's newer score.</summary>
 public sealed record OpenAlertRescored(Guid AlertId, EffortScored Score) : AlertDecisionEvent;
+
+/// <summary>The active alert's score reached a higher escalation level than it had: told once per level.</summary>
+public sealed record Escalated(Guid AlertId, Guid CustomerId, string Reason, int Level) : AlertDecisionEvent;
+
+/// <summary>The tenant acknowledged the alert.</summary>
+public sealed record Acknowledged(Guid AlertId, Guid CustomerId, string Reason) : AlertDecisionEvent;
+
+/// <summary>The alert is over: resolved through the API, or by itself when its rule no longer holds.</summary>
+public sealed record Resolved(Guid AlertId, Guid CustomerId, string Reason, string Resolution) : AlertDecisionEvent;
 
 /// <summary>Identity merged this customer into the survivor; its later (stale) scores are ignored.</summary>
 public sealed record CustomerMergedInto(Guid CustomerId, Guid SurvivorId) : AlertDecisionEvent;
 
-/// <summary>A merged customer's open alert now belongs to the survivor, which had none for that reason.</summary>
+/// <summary>A merged customer's active alert now belongs to the survivor, which had none for that reason.</summary>
 public sealed record AlertMoved(Guid AlertId, Guid FromCustomerId, Guid ToCustomerId) : AlertDecisionEvent;
 
-/// <summary>A merged customer's open alert is closed: the survivor already has one open for the same reason (one person, one alert).</summary>
+/// <summary>A merged customer's active alert is closed: the survivor already has one for the same reason (one person, one alert).</summary>
 public sealed record AlertMergedInto(Guid AlertId, Guid SurvivorAlertId) : AlertDecisionEvent;
 
 /// <summary>A score for a customer merged away: kept (the newest only) in case a split brings the customer back, never acted on.</summary>
@@ -50,14 +88,21 @@ public sealed record ScoreHeld(Guid CustomerId, EffortScored Score) : AlertDecis
 public sealed record CustomerRestored(Guid RestoredId, Guid SplitFromId) : AlertDecisionEvent;
 
 /// <summary>
-/// Alerting's decisions, pure: the customer's current state plus one input (a score or a merge) gives events. Decisions
-/// follow the customer's state, never the order messages arrive in: a score older than one already seen (by its
-/// version) changes nothing, and a score for a customer already merged away is stale by construction (effort scores the
-/// survivor from then on).
+/// Alerting's decisions, pure: the customer's current state plus one input (a score, a merge, a split, a command) gives
+/// events. Decisions follow the customer's state, never the order messages arrive in: a score older than one already seen
+/// (by its version) changes nothing, and a score for a customer already merged away is stale by construction (effort
+/// scores the survivor from then on).
 /// </summary>
 public static class AlertDecision
 {
-    public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, EffortScored score, AlertRuleOptions rules, Func<Guid> newAlertId)
+    /// <summary>
+    /// A newer score: each active alert whose rule still holds takes it (and escalates once per new level reached); one
+    /// whose rule no longer holds resolves by itself (journey_closed when the score is of another journey than the
+    /// alert's, score_below_threshold otherwise); each rule crossed with no active alert raises one, unless an alert for
+    /// that reason was resolved within the cooldown.
+    /// </summary>
+    public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, EffortScored score, AlertingSettings rules, Func<Guid> newAlertId,
+        DateTimeOffset now)
     {
         if (state.Erased || state.ScoreVersion is { } seen && score.Version <= seen)
         {
@@ -68,18 +113,33 @@ public static class AlertDecision
             return state.HeldScore is { } held && score.Version <= held.Version ? [] : [new ScoreHeld(state.CustomerId, score)];
         }
         var events = new List<AlertDecisionEvent> { new ScoreRecorded(state.CustomerId, score.Version, score.Score) };
-        foreach (var reason in AlertRules.ReasonsFor(score, rules))
+        var crossed = AlertRules.ReasonsFor(score, rules).ToList();
+        foreach (var alert in state.OpenAlerts)
         {
-            events.Add(state.Open(reason) is { } open
-                ? new OpenAlertRescored(open.AlertId, score)
-                : new AlertRaised(newAlertId(), state.CustomerId, reason, score));
+            if (crossed.Contains(alert.Reason))
+            {
+                events.Add(new OpenAlertRescored(alert.AlertId, score));
+                if (AlertRules.LevelOf(alert.Reason, score, rules) is var level && level > alert.Level)
+                {
+                    events.Add(new Escalated(alert.AlertId, state.CustomerId, alert.Reason, level));
+                }
+            }
+            else
+            {
+                var resolution = alert.JourneyId is { } journey && score.JourneyId != journey ? Resolutions.JourneyClosed : Resolutions.ScoreBelowThreshold;
+                events.Add(new Resolved(alert.AlertId, state.CustomerId, alert.Reason, resolution));
+            }
+        }
+        foreach (var reason in crossed.Where(r => state.Open(r) is null && !state.CoolingDown(r, rules, now)))
+        {
+            events.Add(new AlertRaised(newAlertId(), state.CustomerId, reason, score, AlertRules.LevelOf(reason, score, rules)));
         }
         return events;
     }
 
     /// <summary>
     /// Folds the merged customers into the survivor (which must not itself be merged: the shell follows the chain first).
-    /// Each open alert of a merged customer moves to the survivor unless the survivor has one for that reason already.
+    /// Each active alert of a merged customer moves to the survivor unless the survivor has one for that reason already.
     /// Customers already known as merged change nothing, so a redelivered or repeated merge is harmless.
     /// </summary>
     public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState survivor, IReadOnlyList<CustomerAlertState> merged, Guid? namedSurvivorId = null)
@@ -114,13 +174,13 @@ public static class AlertDecision
     /// <summary>
     /// Identity split <paramref name="restored"/> back out of the customer now carried on by <paramref name="survivor"/> (the
     /// split's customer, or the last survivor it has since merged into). The restored customer stands on its own again; an
-    /// open alert of the survivor raised by a contact the restored customer takes back goes with it (one alert per reason
+    /// active alert of the survivor raised by a contact the restored customer takes back goes with it (one alert per reason
     /// on each side); and when a score for the restored customer arrived while it was still merged here (effort re-scores
     /// both sides after a split, and that may overtake the split), the restored customer is decided on it now. Otherwise
     /// effort's post-split scores, newer by version, decide both sides as they arrive.
     /// </summary>
     public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState survivor, CustomerAlertState restored, CustomerSplit split,
-        AlertRuleOptions rules, Func<Guid> newAlertId)
+        AlertingSettings rules, Func<Guid> newAlertId, DateTimeOffset now)
     {
         if (survivor.MergedInto is { } further)
         {
@@ -143,8 +203,33 @@ public static class AlertDecision
         }
         if (restored.HeldScore is { } held)
         {
-            events.AddRange(Decide(restored with { MergedInto = null, HeldScore = null, OpenAlerts = restoredOpen }, held, rules, newAlertId));
+            events.AddRange(Decide(restored with { MergedInto = null, HeldScore = null, OpenAlerts = restoredOpen }, held, rules, newAlertId, now));
         }
         return events;
     }
+
+    /// <summary>
+    /// The journey an active alert's latest score came from has been quiet for the journey window: effort counts it
+    /// closed (no message says so), and the alert resolves by itself as journey_closed.
+    /// </summary>
+    public static IReadOnlyList<AlertDecisionEvent> Expire(AlertSnapshot alert, DateTimeOffset? journeyLastAt, DateTimeOffset now, TimeSpan journeyWindow) =>
+        alert.Status is AlertStatus.Open or AlertStatus.Acknowledged && journeyLastAt is { } last && now - last > journeyWindow
+            ? [new Resolved(alert.AlertId, alert.CustomerId, alert.Reason, Resolutions.JourneyClosed)]
+            : [];
+
+    /// <summary>Acknowledging an open alert; again, nothing more (idempotent); a resolved or merged alert cannot be.</summary>
+    public static (IReadOnlyList<AlertDecisionEvent> Events, string? Conflict) Acknowledge(AlertSnapshot alert) => alert.Status switch
+    {
+        AlertStatus.Open => ([new Acknowledged(alert.AlertId, alert.CustomerId, alert.Reason)], null),
+        AlertStatus.Acknowledged => ([], null),
+        _ => ([], $"The alert is {alert.Status}; only an open alert can be acknowledged."),
+    };
+
+    /// <summary>Resolving an active alert; again, nothing more (idempotent); a merged alert is carried on by another and cannot be.</summary>
+    public static (IReadOnlyList<AlertDecisionEvent> Events, string? Conflict) Resolve(AlertSnapshot alert) => alert.Status switch
+    {
+        AlertStatus.Open or AlertStatus.Acknowledged => ([new Resolved(alert.AlertId, alert.CustomerId, alert.Reason, Resolutions.Manual)], null),
+        AlertStatus.Resolved => ([], null),
+        _ => ([], $"The alert is {alert.Status}; resolve the alert that carries it on instead."),
+    };
 }

@@ -1,33 +1,84 @@
 using System.Text.Json;
+using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Contacts.Alerting.Alerts;
 
-/// <summary>An alert as the API shows it.</summary>
+/// <summary>An alert as the API and the webhooks show it: enough for a CRM to act without calling back.</summary>
 public sealed record AlertView(
     Guid Id,
     Guid CustomerId,
     string Reason,
     string Status,
+    int Level,
     int Score,
     IReadOnlyList<EffortDriver> Drivers,
     Guid ContactEventId,
+    Guid? JourneyId,
+    string? Topic,
+    IReadOnlyList<string>? Channels,
     long? ScoreVersion,
     DateTimeOffset RaisedAt,
     DateTimeOffset UpdatedAt,
+    DateTimeOffset? AcknowledgedAt,
     DateTimeOffset? ClosedAt,
-    Guid? SupersededBy);
+    string? Resolution,
+    Guid? SupersededBy,
+    AlertLinks Links);
+
+/// <summary>Where to read more, relative to the gateway.</summary>
+public sealed record AlertLinks(string Alert, string CustomerContext);
 
 /// <summary>A page of alerts, newest first; Next is the cursor for the following page (null on the last).</summary>
 public sealed record AlertPage(IReadOnlyList<AlertView> Items, string? Next);
 
+/// <summary>Reading alerts, for the API and for the webhook bodies (written in the transaction that changed the alert).</summary>
+public static class AlertReads
+{
+    public const string Select = """
+        select id, customer_id, reason, status, level, score, drivers::text, contact_event_id, journey_id, topic, channels, score_version,
+               raised_at, updated_at, acknowledged_at, closed_at, resolution, superseded_by
+        from alerts
+        """;
+
+    public static async Task<List<AlertView>> Read(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        var result = new List<AlertView>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            var id = reader.GetGuid(0);
+            var customerId = reader.GetGuid(1);
+            result.Add(new AlertView(id, customerId, reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt32(5),
+                JsonSerializer.Deserialize<List<EffortDriver>>(reader.GetString(6), JsonSerializerOptions.Web) ?? [],
+                reader.GetGuid(7), reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetFieldValue<string[]>(10), reader.IsDBNull(11) ? null : reader.GetInt64(11),
+                reader.GetFieldValue<DateTimeOffset>(12), reader.GetFieldValue<DateTimeOffset>(13),
+                reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14), reader.IsDBNull(15) ? null : reader.GetFieldValue<DateTimeOffset>(15),
+                reader.IsDBNull(16) ? null : reader.GetString(16), reader.IsDBNull(17) ? null : reader.GetGuid(17),
+                new AlertLinks($"/v1/alerts/{id}", $"/v1/customers/{customerId}/context")));
+        }
+        return result;
+    }
+
+    /// <summary>One alert in the session's transaction (it must exist: the caller just wrote it).</summary>
+    public static async Task<AlertView> Find(Session session, string tenantId, Guid alertId, CancellationToken ct)
+    {
+        await using var cmd = session.Command($"{Select} where tenant_id = @tenant and id = @id");
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("id", alertId);
+        return (await Read(cmd, ct)).Single();
+    }
+}
+
 public static class AlertEndpoints
 {
-    public static readonly string[] Statuses = ["open", "merged"];
+    public static readonly string[] Statuses = AlertStatus.All;
     private const int DefaultLimit = 50;
     private const int MaxLimit = 200;
 
@@ -36,12 +87,18 @@ public static class AlertEndpoints
         var group = app.MapGroup("/v1/alerts");
         group.MapGet("/", List).WithName("ListAlerts");
         group.MapGet("/{id:guid}", GetById).WithName("GetAlert");
+        group.MapPost("/{id:guid}/acknowledge", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
+            IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Acknowledge, http, database, signal, webhooks, configuration, ct))
+            .WithName("AcknowledgeAlert");
+        group.MapPost("/{id:guid}/resolve", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
+            IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Resolve, http, database, signal, webhooks, configuration, ct))
+            .WithName("ResolveAlert");
         return app;
     }
 
     /// <summary>
     /// The tenant's alerts, newest first: ?customerId= (following merges, so a merged customer's id finds the survivor's
-    /// alerts), ?status=open|merged, ?limit=1-200 (50), ?after=cursor.
+    /// alerts), ?status=open|acknowledged|resolved|merged, ?limit=1-200 (50), ?after=cursor.
     /// </summary>
     internal static async Task<Results<Ok<AlertPage>, ProblemHttpResult, ValidationProblem>> List(
         HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
@@ -98,7 +155,7 @@ public static class AlertEndpoints
         }
         // Alert ids are time-ordered (UUIDv7), so the id is both the order and the cursor.
         await using var cmd = new NpgsqlCommand($"""
-            {Select}
+            {AlertReads.Select}
             where tenant_id = @tenant
               and (@customer::uuid is null or customer_id = @customer)
               and (@status::text is null or status = @status)
@@ -111,7 +168,7 @@ public static class AlertEndpoints
         cmd.Parameters.Add(new NpgsqlParameter("status", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)status ?? DBNull.Value });
         cmd.Parameters.Add(new NpgsqlParameter("after", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)after ?? DBNull.Value });
         cmd.Parameters.AddWithValue("limit", limit + 1);
-        var items = await Read(cmd, ct);
+        var items = await AlertReads.Read(cmd, ct);
         var next = items.Count > limit ? items[limit - 1].Id.ToString() : null;
         return TypedResults.Ok(new AlertPage([.. items.Take(limit)], next));
     }
@@ -123,34 +180,68 @@ public static class AlertEndpoints
         {
             return NoTenant();
         }
-        await using var cmd = database.DataSource.CreateCommand($"{Select} where tenant_id = @tenant and id = @id");
+        await using var cmd = database.DataSource.CreateCommand($"{AlertReads.Select} where tenant_id = @tenant and id = @id");
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue("id", id);
-        var found = await Read(cmd, ct);
+        var found = await AlertReads.Read(cmd, ct);
         return found.Count == 0
-            ? TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No alert {id} in this tenant.")
+            ? NotFound(id)
             : TypedResults.Ok(found[0]);
     }
 
-    private const string Select = """
-        select id, customer_id, reason, status, score, drivers::text, contact_event_id, score_version, raised_at, updated_at, closed_at, superseded_by
-        from alerts
-        """;
-
-    private static async Task<List<AlertView>> Read(NpgsqlCommand cmd, CancellationToken ct)
+    /// <summary>
+    /// Acknowledge or resolve: under the customer's lock (as scores and merges take it), decided on the alert as it is now;
+    /// again is 200 with nothing changed; 409 when the alert's status does not allow it.
+    /// </summary>
+    internal static async Task<Results<Ok<AlertView>, ProblemHttpResult>> Command(Guid id, Func<AlertSnapshot, (IReadOnlyList<AlertDecisionEvent> Events, string? Conflict)> decide,
+        HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks, IConfiguration configuration, CancellationToken ct)
     {
-        var result = new List<AlertView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
-            result.Add(new AlertView(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
-                JsonSerializer.Deserialize<List<EffortDriver>>(reader.GetString(5), JsonSerializerOptions.Web) ?? [],
-                reader.GetGuid(6), reader.IsDBNull(7) ? null : reader.GetInt64(7), reader.GetFieldValue<DateTimeOffset>(8),
-                reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-                reader.IsDBNull(11) ? null : reader.GetGuid(11)));
+            return NoTenant();
+        }
+        var (result, queued) = await database.InTransaction<(Results<Ok<AlertView>, ProblemHttpResult>, bool)>(async session =>
+        {
+            for (var attempt = 0; attempt < 100; attempt++)
+            {
+                if (await Snapshot(session, tenant, id, ct) is not { } before)
+                {
+                    return (NotFound(id), false);
+                }
+                await AlertStore.Lock(session, tenant, [before.CustomerId], ct);
+                var alert = (await Snapshot(session, tenant, id, ct))!;
+                if (alert.CustomerId != before.CustomerId)
+                {
+                    continue; // moved by a merge or split while we waited for the lock: lock its customer now
+                }
+                var (events, conflict) = decide(alert);
+                if (conflict is not null)
+                {
+                    return (TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: conflict), false);
+                }
+                var queued = await AlertStore.Apply(session, tenant, events, webhooks.Value, ct);
+                return (TypedResults.Ok(await AlertReads.Find(session, tenant, id, ct)), queued);
+            }
+            throw new InvalidOperationException($"alert {id} kept moving between customers");
+        }, ct);
+        if (queued)
+        {
+            signal.Notify();
         }
         return result;
     }
+
+    private static async Task<AlertSnapshot?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct)
+    {
+        await using var cmd = session.Command("select customer_id, reason, status from alerts where tenant_id = @tenant and id = @id");
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue("id", id);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new AlertSnapshot(id, reader.GetGuid(0), reader.GetString(1), reader.GetString(2)) : null;
+    }
+
+    private static ProblemHttpResult NotFound(Guid id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No alert {id} in this tenant.");
 
     private static async Task<Guid> LastSurvivor(NpgsqlConnection connection, string tenant, Guid customerId, CancellationToken ct)
     {

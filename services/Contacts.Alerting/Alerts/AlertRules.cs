@@ -1,22 +1,57 @@
+using Contacts.Alerting.Settings;
 using Contacts.Contracts;
 
 namespace Contacts.Alerting.Alerts;
 
-public sealed class AlertRuleOptions
-{
-    /// <summary>Scores at or above this raise a high-effort alert. 60 is crossed by, e.g., 3 contacts over 3 channels in a week.</summary>
-    public int HighEffortThreshold { get; set; } = 60;
-}
-
-/// <summary>Decides whether a score raises an alert, and for what reason.</summary>
+/// <summary>Decides which rules a score crosses, and to what escalation level.</summary>
 public static class AlertRules
 {
-    public const string HighEffort = "high_effort";
+    public const string HighEffort = AlertingSettingsValidation.HighEffort;
 
-    public static string? ReasonFor(EffortScored score, AlertRuleOptions options) =>
-        score.Score >= options.HighEffortThreshold ? HighEffort : null;
+    public static string? ReasonFor(EffortScored score, AlertingSettings rules) =>
+        score.Score >= rules.Threshold ? HighEffort : null;
 
-    /// <summary>Every rule the score crosses (one today; each reason has its own open alert).</summary>
-    public static IEnumerable<string> ReasonsFor(EffortScored score, AlertRuleOptions options) =>
-        ReasonFor(score, options) is { } reason ? [reason] : [];
+    /// <summary>Every rule the score crosses: high effort by its score, and each driver rule whose conditions all hold.</summary>
+    public static IEnumerable<string> ReasonsFor(EffortScored score, AlertingSettings rules)
+    {
+        if (ReasonFor(score, rules) is { } reason)
+        {
+            yield return reason;
+        }
+        foreach (var rule in rules.DriverRules.Where(r => Holds(r, score.Drivers)))
+        {
+            yield return rule.Reason;
+        }
+    }
+
+    /// <summary>Escalation follows the score's levels for high effort; driver rules do not escalate.</summary>
+    public static int LevelOf(string reason, EffortScored score, AlertingSettings rules) =>
+        reason == HighEffort ? rules.LevelOf(score.Score) : 0;
+
+    /// <summary>Every condition names a driver present with enough value and points; with SameContact, one contact shows them all.</summary>
+    public static bool Holds(DriverRule rule, IReadOnlyList<EffortDriver> drivers)
+    {
+        var matched = new List<EffortDriver>();
+        foreach (var condition in rule.Drivers)
+        {
+            var driver = drivers.FirstOrDefault(d => d.Name == condition.Name
+                && (condition.MinValue is not { } min || d.Value is { } v && v >= min)
+                && (condition.MinPoints is not { } points || d.Points >= points));
+            if (driver is null)
+            {
+                return false;
+            }
+            matched.Add(driver);
+        }
+        if (!rule.SameContact || matched.Count == 0)
+        {
+            return matched.Count > 0;
+        }
+        IEnumerable<string> shared = matched[0].ContactIds ?? [];
+        foreach (var driver in matched.Skip(1))
+        {
+            shared = shared.Intersect(driver.ContactIds ?? []);
+        }
+        return shared.Any();
+    }
 }

@@ -3,6 +3,7 @@ using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.EventStore;
 using Contacts.ServiceDefaults.Persistence;
+using Npgsql;
 using NpgsqlTypes;
 
 namespace Contacts.Alerting.Alerts;
@@ -52,7 +53,8 @@ public static class AlertStore
         }
         var open = new List<OpenAlert>();
         await using (var cmd = session.Command("""
-            select id, reason, score, raised_at, contact_event_id from alerts where tenant_id = @tenant and customer_id = @customer and status = 'open'
+            select id, reason, score, raised_at, contact_event_id, status, level, journey_id from alerts
+            where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
             """))
         {
             cmd.Parameters.AddWithValue("tenant", tenantId);
@@ -60,10 +62,24 @@ public static class AlertStore
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4)));
+                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4),
+                    reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7)));
             }
         }
-        return new CustomerAlertState(customerId, version, score, mergedInto, open, erased, held, splitFrom);
+        var lastResolved = new Dictionary<string, DateTimeOffset>();
+        await using (var cmd = session.Command("""
+            select reason, max(closed_at) from alerts where tenant_id = @tenant and customer_id = @customer and status = 'resolved' group by reason
+            """))
+        {
+            cmd.Parameters.AddWithValue("tenant", tenantId);
+            cmd.Parameters.AddWithValue("customer", customerId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                lastResolved[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+            }
+        }
+        return new CustomerAlertState(customerId, version, score, mergedInto, open, erased, held, splitFrom, lastResolved);
     }
 
     /// <summary>Where a customer's merges lead: itself, or the last survivor of its merge chain (read without locks; callers lock and re-check).</summary>
@@ -83,7 +99,7 @@ public static class AlertStore
         throw new InvalidOperationException($"merge chain from {customerId} is too long");
     }
 
-    /// <summary>Stores the decision; raised alerts are published and their webhook queued. Returns whether a webhook was queued.</summary>
+    /// <summary>Stores the decision; every change of an alert is published and its webhook queued. Returns whether a webhook was queued.</summary>
     public static async Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, WebhookOptions webhooks,
         CancellationToken ct)
     {
@@ -108,8 +124,9 @@ public static class AlertStore
                 {
                     var score = raised.Score;
                     await using (var insert = session.Command("""
-                        insert into alerts (id, tenant_id, customer_id, reason, score, drivers, contact_event_id, score_version)
-                        values (@id, @tenant, @customer, @reason, @score, @drivers, @event, @version)
+                        insert into alerts (id, tenant_id, customer_id, reason, score, drivers, contact_event_id, score_version, level, journey_id, topic, channels,
+                            journey_last_at)
+                        values (@id, @tenant, @customer, @reason, @score, @drivers, @event, @version, @level, @journey, @topic, @channels, @journeyLastAt)
                         """))
                     {
                         insert.Parameters.AddWithValue("id", raised.AlertId);
@@ -120,30 +137,69 @@ public static class AlertStore
                         insert.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(score.Drivers, JsonSerializerOptions.Web));
                         insert.Parameters.AddWithValue("event", score.ContactEventId);
                         insert.Parameters.AddWithValue("version", score.Version);
+                        insert.Parameters.AddWithValue("level", raised.Level);
+                        AddJourney(insert, score);
                         await insert.ExecuteNonQueryAsync(ct);
                     }
-                    var alert = new HighEffortAlertRaised(Guid.CreateVersion7(), tenantId, raised.AlertId, raised.CustomerId, raised.Reason,
-                        score.Score, score.Drivers, score.ContactEventId, DateTimeOffset.UtcNow);
+                    var view = await AlertReads.Find(session, tenantId, raised.AlertId, ct);
+                    var alert = new HighEffortAlertRaised(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Score, view.Drivers,
+                        view.ContactEventId, view.RaisedAt, view.Level, view.JourneyId, view.Topic, view.Channels);
                     session.Publish(alert, alert.Id);
-                    queued |= await WebhookQueue.Enqueue(session, alert, webhooks, ct);
+                    // The raised webhook's id is the alert id: stable, so a CRM de-duplicates a redelivery by it.
+                    queued |= await WebhookQueue.Enqueue(session, view.Id, view, AlertWebhookTypes.Raised, webhooks, ct);
                     break;
                 }
                 case OpenAlertRescored rescored:
                 {
                     await using var update = session.Command("""
-                        update alerts set score = @score, drivers = @drivers, score_version = @version, updated_at = now() where id = @id
+                        update alerts set score = @score, drivers = @drivers, score_version = @version, journey_id = @journey, topic = @topic,
+                            channels = @channels, journey_last_at = @journeyLastAt, updated_at = now()
+                        where id = @id
                         """);
                     update.Parameters.AddWithValue("id", rescored.AlertId);
                     update.Parameters.AddWithValue("score", rescored.Score.Score);
                     update.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(rescored.Score.Drivers, JsonSerializerOptions.Web));
                     update.Parameters.AddWithValue("version", rescored.Score.Version);
+                    AddJourney(update, rescored.Score);
                     await update.ExecuteNonQueryAsync(ct);
+                    break;
+                }
+                case Escalated escalated:
+                {
+                    await Execute(session, "update alerts set level = @level, updated_at = now() where id = @id", ct,
+                        ("id", escalated.AlertId), ("level", escalated.Level));
+                    var view = await AlertReads.Find(session, tenantId, escalated.AlertId, ct);
+                    var change = new AlertEscalated(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Level, view.Score,
+                        view.Drivers, view.UpdatedAt);
+                    session.Publish(change, change.Id);
+                    queued |= await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Escalated, webhooks, ct);
+                    break;
+                }
+                case Acknowledged acknowledged:
+                {
+                    await Execute(session, """
+                        update alerts set status = 'acknowledged', acknowledged_at = now(), updated_at = now() where id = @id
+                        """, ct, ("id", acknowledged.AlertId));
+                    var view = await AlertReads.Find(session, tenantId, acknowledged.AlertId, ct);
+                    var change = new AlertAcknowledged(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.AcknowledgedAt ?? view.UpdatedAt);
+                    session.Publish(change, change.Id);
+                    queued |= await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Acknowledged, webhooks, ct);
+                    break;
+                }
+                case Resolved resolved:
+                {
+                    await Execute(session, """
+                        update alerts set status = 'resolved', resolution = @resolution, closed_at = now(), updated_at = now() where id = @id
+                        """, ct, ("id", resolved.AlertId), ("resolution", resolved.Resolution));
+                    queued |= await NotifyResolved(session, tenantId, resolved.AlertId, webhooks, ct);
                     break;
                 }
                 case AlertMergedInto closed:
                     await Execute(session, """
-                        update alerts set status = 'merged', superseded_by = @kept, closed_at = now(), updated_at = now() where id = @id
+                        update alerts set status = 'merged', resolution = 'merged', superseded_by = @kept, closed_at = now(), updated_at = now() where id = @id
                         """, ct, ("id", closed.AlertId), ("kept", closed.SurvivorAlertId));
+                    // The CRM is told which alert carries this one on.
+                    queued |= await NotifyResolved(session, tenantId, closed.AlertId, webhooks, ct);
                     break;
                 case ScoreHeld held:
                     await Execute(session, """
@@ -190,6 +246,23 @@ public static class AlertStore
         cmd.Parameters.AddWithValue("customers", customerIds.Distinct().ToArray());
         cmd.Parameters.AddWithValue("events", contactEventIds.ToArray());
         await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<bool> NotifyResolved(Session session, string tenantId, Guid alertId, WebhookOptions webhooks, CancellationToken ct)
+    {
+        var view = await AlertReads.Find(session, tenantId, alertId, ct);
+        var change = new AlertResolved(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Resolution ?? Resolutions.Manual,
+            view.SupersededBy, view.ClosedAt ?? view.UpdatedAt);
+        session.Publish(change, change.Id);
+        return await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Resolved, webhooks, ct);
+    }
+
+    private static void AddJourney(NpgsqlCommand cmd, EffortScored score)
+    {
+        cmd.Parameters.Add(new NpgsqlParameter("journey", NpgsqlDbType.Uuid) { Value = (object?)score.JourneyId ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("topic", NpgsqlDbType.Text) { Value = (object?)score.Topic ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("channels", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = (object?)score.Channels?.ToArray() ?? DBNull.Value });
+        cmd.Parameters.AddWithValue("journeyLastAt", score.WindowEnd);
     }
 
     /// <summary>A merge found its survivor merged away in the meantime: retry, following the chain again.</summary>

@@ -63,5 +63,25 @@ internal static class AlertingSchema
             alter table customer_alert_state add column erased boolean not null default false;
             create index alerts_contact_event on alerts (tenant_id, contact_event_id);
             """),
+        new("alerting_0005_lifecycle", """
+            -- Alerts are acknowledged and resolved; acknowledged ones are still active: one active alert per customer and reason.
+            alter table alerts add column level int not null default 0;
+            alter table alerts add column journey_id uuid;
+            alter table alerts add column topic text;
+            alter table alerts add column channels text[];
+            alter table alerts add column resolution text;
+            alter table alerts add column acknowledged_at timestamptz;
+            -- The last contact of the journey the latest score came from: quiet for the journey window, the journey is closed.
+            alter table alerts add column journey_last_at timestamptz;
+            create index alerts_active_journey on alerts (journey_last_at) where status in ('open', 'acknowledged');
+            drop index alerts_one_open;
+            create unique index alerts_one_active on alerts (tenant_id, customer_id, reason) where status in ('open', 'acknowledged');
+            -- Each change of an alert is a webhook of its type; the raised one's webhook-id is the alert id, the others' their event id.
+            alter table webhook_deliveries add column event_type text not null default 'alert.raised';
+            create table alerting_settings (
+                tenant_id text primary key,
+                settings jsonb not null,
+                updated_at timestamptz not null default now());
+            """),
     ];
 }

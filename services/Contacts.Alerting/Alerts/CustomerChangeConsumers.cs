@@ -1,3 +1,4 @@
+using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
@@ -12,7 +13,8 @@ namespace Contacts.Alerting.Alerts;
 /// effort's re-scores of both sides (newer by version) then decide each side's alerts as they arrive.
 /// </summary>
 public sealed class CustomerSplitConsumer(
-    Database database, IOptions<AlertRuleOptions> rules, IOptions<WebhookOptions> webhooks, WebhookSignal signal) : IConsumer<CustomerSplit>
+    Database database, AlertingSettingsStore settings, IOptions<WebhookOptions> webhooks, WebhookSignal signal, TimeProvider clock)
+    : IConsumer<CustomerSplit>
 {
     public async Task Consume(ConsumeContext<CustomerSplit> context)
     {
@@ -33,7 +35,8 @@ public sealed class CustomerSplitConsumer(
                 throw AlertStore.SurvivorMoved(survivorId);
             }
             var restored = await AlertStore.Load(session, split.TenantId, split.RestoredCustomerId, ct);
-            var events = AlertDecision.Decide(survivor, restored, split, rules.Value, Guid.CreateVersion7);
+            var rules = await settings.For(session.Connection, session.Transaction, split.TenantId, ct);
+            var events = AlertDecision.Decide(survivor, restored, split, rules, Guid.CreateVersion7, clock.GetUtcNow());
             queued = await AlertStore.Apply(session, split.TenantId, events, webhooks.Value, ct);
         });
         if (queued)

@@ -12,10 +12,12 @@ namespace Contacts.Alerting.Alerts;
 /// already has one for that reason), and its later scores are ignored as stale. Merges of a chain may arrive in any
 /// order: the survivor is followed to the last one before deciding.
 /// </summary>
-public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookOptions> webhooks) : IConsumer<CustomersMerged>
+public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal) : IConsumer<CustomersMerged>
 {
-    public Task Consume(ConsumeContext<CustomersMerged> context) =>
-        database.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, async session =>
+    public async Task Consume(ConsumeContext<CustomersMerged> context)
+    {
+        var queued = false;
+        await database.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, async session =>
         {
             var merge = context.Message;
             var ct = context.CancellationToken;
@@ -31,8 +33,13 @@ public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookO
             {
                 merged.Add(await AlertStore.Load(session, merge.TenantId, id, ct));
             }
-            await AlertStore.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged, merge.SurvivorId), webhooks.Value, ct);
+            queued = await AlertStore.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged, merge.SurvivorId), webhooks.Value, ct);
         });
+        if (queued)
+        {
+            signal.Notify(); // the CRM is told of alerts closed into the survivor's
+        }
+    }
 }
 
 public sealed class CustomersMergedConsumerDefinition()

@@ -1,3 +1,4 @@
+using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
@@ -13,7 +14,8 @@ namespace Contacts.Alerting.Alerts;
 /// and scores of customers merged away change nothing, whatever order they arrive in.
 /// </summary>
 public sealed class EffortScoredConsumer(
-    Database database, IOptions<AlertRuleOptions> rules, IOptions<WebhookOptions> webhooks, WebhookSignal signal) : IConsumer<EffortScored>
+    Database database, AlertingSettingsStore settings, IOptions<WebhookOptions> webhooks, WebhookSignal signal, TimeProvider clock)
+    : IConsumer<EffortScored>
 {
     public async Task Consume(ConsumeContext<EffortScored> context)
     {
@@ -24,7 +26,8 @@ public sealed class EffortScoredConsumer(
             var ct = context.CancellationToken;
             await AlertStore.Lock(session, score.TenantId, [score.CustomerId], ct);
             var state = await AlertStore.Load(session, score.TenantId, score.CustomerId, ct);
-            var events = AlertDecision.Decide(state, score, rules.Value, Guid.CreateVersion7);
+            var rules = await settings.For(session.Connection, session.Transaction, score.TenantId, ct);
+            var events = AlertDecision.Decide(state, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
             queued = await AlertStore.Apply(session, score.TenantId, events, webhooks.Value, ct);
         });
         if (queued)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Contacts.Alerting.Alerts;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
@@ -24,26 +25,48 @@ public static class WebhookDeliverySetup
     }
 }
 
-/// <summary>Queues an alert's delivery in the transaction that raised it, so it is delivered if and only if it was raised.</summary>
+/// <summary>The webhook types: one per change of an alert.</summary>
+public static class AlertWebhookTypes
+{
+    public const string Raised = "alert.raised";
+    public const string Escalated = "alert.escalated";
+    public const string Acknowledged = "alert.acknowledged";
+    public const string Resolved = "alert.resolved";
+    public static readonly string[] All = [Raised, Escalated, Acknowledged, Resolved];
+}
+
+/// <summary>A webhook's data: the alert after the change, named by alertId (as the CRM de-duplicates and links by it).</summary>
+public sealed record AlertWebhookData(
+    Guid AlertId, Guid CustomerId, string Reason, string Status, int Level, int Score, IReadOnlyList<EffortDriver> Drivers, Guid ContactEventId,
+    Guid? JourneyId, string? Topic, IReadOnlyList<string>? Channels, DateTimeOffset RaisedAt, DateTimeOffset UpdatedAt, DateTimeOffset? AcknowledgedAt,
+    DateTimeOffset? ClosedAt, string? Resolution, Guid? SupersededBy, AlertLinks Links)
+{
+    public static AlertWebhookData Of(AlertView a) => new(a.Id, a.CustomerId, a.Reason, a.Status, a.Level, a.Score, a.Drivers, a.ContactEventId,
+        a.JourneyId, a.Topic, a.Channels, a.RaisedAt, a.UpdatedAt, a.AcknowledgedAt, a.ClosedAt, a.Resolution, a.SupersededBy, a.Links);
+}
+
+/// <summary>Queues a webhook in the transaction that changed the alert, so it is delivered if and only if the change happened.</summary>
 public static class WebhookQueue
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static async Task<bool> Enqueue(Session session, HighEffortAlertRaised alert, WebhookOptions options, CancellationToken ct)
+    /// <summary>Body: {"type", "timestamp", "data": the alert as it is after the change}; deliveryId is the webhook-id.</summary>
+    public static async Task<bool> Enqueue(Session session, Guid deliveryId, AlertView alert, string type, WebhookOptions options, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(options.Url))
         {
             return false;
         }
-        var body = JsonSerializer.Serialize(new { type = "effort.alert.raised", timestamp = alert.RaisedAt, data = alert }, Json);
+        var body = JsonSerializer.Serialize(new { type, timestamp = alert.UpdatedAt, data = AlertWebhookData.Of(alert) }, Json);
         await using var cmd = session.Command("""
-            insert into webhook_deliveries (id, alert_id, url, body, traceparent) values (@id, @alert, @url, @body, @trace)
+            insert into webhook_deliveries (id, alert_id, url, body, traceparent, event_type) values (@id, @alert, @url, @body, @trace, @type)
             """);
         cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("id", alert.AlertId);
-        cmd.Parameters.AddWithValue("alert", alert.AlertId);
+        cmd.Parameters.AddWithValue("id", deliveryId);
+        cmd.Parameters.AddWithValue("alert", alert.Id);
         cmd.Parameters.AddWithValue("url", options.Url);
         cmd.Parameters.AddWithValue("body", body);
+        cmd.Parameters.AddWithValue("type", type);
         await cmd.ExecuteNonQueryAsync(ct);
         return true;
     }

@@ -32,7 +32,8 @@ public static class PipelineTopology
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>
-    public static readonly IReadOnlyList<Type> PublishedOnly = [typeof(HighEffortAlertRaised)];
+    public static readonly IReadOnlyList<Type> PublishedOnly =
+        [typeof(HighEffortAlertRaised), typeof(AlertEscalated), typeof(AlertAcknowledged), typeof(AlertResolved)];
 
     /// <summary>MassTransit's exchange name for a message type: "Namespace:TypeName".</summary>
     public static string ExchangeName(Type messageType) => $"{messageType.Namespace}:{messageType.Name}";

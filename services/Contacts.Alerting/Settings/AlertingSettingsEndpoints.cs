@@ -1,0 +1,79 @@
+using System.Text.Json;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Contacts.Alerting.Settings;
+
+/// <summary>A tenant's alert rules: its own when it has set them, else the deployment's defaults.</summary>
+public sealed class AlertingSettingsStore(IOptions<AlertRuleOptions> defaults)
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public AlertingSettings Defaults => defaults.Value.ToSettings();
+
+    public async Task<AlertingSettings> For(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select settings::text from alerting_settings where tenant_id = @tenant", connection, transaction);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        return await cmd.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<AlertingSettings>(json, Json)! : Defaults;
+    }
+
+    public static async Task Save(NpgsqlConnection connection, string tenantId, AlertingSettings settings, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("""
+            insert into alerting_settings (tenant_id, settings) values (@tenant, @settings)
+            on conflict (tenant_id) do update set settings = excluded.settings, updated_at = now()
+            """, connection);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("settings", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(settings, Json));
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
+
+public static class AlertingSettingsEndpoints
+{
+    public static IEndpointRouteBuilder MapAlertingSettings(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/settings/alerting", Get).WithName("GetAlertingSettings");
+        app.MapPut("/v1/settings/alerting", Put).WithName("PutAlertingSettings");
+        return app;
+    }
+
+    internal static async Task<Results<Ok<AlertingSettings>, ProblemHttpResult>> Get(
+        HttpContext http, Database database, AlertingSettingsStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        return TypedResults.Ok(await store.For(connection, null, tenant, ct));
+    }
+
+    /// <summary>Replaces the tenant's rules (fields left out take the defaults); they apply to the next score decided.</summary>
+    internal static async Task<Results<Ok<AlertingSettings>, ProblemHttpResult, ValidationProblem>> Put(
+        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        using var reader = new StreamReader(http.Request.Body);
+        var (settings, errors) = AlertingSettingsValidation.Parse(await reader.ReadToEndAsync(ct));
+        if (settings is null)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        await AlertingSettingsStore.Save(connection, tenant, settings, ct);
+        return TypedResults.Ok(settings);
+    }
+
+    private static ProblemHttpResult NoTenant() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+            detail: "Requests must come through the gateway with a tenant API key.");
+}

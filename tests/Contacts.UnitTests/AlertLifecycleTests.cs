@@ -1,0 +1,192 @@
+using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Settings;
+using Contacts.Contracts;
+
+namespace Contacts.UnitTests;
+
+/// <summary>An alert's life, given/when/then: escalation once per level, resolving by itself, cooldown, acknowledge and resolve, driver rules.</summary>
+public sealed class AlertLifecycleTests
+{
+    private static readonly AlertingSettings Rules = new() { Threshold = 60, CooldownMinutes = 60, EscalationLevels = [80, 90] };
+    private static readonly Guid Customer = Guid.Parse("00000000-0000-0000-0000-00000000000a");
+    private static readonly Guid Alert = Guid.Parse("00000000-0000-0000-0000-0000000000a1");
+    private static readonly Guid NewAlert = Guid.Parse("00000000-0000-0000-0000-0000000000f1");
+    private static readonly Guid Journey = Guid.Parse("00000000-0000-0000-0000-0000000000b1");
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
+
+    private static EffortScored Score(int score, long version, Guid? journey = null, params EffortDriver[] drivers) =>
+        new(Guid.NewGuid(), "t", Customer, Guid.NewGuid(), score, 3, 3, drivers, Now.AddDays(-1), Now, version, journey ?? Journey);
+
+    private static CustomerAlertState WithAlert(long version, int score, int level = 0, string status = AlertStatus.Open) =>
+        new(Customer, version, score, null, [new OpenAlert(Alert, AlertRules.HighEffort, score, Now.AddHours(-1), Guid.NewGuid(), status, level, Journey)]);
+
+    private static IReadOnlyList<AlertDecisionEvent> When(CustomerAlertState state, EffortScored score, AlertingSettings? rules = null) =>
+        AlertDecision.Decide(state, score, rules ?? Rules, () => NewAlert, Now);
+
+    [Fact]
+    public void A_first_score_over_a_level_raises_the_alert_at_that_level_without_a_separate_escalation()
+    {
+        var score = Score(85, 1);
+        Assert.Equal([new ScoreRecorded(Customer, 1, 85), new AlertRaised(NewAlert, Customer, AlertRules.HighEffort, score, 1)],
+            When(CustomerAlertState.Unknown(Customer), score));
+    }
+
+    [Fact]
+    public void A_rising_score_escalates_the_open_alert_once_per_level()
+    {
+        var to85 = Score(85, 2);
+        Assert.Equal([new ScoreRecorded(Customer, 2, 85), new OpenAlertRescored(Alert, to85), new Escalated(Alert, Customer, AlertRules.HighEffort, 1)],
+            When(WithAlert(1, 70), to85));
+        var to95 = Score(95, 3);
+        Assert.Equal([new ScoreRecorded(Customer, 3, 95), new OpenAlertRescored(Alert, to95), new Escalated(Alert, Customer, AlertRules.HighEffort, 2)],
+            When(WithAlert(2, 85, level: 1), to95));
+    }
+
+    [Fact]
+    public void A_level_already_reached_does_not_escalate_again_after_the_score_dipped()
+    {
+        var back = Score(95, 5);
+        Assert.Equal([new ScoreRecorded(Customer, 5, 95), new OpenAlertRescored(Alert, back)], When(WithAlert(4, 82, level: 2), back));
+    }
+
+    [Fact]
+    public void A_score_under_the_threshold_resolves_the_alert_by_itself() =>
+        Assert.Equal([new ScoreRecorded(Customer, 2, 40), new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.ScoreBelowThreshold)],
+            When(WithAlert(1, 70), Score(40, 2)));
+
+    [Fact]
+    public void When_the_journey_that_raised_the_alert_is_no_longer_open_the_alert_resolves_as_journey_closed()
+    {
+        // Effort scores the customer's worst open journey: a low score of another journey (or of none) means the alerted one closed.
+        Assert.Equal([new ScoreRecorded(Customer, 2, 10), new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.JourneyClosed)],
+            When(WithAlert(1, 70), Score(10, 2, Guid.NewGuid())));
+    }
+
+    [Fact]
+    public void An_active_alert_whose_journey_went_quiet_for_the_window_resolves_as_journey_closed()
+    {
+        var window = TimeSpan.FromDays(7);
+        foreach (var status in new[] { AlertStatus.Open, AlertStatus.Acknowledged })
+        {
+            Assert.Equal([new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.JourneyClosed)],
+                AlertDecision.Expire(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, status), Now.AddDays(-8), Now, window));
+        }
+        Assert.Empty(AlertDecision.Expire(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Open), Now.AddDays(-6), Now, window));
+        Assert.Empty(AlertDecision.Expire(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Resolved), Now.AddDays(-8), Now, window));
+        Assert.Empty(AlertDecision.Expire(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Open), null, Now, window));
+    }
+
+    [Fact]
+    public void An_acknowledged_alert_still_escalates_and_resolves_by_itself()
+    {
+        var to90 = Score(90, 2);
+        Assert.Contains(new Escalated(Alert, Customer, AlertRules.HighEffort, 2), When(WithAlert(1, 70, status: AlertStatus.Acknowledged), to90));
+        Assert.Contains(new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.ScoreBelowThreshold),
+            When(WithAlert(1, 70, status: AlertStatus.Acknowledged), Score(20, 2)));
+    }
+
+    [Fact]
+    public void A_resolved_reason_does_not_raise_again_within_the_cooldown_and_does_after_it()
+    {
+        var cooling = CustomerAlertState.Unknown(Customer) with
+        {
+            LastResolved = new Dictionary<string, DateTimeOffset> { [AlertRules.HighEffort] = Now.AddMinutes(-30) },
+        };
+        Assert.Equal([new ScoreRecorded(Customer, 3, 75)], When(cooling, Score(75, 3)));
+        var cooled = cooling with { LastResolved = new Dictionary<string, DateTimeOffset> { [AlertRules.HighEffort] = Now.AddMinutes(-61) } };
+        Assert.Contains(When(cooled, Score(75, 3)), e => e is AlertRaised);
+    }
+
+    [Fact]
+    public void Acknowledging_is_for_open_alerts_once_and_never_for_closed_ones()
+    {
+        Assert.Equal([new Acknowledged(Alert, Customer, AlertRules.HighEffort)],
+            AlertDecision.Acknowledge(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Open)).Events);
+        var again = AlertDecision.Acknowledge(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Acknowledged));
+        Assert.Empty(again.Events);
+        Assert.Null(again.Conflict);
+        Assert.NotNull(AlertDecision.Acknowledge(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Resolved)).Conflict);
+        Assert.NotNull(AlertDecision.Acknowledge(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Merged)).Conflict);
+    }
+
+    [Fact]
+    public void Resolving_closes_an_active_alert_once_and_refuses_a_merged_one()
+    {
+        foreach (var status in new[] { AlertStatus.Open, AlertStatus.Acknowledged })
+        {
+            Assert.Equal([new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.Manual)],
+                AlertDecision.Resolve(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, status)).Events);
+        }
+        var again = AlertDecision.Resolve(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Resolved));
+        Assert.Empty(again.Events);
+        Assert.Null(again.Conflict);
+        Assert.NotNull(AlertDecision.Resolve(new AlertSnapshot(Alert, Customer, AlertRules.HighEffort, AlertStatus.Merged)).Conflict);
+    }
+
+    private static readonly AlertingSettings AbandonAfterWait = Rules with
+    {
+        Threshold = 100,
+        EscalationLevels = [],
+        DriverRules = [new DriverRule("abandoned_after_long_wait", [new DriverCondition("abandoned"), new DriverCondition("long_queue_wait", MinValue: 600)], SameContact: true)],
+    };
+
+    [Fact]
+    public void A_driver_rule_raises_its_own_reason_when_one_contact_was_abandoned_after_a_long_wait()
+    {
+        var score = Score(40, 1, null,
+            new EffortDriver("abandoned", 20, "gave up once", ["voice:c1"], 1),
+            new EffortDriver("long_queue_wait", 10, "waited", ["voice:c1", "voice:c2"], 720));
+        Assert.Equal([new ScoreRecorded(Customer, 1, 40), new AlertRaised(NewAlert, Customer, "abandoned_after_long_wait", score, 0)],
+            When(CustomerAlertState.Unknown(Customer), score, AbandonAfterWait));
+    }
+
+    [Theory]
+    [InlineData(500, "voice:c1")] // waited, but not long enough
+    [InlineData(720, "voice:c2")] // the long wait was another contact than the abandoned one
+    public void A_driver_rule_whose_conditions_do_not_all_hold_on_one_contact_raises_nothing(double wait, string waitedContact)
+    {
+        var score = Score(40, 1, null,
+            new EffortDriver("abandoned", 20, "gave up once", ["voice:c1"], 1),
+            new EffortDriver("long_queue_wait", 10, "waited", [waitedContact], wait));
+        Assert.Equal([new ScoreRecorded(Customer, 1, 40)], When(CustomerAlertState.Unknown(Customer), score, AbandonAfterWait));
+    }
+
+    [Fact]
+    public void Settings_are_read_with_defaults_for_what_is_left_out()
+    {
+        var (settings, errors) = AlertingSettingsValidation.Parse("""{"threshold": 50, "driverRules": [{"reason": "gave_up", "drivers": [{"name": "abandoned"}]}]}""");
+        Assert.Empty(errors);
+        Assert.Equal(50, settings!.Threshold);
+        Assert.Equal(24 * 60, settings.CooldownMinutes);
+        Assert.Equal([80, 90], settings.EscalationLevels);
+        Assert.Equal("gave_up", Assert.Single(settings.DriverRules).Reason);
+    }
+
+    [Fact]
+    public void Bad_settings_name_every_field_at_fault()
+    {
+        var (settings, errors) = AlertingSettingsValidation.Parse("""
+            {"threshold": 0, "cooldownMinutes": -1, "escalationLevels": [90, 80],
+             "driverRules": [{"reason": "high_effort", "drivers": [{"name": "bored", "minValue": -2}]}, {"reason": "x", "drivers": []}]}
+            """);
+        Assert.Null(settings);
+        Assert.Equal(["cooldownMinutes", "driverRules[0].drivers[0].name", "driverRules[0].reason", "driverRules[1].drivers", "escalationLevels", "threshold"],
+            errors.Keys.Order());
+    }
+
+    [Theory]
+    [InlineData("""{"threshold": "60"}""", "threshold")]
+    [InlineData("""{"escalationLevels": 80}""", "escalationLevels")]
+    [InlineData("[]", "body")]
+    [InlineData("null", "body")]
+    public void Settings_of_the_wrong_json_type_are_refused_naming_the_field(string body, string field)
+    {
+        var (settings, errors) = AlertingSettingsValidation.Parse(body);
+        Assert.Null(settings);
+        Assert.Equal(field, Assert.Single(errors.Keys));
+    }
+
+    [Fact]
+    public void Escalation_levels_must_lie_above_the_threshold() =>
+        Assert.Contains("escalationLevels", AlertingSettingsValidation.Parse("""{"threshold": 85, "escalationLevels": [80]}""").Errors.Keys);
+}
