@@ -69,7 +69,7 @@ public static class ComposeSmoke
             }
             var webhook = crm.Received.First(w => w.Body.Contains(customerId!, StringComparison.Ordinal));
             var alert = JsonDocument.Parse(webhook.Body).RootElement;
-            if (!webhook.SignatureValid || alert.GetProperty("type").GetString() != "effort.alert.raised")
+            if (!webhook.SignatureValid || alert.GetProperty("type").GetString() != "alert.raised")
             {
                 Console.Error.WriteLine($"smoke: the CRM got {alert.GetProperty("type")} with a signature that is {(webhook.SignatureValid ? "valid" : "NOT valid")}");
                 return 1;
