@@ -38,9 +38,9 @@ public sealed class Stitcher(SettingsStore settings)
         {
             return earlier;
         }
-        var (state, versions) = await LoadState(session, read.Linked, read.Sharers, read.Versions, afterIndexRead, ct);
+        var state = await LoadState(session, read, afterIndexRead, ct);
         var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
-        return await Apply(session, contact, uses, outcomes, versions, ct);
+        return await Apply(session, contact, uses, outcomes, read.Versions, ct);
     }
 
     private sealed record IndexRead(Attribution? Earlier, Dictionary<(string, string), Guid> Linked,
@@ -120,10 +120,9 @@ public sealed class Stitcher(SettingsStore settings)
         return new IndexRead(null, linked, sharers, versions);
     }
 
-    private static async Task<(StitchState State, Dictionary<Guid, long> Versions)> LoadState(Session session,
-        Dictionary<(string, string), Guid> linked, Dictionary<(string, string), List<Guid>> sharers, Dictionary<Guid, long> versions,
-        Func<Task>? afterIndexRead, CancellationToken ct)
+    private static async Task<StitchState> LoadState(Session session, IndexRead read, Func<Task>? afterIndexRead, CancellationToken ct)
     {
+        var (linked, sharers) = (read.Linked, read.Sharers);
         var index = new Dictionary<(string, string), IdentifierState>();
         foreach (var (key, customerId) in linked)
         {
@@ -141,7 +140,7 @@ public sealed class Stitcher(SettingsStore settings)
         var touched = linked.Values.Concat(sharers.Values.SelectMany(s => s)).Distinct().ToArray();
         if (touched.Length == 0)
         {
-            return (new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>()), versions);
+            return new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>());
         }
 
         // Anything committed after the versions were read fails the appends, so the rest may be read a little later.
@@ -171,7 +170,7 @@ public sealed class Stitcher(SettingsStore settings)
             }
         }
         var customers = touched.ToDictionary(id => id, id => new CustomerState(id, created[id], identifiers[id]));
-        return (new StitchState(index, customers, distinct), versions);
+        return new StitchState(index, customers, distinct);
     }
 
     private static async Task<Attribution> Apply(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses, IReadOnlyList<StitchOutcome> outcomes,
