@@ -3,7 +3,9 @@ namespace Contacts.Contracts;
 /// <summary>
 /// The effort a customer's recent journey has cost them, 0 (effortless) to 100, with its reasons. Version is the
 /// version of the customer's effort state the score was computed from, rising with every change: a consumer that has
-/// seen a higher version for the customer ignores this one as stale.
+/// seen a higher version for the customer ignores this one as stale. MergedCustomerIds names every customer whose contacts
+/// this score includes because identity merged them into this one (directly or down a chain), so a consumer can fold
+/// those merges before deciding on the score even when identity's CustomersMerged reaches it later.
 /// </summary>
 public sealed record EffortScored(
     Guid Id,
@@ -19,7 +21,8 @@ public sealed record EffortScored(
     long Version = 0,
     Guid? JourneyId = null,
     string? Topic = null,
-    IReadOnlyList<string>? Channels = null);
+    IReadOnlyList<string>? Channels = null,
+    IReadOnlyList<Guid>? MergedCustomerIds = null);
 
 /// <summary>
 /// One reason behind a score: which driver, how many points, and the evidence for it (the contacts that showed it and

@@ -71,8 +71,20 @@ public sealed class AlertOrderingTests(ServersFixture servers)
         await broker.Deliver(Scored(b, 70, 3), Merged(c, a), Merged(a, b));
         Assert.Equal((1, 0, 0), (await OpenAlerts(pipeline, c), await OpenAlerts(pipeline, a), await OpenAlerts(pipeline, b)));
 
+        // The survivor's crossing (effort scored it from both parts' contacts) overtakes identity's merge: the score names
+        // the merged part, so alerting folds the merge first and the part's alert carries on; the late merge changes nothing.
+        var (survivor4, merged4) = (Guid.NewGuid(), Guid.NewGuid());
+        await broker.Deliver(Scored(merged4, 70, 3), Scored(survivor4, 90, 6) with { MergedCustomerIds = [merged4] }, Merged(survivor4, merged4));
+        Assert.Equal((1, 0), (await OpenAlerts(pipeline, survivor4), await OpenAlerts(pipeline, merged4)));
+
+        // The same overtaking, the part's crossing arriving last: it is stale (its customer is merged away), no second alert.
+        var (survivor5, merged5) = (Guid.NewGuid(), Guid.NewGuid());
+        await broker.Deliver(Scored(survivor5, 90, 6) with { MergedCustomerIds = [merged5] }, Scored(merged5, 70, 3), Merged(survivor5, merged5));
+        Assert.Equal((1, 0), (await OpenAlerts(pipeline, survivor5), await OpenAlerts(pipeline, merged5)));
+
         // The CRM heard of one alert per person, never a second one for a merged customer.
-        await AssertWebhooks(pipeline, (merged1, 1), (survivor1, 0), (survivor2, 1), (merged2, 1), (survivor3, 0), (merged3, 0), (b, 1), (c, 0));
+        await AssertWebhooks(pipeline, (merged1, 1), (survivor1, 0), (survivor2, 1), (merged2, 1), (survivor3, 0), (merged3, 0), (b, 1), (c, 0),
+            (merged4, 1), (survivor4, 0), (survivor5, 1), (merged5, 0));
     }
 
     private static EffortScored Scored(Guid customer, int score, long version) =>

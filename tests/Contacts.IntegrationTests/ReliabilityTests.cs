@@ -316,7 +316,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         output.WriteLine(line);
         Directory.CreateDirectory(ServersFixture.ResultsRoot);
         File.AppendAllText(Path.Combine(ServersFixture.ResultsRoot, "reliability.txt"), line + Environment.NewLine);
-        if (outcome.Unalerted.Count > 0)
+        if (outcome.Unalerted.Count + outcome.AlertedTwice.Count > 0)
         {
             await Diagnose(pipeline, outcome);
         }
@@ -331,18 +331,21 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         var merges = (await pipeline.Query("select id, merged_into from identity.customers where merged_into is not null",
             r => (Id: r.GetGuid(0), Into: r.GetGuid(1)))).ToList();
-        foreach (var (person, customers) in outcome.Unalerted.Take(5))
+        foreach (var (person, customers, what) in outcome.Unalerted.Take(5).Select(u => (u.Person, u.Customers, "without an alert"))
+                     .Concat(outcome.AlertedTwice.Take(5).Select(d => (d.Person, d.Customers, "alerted more than once"))))
         {
             var all = new HashSet<Guid>(customers);
             for (var grew = true; grew;)
             {
                 grew = merges.Where(m => all.Contains(m.Into)).Aggregate(false, (g, m) => all.Add(m.Id) | g);
             }
-            output.WriteLine($"  person {person}: customers {string.Join(", ", all)}; merges {string.Join(", ", merges.Where(m => all.Contains(m.Id)).Select(m => $"{m.Id}->{m.Into}"))}");
+            output.WriteLine($"  person {person} ({what}): customers {string.Join(", ", all)}; merges {string.Join(", ", merges.Where(m => all.Contains(m.Id)).Select(m => $"{m.Id}->{m.Into}"))}");
             foreach (var scored in pipeline.Tap.Of("EffortScored").Where(m => all.Contains(m.Message.GetProperty("customerId").GetGuid())))
             {
                 var m = scored.Message;
-                output.WriteLine($"    EffortScored customer={m.GetProperty("customerId")} version={m.GetProperty("version")} score={m.GetProperty("score")} contact={m.GetProperty("contactEventId")}");
+                var named = m.TryGetProperty("mergedCustomerIds", out var ids) && ids.ValueKind == System.Text.Json.JsonValueKind.Array
+                    ? string.Join(" ", ids.EnumerateArray().Select(i => i.GetString())) : "-";
+                output.WriteLine($"    EffortScored customer={m.GetProperty("customerId")} version={m.GetProperty("version")} score={m.GetProperty("score")} contact={m.GetProperty("contactEventId")} merged={named}");
             }
             foreach (var row in await pipeline.Query("""
                 select customer_id::text || ' version=' || coalesce(score_version::text, '-') || ' score=' || coalesce(score::text, '-') || ' merged_into=' || coalesce(merged_into::text, '-')
@@ -352,7 +355,9 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
                 output.WriteLine($"    alerting state {row}");
             }
             foreach (var row in await pipeline.Query("""
-                select id::text || ' customer=' || customer_id || ' status=' || status || ' score=' || score from alerting.alerts where customer_id = any(@ids)
+                select id::text || ' customer=' || customer_id || ' status=' || status || ' score=' || score || ' raised=' || raised_at
+                    || ' closed=' || coalesce(closed_at::text, '-') || ' resolution=' || coalesce(resolution, '-')
+                from alerting.alerts where customer_id = any(@ids) order by raised_at
                 """, r => r.GetString(0), ("ids", all.ToArray())))
             {
                 output.WriteLine($"    alert {row}");

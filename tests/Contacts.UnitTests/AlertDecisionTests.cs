@@ -132,6 +132,39 @@ public sealed class AlertDecisionTests
     }
 
     [Fact]
+    public void A_survivors_crossing_that_overtook_the_merge_takes_the_merged_parts_alert_instead_of_raising_a_second()
+    {
+        // Given the merged part alerted alone, and alerting has not heard of the merge yet (CustomersMerged is late),
+        var alert = Guid.NewGuid();
+        var part = State(Other, 3, 70, null, Open(alert));
+        // when the survivor's score, computed by effort from both parts' contacts, crosses and names the merged part,
+        var score = Score(Customer, 85, 6) with { MergedCustomerIds = [Other] };
+        // then the merge is folded first and the part's alert carries on with the survivor's score: no second alert.
+        Assert.Equal(
+            [new CustomerMergedInto(Other, Customer), new AlertMoved(alert, Other, Customer), new ScoreRecorded(Customer, 6, 85),
+             new OpenAlertRescored(alert, score)],
+            AlertDecision.Decide(State(Customer, 2, 35), [part], score, Rules, () => NewAlert, Now));
+    }
+
+    [Fact]
+    public void A_survivors_crossing_that_names_an_unalerted_part_raises_once_and_the_parts_late_crossing_is_only_held()
+    {
+        var score = Score(Customer, 85, 6) with { MergedCustomerIds = [Other] };
+        var events = AlertDecision.Decide(State(Customer, 2, 35), [State(Other, 1, 20)], score, Rules, () => NewAlert, Now);
+        Assert.Equal(
+            [new CustomerMergedInto(Other, Customer), new ScoreRecorded(Customer, 6, 85), new AlertRaised(NewAlert, Customer, AlertRules.HighEffort, score)],
+            events);
+        // The part's own crossing, computed before effort folded it, arrives last: held, never a second alert.
+        var late = Score(Other, 70, 3);
+        Assert.Equal([new ScoreHeld(Other, late)], When(events.Aggregate(State(Other, 1, 20), Fold), late));
+    }
+
+    [Fact]
+    public void A_stale_score_naming_merges_folds_nothing_and_leaves_them_to_the_merge_message() =>
+        Assert.Empty(AlertDecision.Decide(State(Customer, 7, 85), [State(Other, 3, 70, null, Open(Guid.NewGuid()))],
+            Score(Customer, 80, 6) with { MergedCustomerIds = [Other] }, Rules, () => NewAlert, Now));
+
+    [Fact]
     public void A_merge_seen_before_any_score_marks_the_customer_so_its_late_scores_are_ignored()
     {
         var events = AlertDecision.Decide(State(Customer), [CustomerAlertState.Unknown(Other)]);

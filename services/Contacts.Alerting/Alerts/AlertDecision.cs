@@ -138,6 +138,28 @@ public static class AlertDecision
     }
 
     /// <summary>
+    /// A score that names customers merged into its customer (effort computed it from their contacts): the merges alerting
+    /// has not heard of yet are folded first, as identity's CustomersMerged would fold them, and the score is decided on
+    /// the folded state. CustomersMerged travels apart from the scores and may arrive after them; without this, the
+    /// survivor's crossing would raise a second alert beside the one its merged part already had.
+    /// </summary>
+    public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, IReadOnlyList<CustomerAlertState> merged, EffortScored score,
+        AlertingSettings rules, Func<Guid> newAlertId, DateTimeOffset now)
+    {
+        if (merged.Count == 0 || state.Erased || state.MergedInto is not null || state.ScoreVersion is { } seen && score.Version <= seen)
+        {
+            return Decide(state, score, rules, newAlertId, now);
+        }
+        var merges = Decide(state, merged, state.CustomerId);
+        var moved = merges.OfType<AlertMoved>().Select(m => m.AlertId).ToHashSet();
+        var folded = state with
+        {
+            OpenAlerts = [.. state.OpenAlerts, .. merged.SelectMany(m => m.OpenAlerts).Where(a => moved.Contains(a.AlertId)).DistinctBy(a => a.AlertId)],
+        };
+        return [.. merges, .. Decide(folded, score, rules, newAlertId, now)];
+    }
+
+    /// <summary>
     /// Folds the merged customers into the survivor (which must not itself be merged: the shell follows the chain first).
     /// Each active alert of a merged customer moves to the survivor unless the survivor has one for that reason already.
     /// Customers already known as merged change nothing, so a redelivered or repeated merge is harmless.

@@ -25,6 +25,30 @@ public static class AlertStore
         }
     }
 
+    /// <summary>Of the customers a score says were merged into its customer, those not recorded here as merged into anyone.</summary>
+    public static async Task<IReadOnlyList<Guid>> NotYetMerged(Session session, string tenantId, Guid customerId, IReadOnlyList<Guid> mergedIds,
+        CancellationToken ct)
+    {
+        var candidates = mergedIds.Where(id => id != customerId).Distinct().ToArray();
+        if (candidates.Length == 0)
+        {
+            return [];
+        }
+        await using var cmd = session.Command("""
+            select id from unnest(@ids) as id
+            where not exists (select 1 from customer_alert_state s where s.tenant_id = @tenant and s.customer_id = id and s.merged_into is not null)
+            """);
+        cmd.Parameters.AddWithValue("ids", candidates);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        var unmerged = new List<Guid>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            unmerged.Add(reader.GetGuid(0));
+        }
+        return unmerged;
+    }
+
     public static async Task<CustomerAlertState> Load(Session session, string tenantId, Guid customerId, CancellationToken ct)
     {
         long? version = null;

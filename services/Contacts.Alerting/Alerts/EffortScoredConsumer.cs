@@ -11,7 +11,8 @@ namespace Contacts.Alerting.Alerts;
 /// <summary>
 /// Records the customer's newest score and raises HighEffortAlertRaised when it crosses a rule with no alert open for
 /// that reason, queueing the webhook in the same transaction. Scores older than the customer's current one (by version)
-/// and scores of customers merged away change nothing, whatever order they arrive in.
+/// and scores of customers merged away change nothing, whatever order they arrive in; merges a score names that have not
+/// reached alerting yet are folded before it is decided.
 /// </summary>
 public sealed class EffortScoredConsumer(
     Database database, AlertingSettingsStore settings, IOptions<WebhookOptions> webhooks, WebhookSignal signal, TimeProvider clock)
@@ -24,10 +25,17 @@ public sealed class EffortScoredConsumer(
         await database.HandleOnce(context, PipelineTopology.AlertingEffortScored, async session =>
         {
             var ct = context.CancellationToken;
-            await AlertStore.Lock(session, score.TenantId, [score.CustomerId], ct);
+            // Customers merged into this one that alerting has not recorded as merged yet (usually none: CustomersMerged came first).
+            var unmerged = await AlertStore.NotYetMerged(session, score.TenantId, score.CustomerId, score.MergedCustomerIds ?? [], ct);
+            await AlertStore.Lock(session, score.TenantId, [score.CustomerId, .. unmerged], ct);
             var state = await AlertStore.Load(session, score.TenantId, score.CustomerId, ct);
+            var merged = new List<CustomerAlertState>();
+            foreach (var id in unmerged)
+            {
+                merged.Add(await AlertStore.Load(session, score.TenantId, id, ct));
+            }
             var rules = await settings.For(session.Connection, session.Transaction, score.TenantId, ct);
-            var events = AlertDecision.Decide(state, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
+            var events = AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
             queued = await AlertStore.Apply(session, score.TenantId, events, webhooks.Value, ct);
         });
         if (queued)

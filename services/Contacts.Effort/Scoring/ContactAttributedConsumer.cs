@@ -54,9 +54,9 @@ public sealed class ContactAttributedConsumer(Database database, EffortStore sto
         }
         events = [.. events.DistinctBy(e => e.EventId)];
         var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
-        var version = await EffortStore.Save(session, contact.TenantId, customerId, survivor?.Version, evaluation,
+        var saved = await EffortStore.Save(session, contact.TenantId, customerId, survivor?.Version, evaluation,
             CustomerEffort.Retain(evaluation), contact.ContactEventId, allJourneys: false, ct);
-        var scored = EffortStore.Scored(contact.TenantId, customerId, contact.ContactEventId, version, evaluation);
+        var scored = EffortStore.Scored(contact.TenantId, customerId, contact.ContactEventId, saved, evaluation);
         session.Publish(scored, scored.Id);
     }
 }

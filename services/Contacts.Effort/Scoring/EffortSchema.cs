@@ -74,5 +74,9 @@ internal static class EffortSchema
                 finished_at timestamptz);
             create index replays_running on replays (created_at) where status = 'running';
             """),
+        // Each score names the customers merged into its customer (down chains), read on every save.
+        new("effort_0003_merged_into_index", """
+            create index customer_effort_merged_into on customer_effort (merged_into) where merged_into is not null;
+            """),
     ];
 }

@@ -129,11 +129,12 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     }
 
     /// <summary>
-    /// Saves the snapshot at expectedVersion + 1 with the customer's score (its worst open journey's) and returns that version;
+    /// Saves the snapshot at expectedVersion + 1 with the customer's score (its worst open journey's) and returns that version
+    /// with the customers merged into this one (down chains, in the same round trip as the journeys);
     /// throws ConcurrencyException when another writer saved first. Journeys are written whole (allJourneys) after a replay,
     /// otherwise only those the snapshot holds.
     /// </summary>
-    public static async Task<long> Save(Session session, string tenantId, Guid customerId, long? expectedVersion, CustomerEvaluation evaluation,
+    public static async Task<Saved> Save(Session session, string tenantId, Guid customerId, long? expectedVersion, CustomerEvaluation evaluation,
         IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct)
     {
         var worst = evaluation.Worst;
@@ -169,11 +170,13 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                 throw new ConcurrencyException(customerId, expectedVersion ?? 0, null);
             }
         }
-        await SaveJourneys(session, tenantId, customerId, evaluation, allJourneys, ct);
-        return version;
+        return new Saved(version, await SaveJourneys(session, tenantId, customerId, evaluation, allJourneys, ct));
     }
 
-    private static async Task SaveJourneys(Session session, string tenantId, Guid customerId, CustomerEvaluation evaluation, bool all, CancellationToken ct)
+    /// <summary>A saved snapshot's version and the customers merged into it.</summary>
+    public sealed record Saved(long Version, IReadOnlyList<Guid> MergedCustomerIds);
+
+    private static async Task<IReadOnlyList<Guid>> SaveJourneys(Session session, string tenantId, Guid customerId, CustomerEvaluation evaluation, bool all, CancellationToken ct)
     {
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         // A journey leaves the snapshot only once closed, and it was written closed on that last save: what is still
@@ -205,16 +208,36 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
             cmd.Parameters.Add(new NpgsqlParameter("ces", NpgsqlDbType.Integer) { Value = (object?)j.Score.CesScore ?? DBNull.Value });
             batch.BatchCommands.Add(cmd);
         }
-        await batch.ExecuteNonQueryAsync(ct);
+        var absorbed = new NpgsqlBatchCommand("""
+            with recursive absorbed(id) as (
+                select customer_id from customer_effort where merged_into = @c
+                union
+                select e.customer_id from customer_effort e join absorbed a on e.merged_into = a.id)
+            select id from absorbed
+            """);
+        absorbed.Parameters.AddWithValue("c", customerId);
+        batch.BatchCommands.Add(absorbed);
+        var merged = new List<Guid>();
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        do
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                merged.Add(reader.GetGuid(0));
+            }
+        }
+        while (await reader.NextResultAsync(ct));
+        return merged;
     }
 
-    public static EffortScored Scored(string tenantId, Guid customerId, Guid contactEventId, long version, CustomerEvaluation evaluation)
+    public static EffortScored Scored(string tenantId, Guid customerId, Guid contactEventId, Saved saved, CustomerEvaluation evaluation)
     {
+        var version = saved.Version;
         var worst = evaluation.Worst;
         var scored = new EffortScored(Guid.CreateVersion7(), tenantId, customerId, contactEventId, evaluation.Score,
             worst?.Journey.Interactions.Count() ?? 0, worst?.Journey.Channels.Count ?? 0, worst?.Score.Drivers ?? [],
             worst?.Journey.OpenedAt ?? evaluation.AsOf, worst?.Journey.LastAt ?? evaluation.AsOf, version,
-            worst?.Journey.Id, worst?.Journey.Topic, worst?.Journey.Channels ?? []);
+            worst?.Journey.Id, worst?.Journey.Topic, worst?.Journey.Channels ?? [], saved.MergedCustomerIds);
         return scored;
     }
 
@@ -236,8 +259,8 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         }
         var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
         var lastEvent = events.MaxBy(e => (e.OccurredAt, e.EventId))?.EventId;
-        var version = await Save(session, tenantId, customerId, current?.Version, evaluation, CustomerEffort.Retain(evaluation), lastEvent, true, ct);
-        var scored = Scored(tenantId, customerId, lastEvent ?? Guid.Empty, version, evaluation);
+        var saved = await Save(session, tenantId, customerId, current?.Version, evaluation, CustomerEffort.Retain(evaluation), lastEvent, true, ct);
+        var scored = Scored(tenantId, customerId, lastEvent ?? Guid.Empty, saved, evaluation);
         session.Publish(scored, scored.Id);
         return true;
     }

@@ -198,11 +198,12 @@ public sealed record Outcome(int Events, int Lost, int Duplicated, IReadOnlyList
             problems.Add($"HighEffortAlertRaised: {brokerLost} people without one, {brokerDuplicated} extra");
         }
 
-        var unalerted = Enumerable.Range(0, workload.People).Where(p => !alertsPerPerson.ContainsKey(p) || !brokerAlerts.ContainsKey(p))
+        List<(int Person, List<Guid> Customers)> People(Func<int, bool> which) => [.. Enumerable.Range(0, workload.People).Where(which)
             .Select(p => (Person: p, Customers: workload.Accepted.Where(a => a.Value.Person == p && customerOf.ContainsKey(a.Key))
-                .Select(a => customerOf[a.Key]).Distinct().ToList()))
-            .ToList();
-        return new Outcome(workload.Events, lost, duplicated, problems) { Redelivered = redelivered, Unalerted = unalerted };
+                .Select(a => customerOf[a.Key]).Distinct().ToList()))];
+        var unalerted = People(p => !alertsPerPerson.ContainsKey(p) || !brokerAlerts.ContainsKey(p));
+        var alertedTwice = People(p => alertsPerPerson.GetValueOrDefault(p) > 1 || brokerAlerts.GetValueOrDefault(p) > 1);
+        return new Outcome(workload.Events, lost, duplicated, problems) { Redelivered = redelivered, Unalerted = unalerted, AlertedTwice = alertedTwice };
     }
 
     /// <summary>Webhooks POSTed again under a webhook-id already received (allowed, counted apart).</summary>
@@ -210,6 +211,9 @@ public sealed record Outcome(int Events, int Lost, int Duplicated, IReadOnlyList
 
     /// <summary>People missing an alert (at the CRM or on the broker), with the customers their contacts are on.</summary>
     public IReadOnlyList<(int Person, List<Guid> Customers)> Unalerted { get; init; } = [];
+
+    /// <summary>People who got more than one alert, with the customers their contacts ended on (for the diagnosis).</summary>
+    public IReadOnlyList<(int Person, List<Guid> Customers)> AlertedTwice { get; init; } = [];
 
     public bool Complete(Workload workload) => Lost == 0 && Problems.Count == 0;
 }
