@@ -71,6 +71,11 @@ public sealed class ContainerServers : IAsyncDisposable
     /// <summary>Containers of this checkout's test runs carry this label, so a run that was killed is cleaned up by the next.</summary>
     public const string Label = "contacts.tests";
 
+    /// <summary>Set by .ci/run (CONTACTS_TEST_RUN): its exit removes its own run's containers, never another checkout's.</summary>
+    public const string RunLabel = "contacts.tests.run";
+
+    private static string RunId { get; } = Environment.GetEnvironmentVariable("CONTACTS_TEST_RUN") is { Length: > 0 } run ? run : "-";
+
     private static string CheckoutId { get; } = Convert.ToHexStringLower(
         System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Contacts.Dev.Pipeline.LocalPipeline.RepositoryRoot)))[..16];
 
@@ -90,6 +95,7 @@ public sealed class ContainerServers : IAsyncDisposable
             .WithAutoRemove(true)
             .WithCleanUp(true)
             .WithLabel(Label, CheckoutId)
+            .WithLabel(RunLabel, RunId)
             .Build();
         var rabbit = new RabbitMqBuilder(Image("CONTACTS_RABBITMQ_IMAGE", DefaultRabbitMqImage))
             .WithUsername("contacts").WithPassword(password)
@@ -97,6 +103,7 @@ public sealed class ContainerServers : IAsyncDisposable
             .WithAutoRemove(true)
             .WithCleanUp(true)
             .WithLabel(Label, CheckoutId)
+            .WithLabel(RunLabel, RunId)
             .Build();
         try
         {
