@@ -1,3 +1,4 @@
+using Contacts.ServiceDefaults.OpenApi;
 using System.Security.Cryptography;
 using System.Text;
 using Contacts.ServiceDefaults.Hosting;
@@ -69,11 +70,32 @@ public static class ApiKeyAdmin
         admin.MapPost("/tenants/{tenant}/keys", async (string tenant, CreateApiKeyRequest? body, ApiKeyStore store, CancellationToken ct) =>
             TenantRule.Check(tenant) is { } error
                 ? Results.ValidationProblem(new Dictionary<string, string[]> { ["tenant"] = [error] })
-                : Results.Created((string?)null, await Create(store, tenant, body?.Name, ct)));
+                : Results.Created((string?)null, await Create(store, tenant, body?.Name, ct)))
+            .WithName("CreateApiKey")
+            .Documented("Create a tenant API key (operator key required). The key is returned once; only its hash is stored.")
+            .Parameter("tenant", "The tenant: 1-64 of a-z, 0-9, _ and -.")
+            .Produces<CreatedApiKey>(StatusCodes.Status201Created)
+            .Answers(StatusCodes.Status201Created, "Created.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .Answers(StatusCodes.Status403Forbidden, "ProblemDetails: the admin API is off (no Gateway:OperatorKey).");
         admin.MapGet("/tenants/{tenant}/keys", async (string tenant, NpgsqlDataSource db, CancellationToken ct) =>
-            Results.Ok(await List(db, tenant, ct)));
+            Results.Ok(await List(db, tenant, ct)))
+            .WithName("ListApiKeys")
+            .Documented("List a tenant's keys (never the keys themselves).")
+            .Produces<List<ApiKeyView>>()
+            .Answers(StatusCodes.Status200OK, "The keys.")
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .Answers(StatusCodes.Status403Forbidden, "ProblemDetails: the admin API is off (no Gateway:OperatorKey).");
         admin.MapDelete("/keys/{id:guid}", async (Guid id, NpgsqlDataSource db, CancellationToken ct) =>
-            await Revoke(db, id, ct) ? Results.NoContent() : Results.Problem(statusCode: 404, title: "Not found", detail: $"No live key {id}."));
+            await Revoke(db, id, ct) ? Results.NoContent() : Results.Problem(statusCode: 404, title: "Not found", detail: $"No live key {id}."))
+            .WithName("RevokeApiKey")
+            .Documented("Revoke a key; it stops working at once.")
+            .Produces(StatusCodes.Status204NoContent)
+            .Answers(StatusCodes.Status204NoContent, "Revoked.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .Answers(StatusCodes.Status403Forbidden, "ProblemDetails: the admin API is off (no Gateway:OperatorKey).");
         return app;
     }
 

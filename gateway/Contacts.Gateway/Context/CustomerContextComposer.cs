@@ -1,10 +1,50 @@
+using System.ComponentModel;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Contacts.Contracts;
 using Contacts.Gateway.Proxy;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Gateway.Context;
+
+/// <summary>A customer's context as the gateway composes it (GET /v1/customers/{id}/context).</summary>
+public sealed record CustomerContext(
+    [property: Description("The customer now (the survivor when the id asked for was merged away).")] Guid? CustomerId,
+    [property: Description("The id asked for.")] Guid RequestedId,
+    [property: Description("Customers merged into this one.")] IReadOnlyList<Guid>? MergedFrom,
+    [property: Description("The customer's identifiers as identity shows them (type, value, and whether they are shared).")] JsonNode? Identifiers,
+    IReadOnlyList<string>? Channels,
+    [property: Description("The customer's effort score (their worst open journey's); 0 when nothing was scored yet.")] int? Score,
+    IReadOnlyList<EffortDriver>? Drivers,
+    [property: Description("How many journeys are open.")] int? OpenJourneys,
+    [property: Description("The worst open journey, null when none is open.")] OpenJourneyContext? OpenJourney,
+    [property: Description("Open alerts as alerting lists them; null when alerting could not be read.")] JsonArray? OpenAlerts,
+    [property: Description("The parts that could not be read (effort, alerting); the rest still answers.")] IReadOnlyList<string> Unavailable);
+
+/// <summary>The open journey of a context: what the customer has been through on it.</summary>
+public sealed record OpenJourneyContext(
+    Guid? Id,
+    string? Topic,
+    DateTimeOffset? OpenedAt,
+    int? Score,
+    [property: Description("Channels the customer tried on this journey.")] IReadOnlyList<string>? ChannelsTried,
+    [property: Description("How many contacts the journey holds.")] int Contacts,
+    int? Transfers,
+    double? HoldSeconds,
+    double? QueueWaitSeconds,
+    int? CesScore,
+    LastContactContext? LastContact);
+
+/// <summary>The journey's latest contact.</summary>
+public sealed record LastContactContext(
+    [property: Description("source:contactId")] string? Id,
+    string? Source,
+    string? Channel,
+    string? Direction,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? EndedAt,
+    bool? Resolved);
 
 /// <summary>
 /// What an agent or CRM needs in one call so the customer repeats nothing: who they are (identity), the journey they are
@@ -47,21 +87,17 @@ public sealed class CustomerContextComposer(IHttpClientFactory clients, IConfigu
             (effort, alerts) = (await Get(Upstreams.Effort, $"/v1/customers/{customerId}/effort", tenant, ct),
                 await Get(Upstreams.Alerting, $"/v1/alerts?customerId={customerId}&status=open", tenant, ct));
         }
-        await Results.Json(Build(id, identity.Body!, effort, alerts), statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
+        // Written with every field, null or not, as the context has always been.
+        await Results.Json(Build(id, identity.Body!, effort, alerts), JsonSerializerOptions.Web, statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
     }
 
-    private static JsonObject Build(Guid requestedId, JsonNode identity, Part effort, Part alerts)
+    private static CustomerContext Build(Guid requestedId, JsonNode identity, Part effort, Part alerts)
     {
-        var unavailable = new JsonArray();
-        var context = new JsonObject
-        {
-            ["customerId"] = identity["id"]?.DeepClone(),
-            ["requestedId"] = requestedId,
-            ["mergedFrom"] = identity["mergedFrom"]?.DeepClone(),
-            ["identifiers"] = identity["identifiers"]?.DeepClone(),
-            ["channels"] = identity["channels"]?.DeepClone(),
-        };
-
+        var unavailable = new List<string>();
+        int? score = null;
+        IReadOnlyList<EffortDriver>? drivers = null;
+        int? openJourneys = null;
+        OpenJourneyContext? openJourney = null;
         // Effort 404 means no contact has been scored yet: no journey and no effort, not a failure.
         if (effort.Ok || effort.Status == HttpStatusCode.NotFound)
         {
@@ -69,61 +105,59 @@ public sealed class CustomerContextComposer(IHttpClientFactory clients, IConfigu
             var open = effort.Ok ? body!["openJourneys"]?.AsArray() : null;
             var worstId = effort.Ok ? body!["worstJourneyId"]?.ToString() : null;
             var journey = open?.FirstOrDefault(j => j?["id"]?.ToString() == worstId) ?? open?.FirstOrDefault();
-            context["score"] = effort.Ok ? body!["score"]?.DeepClone() : 0;
-            context["drivers"] = effort.Ok ? body!["drivers"]?.DeepClone() : new JsonArray();
-            context["openJourneys"] = open?.Count ?? 0;
-            context["openJourney"] = journey is null ? null : OpenJourney(journey);
+            score = effort.Ok ? body!["score"]?.GetValue<int>() : 0;
+            drivers = effort.Ok ? body!["drivers"]?.Deserialize<List<EffortDriver>>(JsonSerializerOptions.Web) : [];
+            openJourneys = open?.Count ?? 0;
+            openJourney = journey is null ? null : OpenJourney(journey);
         }
         else
         {
             unavailable.Add("effort");
         }
 
+        JsonArray? openAlerts = null;
         if (alerts.Ok)
         {
-            context["openAlerts"] = alerts.Body switch
+            openAlerts = alerts.Body switch
             {
-                JsonArray list => list.DeepClone(),
-                JsonObject page when page["items"] is JsonArray items => items.DeepClone(),
-                JsonObject page when page["alerts"] is JsonArray items => items.DeepClone(),
-                _ => new JsonArray(),
+                JsonArray list => (JsonArray)list.DeepClone(),
+                JsonObject page when page["items"] is JsonArray items => (JsonArray)items.DeepClone(),
+                JsonObject page when page["alerts"] is JsonArray items => (JsonArray)items.DeepClone(),
+                _ => [],
             };
         }
         else
         {
             unavailable.Add("alerting");
         }
-        context["unavailable"] = unavailable;
-        return context;
+        return new CustomerContext(identity["id"]?.GetValue<Guid>(), requestedId, identity["mergedFrom"]?.Deserialize<List<Guid>>(),
+            identity["identifiers"]?.DeepClone(), identity["channels"]?.Deserialize<List<string>>(), score, drivers, openJourneys, openJourney,
+            openAlerts, unavailable);
     }
 
-    private static JsonObject OpenJourney(JsonNode journey)
+    private static OpenJourneyContext OpenJourney(JsonNode journey)
     {
         var contacts = journey["contacts"]?.AsArray() ?? [];
         var last = contacts.Where(c => c is not null).OrderBy(c => c!["startedAt"]?.GetValue<DateTimeOffset>()).LastOrDefault();
-        return new JsonObject
-        {
-            ["id"] = journey["id"]?.DeepClone(),
-            ["topic"] = journey["topic"]?.DeepClone(),
-            ["openedAt"] = journey["openedAt"]?.DeepClone(),
-            ["score"] = journey["score"]?.DeepClone(),
-            ["channelsTried"] = journey["channels"]?.DeepClone(),
-            ["contacts"] = contacts.Count,
-            ["transfers"] = journey["transfers"]?.DeepClone(),
-            ["holdSeconds"] = journey["holdSeconds"]?.DeepClone(),
-            ["queueWaitSeconds"] = journey["queueWaitSeconds"]?.DeepClone(),
-            ["cesScore"] = journey["cesScore"]?.DeepClone(),
-            ["lastContact"] = last is null ? null : new JsonObject
-            {
-                ["id"] = last["id"]?.DeepClone(),
-                ["source"] = last["source"]?.DeepClone(),
-                ["channel"] = last["channel"]?.DeepClone(),
-                ["direction"] = last["direction"]?.DeepClone(),
-                ["startedAt"] = last["startedAt"]?.DeepClone(),
-                ["endedAt"] = last["endedAt"]?.DeepClone(),
-                ["resolved"] = last["resolved"]?.DeepClone(),
-            },
-        };
+        return new OpenJourneyContext(
+            journey["id"]?.GetValue<Guid>(),
+            journey["topic"]?.GetValue<string>(),
+            journey["openedAt"]?.GetValue<DateTimeOffset>(),
+            journey["score"]?.GetValue<int>(),
+            journey["channels"]?.Deserialize<List<string>>(),
+            contacts.Count,
+            journey["transfers"]?.GetValue<int>(),
+            journey["holdSeconds"]?.GetValue<double>(),
+            journey["queueWaitSeconds"]?.GetValue<double>(),
+            journey["cesScore"]?.GetValue<int>(),
+            last is null ? null : new LastContactContext(
+                last["id"]?.GetValue<string>(),
+                last["source"]?.GetValue<string>(),
+                last["channel"]?.GetValue<string>(),
+                last["direction"]?.GetValue<string>(),
+                last["startedAt"]?.GetValue<DateTimeOffset>(),
+                last["endedAt"]?.GetValue<DateTimeOffset>(),
+                last["resolved"]?.GetValue<bool>()));
     }
 
     private async Task<Part> Get(string service, string pathAndQuery, string tenant, CancellationToken ct)

@@ -10,7 +10,7 @@ public static class OpenApiDocument
 
     public static WebApplication MapOpenApiDocument(this WebApplication app)
     {
-        app.MapGet("/openapi/v1.json", () => Results.Text(Json, "application/json"));
+        app.MapGet("/openapi/v1.json", () => Results.Text(Json, "application/json")).ExcludeFromDescription();
         return app;
     }
 

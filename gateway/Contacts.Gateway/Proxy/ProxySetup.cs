@@ -1,4 +1,5 @@
 using Contacts.Gateway.RateLimits;
+using Contacts.ServiceDefaults.OpenApi;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 
@@ -56,7 +57,16 @@ public static class ProxySetup
         app.UseRouting();
         app.UseMiddleware<TenantAdmission>();
         app.UseRateLimiter();
-        app.MapGet("/v1/customers/{id:guid}/context", (Guid id, HttpContext http, Context.CustomerContextComposer composer) => composer.Compose(id, http));
+        app.MapGet("/v1/customers/{id:guid}/context", (Guid id, HttpContext http, Context.CustomerContextComposer composer) => composer.Compose(id, http))
+            .WithName("GetCustomerContext")
+            .Documented("Everything an agent or CRM needs in one call: identifiers, the open journey (topic, channels tried, transfers, waits, last "
+                + "contact), score and drivers, open alerts. Parts that cannot be read are named in 'unavailable'.")
+            .Parameter("id", "The customer's id (a merged id answers for the survivor).")
+            .Produces<Context.CustomerContext>()
+            .Answers(StatusCodes.Status200OK, "The customer's context.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .Answers(StatusCodes.Status502BadGateway, "ProblemDetails: the identity service could not be read.");
         app.MapReverseProxy(pipeline =>
         {
             pipeline.Use(ProblemsForProxyFailures);

@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
+using Microsoft.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -85,14 +87,35 @@ public static class AlertEndpoints
     public static IEndpointRouteBuilder MapAlerts(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/alerts");
-        group.MapGet("/", List).WithName("ListAlerts");
-        group.MapGet("/{id:guid}", GetById).WithName("GetAlert");
+        group.MapGet("/", List).WithName("ListAlerts")
+            .Documented("The tenant's alerts, newest first, a page at a time. With customerId, that customer's alerts; a merged customer's id finds "
+                + "the survivor's (alerts follow merges, one open alert per person and reason).")
+            .Query("customerId", JsonSchemaType.String, "Only this customer's alerts, following merges to the survivor.", format: "uuid")
+            .Query("status", JsonSchemaType.String, "open and acknowledged are active; merged: closed because the customer was merged into one with "
+                + "an active alert for the same reason.", allowed: Statuses)
+            .Query("limit", JsonSchemaType.Integer, "Alerts per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Answers(StatusCodes.Status200OK, "A page of alerts.");
+        group.MapGet("/{id:guid}", GetById).WithName("GetAlert")
+            .Documented("One alert by id.")
+            .Answers(StatusCodes.Status200OK, "The alert.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/acknowledge", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
             IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Acknowledge, http, database, signal, webhooks, configuration, ct))
-            .WithName("AcknowledgeAlert");
+            .WithName("AcknowledgeAlert")
+            .Documented("Acknowledge an open alert: it stays active (rescored, escalated, resolved by itself) and the CRM gets alert.acknowledged. "
+                + "Again: 200, nothing changes; 409 for a resolved or merged alert.")
+            .Answers(StatusCodes.Status200OK, "The alert after the change.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:guid}/resolve", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
             IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Resolve, http, database, signal, webhooks, configuration, ct))
-            .WithName("ResolveAlert");
+            .WithName("ResolveAlert")
+            .Documented("Resolve an open or acknowledged alert: the CRM gets alert.resolved (resolution manual) and the reason raises no new alert "
+                + "for the customer within the cooldown. Again: 200, nothing changes; 409 for a merged alert.")
+            .Answers(StatusCodes.Status200OK, "The alert after the change.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -38,8 +39,13 @@ public static class AlertingSettingsEndpoints
 {
     public static IEndpointRouteBuilder MapAlertingSettings(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/settings/alerting", Get).WithName("GetAlertingSettings");
-        app.MapPut("/v1/settings/alerting", Put).WithName("PutAlertingSettings");
+        app.MapGet("/v1/settings/alerting", Get).WithName("GetAlertingSettings")
+            .Documented("The tenant's alert rules (the deployment's defaults until set).")
+            .Answers(StatusCodes.Status200OK, "The rules.");
+        app.MapPut("/v1/settings/alerting", Put).WithName("PutAlertingSettings")
+            .Documented("Replace the tenant's alert rules (fields left out take the defaults); they apply from the next score decided.")
+            .Accepts<AlertingSettings>("application/json")
+            .Answers(StatusCodes.Status200OK, "The rules as stored.");
         return app;
     }
 

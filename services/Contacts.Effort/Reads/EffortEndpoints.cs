@@ -3,6 +3,7 @@ using Contacts.Effort.Calibration;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
 using Contacts.Effort.Settings;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,11 +16,30 @@ public static class EffortEndpoints
 {
     public static IEndpointRouteBuilder MapEffort(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort);
-        app.MapGet("/v1/effort/calibration", GetCalibration);
-        app.MapGet("/v1/settings/effort", GetSettings);
-        app.MapPut("/v1/settings/effort", PutSettings);
-        app.MapGet("/v1/settings/effort/replays/{id:guid}", GetReplay);
+        app.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort).WithName("GetCustomerEffort")
+            .Documented("The customer's effort: score (their worst open journey's), drivers with evidence, open and recent journeys with their "
+                + "contacts, CES answers beside the predicted score.")
+            .Parameter("id", "The customer's id (a merged id answers for the survivor).")
+            .Answers(StatusCodes.Status200OK, "The customer's effort.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/v1/effort/calibration", GetCalibration).WithName("GetEffortCalibration")
+            .Documented("Predicted effort against the customers' CES answers over the tenant's journeys: count, mean predicted score per CES value, "
+                + "Spearman rank correlation (negative when high predicted effort meets low CES).")
+            .Answers(StatusCodes.Status200OK, "The calibration.");
+        app.MapGet("/v1/settings/effort", GetSettings).WithName("GetEffortSettings")
+            .Documented("The tenant's effort settings (weights, thresholds, window), their version and the last replay.")
+            .Answers(StatusCodes.Status200OK, "The settings.");
+        app.MapPut("/v1/settings/effort", PutSettings).WithName("PutEffortSettings")
+            .Documented("Replaces the tenant's effort settings (fields left out take their defaults) and re-scores every customer from their stored "
+                + "contacts by replay. Answers 202 with a Location to poll; afterwards reads and new EffortScored use the new settings.")
+            .Accepts<EffortSettings>("application/json")
+            .Answers(StatusCodes.Status202Accepted, "Accepted; the replay runs in the background.")
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        app.MapGet("/v1/settings/effort/replays/{id:guid}", GetReplay).WithName("GetEffortReplay")
+            .Documented("Progress of a re-scoring replay: running, done, or superseded by a later settings change.")
+            .Parameter("id", "The replay's id, from the PUT's Location.")
+            .Answers(StatusCodes.Status200OK, "The replay.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         return app;
     }
 

@@ -1,6 +1,8 @@
 using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Identifiers;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
+using Microsoft.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 using Npgsql;
 
@@ -32,11 +34,48 @@ public static class CustomerEndpoints
     public static IEndpointRouteBuilder MapCustomers(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/customers");
-        group.MapGet("/{id:guid}", GetById).WithName("GetCustomer");
-        group.MapGet("/", Lookup).WithName("FindCustomer");
-        group.MapGet("/{id:guid}/history", CustomerHistory.Get).WithName("GetCustomerHistory");
-        group.MapPost("/{id:guid}/split", CustomerSplitting.Split).WithName("SplitCustomer");
-        group.MapDelete("/{id:guid}", CustomerErasure.Erase).WithName("EraseCustomer");
+        group.MapGet("/{id:guid}", GetById).WithName("GetCustomer")
+            .Documented("A customer by id, following merges to the survivor.")
+            .Produces<CustomerView>()
+            .Answers(StatusCodes.Status200OK, "The customer.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        var lookup = group.MapGet("/", Lookup).WithName("FindCustomer")
+            .Documented("Find the customer an identifier belongs to; give exactly one of the parameters (normalised as on the way in).")
+            .Produces<CustomerView>()
+            .Answers(StatusCodes.Status200OK, "The customer with identifiers, channels and timeline.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .Answers(StatusCodes.Status409Conflict, "The identifier is shared by several customers (candidateCustomerIds).");
+        foreach (var type in IdentifierTypes.All)
+        {
+            lookup.Query(IdentifierTypes.PublicName(type), JsonSchemaType.String);
+        }
+        group.MapGet("/{id:guid}/history", CustomerHistory.Get).WithName("GetCustomerHistory")
+            .Documented("Every decision about the customer and the customers merged into it, oldest first, each with its contact, identifier and rule.")
+            .Produces<HistoryPage>()
+            .Answers(StatusCodes.Status200OK, "A page of history.")
+            .Parameter("after", "The next value of the previous page.", minimum: 0)
+            .Parameter("limit", "Entries per page.", minimum: 1, maximum: CustomerHistory.MaxLimit, @default: CustomerHistory.DefaultLimit)
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapPost("/{id:guid}/split", CustomerSplitting.Split).WithName("SplitCustomer")
+            .Documented("Revert a merge: the merged customer returns with what it brought, later contacts follow their own identifiers, the pair is "
+                + "kept distinct; CustomerSplit is published.")
+            .Accepts<SplitRequest>("application/json")
+            .Produces<SplitResult>()
+            .Answers(StatusCodes.Status200OK, "Split.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+        group.MapDelete("/{id:guid}", CustomerErasure.Erase).WithName("EraseCustomer")
+            .Documented("Erase a customer everywhere (right to erasure): identity at once, the other services on CustomerErased, exactly once. "
+                + "Afterwards the id answers 404 and its identifiers find nothing.")
+            .Produces<ErasureResult>(StatusCodes.Status202Accepted)
+            .Answers(StatusCodes.Status202Accepted, "Erased in identity; CustomerErased published.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
         return app;
     }
 

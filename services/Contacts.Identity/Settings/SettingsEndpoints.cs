@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Identity.Settings;
@@ -10,8 +11,18 @@ public static class SettingsEndpoints
 
     public static IEndpointRouteBuilder MapIdentitySettings(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/settings/identity", Get).WithName("GetIdentitySettings");
-        app.MapPut("/v1/settings/identity", Put).WithName("PutIdentitySettings");
+        app.MapGet("/v1/settings/identity", Get).WithName("GetIdentitySettings")
+            .Documented("The tenant's effective identity settings (defaults where it set nothing).")
+            .Produces<IdentitySettings>()
+            .Answers(StatusCodes.Status200OK, "Effective settings.");
+        app.MapPut("/v1/settings/identity", Put).WithName("PutIdentitySettings")
+            .Documented("Replace the tenant's identity settings; a field left out takes its default. Answers the effective settings.")
+            .Accepts<IdentitySettingsInput>("application/json")
+            .Produces<IdentitySettings>()
+            .Answers(StatusCodes.Status200OK, "Effective settings.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return app;
     }
 

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.ComponentModel.DataAnnotations;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Npgsql;
@@ -20,10 +22,27 @@ public static class ContactEventEndpoints
 
     public static IEndpointRouteBuilder MapContactEvents(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/events", Accept).WithName("AcceptContactEvent");
-        app.MapPost("/v1/events/batch", AcceptBatch).WithName("AcceptContactEventBatch");
+        app.MapPost("/v1/events", Accept).WithName("AcceptContactEvent")
+            .Documented("Push one canonical contact event (at most 64 KiB).")
+            .Accepts<ContactEventV1>("application/json")
+            .Produces<Accepted>(StatusCodes.Status202Accepted)
+            .Answers(StatusCodes.Status202Accepted, "Accepted; a repeat of (source, sourceEventId) answers the first id with duplicate=true and is not published again.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        app.MapPost("/v1/events/batch", AcceptBatch).WithName("AcceptContactEventBatch")
+            .Documented("Push up to 500 events (at most 1 MiB); each item gets its own result, valid ones are stored even when others are not.")
+            .Accepts<ContactEventBatch>("application/json")
+            .Produces<BatchResult>()
+            .Answers(StatusCodes.Status200OK, "Per-item results, in order.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
         return app;
     }
+
+    /// <summary>A batch request: {"events": [...]}, 1 to 500 canonical events.</summary>
+    public sealed record ContactEventBatch([property: MinLength(1), MaxLength(MaxBatchEvents)] IReadOnlyList<ContactEventV1> Events);
 
     public sealed record Accepted(Guid Id, bool Duplicate);
 

@@ -1,4 +1,6 @@
+using System.Text.Json;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.Ingestion.Platforms;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -20,7 +22,23 @@ public static class PlatformWebhookEndpoints
 
     public static IEndpointRouteBuilder MapPlatformWebhooks(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/webhooks/{platform}", Accept).WithName("AcceptPlatformWebhook");
+        app.MapPost("/v1/webhooks/{platform}", Accept).WithName("AcceptPlatformWebhook")
+            .Documented("A platform's own webhook payload, mapped to canonical events. Signed platforms are checked on the raw body with the tenant's "
+                + "secret for that platform (Ingestion:Platforms:{tenant}:{platform}:Secret), with a 5-minute tolerance where a timestamp is signed. "
+                + "Unknown event types answer 202 with the reason they were ignored.",
+                "amazon-connect: EventBridge 'Amazon Connect Contact Event' (unsigned; API key). genesys-cloud: "
+                + "v2.detail.events.conversation.{id}.customer.start/end, bare or in EventBridge (unsigned; API key). twilio: form-encoded voice "
+                + "status callbacks and messaging webhooks, X-Twilio-Signature (the key may come as the Basic auth password). zendesk: "
+                + "zen:event-type:ticket.* events, X-Zendesk-Webhook-Signature with X-Zendesk-Webhook-Signature-Timestamp. webhook: a canonical "
+                + "ContactEventV1 signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature).")
+            .Parameter("platform", "The platform that sent the payload.", PlatformAdapters.All.Select(a => a.Name))
+            .Accepts<JsonElement>("application/json", "application/x-www-form-urlencoded")
+            .Produces<WebhookAccepted>(StatusCodes.Status202Accepted)
+            .Answers(StatusCodes.Status202Accepted, "Per-event results (as in a batch), and why the payload was ignored if it was.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .Answers(StatusCodes.Status404NotFound, "ProblemDetails: no such platform.")
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         return app;
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Contacts.ServiceDefaults.EventStore;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
@@ -28,6 +29,7 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<TransientFailureHandler>();
         builder.Services.AddHealthChecks();
+        builder.Services.AddPublicApiDocument(serviceName);
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
