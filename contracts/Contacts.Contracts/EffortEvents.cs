@@ -1,3 +1,4 @@
+using System.ComponentModel;
 namespace Contacts.Contracts;
 
 /// <summary>
@@ -28,7 +29,12 @@ public sealed record EffortScored(
 /// One reason behind a score: which driver, how many points, and the evidence for it (the contacts that showed it and
 /// the measured value, such as seconds on hold).
 /// </summary>
-public sealed record EffortDriver(string Name, int Points, string Evidence, IReadOnlyList<string>? ContactIds = null, double? Value = null);
+public sealed record EffortDriver(
+    string Name,
+    int Points,
+    string Evidence,
+    [property: Description("The contacts that showed the driver (source:contactId).")] IReadOnlyList<string>? ContactIds = null,
+    [property: Description("The measured value: repeats, switches, transfers, longest seconds, count, or the CES answer.")] double? Value = null);
 
 /// <summary>
 /// A customer crossed an alert rule; CRMs receive it by webhook or by binding a queue to this exchange. Level is the

@@ -9,6 +9,7 @@ builder.AddServiceDefaults("ingestion");
 builder.AddDatabase("ingestion", IngestionSchema.Migrations);
 builder.AddMessaging(x => x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>());
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.DescribeContactEventSchema();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

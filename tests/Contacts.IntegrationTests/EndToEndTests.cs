@@ -298,7 +298,7 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
     {
         using var http = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
         var document = await http.GetFromJsonAsync<JsonElement>("openapi/v1.json");
-        Assert.Equal("3.1.0", document.GetProperty("openapi").GetString());
+        Assert.Equal("3.1.1", document.GetProperty("openapi").GetString());
         Assert.True(document.GetProperty("paths").TryGetProperty("/v1/events/batch", out _));
     }
 

@@ -1,77 +1,152 @@
-using System.Reflection;
 using System.Text.Json;
 using Contacts.Gateway.OpenApi;
-using Contacts.Ingestion.Events;
+using Contacts.OpenApi;
+using Contacts.ServiceDefaults.OpenApi;
 
 namespace Contacts.UnitTests;
 
+/// <summary>
+/// The public API's document is generated from the endpoints (tools/openapi); these keep the committed and served copy
+/// in step with them, and the gateway's routes in step with the documented operations, both ways.
+/// </summary>
 public sealed class OpenApiDocumentTests
 {
-    private static readonly JsonElement Document = JsonDocument.Parse(OpenApiDocument.Json).RootElement;
+    private static readonly Lazy<Task<string>> Generated = new(() => PublicApiGenerator.GenerateAsync());
 
-    [Theory]
-    [InlineData("ContactEventV1", typeof(ContactEventV1))]
-    [InlineData("Identifiers", typeof(IdentifiersV1))]
-    [InlineData("Measures", typeof(MeasuresV1))]
-    [InlineData("Survey", typeof(SurveyV1))]
-    [InlineData("CustomerEffort", typeof(Contacts.Effort.Reads.CustomerEffortView))]
-    [InlineData("Journey", typeof(Contacts.Effort.Reads.JourneyView))]
-    [InlineData("JourneyContact", typeof(Contacts.Effort.Reads.ContactView))]
-    [InlineData("EffortSettings", typeof(Contacts.Effort.Journeys.EffortSettings))]
-    [InlineData("Replay", typeof(Contacts.Effort.Settings.ReplayView))]
-    [InlineData("Calibration", typeof(Contacts.Effort.Calibration.CalibrationReport))]
-    [InlineData("EffortDriver", typeof(Contacts.Contracts.EffortDriver))]
-    [InlineData("Customer", typeof(Contacts.Identity.Customers.CustomerView))]
-    [InlineData("HistoryPage", typeof(Contacts.Identity.Customers.HistoryPage))]
-    [InlineData("IdentitySettings", typeof(Contacts.Identity.Settings.IdentitySettingsInput))]
-    [InlineData("Alert", typeof(Contacts.Alerting.Alerts.AlertView))]
-    [InlineData("AlertingSettings", typeof(Contacts.Alerting.Settings.AlertingSettings))]
-    public void The_documented_event_has_exactly_the_fields_ingestion_reads(string schema, Type dto)
-    {
-        var documented = Document.GetProperty("components").GetProperty("schemas").GetProperty(schema).GetProperty("properties")
-            .EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal);
-        var read = dto.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.GetCustomAttribute<System.Text.Json.Serialization.JsonIgnoreAttribute>() is null)
-            .Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)).Order(StringComparer.Ordinal);
-        Assert.Equal(read, documented);
-    }
-
-    [Fact]
-    public void Every_public_route_is_documented()
-    {
-        var paths = Document.GetProperty("paths").EnumerateObject().Select(p => p.Name).ToHashSet();
-        Assert.Superset(new HashSet<string> { "/v1/events", "/v1/events/batch", "/v1/customers", "/v1/customers/{id}", "/v1/webhooks/{platform}",
-            "/v1/customers/{id}/effort", "/v1/customers/{id}/context", "/v1/settings/effort", "/v1/settings/effort/replays/{id}", "/v1/effort/calibration",
-            "/v1/customers/{id}/history", "/v1/customers/{id}/split", "/v1/settings/identity",
-            "/v1/alerts", "/v1/alerts/{id}", "/v1/alerts/{id}/acknowledge", "/v1/alerts/{id}/resolve", "/v1/settings/alerting" }, paths);
-    }
-    /// <summary>Every route of the gateway's proxy configuration, with each of its methods, is in the document.</summary>
-    [Fact]
-    public void Every_proxied_route_and_method_is_documented()
+    private static string RepositoryRoot()
     {
         var root = new DirectoryInfo(AppContext.BaseDirectory);
         while (!File.Exists(Path.Combine(root.FullName, "Contacts.sln")))
         {
-            root = root.Parent!;
+            root = root.Parent ?? throw new InvalidOperationException("no Contacts.sln above the test's folder");
         }
-        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(root.FullName, "gateway", "Contacts.Gateway", "appsettings.json")));
-        var routes = settings.RootElement.GetProperty("ReverseProxy").GetProperty("Routes").EnumerateObject()
-            .Select(r => (Path: r.Value.GetProperty("Match").GetProperty("Path").GetString()!,
-                Methods: r.Value.GetProperty("Match").GetProperty("Methods").EnumerateArray().Select(m => m.GetString()!.ToLowerInvariant()).ToList()))
-            .ToList();
-        var paths = Document.GetProperty("paths");
-        Assert.NotEmpty(routes);
-        foreach (var (path, methods) in routes)
+        return root.FullName;
+    }
+
+    /// <summary>Documented operations: path, method (lower case), the host that serves it (its tag), and the operation.</summary>
+    private static async Task<List<(string Path, string Method, string Service, JsonElement Operation)>> Operations()
+    {
+        var document = JsonDocument.Parse(await Generated.Value).RootElement;
+        return [.. document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(op => (path.Name, op.Name, op.Value.GetProperty("tags")[0].GetString()!, op.Value)))];
+    }
+
+    private static List<(string Name, string Cluster, string Path, List<string> Methods)> ProxyRoutes()
+    {
+        using var settings = JsonDocument.Parse(File.ReadAllText(Path.Combine(RepositoryRoot(), "gateway", "Contacts.Gateway", "appsettings.json")));
+        return [.. settings.RootElement.GetProperty("ReverseProxy").GetProperty("Routes").EnumerateObject()
+            .Select(r => (r.Name, r.Value.GetProperty("ClusterId").GetString()!, r.Value.GetProperty("Match").GetProperty("Path").GetString()!,
+                r.Value.GetProperty("Match").GetProperty("Methods").EnumerateArray().Select(m => m.GetString()!.ToLowerInvariant()).ToList()))];
+    }
+
+    /// <summary>Whether a YARP route's path template matches a documented path: {x} one segment, {**x} the rest (at least one).</summary>
+    internal static bool RouteMatches(string routePath, string documentedPath)
+    {
+        var route = routePath.Trim('/').Split('/');
+        var path = documentedPath.Trim('/').Split('/');
+        for (var i = 0; i < route.Length; i++)
         {
-            // A catch-all route is documented by the paths under it; a named parameter is {id} or its own name in the document.
-            var documented = path.Contains("{**", StringComparison.Ordinal)
-                ? paths.EnumerateObject().Where(p => p.Name.StartsWith(path[..path.IndexOf("{**", StringComparison.Ordinal)], StringComparison.Ordinal)).ToList()
-                : paths.EnumerateObject().Where(p => p.Name == path).ToList();
-            Assert.True(documented.Count > 0, $"{path} is routed by the gateway but not in openapi-v1.json");
+            if (route[i].StartsWith("{**", StringComparison.Ordinal))
+            {
+                return path.Length > i;
+            }
+            if (i >= path.Length || !(route[i].StartsWith('{') || route[i] == path[i]))
+            {
+                return false;
+            }
+        }
+        return route.Length == path.Length;
+    }
+
+    [Theory]
+    [InlineData("/v1/customers/{**rest}", "/v1/customers/{id}/history", true)]
+    [InlineData("/v1/customers/{**rest}", "/v1/customers", false)]
+    [InlineData("/v1/customers/{id}/split", "/v1/customers/{id}/split", true)]
+    [InlineData("/v1/customers/{id}", "/v1/customers/{id}/split", false)]
+    [InlineData("/v1/events", "/v1/events/batch", false)]
+    [InlineData("/v1/webhooks/{platform}", "/v1/webhooks/{platform}", true)]
+    public void A_route_template_matches_the_paths_it_forwards(string route, string path, bool matches) =>
+        Assert.Equal(matches, RouteMatches(route, path));
+
+    [Fact]
+    public async Task The_committed_and_served_document_is_the_one_the_endpoints_generate()
+    {
+        var committed = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), PublicApiGenerator.DocumentPath));
+        var generated = await Generated.Value;
+        Assert.True(committed == generated, $"{PublicApiGenerator.DocumentPath} is not what the endpoints generate: run tools/openapi and commit it");
+        Assert.Equal(generated, OpenApiDocument.Json);
+        Assert.Equal("3.1.1", JsonDocument.Parse(generated).RootElement.GetProperty("openapi").GetString());
+    }
+
+    [Fact]
+    public async Task Every_operation_is_named_summarised_and_answers_something_described()
+    {
+        var operations = await Operations();
+        Assert.True(operations.Count >= 25, $"only {operations.Count} operations documented");
+        foreach (var (path, method, _, operation) in operations)
+        {
+            var name = $"{method.ToUpperInvariant()} {path}";
+            Assert.True(operation.TryGetProperty("operationId", out _), $"{name} has no operationId (.WithName)");
+            Assert.True(operation.TryGetProperty("summary", out var summary) && summary.GetString()!.Length > 10, $"{name} has no summary (.Documented)");
+            var answers = operation.GetProperty("responses").EnumerateObject().ToList();
+            Assert.Contains(answers, a => a.Name.StartsWith('2'));
+            Assert.All(answers, a => Assert.False(string.IsNullOrEmpty(a.Value.GetProperty("description").GetString()), $"{name} answers {a.Name} undescribed"));
+        }
+    }
+
+    [Fact]
+    public async Task Every_tenant_operation_carries_the_gateway_answers_and_every_admin_one_the_operator_key()
+    {
+        foreach (var (path, method, service, operation) in await Operations())
+        {
+            var answers = operation.GetProperty("responses");
+            Assert.True(answers.TryGetProperty("401", out _), $"{method} {path} lacks 401");
+            if (path.StartsWith("/v1/", StringComparison.Ordinal))
+            {
+                Assert.True(answers.TryGetProperty("429", out _), $"{method} {path} lacks 429");
+                Assert.Equal(service != PublicApiDocument.Gateway, answers.TryGetProperty("503", out _));
+            }
+            else
+            {
+                Assert.StartsWith("/admin/", path);
+                Assert.Equal("operator", operation.GetProperty("security")[0].EnumerateObject().Single().Name);
+            }
+        }
+    }
+
+    /// <summary>Every route of the gateway's proxy configuration, with each of its methods, forwards to operations its cluster documents.</summary>
+    [Fact]
+    public async Task Every_proxied_route_and_method_is_a_documented_operation_of_its_cluster()
+    {
+        var operations = await Operations();
+        var routes = ProxyRoutes();
+        Assert.NotEmpty(routes);
+        foreach (var (name, cluster, path, methods) in routes)
+        {
             foreach (var method in methods)
             {
-                Assert.True(documented.Any(p => p.Value.TryGetProperty(method, out _)), $"{method.ToUpperInvariant()} {path} is routed but not documented");
+                Assert.True(operations.Any(o => o.Method == method && o.Service == cluster && RouteMatches(path, o.Path)),
+                    $"route {name} forwards {method.ToUpperInvariant()} {path} to {cluster}, which documents no such operation");
             }
+        }
+    }
+
+    /// <summary>Every operation a service documents is reachable through the gateway, routed to that service.</summary>
+    [Fact]
+    public async Task Every_documented_service_operation_is_routed_to_its_service()
+    {
+        var routes = ProxyRoutes();
+        var operations = await Operations();
+        Assert.Contains(operations, o => o.Service == PublicApiDocument.Gateway);
+        foreach (var (path, method, service, _) in operations.Where(o => o.Service != PublicApiDocument.Gateway))
+        {
+            // As YARP picks among matching routes: one without a catch-all first, then the one with more literal segments.
+            var routed = routes.Where(r => r.Methods.Contains(method) && RouteMatches(r.Path, path))
+                .OrderByDescending(r => !r.Path.Contains("{**", StringComparison.Ordinal))
+                .ThenByDescending(r => r.Path.Split('/').Count(segment => !segment.StartsWith('{')))
+                .ToList();
+            Assert.True(routed.Count > 0, $"{method.ToUpperInvariant()} {path} ({service}) is documented but no gateway route forwards it");
+            Assert.True(routed[0].Cluster == service, $"route {routed[0].Name} sends {method.ToUpperInvariant()} {path} to {routed[0].Cluster}, but {service} serves it");
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
@@ -14,30 +15,32 @@ namespace Contacts.Alerting.Alerts;
 /// <summary>An alert as the API and the webhooks show it: enough for a CRM to act without calling back.</summary>
 public sealed record AlertView(
     Guid Id,
-    Guid CustomerId,
-    string Reason,
-    string Status,
-    int Level,
-    int Score,
+    [property: Description("The customer the alert belongs to now (the survivor after merges).")] Guid CustomerId,
+    [property: Description("Why: high_effort, or a driver rule's reason.")] string Reason,
+    [property: Description("open and acknowledged are active (one per customer and reason).")] string Status,
+    [property: Description("The escalation level its score reached (0 under the first level); each level is reached once.")] int Level,
+    [property: Description("The customer's latest score while the alert is active.")] int Score,
     IReadOnlyList<EffortDriver> Drivers,
-    Guid ContactEventId,
-    Guid? JourneyId,
+    [property: Description("The contact whose score raised the alert.")] Guid ContactEventId,
+    [property: Description("The journey of the latest score.")] Guid? JourneyId,
     string? Topic,
     IReadOnlyList<string>? Channels,
-    long? ScoreVersion,
+    [property: Description("The version of the customer's effort state the score came from.")] long? ScoreVersion,
     DateTimeOffset RaisedAt,
     DateTimeOffset UpdatedAt,
     DateTimeOffset? AcknowledgedAt,
     DateTimeOffset? ClosedAt,
     string? Resolution,
-    Guid? SupersededBy,
+    [property: Description("For a merged alert: the survivor's open alert that carries on.")] Guid? SupersededBy,
     AlertLinks Links);
 
 /// <summary>Where to read more, relative to the gateway.</summary>
 public sealed record AlertLinks(string Alert, string CustomerContext);
 
 /// <summary>A page of alerts, newest first; Next is the cursor for the following page (null on the last).</summary>
-public sealed record AlertPage(IReadOnlyList<AlertView> Items, string? Next);
+public sealed record AlertPage(
+    IReadOnlyList<AlertView> Items,
+    [property: Description("Cursor for the next page (the after parameter); null on the last page.")] string? Next);
 
 /// <summary>Reading alerts, for the API and for the webhook bodies (written in the transaction that changed the alert).</summary>
 public static class AlertReads

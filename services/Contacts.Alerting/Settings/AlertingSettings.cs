@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
@@ -11,8 +12,11 @@ namespace Contacts.Alerting.Settings;
 /// </summary>
 public sealed record AlertingSettings
 {
+    [Description("A score at or above this raises a high_effort alert.")]
     public int Threshold { get; init; } = 60;
+    [Description("After an alert is resolved, its reason raises no new alert for the customer for this long.")]
     public int CooldownMinutes { get; init; } = 24 * 60;
+    [Description("Rising scores above the threshold at which an active high_effort alert escalates, once each.")]
     public IReadOnlyList<int> EscalationLevels { get; init; } = [80, 90];
     public IReadOnlyList<DriverRule> DriverRules { get; init; } = [];
 
@@ -24,10 +28,16 @@ public sealed record AlertingSettings
 }
 
 /// <summary>A driver-based rule: crossed when every condition holds (on one same contact, when SameContact is set).</summary>
-public sealed record DriverRule(string Reason, IReadOnlyList<DriverCondition> Drivers, bool SameContact = false);
+public sealed record DriverRule(
+    [property: Description("The alert reason the rule raises (not high_effort).")] string Reason,
+    IReadOnlyList<DriverCondition> Drivers,
+    [property: Description("One same contact must show every driver of the rule.")] bool SameContact = false);
 
 /// <summary>A driver that must be present in the score, with at least this measured value and/or these points.</summary>
-public sealed record DriverCondition(string Name, double? MinValue = null, int? MinPoints = null);
+public sealed record DriverCondition(
+    string Name,
+    [property: Description("The driver's measured value (e.g. seconds of the longest wait) must be at least this.")] double? MinValue = null,
+    int? MinPoints = null);
 
 /// <summary>Deployment-wide defaults for tenants without settings of their own ("Alerting:Rules").</summary>
 public sealed class AlertRuleOptions

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 namespace Contacts.Effort.Journeys;
 
 /// <summary>
@@ -37,6 +38,7 @@ public sealed class EffortThresholds
 public sealed class EffortSettings
 {
     public int WindowDays { get; set; } = 7;
+    [Description("Points per occurrence, 0-100 each; every driver is capped at 3x its weight.")]
     public EffortWeights Weights { get; set; } = new();
     public EffortThresholds Thresholds { get; set; } = new();
 

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
 
@@ -7,12 +8,12 @@ public sealed record CustomerEffortView(
     Guid CustomerId,
     int Score,
     int PredictedScore,
-    long Version,
+    [property: Description("Version of the customer's effort state, as EffortScored carries it.")] long Version,
     DateTimeOffset AsOf,
     Guid? WorstJourneyId,
     IReadOnlyList<EffortDriver> Drivers,
     IReadOnlyList<JourneyView> OpenJourneys,
-    IReadOnlyList<JourneyView> RecentJourneys,
+    [property: Description("Closed journeys kept in the snapshot (at most 5).")] IReadOnlyList<JourneyView> RecentJourneys,
     IReadOnlyList<CesAnswerView> CesAnswers);
 
 public sealed record JourneyView(
@@ -22,7 +23,7 @@ public sealed record JourneyView(
     DateTimeOffset OpenedAt,
     DateTimeOffset LastContactAt,
     int Score,
-    int PredictedScore,
+    [property: Description("From the drivers alone, without the CES answer.")] int PredictedScore,
     int? CesScore,
     IReadOnlyList<string> Channels,
     int Transfers,
@@ -32,7 +33,7 @@ public sealed record JourneyView(
     IReadOnlyList<ContactView> Contacts);
 
 public sealed record ContactView(
-    string Id,
+    [property: Description("source:contactId (a transfer chain's initial contact)")] string Id,
     string Source,
     IReadOnlyList<string> ContactIds,
     string Channel,

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Identifiers;
 using Contacts.ServiceDefaults.OpenApi;
@@ -16,8 +17,8 @@ public sealed record CustomerView(
     IReadOnlyList<IdentifierView> Identifiers,
     IReadOnlyList<string> Channels,
     IReadOnlyList<TimelineEntry> Timeline,
-    IReadOnlyList<AmbiguousContact> AmbiguousContacts,
-    IReadOnlyList<Guid> DistinctFrom);
+    [property: Description("Contacts whose only identifiers are shared: held, credited to no candidate, not scored.")] IReadOnlyList<AmbiguousContact> AmbiguousContacts,
+    [property: Description("Customers split from this one: never merged with it again.")] IReadOnlyList<Guid> DistinctFrom);
 
 /// <summary>An identifier of the customer; a shared one is held with other customers (SharedWith) and never merges them.</summary>
 public sealed record IdentifierView(string Type, string Value, bool Shared = false, IReadOnlyList<Guid>? SharedWith = null);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Contacts.ServiceDefaults.Identifiers;
@@ -9,10 +10,10 @@ namespace Contacts.Identity.Settings;
 /// deviceId). Every field has a protective default; what a tenant PUTs replaces the defaults field by field.
 /// </summary>
 public sealed record IdentitySettings(
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? DefaultRegion,
-    IReadOnlyDictionary<string, int> Limits,
-    IReadOnlyList<string> Priority,
-    IReadOnlyDictionary<string, IReadOnlyList<string>> Blocked)
+    [property: Description("Region (US, GB, ...) for phone numbers written in national format; null: such numbers are kept on the contact but never matched.")] [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] string? DefaultRegion,
+    [property: Description("Distinct values of each type one customer may hold (phone, email, crmId, accountNumber, handle, deviceId; 1-1000).")] IReadOnlyDictionary<string, int> Limits,
+    [property: Description("Identifier types, most trusted first.")] IReadOnlyList<string> Priority,
+    [property: Description("Per type, values never matched ('*' matches anything; case-insensitive).")] IReadOnlyDictionary<string, IReadOnlyList<string>> Blocked)
 {
     public const int MaxLimit = 1000;
     public const int MaxBlockedPerType = 200;
@@ -117,10 +118,10 @@ public sealed record IdentitySettings(
 
 /// <summary>The body of PUT /v1/settings/identity: each field optional (absent means the default).</summary>
 public sealed record IdentitySettingsInput(
-    string? DefaultRegion = null,
-    Dictionary<string, int>? Limits = null,
-    List<string>? Priority = null,
-    Dictionary<string, List<string>>? Blocked = null);
+    [property: Description("Region (US, GB, ...) for phone numbers written in national format; null: such numbers are kept on the contact but never matched.")] string? DefaultRegion = null,
+    [property: Description("Distinct values of each type one customer may hold (phone, email, crmId, accountNumber, handle, deviceId; 1-1000).")] Dictionary<string, int>? Limits = null,
+    [property: Description("Identifier types, most trusted first.")] List<string>? Priority = null,
+    [property: Description("Per type, values never matched ('*' matches anything; case-insensitive).")] Dictionary<string, List<string>>? Blocked = null);
 
 internal static class SettingsJson
 {

@@ -65,6 +65,17 @@ public static class PublicApiDocument
                     document.Components.Schemas["ProblemDetails"] = await context.GetOrCreateSchemaAsync(typeof(Microsoft.AspNetCore.Mvc.ProblemDetails), null, ct);
                 }
             });
+            options.AddSchemaTransformer((schema, _, _) =>
+            {
+                // Numbers are written as JSON numbers (and ingestion reads only those); the web defaults' leniency for
+                // numbers in strings is not the contract.
+                if (schema.Type is { } type && (type.HasFlag(JsonSchemaType.Number) || type.HasFlag(JsonSchemaType.Integer)) && type.HasFlag(JsonSchemaType.String))
+                {
+                    schema.Type = type & ~JsonSchemaType.String;
+                    schema.Pattern = null;
+                }
+                return Task.CompletedTask;
+            });
             options.AddOperationTransformer((operation, context, _) =>
             {
                 var path = "/" + context.Description.RelativePath;
@@ -92,6 +103,31 @@ public static class PublicApiDocument
             });
         });
         return services;
+    }
+
+    /// <summary>
+    /// Rules of a type's schema that its C# shape cannot say (allowed values, lengths, what is required), for types whose
+    /// handler validates them itself to name each broken rule; the describer should take them from the validator's own constants.
+    /// </summary>
+    public static IServiceCollection DescribeSchema<T>(this IServiceCollection services, Action<OpenApiSchema> describe) =>
+        services.Configure<OpenApiOptions>(Name, options => options.AddSchemaTransformer((schema, context, _) =>
+        {
+            if (context.JsonTypeInfo.Type == typeof(T))
+            {
+                describe(schema);
+            }
+            return Task.CompletedTask;
+        }));
+
+    /// <summary>A property's schema within a described type's schema, to add its rules.</summary>
+    public static OpenApiSchema Property(this OpenApiSchema schema, string name) =>
+        (schema.Properties is { } properties && properties.TryGetValue(name, out var property) ? property as OpenApiSchema : null) ?? throw new InvalidOperationException($"the schema has no inline property {name}");
+
+    /// <summary>The values a string takes, as an enum.</summary>
+    public static OpenApiSchema OneOf(this OpenApiSchema schema, IEnumerable<string> values)
+    {
+        schema.Enum = values.Select(v => (JsonNode)JsonValue.Create(v)!).ToList();
+        return schema;
     }
 
     /// <summary>What each error status means on this API, for answers the endpoint does not describe itself.</summary>
