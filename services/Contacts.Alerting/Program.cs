@@ -1,5 +1,6 @@
 using Contacts.Alerting.Alerts;
 using Contacts.Alerting.Settings;
+using Contacts.Alerting.Subscriptions;
 using Contacts.Alerting.Webhooks;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;
@@ -24,6 +25,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapAlerts();
 app.MapAlertingSettings();
+app.MapSubscriptions();
 app.Run();
 
 public partial class Program;

@@ -170,7 +170,7 @@ public static class AlertStore
                         view.ContactEventId, view.RaisedAt, view.Level, view.JourneyId, view.Topic, view.Channels);
                     session.Publish(alert, alert.Id);
                     // The raised webhook's id is the alert id: stable, so a CRM de-duplicates a redelivery by it.
-                    queued |= await WebhookQueue.Enqueue(session, view.Id, view, AlertWebhookTypes.Raised, webhooks, ct);
+                    queued |= await WebhookQueue.Enqueue(session, tenantId, view.Id, view, AlertWebhookTypes.Raised, webhooks, ct);
                     break;
                 }
                 case OpenAlertRescored rescored:
@@ -196,7 +196,7 @@ public static class AlertStore
                     var change = new AlertEscalated(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Level, view.Score,
                         view.Drivers, view.UpdatedAt);
                     session.Publish(change, change.Id);
-                    queued |= await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Escalated, webhooks, ct);
+                    queued |= await WebhookQueue.Enqueue(session, tenantId, change.Id, view, AlertWebhookTypes.Escalated, webhooks, ct);
                     break;
                 }
                 case Acknowledged acknowledged:
@@ -207,7 +207,7 @@ public static class AlertStore
                     var view = await AlertReads.Find(session, tenantId, acknowledged.AlertId, ct);
                     var change = new AlertAcknowledged(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.AcknowledgedAt ?? view.UpdatedAt);
                     session.Publish(change, change.Id);
-                    queued |= await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Acknowledged, webhooks, ct);
+                    queued |= await WebhookQueue.Enqueue(session, tenantId, change.Id, view, AlertWebhookTypes.Acknowledged, webhooks, ct);
                     break;
                 }
                 case Resolved resolved:
@@ -278,7 +278,7 @@ public static class AlertStore
         var change = new AlertResolved(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Resolution ?? Resolutions.Manual,
             view.SupersededBy, view.ClosedAt ?? view.UpdatedAt);
         session.Publish(change, change.Id);
-        return await WebhookQueue.Enqueue(session, change.Id, view, AlertWebhookTypes.Resolved, webhooks, ct);
+        return await WebhookQueue.Enqueue(session, tenantId, change.Id, view, AlertWebhookTypes.Resolved, webhooks, ct);
     }
 
     private static void AddJourney(NpgsqlCommand cmd, EffortScored score)

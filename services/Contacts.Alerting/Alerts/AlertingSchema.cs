@@ -83,5 +83,41 @@ internal static class AlertingSchema
                 settings jsonb not null,
                 updated_at timestamptz not null default now());
             """),
+        new("alerting_0006_subscriptions", """
+            -- Tenants' webhook subscriptions: each alert change is one delivery per subscription that wants its type. The secret
+            -- is kept to sign with; after a rotation the previous one signs too until previous_secret_until.
+            create table webhook_subscriptions (
+                id uuid primary key,
+                tenant_id text not null,
+                url text not null,
+                events text[] not null,
+                secret text not null,
+                previous_secret text,
+                previous_secret_until timestamptz,
+                status text not null default 'enabled',
+                disabled_reason text,
+                disabled_at timestamptz,
+                failing_since timestamptz,
+                idempotency_key text,
+                fingerprint text,
+                created_at timestamptz not null default now());
+            create unique index webhook_subscriptions_idempotency on webhook_subscriptions (tenant_id, idempotency_key) where idempotency_key is not null;
+            create index webhook_subscriptions_tenant on webhook_subscriptions (tenant_id, id);
+            -- The webhook-id is the message's (the same for every subscription and every retry); the row id is the delivery's.
+            alter table webhook_deliveries add column message_id uuid;
+            update webhook_deliveries set message_id = id;
+            alter table webhook_deliveries alter column message_id set not null;
+            alter table webhook_deliveries add column subscription_id uuid references webhook_subscriptions (id) on delete cascade;
+            alter table webhook_deliveries add column claimed_at timestamptz;
+            create index webhook_deliveries_subscription on webhook_deliveries (subscription_id, id) where subscription_id is not null;
+            create table webhook_attempts (
+                id bigint generated always as identity primary key,
+                delivery_id uuid not null references webhook_deliveries (id) on delete cascade,
+                attempted_at timestamptz not null,
+                status_code int,
+                latency_ms int not null,
+                error text);
+            create index webhook_attempts_delivery on webhook_attempts (delivery_id, id);
+            """),
     ];
 }

@@ -3,10 +3,12 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Contacts.Alerting.Alerts;
+using Contacts.Alerting.Subscriptions;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
+using Contacts.ServiceDefaults.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -20,6 +22,10 @@ public static class WebhookDeliverySetup
         builder.Services.AddOptions<WebhookOptions>().Bind(builder.Configuration.GetSection("Alerting:Webhook"));
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddHttpClient(WebhookDispatcher.HttpClientName);
+        // Subscribers' endpoints: every resolved address checked at connect time, redirects not followed.
+        builder.Services.AddHttpClient(WebhookDispatcher.SubscriberClientName)
+            .ConfigurePrimaryHttpMessageHandler(services => GuardedConnect.Handler(
+                services.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowPrivateAddresses, TimeSpan.FromSeconds(10)));
         builder.Services.AddHostedService<WebhookDispatcher>();
         return builder;
     }
@@ -50,32 +56,56 @@ public static class WebhookQueue
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Body: {"type", "timestamp", "data": the alert as it is after the change}; deliveryId is the webhook-id.</summary>
-    public static async Task<bool> Enqueue(Session session, Guid deliveryId, AlertView alert, string type, WebhookOptions options, CancellationToken ct)
+    /// <summary>
+    /// Body: {"type", "timestamp", "data": the alert as it is after the change}; messageId is the webhook-id. One delivery for the
+    /// deployment-wide URL (when set) and one per enabled subscription of the tenant that wants this type.
+    /// </summary>
+    public static async Task<bool> Enqueue(Session session, string tenantId, Guid messageId, AlertView alert, string type, WebhookOptions options,
+        CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(options.Url))
-        {
-            return false;
-        }
         var body = JsonSerializer.Serialize(new { type, timestamp = alert.UpdatedAt, data = AlertWebhookData.Of(alert) }, Json);
-        await using var cmd = session.Command("""
-            insert into webhook_deliveries (id, alert_id, url, body, traceparent, event_type) values (@id, @alert, @url, @body, @trace, @type)
-            """);
-        cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("id", deliveryId);
-        cmd.Parameters.AddWithValue("alert", alert.Id);
-        cmd.Parameters.AddWithValue("url", options.Url);
-        cmd.Parameters.AddWithValue("body", body);
-        cmd.Parameters.AddWithValue("type", type);
-        await cmd.ExecuteNonQueryAsync(ct);
-        return true;
+        var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
+        if (!string.IsNullOrWhiteSpace(options.Url))
+        {
+            targets.Add((messageId, options.Url, null));
+        }
+        await using (var subscriptions = session.Command("select id, url, events from webhook_subscriptions where tenant_id = @tenant and status = 'enabled'"))
+        {
+            subscriptions.Parameters.AddWithValue("tenant", tenantId);
+            await using var reader = await subscriptions.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                if (DeliveryPolicy.Wants(reader.GetFieldValue<string[]>(2), type))
+                {
+                    targets.Add((Guid.CreateVersion7(), reader.GetString(1), reader.GetGuid(0)));
+                }
+            }
+        }
+        foreach (var (id, url, subscription) in targets)
+        {
+            await using var cmd = session.Command("""
+                insert into webhook_deliveries (id, message_id, alert_id, url, body, traceparent, event_type, subscription_id)
+                values (@id, @message, @alert, @url, @body, @trace, @type, @subscription)
+                """);
+            cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("id", id);
+            cmd.Parameters.AddWithValue("message", messageId);
+            cmd.Parameters.AddWithValue("alert", alert.Id);
+            cmd.Parameters.AddWithValue("url", url);
+            cmd.Parameters.AddWithValue("body", body);
+            cmd.Parameters.AddWithValue("type", type);
+            cmd.Parameters.Add(new NpgsqlParameter("subscription", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)subscription ?? DBNull.Value });
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+        return targets.Count > 0;
     }
 }
 
 /// <summary>
-/// Delivers queued webhooks: signed POSTs, a 2xx within the timeout counts, 410 disables the delivery, anything else
-/// (429, 5xx, timeouts, refused connections) is retried on the schedule. webhook-id is stable across retries, so a CRM
-/// that saw an attempt whose answer we lost recognises the retry.
+/// Delivers queued webhooks: signed POSTs, a 2xx within the timeout counts, 410 disables, anything else (429, 5xx, 3xx,
+/// timeouts, refused connections, forbidden addresses) is retried on the schedule (DeliveryPolicy). webhook-id is stable
+/// across retries and subscriptions, so a CRM that saw an attempt whose answer we lost recognises the retry. Every attempt
+/// is logged (time, status, latency, error) for the delivery log.
 /// </summary>
 internal sealed partial class WebhookDispatcher(
     NpgsqlDataSource dataSource,
@@ -87,9 +117,14 @@ internal sealed partial class WebhookDispatcher(
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     public const string HttpClientName = "webhooks";
+    public const string SubscriberClientName = "webhook-subscribers";
     /// <summary>How long past the POST timeout a claimed delivery stays claimed: after a crash it is due again then.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(5);
     private readonly WebhookOptions _options = options.Value;
+
+    private sealed record Due(Guid Id, Guid MessageId, string Url, string Body, int Attempts, string? Traceparent, Guid? SubscriptionId);
+
+    private sealed record Signing(string Secret, string? PreviousSecret, string Status, DateTimeOffset? FailingSince);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -119,12 +154,12 @@ internal sealed partial class WebhookDispatcher(
     /// </summary>
     private async Task<int> DeliverBatch(CancellationToken ct)
     {
-        var due = new List<(Guid Id, string Url, string Body, int Attempts, string? Traceparent)>();
+        var due = new List<Due>();
         await using (var claim = dataSource.CreateCommand("""
-            update webhook_deliveries set next_attempt_at = now() + @lease
+            update webhook_deliveries set next_attempt_at = now() + @lease, claimed_at = now()
             where id in (select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
                          order by next_attempt_at limit @limit for update skip locked)
-            returning id, url, body, attempts, traceparent
+            returning id, message_id, url, body, attempts, traceparent, subscription_id
             """))
         {
             claim.Parameters.AddWithValue("limit", _options.BatchSize);
@@ -132,40 +167,109 @@ internal sealed partial class WebhookDispatcher(
             await using var reader = await claim.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                due.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt32(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+                due.Add(new Due(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
+                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetGuid(6)));
             }
         }
-        await Task.WhenAll(due.Select(async d => await Record(d.Id, d.Attempts + 1, await Post(d.Id, d.Url, d.Body, d.Traceparent, ct), ct)));
+        var signing = await SigningFor(due.Where(d => d.SubscriptionId is not null).Select(d => d.SubscriptionId!.Value).Distinct().ToArray(), ct);
+        await Task.WhenAll(due.Select(async d =>
+        {
+            if (d.SubscriptionId is not { } subscription)
+            {
+                await Record(d, null, await Post(d, _options.Secret, null, HttpClientName, ct), ct);
+            }
+            else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
+            {
+                await Record(d, s, await Post(d, s.Secret, s.PreviousSecret, SubscriberClientName, ct), ct);
+            }
+            else
+            {
+                await Skip(d.Id, ct); // disabled since it was queued (deleted ones took their deliveries with them)
+            }
+        }));
         return due.Count;
     }
 
-    private async Task Record(Guid id, int attempts, (int? Status, string? Error) outcome, CancellationToken ct)
+    private async Task<Dictionary<Guid, Signing>> SigningFor(Guid[] subscriptions, CancellationToken ct)
     {
-        var (status, error) = outcome;
-        var (state, nextDelay) = status switch
+        var result = new Dictionary<Guid, Signing>();
+        if (subscriptions.Length == 0)
         {
-            >= 200 and < 300 => ("delivered", TimeSpan.Zero),
-            (int)HttpStatusCode.Gone => ("disabled", TimeSpan.Zero),
-            _ when attempts >= _options.RetrySchedule.Length => ("failed", TimeSpan.Zero),
-            _ => ("pending", _options.RetrySchedule[attempts]),
-        };
+            return result;
+        }
+        await using var cmd = dataSource.CreateCommand("""
+            select id, secret, case when previous_secret_until > now() then previous_secret end, status, failing_since
+            from webhook_subscriptions where id = any(@ids)
+            """);
+        cmd.Parameters.AddWithValue("ids", subscriptions);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result[reader.GetGuid(0)] = new Signing(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
+        }
+        return result;
+    }
+
+    private async Task Skip(Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            update webhook_deliveries set status = 'disabled', claimed_at = null, last_error = 'the subscription is disabled' where id = @id and status = 'pending'
+            """);
+        cmd.Parameters.AddWithValue("id", id);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    private async Task Record(Due due, Signing? subscription, Attempt outcome, CancellationToken ct)
+    {
+        var attempts = due.Attempts + 1;
+        var decision = DeliveryPolicy.Decide(attempts, outcome.Status, clock.GetUtcNow(), subscription?.FailingSince, _options.Schedule,
+            _options.DisableAfter, subscribed: subscription is not null);
         // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await using var update = dataSource.CreateCommand("""
+                await using var connection = await dataSource.OpenConnectionAsync(ct);
+                await using var tx = await connection.BeginTransactionAsync(ct);
+                await using (var update = new NpgsqlCommand("""
                     update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
-                        next_attempt_at = now() + @delay, delivered_at = case when @state = 'delivered' then now() end
-                    where id = @id and status = 'pending'
-                    """);
-                update.Parameters.AddWithValue("id", id);
-                update.Parameters.AddWithValue("state", state);
-                update.Parameters.AddWithValue("attempts", attempts);
-                update.Parameters.AddWithValue("code", (object?)status ?? DBNull.Value);
-                update.Parameters.AddWithValue("error", (object?)error ?? DBNull.Value);
-                update.Parameters.AddWithValue("delay", nextDelay);
-                await update.ExecuteNonQueryAsync(ct);
+                        next_attempt_at = now() + @delay, claimed_at = null, delivered_at = case when @state = 'delivered' then now() end
+                    where id = @id and status = 'pending';
+                    insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+                    select @id, @at, @code, @latency, @error where exists (select 1 from webhook_deliveries where id = @id);
+                    """, connection, tx))
+                {
+                    update.Parameters.AddWithValue("id", due.Id);
+                    update.Parameters.AddWithValue("state", decision.State);
+                    update.Parameters.AddWithValue("attempts", attempts);
+                    update.Parameters.Add(new NpgsqlParameter("code", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)outcome.Status ?? DBNull.Value });
+                    update.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)outcome.Error ?? DBNull.Value });
+                    update.Parameters.AddWithValue("delay", decision.NextDelay);
+                    update.Parameters.AddWithValue("at", outcome.At);
+                    update.Parameters.AddWithValue("latency", (int)Math.Min(int.MaxValue, outcome.Latency.TotalMilliseconds));
+                    await update.ExecuteNonQueryAsync(ct);
+                }
+                if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
+                {
+                    await using var change = new NpgsqlCommand(decision.Effect switch
+                    {
+                        SubscriptionEffect.Healthy => "update webhook_subscriptions set failing_since = null where id = @sub and failing_since is not null",
+                        SubscriptionEffect.Failing => "update webhook_subscriptions set failing_since = coalesce(failing_since, @at) where id = @sub",
+                        _ => """
+                            update webhook_subscriptions set status = 'disabled', disabled_reason = @reason, disabled_at = now(),
+                                failing_since = coalesce(failing_since, @at)
+                            where id = @sub and status = 'enabled';
+                            update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
+                            where subscription_id = @sub and status = 'pending' and claimed_at is null;
+                            """,
+                    }, connection, tx);
+                    change.Parameters.AddWithValue("sub", subscriptionId);
+                    change.Parameters.AddWithValue("at", outcome.At);
+                    change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
+                    await change.ExecuteNonQueryAsync(ct);
+                }
+                await tx.CommitAsync(ct);
                 break;
             }
             catch (Exception ex) when (attempt < 10 && RetryConventions.IsTransient(ex) && !ct.IsCancellationRequested)
@@ -173,42 +277,72 @@ internal sealed partial class WebhookDispatcher(
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(50 * Math.Pow(2, attempt), 2000)), ct);
             }
         }
-        ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", state));
-        if (state != "delivered")
+        ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
+        if (decision.State != DeliveryStates.Delivered)
         {
-            LogAttemptFailed(logger, id, attempts, status, error, state);
+            LogAttemptFailed(logger, due.Id, attempts, outcome.Status, outcome.Error, decision.State);
+        }
+        if (decision.Effect == SubscriptionEffect.Disable)
+        {
+            LogSubscriptionDisabled(logger, due.SubscriptionId!.Value, decision.DisabledReason);
         }
     }
 
-    private async Task<(int? Status, string? Error)> Post(Guid id, string url, string body, string? traceparent, CancellationToken ct)
+    private sealed record Attempt(DateTimeOffset At, int? Status, string? Error, TimeSpan Latency);
+
+    private async Task<Attempt> Post(Due due, string? secret, string? previousSecret, string client, CancellationToken ct)
     {
-        ActivityContext.TryParse(traceparent, null, out var parent);
+        ActivityContext.TryParse(due.Traceparent, null, out var parent);
         using var activity = ContactsTelemetry.Source.StartActivity("webhook deliver", ActivityKind.Client, parent);
-        activity?.SetTag("webhook.id", id);
+        activity?.SetTag("webhook.id", due.MessageId);
+        var at = clock.GetUtcNow();
+        var started = Stopwatch.GetTimestamp();
         try
         {
-            var timestamp = clock.GetUtcNow().ToUnixTimeSeconds();
-            using var request = new HttpRequestMessage(HttpMethod.Post, url)
+            var timestamp = at.ToUnixTimeSeconds();
+            var webhookId = due.MessageId.ToString();
+            using var request = new HttpRequestMessage(HttpMethod.Post, due.Url)
             {
-                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                Content = new StringContent(due.Body, Encoding.UTF8, "application/json"),
             };
-            request.Headers.Add("webhook-id", id.ToString());
-            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (!string.IsNullOrEmpty(_options.Secret))
+            request.Headers.Add(StandardWebhooks.IdHeader, webhookId);
+            request.Headers.Add(StandardWebhooks.TimestampHeader, timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (!string.IsNullOrEmpty(secret))
             {
-                request.Headers.Add("webhook-signature", Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Sign(_options.Secret, id.ToString(), timestamp, body));
+                // After a rotation the old secret signs too (space-separated), so a CRM still on it keeps verifying.
+                var signatures = StandardWebhooks.Sign(secret, webhookId, timestamp, due.Body);
+                if (!string.IsNullOrEmpty(previousSecret))
+                {
+                    signatures += " " + StandardWebhooks.Sign(previousSecret, webhookId, timestamp, due.Body);
+                }
+                request.Headers.Add(StandardWebhooks.SignatureHeader, signatures);
             }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.Timeout);
-            using var response = await httpClients.CreateClient(HttpClientName).SendAsync(request, timeout.Token);
+            using var response = await httpClients.CreateClient(client).SendAsync(request, timeout.Token);
             activity?.SetTag("http.response.status_code", (int)response.StatusCode);
-            return ((int)response.StatusCode, response.IsSuccessStatusCode ? null : response.ReasonPhrase);
+            return new Attempt(at, (int)response.StatusCode, response.IsSuccessStatusCode ? null : $"{(int)response.StatusCode} {response.ReasonPhrase}".Trim(),
+                Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
         {
             activity?.SetStatus(ActivityStatusCode.Error, ex.GetType().Name);
-            return (null, ex.Message);
+            var error = ex is TaskCanceledException ? $"no answer within {_options.Timeout.TotalSeconds:0} s" : Describe(ex);
+            return new Attempt(at, null, error, Stopwatch.GetElapsedTime(started));
         }
+    }
+
+    /// <summary>The innermost reason (a refused address says so), which is what a subscriber can act on.</summary>
+    private static string Describe(Exception ex)
+    {
+        for (var inner = ex; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is ForbiddenAddressException forbidden)
+            {
+                return $"refused: {forbidden.Message}";
+            }
+        }
+        return ex.InnerException is { } cause ? $"{ex.Message} ({cause.Message})" : ex.Message;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook pass failed: {Reason}")]
@@ -216,4 +350,7 @@ internal sealed partial class WebhookDispatcher(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook {DeliveryId} attempt {Attempt} got {Status} {Error}; now {State}")]
     private static partial void LogAttemptFailed(ILogger logger, Guid deliveryId, int attempt, int? status, string? error, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook subscription {SubscriptionId} disabled: {Reason}")]
+    private static partial void LogSubscriptionDisabled(ILogger logger, Guid subscriptionId, string? reason);
 }

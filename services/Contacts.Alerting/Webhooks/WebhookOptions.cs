@@ -1,23 +1,35 @@
+using Contacts.Alerting.Subscriptions;
+
 namespace Contacts.Alerting.Webhooks;
 
-/// <summary>The CRM endpoint alerts are POSTed to, signed per the Standard Webhooks spec ("Alerting:Webhook").</summary>
+/// <summary>
+/// Webhook delivery ("Alerting:Webhook"): tenants' subscriptions, and optionally one deployment-wide CRM endpoint set by
+/// the operator (every tenant's alerts, as before subscriptions existed), both signed per the Standard Webhooks spec.
+/// </summary>
 public sealed class WebhookOptions
 {
-    /// <summary>Where to POST alerts; no deliveries are queued when empty (CRMs may bind a queue instead).</summary>
+    /// <summary>The deployment-wide endpoint (operator's, trusted: not checked against private addresses); none when empty.</summary>
     public string? Url { get; set; }
 
-    /// <summary>The signing secret, "whsec_" followed by base64 (as Standard Webhooks libraries expect).</summary>
+    /// <summary>The deployment-wide endpoint's signing secret, "whsec_" followed by base64 (as Standard Webhooks libraries expect).</summary>
     public string? Secret { get; set; }
+
+    /// <summary>Let subscriptions call loopback, private, link-local and unique-local addresses (a local stand-in CRM); never the metadata address.</summary>
+    public bool AllowPrivateAddresses { get; set; }
 
     /// <summary>A 2xx within this counts as delivered.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Delays before each attempt: Svix's schedule, about 28 hours in all.</summary>
-    public TimeSpan[] RetrySchedule { get; set; } =
-    [
-        TimeSpan.Zero, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(30),
-        TimeSpan.FromHours(2), TimeSpan.FromHours(5), TimeSpan.FromHours(10), TimeSpan.FromHours(10),
-    ];
+    /// <summary>Delays before each attempt; DeliveryPolicy.DefaultSchedule (about three days) when not set.</summary>
+    public TimeSpan[]? RetrySchedule { get; set; }
+
+    public IReadOnlyList<TimeSpan> Schedule => RetrySchedule is { Length: > 0 } set ? set : DeliveryPolicy.DefaultSchedule;
+
+    /// <summary>A subscription whose every attempt failed for this long is disabled.</summary>
+    public TimeSpan DisableAfter { get; set; } = DeliveryPolicy.DefaultDisableAfter;
+
+    /// <summary>Subscriptions a tenant may hold.</summary>
+    public int MaxSubscriptionsPerTenant { get; set; } = 50;
 
     public int BatchSize { get; set; } = 32;
 

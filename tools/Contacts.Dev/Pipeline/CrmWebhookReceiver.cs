@@ -6,7 +6,8 @@ using Contacts.Dev.Servers;
 namespace Contacts.Dev.Pipeline;
 
 /// <summary>One webhook POST as a CRM received it, and whether its Standard Webhooks signature checked out.</summary>
-public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureValid, string Body, DateTimeOffset ReceivedAt, string? Traceparent);
+public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureValid, string Body, DateTimeOffset ReceivedAt, string? Traceparent,
+    string Signature = "");
 
 /// <summary>
 /// A stand-in CRM: a real HTTP listener on loopback that records the alerts POSTed to it and checks their signatures
@@ -15,14 +16,13 @@ public sealed record ReceivedWebhook(string Id, long Timestamp, bool SignatureVa
 public sealed class CrmWebhookReceiver : IAsyncDisposable
 {
     private readonly HttpListener _listener = new();
-    private readonly string _secret;
     private readonly Task _loop;
     private readonly CancellationTokenSource _stop = new();
 
     /// <param name="everyInterface">Listen beyond loopback, for senders in containers (the compose smoke).</param>
     public CrmWebhookReceiver(string secret, Action<ReceivedWebhook>? onReceived = null, int? port = null, bool everyInterface = false)
     {
-        _secret = secret;
+        Secret = secret;
         Port = port ?? FreePort.Next();
         Url = new Uri($"http://127.0.0.1:{Port}/crm/alerts");
         _listener.Prefixes.Add(everyInterface ? $"http://+:{Port}/" : $"http://127.0.0.1:{Port}/");
@@ -33,6 +33,15 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
     public int Port { get; }
     public Uri Url { get; }
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
+
+    /// <summary>Each webhook with the status it was answered with, in the order answered.</summary>
+    public ConcurrentQueue<(ReceivedWebhook Webhook, int Status)> Answered { get; } = new();
+
+    /// <summary>The secret signatures are checked with: a subscription's, given once it is created.</summary>
+    public string Secret { get; set; }
+
+    /// <summary>When set, decides the answer to each webhook (over RespondWith): e.g. fail a while, then recover.</summary>
+    public Func<ReceivedWebhook, int>? Responder { get; set; }
 
     /// <summary>When set, answers this status instead of 200 (to exercise the sender's retries).</summary>
     public int? RespondWith { get; set; }
@@ -68,13 +77,16 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
             var body = await reader.ReadToEndAsync();
             var id = context.Request.Headers["webhook-id"] ?? "";
             long.TryParse(context.Request.Headers["webhook-timestamp"], out var timestamp);
-            var webhook = new ReceivedWebhook(id, timestamp, Verify(id, timestamp, body, context.Request.Headers["webhook-signature"] ?? ""),
-                body, DateTimeOffset.UtcNow, context.Request.Headers["traceparent"]);
+            var signature = context.Request.Headers["webhook-signature"] ?? "";
+            var webhook = new ReceivedWebhook(id, timestamp, Verify(id, timestamp, body, signature),
+                body, DateTimeOffset.UtcNow, context.Request.Headers["traceparent"], signature);
             Received.Enqueue(webhook);
             onReceived?.Invoke(webhook);
             await _held.Task;
-            context.Response.StatusCode = RespondWith ?? 200;
+            var status = Responder?.Invoke(webhook) ?? RespondWith ?? 200;
+            context.Response.StatusCode = status;
             context.Response.Close();
+            Answered.Enqueue((webhook, status));
         }
         catch (Exception) when (_stop.IsCancellationRequested)
         {
@@ -103,7 +115,7 @@ public sealed class CrmWebhookReceiver : IAsyncDisposable
     public void Release() => _held.TrySetResult();
 
     private bool Verify(string id, long timestamp, string body, string header) =>
-        Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(_secret, id, timestamp, body, header);
+        Contacts.ServiceDefaults.Webhooks.StandardWebhooks.Verify(Secret, id, timestamp, body, header);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,392 @@
+using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+using Contacts.ServiceDefaults.Webhooks;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Contacts.Alerting.Subscriptions;
+
+/// <summary>A webhook subscription as GET shows it (never its secret): disabled ones say why and since when.</summary>
+public sealed record SubscriptionView(
+    Guid Id, string Type, string Url, IReadOnlyList<string> Events, string Status, string? DisabledReason, DateTimeOffset? DisabledAt,
+    DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt);
+
+/// <summary>The answer to a create: the subscription and its signing secret, shown this once.</summary>
+public sealed record SubscriptionCreated(
+    Guid Id, string Type, string Url, IReadOnlyList<string> Events, string Status, DateTimeOffset CreatedAt, string Secret);
+
+public sealed record SubscriptionPage(IReadOnlyList<SubscriptionView> Items, string? Next);
+
+/// <summary>A new secret; the previous one keeps signing (as a second signature) until PreviousSecretExpiresAt.</summary>
+public sealed record SecretRotated(Guid Id, string Secret, DateTimeOffset PreviousSecretExpiresAt);
+
+/// <summary>One POST to the subscriber: when, its answer's status (none on a timeout or refused connection), how long it took, what went wrong.</summary>
+public sealed record DeliveryAttemptView(DateTimeOffset At, int? StatusCode, int LatencyMs, string? Error);
+
+/// <summary>One webhook to one subscription, with every attempt; WebhookId is the webhook-id header (the same on every retry).</summary>
+public sealed record DeliveryView(
+    Guid Id, Guid SubscriptionId, Guid WebhookId, string EventType, Guid AlertId, string Status, DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt, IReadOnlyList<DeliveryAttemptView> Attempts);
+
+public sealed record DeliveryPage(IReadOnlyList<DeliveryView> Items, string? Next);
+
+/// <summary>Tenants' webhook subscriptions, their delivery log and redelivery (all under the tenant of the API key).</summary>
+public static class SubscriptionEndpoints
+{
+    public const string IdempotencyHeader = "Idempotency-Key";
+    private const int DefaultLimit = 50;
+    private const int MaxLimit = 200;
+    private static readonly TimeSpan PreviousSecretLifetime = TimeSpan.FromHours(24);
+
+    public static IEndpointRouteBuilder MapSubscriptions(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/v1/subscriptions").WithTags("Subscriptions");
+        group.MapPost("/", Create).WithName("CreateSubscription")
+            .WithSummary("Subscribe a URL to alert webhooks; the signing secret is in this answer only.")
+            .Accepts<SubscriptionInput>("application/json")
+            .ProducesValidationProblem();
+        group.MapGet("/", List).WithName("ListSubscriptions").WithSummary("The tenant's subscriptions, newest first (paginated).");
+        group.MapGet("/{id:guid}", Get).WithName("GetSubscription").WithSummary("One subscription, with its status (and why, when disabled).");
+        group.MapDelete("/{id:guid}", Delete).WithName("DeleteSubscription").WithSummary("Remove a subscription and its delivery log.");
+        group.MapPost("/{id:guid}/rotate-secret", RotateSecret).WithName("RotateSubscriptionSecret")
+            .WithSummary("A new signing secret; the old one keeps signing, as a second signature, for 24 h.");
+        group.MapGet("/{id:guid}/deliveries", Deliveries).WithName("ListSubscriptionDeliveries")
+            .WithSummary("The subscription's deliveries, newest first, each with every attempt (paginated).");
+        app.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithTags("Subscriptions").WithName("Redeliver")
+            .WithSummary("Send a delivery again now, with the same webhook-id, on a fresh retry schedule.");
+        return app;
+    }
+
+    internal static async Task<Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem>> Create(
+        HttpContext http, Database database, IOptions<WebhookOptions> options, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        var key = http.Request.Headers[IdempotencyHeader].ToString();
+        if (key.Length > 255)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [IdempotencyHeader] = ["must be at most 255 characters"] });
+        }
+        using var reader = new StreamReader(http.Request.Body);
+        var allowPrivate = options.Value.AllowPrivateAddresses;
+        var (input, errors) = SubscriptionRequest.Parse(await reader.ReadToEndAsync(ct), allowPrivate);
+        if (input is null)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        if (await ResolvesToForbidden(new Uri(input.Url), allowPrivate, ct) is { } why)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [$"must not resolve to {why}"] });
+        }
+
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        if (key.Length > 0 && await ByIdempotencyKey(connection, tenant, key, ct) is { } earlier)
+        {
+            return Replay(earlier, input, key);
+        }
+        await using (var count = new NpgsqlCommand("select count(*) from webhook_subscriptions where tenant_id = @tenant", connection))
+        {
+            count.Parameters.AddWithValue("tenant", tenant);
+            if ((long)(await count.ExecuteScalarAsync(ct))! >= options.Value.MaxSubscriptionsPerTenant)
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Too many subscriptions",
+                    detail: $"A tenant may hold {options.Value.MaxSubscriptionsPerTenant} subscriptions; delete one first.");
+            }
+        }
+        var id = Guid.CreateVersion7();
+        await using (var insert = new NpgsqlCommand("""
+            insert into webhook_subscriptions (id, tenant_id, url, events, secret, idempotency_key, fingerprint)
+            values (@id, @tenant, @url, @events, @secret, @key, @fingerprint)
+            on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
+            """, connection))
+        {
+            insert.Parameters.AddWithValue("id", id);
+            insert.Parameters.AddWithValue("tenant", tenant);
+            insert.Parameters.AddWithValue("url", input.Url);
+            insert.Parameters.AddWithValue("events", input.Events.ToArray());
+            insert.Parameters.AddWithValue("secret", StandardWebhooks.NewSecret());
+            insert.Parameters.Add(new NpgsqlParameter("key", NpgsqlTypes.NpgsqlDbType.Text) { Value = key.Length > 0 ? key : DBNull.Value });
+            insert.Parameters.AddWithValue("fingerprint", input.Fingerprint);
+            if (await insert.ExecuteNonQueryAsync(ct) == 0)
+            {
+                // The same key won a race with this request: answer as for a retry.
+                return Replay((await ByIdempotencyKey(connection, tenant, key, ct))!.Value, input, key);
+            }
+        }
+        var created = (await ReadCreated(connection, tenant, "id = @id", ("id", id), ct))!;
+        return TypedResults.Created($"/v1/subscriptions/{id}", created.Value.Value);
+    }
+
+    /// <summary>A retry with the same Idempotency-Key gets the same answer (with the current secret); another request under it is refused.</summary>
+    private static Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem> Replay(
+        (SubscriptionCreated Value, string Fingerprint) earlier, NewSubscription input, string key) =>
+        earlier.Fingerprint == input.Fingerprint
+            ? TypedResults.Created($"/v1/subscriptions/{earlier.Value.Id}", earlier.Value)
+            : TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
+                detail: $"Idempotency-Key '{key}' was used for a different subscription request ({earlier.Value.Id}); use a new key.");
+
+    private static Task<(SubscriptionCreated Value, string Fingerprint)?> ByIdempotencyKey(NpgsqlConnection connection, string tenant, string key,
+        CancellationToken ct) => ReadCreated(connection, tenant, "idempotency_key = @key", ("key", key), ct);
+
+    private static async Task<(SubscriptionCreated Value, string Fingerprint)?> ReadCreated(NpgsqlConnection connection, string tenant, string where,
+        (string Name, object Value) arg, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            select id, url, events, status, created_at, secret, coalesce(fingerprint, '') from webhook_subscriptions where tenant_id = @tenant and {where}
+            """, connection);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue(arg.Name, arg.Value);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct)
+            ? (new SubscriptionCreated(reader.GetGuid(0), SubscriptionRequest.WebhookType, reader.GetString(1), reader.GetFieldValue<string[]>(2),
+                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5)), reader.GetString(6))
+            : null;
+    }
+
+    /// <summary>The create-time check on the name's current addresses (the send-time check repeats it on every connection); unresolvable names pass.</summary>
+    private static async Task<string?> ResolvesToForbidden(Uri url, bool allowPrivate, CancellationToken ct)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(TimeSpan.FromSeconds(3));
+            foreach (var address in await GuardedConnect.Resolve(url.IdnHost, timeout.Token))
+            {
+                if (UrlSafety.Refusal(address, allowPrivate) is { } why)
+                {
+                    return why;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is System.Net.Sockets.SocketException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+        }
+        return null;
+    }
+
+    private const string ViewColumns = """
+        id, url, events, status, disabled_reason, disabled_at, failing_since,
+        case when previous_secret_until > now() then previous_secret_until end, created_at
+        """;
+
+    private static async Task<List<SubscriptionView>> ReadViews(NpgsqlCommand cmd, CancellationToken ct)
+    {
+        var result = new List<SubscriptionView>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(new SubscriptionView(reader.GetGuid(0), SubscriptionRequest.WebhookType, reader.GetString(1), reader.GetFieldValue<string[]>(2),
+                reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), Time(reader, 5), Time(reader, 6), Time(reader, 7),
+                reader.GetFieldValue<DateTimeOffset>(8)));
+        }
+        return result;
+    }
+
+    private static DateTimeOffset? Time(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
+
+    internal static async Task<Results<Ok<SubscriptionPage>, ProblemHttpResult, ValidationProblem>> List(
+        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        if (Paging(http) is not ({ } limit, var after, null))
+        {
+            return TypedResults.ValidationProblem(Paging(http).Errors!);
+        }
+        await using var cmd = database.DataSource.CreateCommand($"""
+            select {ViewColumns} from webhook_subscriptions
+            where tenant_id = @tenant and (@after::uuid is null or id < @after) order by id desc limit @limit
+            """);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.Add(new NpgsqlParameter("after", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)after ?? DBNull.Value });
+        cmd.Parameters.AddWithValue("limit", limit + 1);
+        var items = await ReadViews(cmd, ct);
+        return TypedResults.Ok(new SubscriptionPage([.. items.Take(limit)], items.Count > limit ? items[limit - 1].Id.ToString() : null));
+    }
+
+    internal static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> Get(
+        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        return await Find(database, tenant, id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
+    }
+
+    private static async Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct)
+    {
+        await using var cmd = database.DataSource.CreateCommand($"select {ViewColumns} from webhook_subscriptions where tenant_id = @tenant and id = @id");
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue("id", id);
+        return (await ReadViews(cmd, ct)).SingleOrDefault();
+    }
+
+    internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
+        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var cmd = database.DataSource.CreateCommand("delete from webhook_subscriptions where tenant_id = @tenant and id = @id");
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue("id", id);
+        return await cmd.ExecuteNonQueryAsync(ct) == 0 ? NotFound(id) : TypedResults.NoContent();
+    }
+
+    internal static async Task<Results<Ok<SecretRotated>, ProblemHttpResult>> RotateSecret(
+        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        var secret = StandardWebhooks.NewSecret();
+        await using var cmd = database.DataSource.CreateCommand("""
+            update webhook_subscriptions set previous_secret = secret, previous_secret_until = now() + @lifetime, secret = @secret
+            where tenant_id = @tenant and id = @id
+            returning previous_secret_until
+            """);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("secret", secret);
+        cmd.Parameters.AddWithValue("lifetime", PreviousSecretLifetime);
+        return await cmd.ExecuteScalarAsync(ct) is DateTime until
+            ? TypedResults.Ok(new SecretRotated(id, secret, new DateTimeOffset(until, TimeSpan.Zero)))
+            : NotFound(id);
+    }
+
+    internal static async Task<Results<Ok<DeliveryPage>, ProblemHttpResult, ValidationProblem>> Deliveries(
+        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        if (Paging(http) is not ({ } limit, var after, null))
+        {
+            return TypedResults.ValidationProblem(Paging(http).Errors!);
+        }
+        if (await Find(database, tenant, id, ct) is null)
+        {
+            return NotFound(id);
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        var items = await ReadDeliveries(connection, """
+            d.subscription_id = @id and (@after::uuid is null or d.id < @after) order by d.id desc limit @limit
+            """, ct, ("id", id), ("after", (object?)after ?? DBNull.Value), ("limit", limit + 1));
+        return TypedResults.Ok(new DeliveryPage([.. items.Take(limit)], items.Count > limit ? items[limit - 1].Id.ToString() : null));
+    }
+
+    private static async Task<List<DeliveryView>> ReadDeliveries(NpgsqlConnection connection, string where, CancellationToken ct,
+        params (string Name, object Value)[] args)
+    {
+        await using var cmd = new NpgsqlCommand($"""
+            select d.id, d.subscription_id, d.message_id, d.event_type, d.alert_id, d.status, d.created_at,
+                   case when d.status = 'pending' then d.next_attempt_at end, d.delivered_at,
+                   coalesce((select json_agg(json_build_object('at', a.attempted_at, 'statusCode', a.status_code, 'latencyMs', a.latency_ms,
+                       'error', a.error) order by a.id) from webhook_attempts a where a.delivery_id = d.id), '[]')::text
+            from webhook_deliveries d
+            where {where}
+            """, connection);
+        foreach (var (name, value) in args)
+        {
+            var parameter = new NpgsqlParameter(name, value);
+            if (value is DBNull)
+            {
+                parameter.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid; // the only optional argument is the cursor
+            }
+            cmd.Parameters.Add(parameter);
+        }
+        var result = new List<DeliveryView>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            result.Add(new DeliveryView(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetGuid(4), reader.GetString(5),
+                reader.GetFieldValue<DateTimeOffset>(6), Time(reader, 7), Time(reader, 8),
+                System.Text.Json.JsonSerializer.Deserialize<List<DeliveryAttemptView>>(reader.GetString(9), System.Text.Json.JsonSerializerOptions.Web) ?? []));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Queues a delivery again now with the same webhook-id (so a CRM that did get it can de-duplicate), on a fresh retry
+    /// schedule; one already queued is brought forward unless it is being sent this moment. 409 when the subscription is disabled.
+    /// </summary>
+    internal static async Task<Results<Accepted<DeliveryView>, ProblemHttpResult>> Redeliver(
+        Guid id, HttpContext http, Database database, WebhookSignal signal, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        string? subscriptionStatus;
+        await using (var find = new NpgsqlCommand("""
+            select s.status from webhook_deliveries d join webhook_subscriptions s on s.id = d.subscription_id where d.id = @id and s.tenant_id = @tenant
+            """, connection))
+        {
+            find.Parameters.AddWithValue("id", id);
+            find.Parameters.AddWithValue("tenant", tenant);
+            subscriptionStatus = await find.ExecuteScalarAsync(ct) as string;
+        }
+        if (subscriptionStatus is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No delivery {id} in this tenant.");
+        }
+        if (subscriptionStatus != "enabled")
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Subscription disabled",
+                detail: "The delivery's subscription is disabled; create a new subscription to receive webhooks again.");
+        }
+        await using (var queue = new NpgsqlCommand("""
+            update webhook_deliveries set status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = null
+            where id = @id and (status <> 'pending' or claimed_at is null)
+            """, connection))
+        {
+            queue.Parameters.AddWithValue("id", id);
+            await queue.ExecuteNonQueryAsync(ct);
+        }
+        signal.Notify();
+        var view = (await ReadDeliveries(connection, "d.id = @id", ct, ("id", id))).Single();
+        return TypedResults.Accepted($"/v1/subscriptions/{view.SubscriptionId}/deliveries", view);
+    }
+
+    private static (int? Limit, Guid? After, Dictionary<string, string[]>? Errors) Paging(HttpContext http)
+    {
+        var query = http.Request.Query;
+        var errors = new Dictionary<string, string[]>();
+        var limit = DefaultLimit;
+        if (query.ContainsKey("limit") && (!int.TryParse(query["limit"].ToString(), out limit) || limit is < 1 or > MaxLimit))
+        {
+            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
+        }
+        Guid? after = null;
+        if (query.ContainsKey("after"))
+        {
+            if (Guid.TryParse(query["after"].ToString(), out var cursor))
+            {
+                after = cursor;
+            }
+            else
+            {
+                errors["after"] = ["must be the 'next' cursor of a previous page"];
+            }
+        }
+        return errors.Count > 0 ? (null, null, errors) : (limit, after, null);
+    }
+
+    private static ProblemHttpResult NotFound(Guid id) =>
+        TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No subscription {id} in this tenant.");
+
+    private static ProblemHttpResult NoTenant() =>
+        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+            detail: "Requests must come through the gateway with a tenant API key.");
+}

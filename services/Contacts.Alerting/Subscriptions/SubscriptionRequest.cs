@@ -1,0 +1,61 @@
+using System.Text.Json;
+using Contacts.Alerting.Webhooks;
+
+namespace Contacts.Alerting.Subscriptions;
+
+/// <summary>POST /v1/subscriptions, as a CRM writes it: {"url": "https://...", "events": ["alert.raised", ...]}; events left out: all of them.</summary>
+public sealed record SubscriptionInput(string? Type, string? Url, string[]? Events);
+
+/// <summary>A valid request: where to send, and which webhook types (in the order of AlertWebhookTypes.All).</summary>
+public sealed record NewSubscription(string Url, IReadOnlyList<string> Events)
+{
+    /// <summary>What an Idempotency-Key stands for: a replay with another request under the same key is refused.</summary>
+    public string Fingerprint => $"webhook\n{Url}\n{string.Join(',', Events)}";
+}
+
+public static class SubscriptionRequest
+{
+    public const string WebhookType = "webhook";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
+
+    public static (NewSubscription? Subscription, Dictionary<string, string[]> Errors) Parse(string body, bool allowPrivate)
+    {
+        var errors = new Dictionary<string, string[]>();
+        SubscriptionInput? input;
+        try
+        {
+            input = JsonSerializer.Deserialize<SubscriptionInput>(body, Json);
+        }
+        catch (JsonException ex)
+        {
+            var path = ex.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : "body";
+            errors[path] = [$"is not valid here: {ex.Message.Split(" Path:")[0]}"];
+            return (null, errors);
+        }
+        if (input is null)
+        {
+            errors["body"] = ["must be a JSON object"];
+            return (null, errors);
+        }
+        if (input.Type is not null && input.Type != WebhookType)
+        {
+            errors["type"] = [$"must be '{WebhookType}' (the default)"];
+        }
+        if (UrlSafety.CheckUrl(input.Url, allowPrivate) is { } why)
+        {
+            errors["url"] = [why];
+        }
+        var events = input.Events ?? AlertWebhookTypes.All;
+        if (events.Length == 0)
+        {
+            errors["events"] = [$"must name at least one of {string.Join(", ", AlertWebhookTypes.All)} (leave it out for all)"];
+        }
+        else if (events.Where(e => e is null || !AlertWebhookTypes.All.Contains(e)).Select(e => e ?? "null").FirstOrDefault() is { } unknown)
+        {
+            errors["events"] = [$"'{unknown}' is not one of {string.Join(", ", AlertWebhookTypes.All)}"];
+        }
+        return errors.Count > 0
+            ? (null, errors)
+            : (new NewSubscription(input.Url!, [.. AlertWebhookTypes.All.Where(events.Contains)]), errors);
+    }
+}
