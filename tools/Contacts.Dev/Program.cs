@@ -20,7 +20,8 @@ if (args.Contains("--help") || args.Contains("-h"))
           --port N  the gateway's port (default: a free one)
         environment: CONTACTS_POSTGRES (Npgsql connection string), CONTACTS_RABBITMQ (amqp URI) and
           CONTACTS_RABBITMQ_MANAGEMENT (http URI) use servers of your own instead of starting local ones;
-          CONTACTS_WEBHOOK_URL / CONTACTS_WEBHOOK_SECRET send alerts to your own CRM endpoint.
+          CONTACTS_WEBHOOK_URL / CONTACTS_WEBHOOK_SECRET set a deployment-wide CRM endpoint in configuration
+          (every tenant's alerts) instead of subscribing the stand-in CRM through the API.
         """);
     return 0;
 }
@@ -66,12 +67,14 @@ await using var rabbit = startedRabbit;
 await postgres.CreateDatabaseAsync("contacts", stop.Token);
 await rabbit.CreateVirtualHostAsync("contacts", stop.Token);
 
+// CONTACTS_WEBHOOK_URL: the operator's deployment-wide endpoint (configuration, every tenant's alerts). Otherwise a stand-in
+// CRM on loopback, subscribed through the API once the pipeline is up, as a CRM would (its secret comes from that answer).
+var deploymentWebhook = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL") is { Length: > 0 } configured ? configured : null;
 var secret = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_SECRET") is { Length: > 0 } s ? s : CrmWebhookReceiver.NewSecret();
-await using var crm = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL") is { Length: > 0 }
+await using var crm = deploymentWebhook is not null
     ? null
     : new CrmWebhookReceiver(secret, w => Console.WriteLine(
         $"\n[CRM] webhook {w.Id} received, signature {(w.SignatureValid ? "valid" : "INVALID")}:\n{Pretty(w.Body)}\n"));
-var webhookUrl = crm?.Url.ToString() ?? Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_URL")!;
 
 var operatorKey = "op_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 var apiKey = "ck_demo_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
@@ -81,10 +84,12 @@ await using var pipeline = new LocalPipeline(new PipelineSettings
     RabbitMq = rabbit.AmqpUri("contacts"),
     LogDirectory = Path.Combine(dataRoot, "logs"),
     ApiKeys = [("demo", apiKey)],
-    WebhookUrl = webhookUrl,
-    WebhookSecret = secret,
+    WebhookUrl = deploymentWebhook,
+    WebhookSecret = deploymentWebhook is null ? null : secret,
     GatewayPort = port,
     OperatorKey = operatorKey,
+    // The stand-in CRM listens on loopback: an address subscriptions may only call when the operator allows private ones.
+    Environment = new Dictionary<string, string?> { ["Alerting__Webhook__AllowPrivateAddresses"] = "true" },
 });
 Console.WriteLine("Starting ingestion, identity, effort, alerting and the gateway...");
 try
@@ -99,6 +104,20 @@ catch (Exception ex) when (ex is InvalidOperationException or TimeoutException o
 }
 
 var gateway = pipeline.GatewayAddress;
+var crmLine = $"{deploymentWebhook} (deployment-wide, from CONTACTS_WEBHOOK_URL; secret {secret})";
+if (crm is not null)
+{
+    try
+    {
+        var subscription = await StandInCrm.Subscribe(gateway, apiKey, crm, stop.Token);
+        crmLine = $"{crm.Url} (subscription {subscription} of tenant demo; secret {crm.Secret})";
+    }
+    catch (Exception ex) when (ex is HttpRequestException or InvalidOperationException or TaskCanceledException)
+    {
+        Console.Error.WriteLine($"Could not subscribe the stand-in CRM: {ex.Message}");
+        return 1;
+    }
+}
 var sample = JsonSerializer.Serialize(new
 {
     source = "web", sourceEventId = "e-1", contactId = "c-1", channel = "chat", kind = "message",
@@ -111,7 +130,7 @@ Console.WriteLine($$"""
       tenant:        demo
       API key:       {{apiKey}}
       operator key:  {{operatorKey}}  (for /admin: keys per tenant)
-      CRM webhook:   {{webhookUrl}} (secret {{secret}})
+      CRM webhook:   {{crmLine}}
       service logs:  {{Path.Combine(dataRoot, "logs")}}
 
     Push a contact event:
@@ -119,6 +138,9 @@ Console.WriteLine($$"""
         -d '{{sample}}'
     Read a customer:
       curl '{{gateway}}v1/customers?email=someone@example.com' -H 'Authorization: Bearer {{apiKey}}'
+    Subscribe your own endpoint to alerts (its signing secret is in the answer):
+      curl -X POST {{gateway}}v1/subscriptions -H 'Authorization: Bearer {{apiKey}}' -H 'Content-Type: application/json' \
+        -d '{"url":"https://crm.example.com/hooks/alerts","events":["alert.raised","alert.resolved"]}'
     Create a key for another tenant:
       curl -X POST {{gateway}}admin/tenants/acme/keys -H 'Authorization: Bearer {{operatorKey}}' -H 'Content-Type: application/json' -d '{"name":"acme-genesys"}'
     OpenAPI for the whole public surface: {{gateway}}openapi/v1.json
