@@ -20,6 +20,7 @@ builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSe
 builder.Services.AddSingleton<AlertingSettingsStore>();
 builder.Services.AddHostedService<AlertExpiry>();
 builder.AddWebhookDelivery();
+builder.Services.DescribeSubscriptionSchema();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

@@ -1,36 +1,67 @@
+using System.ComponentModel;
 using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Contacts.ServiceDefaults.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 using Npgsql;
 
 namespace Contacts.Alerting.Subscriptions;
 
 /// <summary>A webhook subscription as GET shows it (never its secret): disabled ones say why and since when.</summary>
 public sealed record SubscriptionView(
-    Guid Id, string Type, string Url, IReadOnlyList<string> Events, string Status, string? DisabledReason, DateTimeOffset? DisabledAt,
-    DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt);
+    Guid Id,
+    [property: Description("webhook.")] string Type,
+    string Url,
+    [property: Description("The alert webhook types it receives.")] IReadOnlyList<string> Events,
+    [property: Description("enabled or disabled (by a 410 answer, or every attempt failing for a day).")] string Status,
+    [property: Description("Why it was disabled.")] string? DisabledReason,
+    DateTimeOffset? DisabledAt,
+    [property: Description("Start of the current run of failed attempts (absent when the last attempt succeeded).")] DateTimeOffset? FailingSince,
+    [property: Description("Until when the secret before the last rotation still signs.")] DateTimeOffset? PreviousSecretExpiresAt,
+    DateTimeOffset CreatedAt);
 
 /// <summary>The answer to a create: the subscription and its signing secret, shown this once.</summary>
 public sealed record SubscriptionCreated(
-    Guid Id, string Type, string Url, IReadOnlyList<string> Events, string Status, DateTimeOffset CreatedAt, string Secret);
+    Guid Id,
+    string Type,
+    string Url,
+    IReadOnlyList<string> Events,
+    string Status,
+    DateTimeOffset CreatedAt,
+    [property: Description("whsec_ + base64: the Standard Webhooks signing secret, shown only here.")] string Secret);
 
-public sealed record SubscriptionPage(IReadOnlyList<SubscriptionView> Items, string? Next);
+public sealed record SubscriptionPage(
+    IReadOnlyList<SubscriptionView> Items, [property: Description("Cursor for the next page (the after parameter); absent on the last page.")] string? Next);
 
 /// <summary>A new secret; the previous one keeps signing (as a second signature) until PreviousSecretExpiresAt.</summary>
 public sealed record SecretRotated(Guid Id, string Secret, DateTimeOffset PreviousSecretExpiresAt);
 
 /// <summary>One POST to the subscriber: when, its answer's status (none on a timeout or refused connection), how long it took, what went wrong.</summary>
-public sealed record DeliveryAttemptView(DateTimeOffset At, int? StatusCode, int LatencyMs, string? Error);
+public sealed record DeliveryAttemptView(
+    DateTimeOffset At,
+    [property: Description("The answer's status; absent when none came (timeout, refused connection, refused address).")] int? StatusCode,
+    int LatencyMs,
+    string? Error);
 
 /// <summary>One webhook to one subscription, with every attempt; WebhookId is the webhook-id header (the same on every retry).</summary>
 public sealed record DeliveryView(
-    Guid Id, Guid SubscriptionId, Guid WebhookId, string EventType, Guid AlertId, string Status, DateTimeOffset CreatedAt,
-    DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt, IReadOnlyList<DeliveryAttemptView> Attempts);
+    [property: Description("The delivery (to redeliver).")] Guid Id,
+    Guid SubscriptionId,
+    [property: Description("The webhook-id header: the same on every attempt and redelivery.")] Guid WebhookId,
+    string EventType,
+    Guid AlertId,
+    [property: Description("pending, delivered, failed (after the last retry) or disabled.")] string Status,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    DateTimeOffset? DeliveredAt,
+    IReadOnlyList<DeliveryAttemptView> Attempts);
 
-public sealed record DeliveryPage(IReadOnlyList<DeliveryView> Items, string? Next);
+public sealed record DeliveryPage(
+    IReadOnlyList<DeliveryView> Items, [property: Description("Cursor for the next page (the after parameter); absent on the last page.")] string? Next);
 
 /// <summary>Tenants' webhook subscriptions, their delivery log and redelivery (all under the tenant of the API key).</summary>
 public static class SubscriptionEndpoints
@@ -42,20 +73,59 @@ public static class SubscriptionEndpoints
 
     public static IEndpointRouteBuilder MapSubscriptions(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/subscriptions").WithTags("Subscriptions");
+        var group = app.MapGroup("/v1/subscriptions");
         group.MapPost("/", Create).WithName("CreateSubscription")
-            .WithSummary("Subscribe a URL to alert webhooks; the signing secret is in this answer only.")
+            .Documented("Subscribe a URL to the tenant's alert webhooks; the signing secret is in this answer only.",
+                "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with backoff for about three days; 410, or every "
+                + "attempt failing for a day, disables the subscription. The URL must be http(s) and must not be or resolve to a loopback, private, "
+                + "link-local or unique-local address (unless the operator allows private ones) nor the cloud metadata address (never); this is "
+                + "checked again on every connection, and redirects are not followed. With an Idempotency-Key header a retry with the same key and "
+                + "body answers the same subscription and secret; the key with another body is 422.")
             .Accepts<SubscriptionInput>("application/json")
-            .ProducesValidationProblem();
-        group.MapGet("/", List).WithName("ListSubscriptions").WithSummary("The tenant's subscriptions, newest first (paginated).");
-        group.MapGet("/{id:guid}", Get).WithName("GetSubscription").WithSummary("One subscription, with its status (and why, when disabled).");
-        group.MapDelete("/{id:guid}", Delete).WithName("DeleteSubscription").WithSummary("Remove a subscription and its delivery log.");
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Parameters ??= [];
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = IdempotencyHeader,
+                    In = ParameterLocation.Header,
+                    Description = "Makes a retry safe: the same key and body answer the same subscription (up to 255 characters).",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 255 },
+                });
+                return Task.CompletedTask;
+            })
+            .Answers(StatusCodes.Status201Created, "Subscribed; the secret is shown in this answer only (and to a retry with the same Idempotency-Key).")
+            .Answers(StatusCodes.Status400BadRequest, "ValidationProblemDetails: errors keyed by field (url, events, type), each with the rule broken.")
+            .Answers(StatusCodes.Status409Conflict, "ProblemDetails: the tenant holds the most subscriptions allowed.")
+            .Answers(StatusCodes.Status422UnprocessableEntity, "ProblemDetails: the Idempotency-Key was used for a different request.");
+        group.MapGet("/", List).WithName("ListSubscriptions")
+            .Documented("The tenant's subscriptions, newest first, a page at a time (never their secrets).")
+            .Query("limit", JsonSchemaType.Integer, "Subscriptions per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Answers(StatusCodes.Status200OK, "A page of subscriptions.");
+        group.MapGet("/{id:guid}", Get).WithName("GetSubscription")
+            .Documented("One subscription: enabled or disabled, and when disabled why and since when.")
+            .Answers(StatusCodes.Status200OK, "The subscription.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        group.MapDelete("/{id:guid}", Delete).WithName("DeleteSubscription")
+            .Documented("Remove a subscription: nothing more is sent to it, and its delivery log goes with it.")
+            .Answers(StatusCodes.Status204NoContent, "Removed.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/rotate-secret", RotateSecret).WithName("RotateSubscriptionSecret")
-            .WithSummary("A new signing secret; the old one keeps signing, as a second signature, for 24 h.");
+            .Documented("A new signing secret; for 24 h the old one keeps signing too, as a second signature in webhook-signature.")
+            .Answers(StatusCodes.Status200OK, "The new secret, shown once, and until when the old one still signs.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/{id:guid}/deliveries", Deliveries).WithName("ListSubscriptionDeliveries")
-            .WithSummary("The subscription's deliveries, newest first, each with every attempt (paginated).");
-        app.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithTags("Subscriptions").WithName("Redeliver")
-            .WithSummary("Send a delivery again now, with the same webhook-id, on a fresh retry schedule.");
+            .Documented("The subscription's deliveries, newest first, each with every attempt: time, status code, latency and error.")
+            .Query("limit", JsonSchemaType.Integer, "Deliveries per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Answers(StatusCodes.Status200OK, "A page of deliveries.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithName("Redeliver")
+            .Documented("Send a delivery again now, with the same webhook-id, on a fresh retry schedule (one already queued is brought forward).")
+            .Answers(StatusCodes.Status202Accepted, "Queued again.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .Answers(StatusCodes.Status409Conflict, "ProblemDetails: the delivery's subscription is disabled.");
         return app;
     }
 

@@ -1,10 +1,16 @@
+using System.ComponentModel;
 using System.Text.Json;
 using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.OpenApi;
 
 namespace Contacts.Alerting.Subscriptions;
 
 /// <summary>POST /v1/subscriptions, as a CRM writes it: {"url": "https://...", "events": ["alert.raised", ...]}; events left out: all of them.</summary>
-public sealed record SubscriptionInput(string? Type, string? Url, string[]? Events);
+public sealed record SubscriptionInput(
+    [property: Description("webhook (the default).")] string? Type,
+    [property: Description("Where to POST: absolute http(s), at most 2048 characters, no credentials; not a loopback, private, link-local, "
+        + "unique-local or metadata address.")] string? Url,
+    [property: Description("One or more of alert.raised, alert.escalated, alert.acknowledged, alert.resolved; all when left out.")] string[]? Events);
 
 /// <summary>A valid request: where to send, and which webhook types (in the order of AlertWebhookTypes.All).</summary>
 public sealed record NewSubscription(string Url, IReadOnlyList<string> Events)
@@ -15,6 +21,22 @@ public sealed record NewSubscription(string Url, IReadOnlyList<string> Events)
 
 public static class SubscriptionRequest
 {
+    /// <summary>The request's rules in the published schema, from the same constants the parser checks.</summary>
+    public static IServiceCollection DescribeSubscriptionSchema(this IServiceCollection services) =>
+        services.DescribeSchema<SubscriptionInput>(schema =>
+        {
+            schema.Required = new HashSet<string> { "url" };
+            var type = schema.Property("type").OneOf([WebhookType]);
+            type.Default = WebhookType;
+            schema.Property("url").MaxLength = 2048;
+            var events = schema.Property("events");
+            events.MinItems = 1;
+            if (events.Items is Microsoft.OpenApi.OpenApiSchema items)
+            {
+                items.OneOf(AlertWebhookTypes.All);
+            }
+        });
+
     public const string WebhookType = "webhook";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
