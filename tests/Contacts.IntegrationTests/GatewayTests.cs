@@ -69,6 +69,57 @@ public sealed class GatewayTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
     }
 
+    /// <summary>
+    /// Every operation the served document lists (generated from the endpoints) is really routed: without a key it is
+    /// 401 and nothing is forwarded; with one it reaches the service that documents it, seen here by which upstream the
+    /// gateway says failed (effort hangs, the others are down); the gateway's own context reads identity first.
+    /// </summary>
+    [Fact]
+    public async Task Every_documented_operation_is_routed_to_the_service_that_documents_it()
+    {
+        using var anonymous = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        var document = await anonymous.GetFromJsonAsync<JsonElement>("openapi/v1.json");
+        var operations = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Select(op => (Path: path.Name, Method: op.Name.ToUpperInvariant(),
+                Service: op.Value.GetProperty("tags")[0].GetString()!)))
+            .ToList();
+        Assert.True(operations.Count(o => o.Path.StartsWith("/v1/", StringComparison.Ordinal)) >= 20, "the served document lists too few operations");
+
+        using var keyed = _pipeline.Client();
+        using var unkeyed = _pipeline.Client("ck_not_a_key");
+        var wrong = new List<string>();
+        foreach (var (path, method, service) in operations)
+        {
+            var url = path.Replace("{id}", Guid.NewGuid().ToString()).Replace("{platform}", "twilio").Replace("{tenant}", "acme").TrimStart('/');
+            using (var refused = await unkeyed.SendAsync(new HttpRequestMessage(new HttpMethod(method), url)))
+            {
+                if (refused.StatusCode != HttpStatusCode.Unauthorized)
+                {
+                    wrong.Add($"{method} {path} without a valid key: {(int)refused.StatusCode}, not 401");
+                }
+            }
+            if (!path.StartsWith("/v1/", StringComparison.Ordinal))
+            {
+                continue; // the admin API answers from the gateway's own database, with the operator key
+            }
+            var (status, detail) = service switch
+            {
+                "gateway" => (HttpStatusCode.BadGateway, "The identity service could not be read."),
+                "effort" => (HttpStatusCode.GatewayTimeout, "The effort service did not answer in time."),
+                _ => (HttpStatusCode.BadGateway, $"The {service} service could not be reached."),
+            };
+            using var forwarded = await keyed.SendAsync(new HttpRequestMessage(new HttpMethod(method), url));
+            var problem = forwarded.Content.Headers.ContentType?.MediaType == "application/problem+json"
+                ? (await forwarded.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString()
+                : null;
+            if (forwarded.StatusCode != status || problem != detail)
+            {
+                wrong.Add($"{method} {path} ({service}): {(int)forwarded.StatusCode} '{problem}', not {(int)status} '{detail}'");
+            }
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
     [Fact]
     public async Task A_path_no_route_matches_is_404_even_with_a_valid_key()
     {
