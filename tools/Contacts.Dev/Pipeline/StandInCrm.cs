@@ -21,7 +21,8 @@ public static partial class StandInCrm
             stale.AddRange(page.GetProperty("items").EnumerateArray()
                 .Where(s => StandInUrl().IsMatch(s.GetProperty("url").GetString() ?? ""))
                 .Select(s => s.GetProperty("id").GetGuid()));
-            if ((after = page.GetProperty("next").GetString()) is null)
+            // The last page has no cursor (nulls are left out of answers).
+            if ((after = page.TryGetProperty("next", out var next) ? next.GetString() : null) is null)
             {
                 break;
             }
