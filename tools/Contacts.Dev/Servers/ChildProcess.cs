@@ -59,27 +59,61 @@ internal static class ChildProcess
         File.Exists(file) ? string.Join(Environment.NewLine, File.ReadLines(file).TakeLast(lines)) : $"({file} does not exist)";
 }
 
-/// <summary>A free TCP port on loopback, found by binding port 0 and letting it go.</summary>
+/// <summary>
+/// A free TCP port on loopback for a server we start, drawn at random from below the kernel's ephemeral range and bound
+/// once to check it is free. Not port 0: the kernel picks those from the ephemeral range, where every outgoing
+/// connection's source port and Docker's published ports also come from, so one of those could take the port before
+/// the server bound it (seen: a service dying with "address already in use" beside Testcontainers).
+/// </summary>
 public static class FreePort
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, bool> Given = new();
+    private const int Lowest = 10000;
 
-    /// <summary>
-    /// A port nothing listens on now, never one this process has handed out before: the kernel may offer the same free
-    /// port twice before the first taker binds it (seen: a gateway and an ingestion instance given one port, the gateway
-    /// forwarding to itself).
-    /// </summary>
+    /// <summary>Where the kernel's ephemeral ports start (Linux's default when it cannot be read).</summary>
+    private static int EphemeralStart { get; } = ReadEphemeralStart();
+
+    /// <summary>A port nothing listens on now, never one this process has handed out before.</summary>
     public static int Next()
     {
-        while (true)
+        var upper = Math.Max(EphemeralStart, Lowest + 1000);
+        for (var attempt = 0; attempt < 1000; attempt++)
         {
-            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-            if (Given.TryAdd(port, true))
+            var port = Random.Shared.Next(Lowest, upper);
+            if (!Given.ContainsKey(port) && CanBind(port) && Given.TryAdd(port, true))
             {
                 return port;
             }
+        }
+        throw new InvalidOperationException($"no free port between {Lowest} and {upper} after 1000 tries");
+    }
+
+    private static bool CanBind(int port)
+    {
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream,
+                System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            socket.Listen();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int ReadEphemeralStart()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32768;
         }
     }
 
