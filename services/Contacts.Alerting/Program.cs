@@ -21,6 +21,7 @@ builder.Services.AddSingleton<AlertingSettingsStore>();
 builder.Services.AddHostedService<AlertExpiry>();
 builder.AddWebhookDelivery();
 builder.Services.DescribeSubscriptionSchema();
+builder.Services.DescribeAlertWebhooks();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();

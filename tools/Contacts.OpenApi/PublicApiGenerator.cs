@@ -67,6 +67,7 @@ public static class PublicApiGenerator
         var paths = new SortedDictionary<string, JsonObject>(StringComparer.Ordinal);
         var schemas = new SortedDictionary<string, (string Service, JsonNode Schema)>(StringComparer.Ordinal);
         var securitySchemes = new SortedDictionary<string, JsonNode>(StringComparer.Ordinal);
+        var webhooks = new SortedDictionary<string, JsonNode>(StringComparer.Ordinal);
         var tags = new List<JsonNode>();
         foreach (var (service, document) in documents)
         {
@@ -87,6 +88,13 @@ public static class PublicApiGenerator
                     {
                         throw new InvalidOperationException($"{method.ToUpperInvariant()} {path} is documented by two hosts (the second is {service})");
                     }
+                }
+            }
+            foreach (var (name, webhook) in document["webhooks"]?.AsObject() ?? [])
+            {
+                if (!webhooks.TryAdd(name, webhook!.DeepClone()))
+                {
+                    throw new InvalidOperationException($"webhook {name} is documented by two hosts (the second is {service})");
                 }
             }
             foreach (var (name, schema) in document["components"]?["schemas"]?.AsObject() ?? [])
@@ -116,6 +124,7 @@ public static class PublicApiGenerator
             ["openapi"] = first["openapi"]?.DeepClone(),
             ["info"] = first["info"]?.DeepClone(),
             ["paths"] = new JsonObject(paths.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+            ["webhooks"] = new JsonObject(webhooks.Select(w => KeyValuePair.Create(w.Key, (JsonNode?)w.Value))),
             ["components"] = new JsonObject
             {
                 ["schemas"] = new JsonObject(schemas.Select(s => KeyValuePair.Create(s.Key, (JsonNode?)s.Value.Schema))),

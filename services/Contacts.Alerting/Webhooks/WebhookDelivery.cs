@@ -63,7 +63,7 @@ public static class WebhookQueue
     public static async Task<bool> Enqueue(Session session, string tenantId, Guid messageId, AlertView alert, string type, WebhookOptions options,
         CancellationToken ct)
     {
-        var body = JsonSerializer.Serialize(new { type, timestamp = alert.UpdatedAt, data = AlertWebhookData.Of(alert) }, Json);
+        var body = JsonSerializer.Serialize(new AlertWebhook(type, alert.UpdatedAt, AlertWebhookData.Of(alert)), Json);
         var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
         if (!string.IsNullOrWhiteSpace(options.Url))
         {

@@ -114,6 +114,26 @@ public sealed class OpenApiDocumentTests
         }
     }
 
+    /// <summary>Every webhook type alerting sends is documented with the body it writes and the Standard Webhooks headers.</summary>
+    [Fact]
+    public async Task Every_alert_webhook_is_documented_with_its_body_and_signature_headers()
+    {
+        var document = JsonDocument.Parse(await Generated.Value).RootElement;
+        var webhooks = document.GetProperty("webhooks");
+        Assert.Equal(Contacts.Alerting.Webhooks.AlertWebhookTypes.All.Order(StringComparer.Ordinal), webhooks.EnumerateObject().Select(w => w.Name));
+        foreach (var webhook in webhooks.EnumerateObject())
+        {
+            var post = webhook.Value.GetProperty("post");
+            Assert.Equal("#/components/schemas/AlertWebhook",
+                post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+            Assert.Equal(["webhook-id", "webhook-timestamp", "webhook-signature"],
+                post.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        }
+        var data = document.GetProperty("components").GetProperty("schemas").GetProperty("AlertWebhookData").GetProperty("properties");
+        Assert.Equal(typeof(Contacts.Alerting.Webhooks.AlertWebhookData).GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)).Order(StringComparer.Ordinal),
+            data.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
+
     /// <summary>Every route of the gateway's proxy configuration, with each of its methods, forwards to operations its cluster documents.</summary>
     [Fact]
     public async Task Every_proxied_route_and_method_is_a_documented_operation_of_its_cluster()

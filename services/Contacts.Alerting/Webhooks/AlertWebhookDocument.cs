@@ -1,0 +1,95 @@
+using System.ComponentModel;
+using Contacts.ServiceDefaults.OpenApi;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace Contacts.Alerting.Webhooks;
+
+/// <summary>The body of every alert webhook, as <see cref="WebhookQueue"/> writes it.</summary>
+public sealed record AlertWebhook(
+    [property: Description("alert.raised, alert.escalated, alert.acknowledged or alert.resolved.")] string Type,
+    [property: Description("When the alert changed (its updatedAt).")] DateTimeOffset Timestamp,
+    [property: Description(AlertWebhookDocument.DataDescription)] AlertWebhookData Data);
+
+/// <summary>
+/// The webhooks alerting sends to CRMs, in the document's "webhooks" (OpenAPI 3.1): one POST per alert webhook type, with
+/// the body generated from <see cref="AlertWebhook"/> and the Standard Webhooks headers.
+/// </summary>
+public static class AlertWebhookDocument
+{
+    public const string DataDescription =
+        "The alert as it is after the change. Identifiers are not in it (alerting never holds them): read them from links.customerContext.";
+
+    private static readonly Dictionary<string, string> Summaries = new()
+    {
+        [AlertWebhookTypes.Raised] = "An alert was raised: a customer's score crossed the threshold, or a driver rule held.",
+        [AlertWebhookTypes.Escalated] = "An active alert's score reached a higher escalation level (once per level).",
+        [AlertWebhookTypes.Acknowledged] = "An alert was acknowledged through the API; it stays active.",
+        [AlertWebhookTypes.Resolved] = "An alert was resolved: through the API, or by itself when its rule no longer holds.",
+    };
+
+    public static IServiceCollection DescribeAlertWebhooks(this IServiceCollection services) =>
+        services.Configure<OpenApiOptions>(PublicApiDocument.Name, options => options.AddDocumentTransformer(async (document, context, ct) =>
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+            var envelope = await context.GetOrCreateSchemaAsync(typeof(AlertWebhook), null, ct);
+            var data = await context.GetOrCreateSchemaAsync(typeof(AlertWebhookData), null, ct);
+            if (data is OpenApiSchema described)
+            {
+                described.Description = DataDescription;
+            }
+            document.Components.Schemas[nameof(AlertWebhookData)] = data;
+            // The data by reference to its own schema, not inlined in the envelope.
+            envelope.Properties![nameof(AlertWebhook.Data).ToLowerInvariant()] = new OpenApiSchemaReference(nameof(AlertWebhookData), document);
+            document.Components.Schemas[nameof(AlertWebhook)] = envelope;
+            document.Webhooks ??= new Dictionary<string, IOpenApiPathItem>();
+            foreach (var type in AlertWebhookTypes.All)
+            {
+                document.Webhooks[type] = new OpenApiPathItem
+                {
+                    Operations = new Dictionary<HttpMethod, OpenApiOperation>
+                    {
+                        [HttpMethod.Post] = new()
+                        {
+                            OperationId = "Webhook" + string.Concat(type.Split('.', '_').Select(w => char.ToUpperInvariant(w[0]) + w[1..])),
+                            Summary = Summaries[type],
+                            Description = "POSTed to every enabled subscription of the alert's tenant that asked for this type (and to the deployment-wide "
+                                + "webhook when one is configured), signed per Standard Webhooks with the subscription's secret. A 2xx within 15 s "
+                                + "counts; 410 disables the subscription; anything else is retried for about three days under the same webhook-id.",
+                            Tags = new HashSet<OpenApiTagReference> { new("alerting", document) },
+                            Parameters =
+                            [
+                                Header("webhook-id", "Stable across retries and redeliveries: de-duplicate on it (the alert id for alert.raised)."),
+                                Header("webhook-timestamp", "Seconds since the Unix epoch when this attempt was signed."),
+                                Header("webhook-signature", "v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">; after a secret rotation, a second v1,... "
+                                    + "signed with the old secret for 24 h."),
+                            ],
+                            RequestBody = new OpenApiRequestBody
+                            {
+                                Required = true,
+                                Content = new Dictionary<string, OpenApiMediaType>
+                                {
+                                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(nameof(AlertWebhook), document) },
+                                },
+                            },
+                            Responses = new OpenApiResponses
+                            {
+                                ["2XX"] = new OpenApiResponse { Description = "Received." },
+                                ["410"] = new OpenApiResponse { Description = "Gone: the subscription is disabled and nothing more is sent to it." },
+                            },
+                        },
+                    },
+                };
+            }
+        }));
+
+    private static OpenApiParameter Header(string name, string description) => new()
+    {
+        Name = name,
+        In = ParameterLocation.Header,
+        Required = true,
+        Description = description,
+        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+    };
+}
