@@ -119,5 +119,12 @@ internal static class AlertingSchema
                 error text);
             create index webhook_attempts_delivery on webhook_attempts (delivery_id, id);
             """),
+        new("alerting_0007_queue_subscriptions", """
+            -- Queue subscriptions: type 'amqp', the queue and broker user made for them (the secret column keeps the user's
+            -- password, only to answer an idempotent retry of the create); url is the AMQP address without the password.
+            alter table webhook_subscriptions add column type text not null default 'webhook';
+            alter table webhook_subscriptions add column queue text;
+            alter table webhook_subscriptions add column amqp_user text;
+            """),
     ];
 }

@@ -11,20 +11,24 @@ using Npgsql;
 
 namespace Contacts.Alerting.Subscriptions;
 
-/// <summary>A webhook subscription as GET shows it (never its secret): disabled ones say why and since when.</summary>
+/// <summary>
+/// A subscription as GET shows it (never its secret or password): disabled ones say why and since when; a queue
+/// subscription's url is its AMQP address without the password, and Queue the queue it reads.
+/// </summary>
 public sealed record SubscriptionView(
     Guid Id,
-    [property: Description("webhook.")] string Type,
-    string Url,
+    [property: Description("webhook or amqp.")] string Type,
+    [property: Description("The webhook URL; for amqp the AMQP address without the password.")] string Url,
     [property: Description("The alert webhook types it receives.")] IReadOnlyList<string> Events,
     [property: Description("enabled or disabled (by a 410 answer, or every attempt failing for a day).")] string Status,
     [property: Description("Why it was disabled.")] string? DisabledReason,
     DateTimeOffset? DisabledAt,
     [property: Description("Start of the current run of failed attempts (absent when the last attempt succeeded).")] DateTimeOffset? FailingSince,
     [property: Description("Until when the secret before the last rotation still signs.")] DateTimeOffset? PreviousSecretExpiresAt,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    [property: Description("For amqp: the queue its credentials may read.")] string? Queue);
 
-/// <summary>The answer to a create: the subscription and its signing secret, shown this once.</summary>
+/// <summary>The answer to a create, shown this once: a webhook's signing secret, or a queue's address and credentials.</summary>
 public sealed record SubscriptionCreated(
     Guid Id,
     string Type,
@@ -32,7 +36,8 @@ public sealed record SubscriptionCreated(
     IReadOnlyList<string> Events,
     string Status,
     DateTimeOffset CreatedAt,
-    [property: Description("whsec_ + base64: the Standard Webhooks signing secret, shown only here.")] string Secret);
+    [property: Description("whsec_ + base64: the Standard Webhooks signing secret of a webhook, shown only here.")] string? Secret,
+    [property: Description("For amqp, shown only here: where to connect and as whom; the user may read its queue and nothing else.")] QueueAccessGranted? Amqp);
 
 public sealed record SubscriptionPage(
     IReadOnlyList<SubscriptionView> Items, [property: Description("Cursor for the next page (the after parameter); absent on the last page.")] string? Next);
@@ -75,12 +80,14 @@ public static class SubscriptionEndpoints
     {
         var group = app.MapGroup("/v1/subscriptions");
         group.MapPost("/", Create).WithName("CreateSubscription")
-            .Documented("Subscribe a URL to the tenant's alert webhooks; the signing secret is in this answer only.",
+            .Documented("Subscribe a URL to the tenant's alert webhooks (or, with type amqp, a queue of its own); secrets are in this answer only.",
                 "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with backoff for about three days; 410, or every "
                 + "attempt failing for a day, disables the subscription. The URL must be http(s) and must not be or resolve to a loopback, private, "
                 + "link-local or unique-local address (unless the operator allows private ones) nor the cloud metadata address (never); this is "
                 + "checked again on every connection, and redirects are not followed. With an Idempotency-Key header a retry with the same key and "
-                + "body answers the same subscription and secret; the key with another body is 422.")
+                + "body answers the same subscription and secret; the key with another body is 422. With type amqp: a durable queue receiving "
+                + "only this tenant's events and a broker user that may read that queue alone (no declaring, binding or publishing); the answer "
+                + "gives the AMQP address, queue and credentials once.")
             .Accepts<SubscriptionInput>("application/json")
             .AddOpenApiOperationTransformer((operation, _, _) =>
             {
@@ -97,7 +104,8 @@ public static class SubscriptionEndpoints
             .Answers(StatusCodes.Status201Created, "Subscribed; the secret is shown in this answer only (and to a retry with the same Idempotency-Key).")
             .Answers(StatusCodes.Status400BadRequest, "ValidationProblemDetails: errors keyed by field (url, events, type), each with the rule broken.")
             .Answers(StatusCodes.Status409Conflict, "ProblemDetails: the tenant holds the most subscriptions allowed.")
-            .Answers(StatusCodes.Status422UnprocessableEntity, "ProblemDetails: the Idempotency-Key was used for a different request.");
+            .Answers(StatusCodes.Status422UnprocessableEntity,
+                "ProblemDetails: the Idempotency-Key was used for a different request, or (amqp) this deployment has no broker management API.");
         group.MapGet("/", List).WithName("ListSubscriptions")
             .Documented("The tenant's subscriptions, newest first, a page at a time (never their secrets).")
             .Query("limit", JsonSchemaType.Integer, "Subscriptions per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
@@ -108,13 +116,14 @@ public static class SubscriptionEndpoints
             .Answers(StatusCodes.Status200OK, "The subscription.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapDelete("/{id:guid}", Delete).WithName("DeleteSubscription")
-            .Documented("Remove a subscription: nothing more is sent to it, and its delivery log goes with it.")
+            .Documented("Remove a subscription: nothing more is sent to it, and its delivery log goes with it; for amqp its queue and broker user too.")
             .Answers(StatusCodes.Status204NoContent, "Removed.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/rotate-secret", RotateSecret).WithName("RotateSubscriptionSecret")
             .Documented("A new signing secret; for 24 h the old one keeps signing too, as a second signature in webhook-signature.")
             .Answers(StatusCodes.Status200OK, "The new secret, shown once, and until when the old one still signs.")
-            .ProducesProblem(StatusCodes.Status404NotFound);
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .Answers(StatusCodes.Status409Conflict, "ProblemDetails: a queue subscription has no signing secret.");
         group.MapGet("/{id:guid}/deliveries", Deliveries).WithName("ListSubscriptionDeliveries")
             .Documented("The subscription's deliveries, newest first, each with every attempt: time, status code, latency and error.")
             .Query("limit", JsonSchemaType.Integer, "Deliveries per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
@@ -130,7 +139,7 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem>> Create(
-        HttpContext http, Database database, IOptions<WebhookOptions> options, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, IOptions<WebhookOptions> options, QueueAccess queues, IConfiguration configuration, CancellationToken ct)
     {
         if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
@@ -148,7 +157,7 @@ public static class SubscriptionEndpoints
         {
             return TypedResults.ValidationProblem(errors);
         }
-        if (await ResolvesToForbidden(new Uri(input.Url), allowPrivate, ct) is { } why)
+        if (input.Url is not null && await ResolvesToForbidden(new Uri(input.Url), allowPrivate, ct) is { } why)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["url"] = [$"must not resolve to {why}"] });
         }
@@ -168,28 +177,69 @@ public static class SubscriptionEndpoints
             }
         }
         var id = Guid.CreateVersion7();
+        QueueAccessGranted? access = null;
+        if (input.Type == SubscriptionRequest.AmqpType)
+        {
+            if (!queues.Configured)
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Queue subscriptions are not available",
+                    detail: "This deployment has no broker management API configured (Alerting:Amqp:ManagementUrl); subscribe a webhook instead.");
+            }
+            try
+            {
+                access = await queues.Create(id, ct);
+            }
+            catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
+            {
+                await Undo(queues, id);
+                return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Broker unavailable",
+                    detail: "The queue could not be set up on the broker; retry (with the same Idempotency-Key, it is safe).");
+            }
+        }
         await using (var insert = new NpgsqlCommand("""
-            insert into webhook_subscriptions (id, tenant_id, url, events, secret, idempotency_key, fingerprint)
-            values (@id, @tenant, @url, @events, @secret, @key, @fingerprint)
+            insert into webhook_subscriptions (id, tenant_id, type, url, events, secret, queue, amqp_user, idempotency_key, fingerprint)
+            values (@id, @tenant, @type, @url, @events, @secret, @queue, @user, @key, @fingerprint)
             on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
             """, connection))
         {
             insert.Parameters.AddWithValue("id", id);
             insert.Parameters.AddWithValue("tenant", tenant);
-            insert.Parameters.AddWithValue("url", input.Url);
+            insert.Parameters.AddWithValue("type", input.Type);
+            insert.Parameters.AddWithValue("url", access is null ? input.Url! : WithoutPassword(access));
             insert.Parameters.AddWithValue("events", input.Events.ToArray());
-            insert.Parameters.AddWithValue("secret", StandardWebhooks.NewSecret());
+            insert.Parameters.AddWithValue("secret", access?.Password ?? StandardWebhooks.NewSecret());
+            insert.Parameters.Add(new NpgsqlParameter("queue", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)access?.Queue ?? DBNull.Value });
+            insert.Parameters.Add(new NpgsqlParameter("user", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)access?.Username ?? DBNull.Value });
             insert.Parameters.Add(new NpgsqlParameter("key", NpgsqlTypes.NpgsqlDbType.Text) { Value = key.Length > 0 ? key : DBNull.Value });
             insert.Parameters.AddWithValue("fingerprint", input.Fingerprint);
             if (await insert.ExecuteNonQueryAsync(ct) == 0)
             {
-                // The same key won a race with this request: answer as for a retry.
+                // The same key won a race with this request: undo this one's queue, answer as for a retry.
+                if (access is not null)
+                {
+                    await queues.Remove(id, ct);
+                }
                 return Replay((await ByIdempotencyKey(connection, tenant, key, ct))!.Value, input, key);
             }
         }
         var created = (await ReadCreated(connection, tenant, "id = @id", ("id", id), ct))!;
         return TypedResults.Created($"/v1/subscriptions/{id}", created.Value.Value);
     }
+
+    /// <summary>Removes what a failed create left on the broker, as far as the broker lets it now.</summary>
+    private static async Task Undo(QueueAccess queues, Guid id)
+    {
+        try
+        {
+            await queues.Remove(id, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
+        {
+            // nothing refers to it; the user has no password anyone was given
+        }
+    }
+
+    private static string WithoutPassword(QueueAccessGranted access) => new UriBuilder(access.Uri) { Password = "" }.Uri.ToString();
 
     /// <summary>A retry with the same Idempotency-Key gets the same answer (with the current secret); another request under it is refused.</summary>
     private static Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem> Replay(
@@ -206,15 +256,22 @@ public static class SubscriptionEndpoints
         (string Name, object Value) arg, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand($"""
-            select id, url, events, status, created_at, secret, coalesce(fingerprint, '') from webhook_subscriptions where tenant_id = @tenant and {where}
+            select id, url, events, status, created_at, secret, coalesce(fingerprint, ''), type, queue, amqp_user
+            from webhook_subscriptions where tenant_id = @tenant and {where}
             """, connection);
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue(arg.Name, arg.Value);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct)
-            ? (new SubscriptionCreated(reader.GetGuid(0), SubscriptionRequest.WebhookType, reader.GetString(1), reader.GetFieldValue<string[]>(2),
-                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5)), reader.GetString(6))
+        if (!await reader.ReadAsync(ct))
+        {
+            return null;
+        }
+        var (url, type, secret) = (reader.GetString(1), reader.GetString(7), reader.GetString(5));
+        var amqp = type == SubscriptionRequest.AmqpType
+            ? new QueueAccessGranted(new UriBuilder(url) { Password = secret }.Uri.ToString(), reader.GetString(8), reader.GetString(9), secret)
             : null;
+        return (new SubscriptionCreated(reader.GetGuid(0), type, url, reader.GetFieldValue<string[]>(2), reader.GetString(3),
+            reader.GetFieldValue<DateTimeOffset>(4), amqp is null ? secret : null, amqp), reader.GetString(6));
     }
 
     /// <summary>The create-time check on the name's current addresses (the send-time check repeats it on every connection); unresolvable names pass.</summary>
@@ -240,7 +297,7 @@ public static class SubscriptionEndpoints
 
     private const string ViewColumns = """
         id, url, events, status, disabled_reason, disabled_at, failing_since,
-        case when previous_secret_until > now() then previous_secret_until end, created_at
+        case when previous_secret_until > now() then previous_secret_until end, created_at, type, queue
         """;
 
     private static async Task<List<SubscriptionView>> ReadViews(NpgsqlCommand cmd, CancellationToken ct)
@@ -249,9 +306,9 @@ public static class SubscriptionEndpoints
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            result.Add(new SubscriptionView(reader.GetGuid(0), SubscriptionRequest.WebhookType, reader.GetString(1), reader.GetFieldValue<string[]>(2),
+            result.Add(new SubscriptionView(reader.GetGuid(0), reader.GetString(9), reader.GetString(1), reader.GetFieldValue<string[]>(2),
                 reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), Time(reader, 5), Time(reader, 6), Time(reader, 7),
-                reader.GetFieldValue<DateTimeOffset>(8)));
+                reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(10) ? null : reader.GetString(10)));
         }
         return result;
     }
@@ -298,12 +355,29 @@ public static class SubscriptionEndpoints
         return (await ReadViews(cmd, ct)).SingleOrDefault();
     }
 
+    /// <summary>Removes the subscription; for a queue subscription the broker's user and queue first (so a failure there can be retried).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, QueueAccess queues, IConfiguration configuration, CancellationToken ct)
     {
         if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
             return NoTenant();
+        }
+        if (await Find(database, tenant, id, ct) is not { } found)
+        {
+            return NotFound(id);
+        }
+        if (found.Type == SubscriptionRequest.AmqpType)
+        {
+            try
+            {
+                await queues.Remove(id, ct);
+            }
+            catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Broker unavailable",
+                    detail: "The queue and its user could not be removed from the broker; retry.");
+            }
         }
         await using var cmd = database.DataSource.CreateCommand("delete from webhook_subscriptions where tenant_id = @tenant and id = @id");
         cmd.Parameters.AddWithValue("tenant", tenant);
@@ -321,16 +395,21 @@ public static class SubscriptionEndpoints
         var secret = StandardWebhooks.NewSecret();
         await using var cmd = database.DataSource.CreateCommand("""
             update webhook_subscriptions set previous_secret = secret, previous_secret_until = now() + @lifetime, secret = @secret
-            where tenant_id = @tenant and id = @id
+            where tenant_id = @tenant and id = @id and type = 'webhook'
             returning previous_secret_until
             """);
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.AddWithValue("secret", secret);
         cmd.Parameters.AddWithValue("lifetime", PreviousSecretLifetime);
-        return await cmd.ExecuteScalarAsync(ct) is DateTime until
-            ? TypedResults.Ok(new SecretRotated(id, secret, new DateTimeOffset(until, TimeSpan.Zero)))
-            : NotFound(id);
+        if (await cmd.ExecuteScalarAsync(ct) is DateTime until)
+        {
+            return TypedResults.Ok(new SecretRotated(id, secret, new DateTimeOffset(until, TimeSpan.Zero)));
+        }
+        return await Find(database, tenant, id, ct) is null
+            ? NotFound(id)
+            : TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "No signing secret",
+                detail: "A queue subscription has no signing secret; delete it and subscribe again for new credentials.");
     }
 
     internal static async Task<Results<Ok<DeliveryPage>, ProblemHttpResult, ValidationProblem>> Deliveries(

@@ -5,18 +5,21 @@ using Contacts.ServiceDefaults.OpenApi;
 
 namespace Contacts.Alerting.Subscriptions;
 
-/// <summary>POST /v1/subscriptions, as a CRM writes it: {"url": "https://...", "events": ["alert.raised", ...]}; events left out: all of them.</summary>
+/// <summary>
+/// POST /v1/subscriptions, as a CRM writes it: {"url": "https://...", "events": ["alert.raised", ...]} for a webhook, or
+/// {"type": "amqp", "events": [...]} for a queue of its own; events left out: all of them.
+/// </summary>
 public sealed record SubscriptionInput(
-    [property: Description("webhook (the default).")] string? Type,
+    [property: Description("webhook (the default), or amqp for a queue of the tenant's own (then no url).")] string? Type,
     [property: Description("Where to POST: absolute http(s), at most 2048 characters, no credentials; not a loopback, private, link-local, "
-        + "unique-local or metadata address.")] string? Url,
+        + "unique-local or metadata address. Left out for amqp.")] string? Url,
     [property: Description("One or more of alert.raised, alert.escalated, alert.acknowledged, alert.resolved; all when left out.")] string[]? Events);
 
-/// <summary>A valid request: where to send, and which webhook types (in the order of AlertWebhookTypes.All).</summary>
-public sealed record NewSubscription(string Url, IReadOnlyList<string> Events)
+/// <summary>A valid request: webhook or amqp, where to send (webhooks), and which types (in the order of AlertWebhookTypes.All).</summary>
+public sealed record NewSubscription(string Type, string? Url, IReadOnlyList<string> Events)
 {
     /// <summary>What an Idempotency-Key stands for: a replay with another request under the same key is refused.</summary>
-    public string Fingerprint => $"webhook\n{Url}\n{string.Join(',', Events)}";
+    public string Fingerprint => $"{Type}\n{Url}\n{string.Join(',', Events)}";
 }
 
 public static class SubscriptionRequest
@@ -25,8 +28,7 @@ public static class SubscriptionRequest
     public static IServiceCollection DescribeSubscriptionSchema(this IServiceCollection services) =>
         services.DescribeSchema<SubscriptionInput>(schema =>
         {
-            schema.Required = new HashSet<string> { "url" };
-            var type = schema.Property("type").OneOf([WebhookType]);
+            var type = schema.Property("type").OneOf([WebhookType, AmqpType]);
             type.Default = WebhookType;
             schema.Property("url").MaxLength = 2048;
             var events = schema.Property("events");
@@ -38,6 +40,7 @@ public static class SubscriptionRequest
         });
 
     public const string WebhookType = "webhook";
+    public const string AmqpType = "amqp";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow };
 
     public static (NewSubscription? Subscription, Dictionary<string, string[]> Errors) Parse(string body, bool allowPrivate)
@@ -59,11 +62,16 @@ public static class SubscriptionRequest
             errors["body"] = ["must be a JSON object"];
             return (null, errors);
         }
-        if (input.Type is not null && input.Type != WebhookType)
+        var type = input.Type ?? WebhookType;
+        if (type is not (WebhookType or AmqpType))
         {
-            errors["type"] = [$"must be '{WebhookType}' (the default)"];
+            errors["type"] = [$"must be '{WebhookType}' (the default) or '{AmqpType}'"];
         }
-        if (UrlSafety.CheckUrl(input.Url, allowPrivate) is { } why)
+        else if (type == AmqpType && input.Url is not null)
+        {
+            errors["url"] = ["must be left out for an amqp subscription (the answer gives the queue to read)"];
+        }
+        else if (type == WebhookType && UrlSafety.CheckUrl(input.Url, allowPrivate) is { } why)
         {
             errors["url"] = [why];
         }
@@ -78,6 +86,6 @@ public static class SubscriptionRequest
         }
         return errors.Count > 0
             ? (null, errors)
-            : (new NewSubscription(input.Url!, [.. AlertWebhookTypes.All.Where(events.Contains)]), errors);
+            : (new NewSubscription(type, type == WebhookType ? input.Url : null, [.. AlertWebhookTypes.All.Where(events.Contains)]), errors);
     }
 }

@@ -27,6 +27,10 @@ public static class WebhookDeliverySetup
             .ConfigurePrimaryHttpMessageHandler(services => GuardedConnect.Handler(
                 services.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowPrivateAddresses, TimeSpan.FromSeconds(10)));
         builder.Services.AddHostedService<WebhookDispatcher>();
+        builder.Services.AddOptions<AmqpSubscriptionOptions>().Bind(builder.Configuration.GetSection("Alerting:Amqp"));
+        builder.Services.AddHttpClient(QueueAccess.HttpClientName);
+        builder.Services.AddSingleton<QueueAccess>();
+        builder.Services.AddSingleton<QueuePublisher>();
         return builder;
     }
 }
@@ -69,7 +73,9 @@ public static class WebhookQueue
         {
             targets.Add((messageId, options.Url, null));
         }
-        await using (var subscriptions = session.Command("select id, url, events from webhook_subscriptions where tenant_id = @tenant and status = 'enabled'"))
+        await using (var subscriptions = session.Command("""
+            select id, coalesce(queue, url), events from webhook_subscriptions where tenant_id = @tenant and status = 'enabled'
+            """))
         {
             subscriptions.Parameters.AddWithValue("tenant", tenantId);
             await using var reader = await subscriptions.ExecuteReaderAsync(ct);
@@ -113,6 +119,7 @@ internal sealed partial class WebhookDispatcher(
     WebhookSignal signal,
     IHttpClientFactory httpClients,
     IOptions<WebhookOptions> options,
+    QueuePublisher queuePublisher,
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
@@ -124,7 +131,8 @@ internal sealed partial class WebhookDispatcher(
 
     private sealed record Due(Guid Id, Guid MessageId, string Url, string Body, int Attempts, string? Traceparent, Guid? SubscriptionId);
 
-    private sealed record Signing(string Secret, string? PreviousSecret, string Status, DateTimeOffset? FailingSince);
+    /// <summary>A subscription as the dispatcher needs it: how to sign (webhooks) or which queue (amqp), and its health.</summary>
+    private sealed record Signing(string Secret, string? PreviousSecret, string Status, DateTimeOffset? FailingSince, string Type, string? Queue);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -180,7 +188,7 @@ internal sealed partial class WebhookDispatcher(
             }
             else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
             {
-                await Record(d, s, await Post(d, s.Secret, s.PreviousSecret, SubscriberClientName, ct), ct);
+                await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, SubscriberClientName, ct), ct);
             }
             else
             {
@@ -198,7 +206,7 @@ internal sealed partial class WebhookDispatcher(
             return result;
         }
         await using var cmd = dataSource.CreateCommand("""
-            select id, secret, case when previous_secret_until > now() then previous_secret end, status, failing_since
+            select id, secret, case when previous_secret_until > now() then previous_secret end, status, failing_since, type, queue
             from webhook_subscriptions where id = any(@ids)
             """);
         cmd.Parameters.AddWithValue("ids", subscriptions);
@@ -206,7 +214,7 @@ internal sealed partial class WebhookDispatcher(
         while (await reader.ReadAsync(ct))
         {
             result[reader.GetGuid(0)] = new Signing(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4));
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6));
         }
         return result;
     }
@@ -289,6 +297,23 @@ internal sealed partial class WebhookDispatcher(
     }
 
     private sealed record Attempt(DateTimeOffset At, int? Status, string? Error, TimeSpan Latency);
+
+    /// <summary>A queue subscription's delivery: into its queue, confirmed by the broker (logged as 200), with the webhook-id as message-id.</summary>
+    private async Task<Attempt> Enqueue(Due due, string queue, CancellationToken ct)
+    {
+        var at = clock.GetUtcNow();
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var type = System.Text.Json.JsonDocument.Parse(due.Body).RootElement.GetProperty("type").GetString() ?? "";
+            await queuePublisher.Publish(queue, due.MessageId, type, due.Body, ct);
+            return new Attempt(at, 200, null, Stopwatch.GetElapsedTime(started));
+        }
+        catch (HttpRequestException ex) when (!ct.IsCancellationRequested)
+        {
+            return new Attempt(at, null, ex.Message, Stopwatch.GetElapsedTime(started));
+        }
+    }
 
     private async Task<Attempt> Post(Due due, string? secret, string? previousSecret, string client, CancellationToken ct)
     {

@@ -4,6 +4,9 @@ using System.Text.Json;
 using Contacts.Dev.Pipeline;
 using Contacts.IntegrationTests.Infrastructure;
 using Contacts.ServiceDefaults.Webhooks;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 
 namespace Contacts.IntegrationTests;
 
@@ -280,6 +283,92 @@ public sealed class SubscriptionEndToEndTests(ServersFixture servers) : IAsyncLi
             Assert.Equal(HttpStatusCode.NotFound, (await http.DeleteAsync($"v1/subscriptions/{id}")).StatusCode);
         }
         Assert.Equal(0, (await http.GetFromJsonAsync<JsonElement>("v1/subscriptions")).GetProperty("items").GetArrayLength());
+    }
+
+    /// <summary>Reads the queue with the given credentials until a message for one of these contacts arrives; returns all read.</summary>
+    private static async Task<List<(string MessageId, string Type, JsonElement Data)>> ReadUntil(string uri, string queue, IReadOnlyCollection<Guid> contactEventIds)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(uri) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        var read = new List<(string MessageId, string Type, JsonElement Data)>();
+        await TestPipeline.Eventually(async () =>
+        {
+            while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
+            {
+                var body = JsonDocument.Parse(message.Body.ToArray()).RootElement;
+                read.Add((message.BasicProperties.MessageId!, message.BasicProperties.Type!, body.GetProperty("data").Clone()));
+            }
+            return read.Any(m => contactEventIds.Contains(m.Data.GetProperty("contactEventId").GetGuid()));
+        }, Patience, () => Task.FromResult($"{read.Count} messages in {queue}, none for these contacts"));
+        return read;
+    }
+
+    /// <summary>What a broker operation does with these credentials: null when allowed, else the broker's refusal.</summary>
+    private static async Task<string?> Refusal(string uri, Func<IChannel, Task> operation)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(uri) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        try
+        {
+            await operation(channel);
+            return null;
+        }
+        catch (OperationInterruptedException ex)
+        {
+            return ex.ShutdownReason?.ReplyText ?? ex.Message;
+        }
+    }
+
+    [Fact]
+    public async Task A_queue_subscription_receives_only_its_tenants_events_and_its_credentials_read_that_queue_alone()
+    {
+        using var a = _pipeline.Client(_pipeline.KeyA);
+        using var b = _pipeline.Client(_pipeline.KeyB);
+        var (createdA, responseA) = await Subscribe(a, new { type = "amqp", events = new[] { "alert.raised" } });
+        Assert.True(responseA.StatusCode == HttpStatusCode.Created, createdA.ToString());
+        var (createdB, responseB) = await Subscribe(b, new { type = "amqp" });
+        Assert.True(responseB.StatusCode == HttpStatusCode.Created, createdB.ToString());
+        Assert.False(createdA.TryGetProperty("secret", out _));
+        var (uriA, queueA) = (createdA.GetProperty("amqp").GetProperty("uri").GetString()!, createdA.GetProperty("amqp").GetProperty("queue").GetString()!);
+        var (uriB, queueB) = (createdB.GetProperty("amqp").GetProperty("uri").GetString()!, createdB.GetProperty("amqp").GetProperty("queue").GetString()!);
+        Assert.Contains(createdA.GetProperty("amqp").GetProperty("password").GetString()!, uriA);
+        var shownA = await a.GetFromJsonAsync<JsonElement>($"v1/subscriptions/{createdA.GetProperty("id").GetGuid()}");
+        Assert.Equal("amqp", shownA.GetProperty("type").GetString());
+        Assert.Equal(queueA, shownA.GetProperty("queue").GetString());
+        Assert.DoesNotContain(createdA.GetProperty("amqp").GetProperty("password").GetString()!, shownA.ToString());
+
+        var contactsA = await HighEffortJourney(a, "queue-a");
+        var contactsB = await HighEffortJourney(b, "queue-b");
+        var readA = await ReadUntil(uriA, queueA, contactsA);
+        var readB = await ReadUntil(uriB, queueB, contactsB);
+        var alertA = readA.Single(m => contactsA.Contains(m.Data.GetProperty("contactEventId").GetGuid()));
+        Assert.Equal(alertA.Data.GetProperty("alertId").GetString(), alertA.MessageId); // the raised webhook's id: the alert id
+        Assert.All(readA, m => Assert.Equal("alert.raised", m.Type));
+        foreach (var (read, own, other) in new[] { (readA, a, b), (readB, b, a) })
+        {
+            foreach (var id in read.Select(m => m.Data.GetProperty("alertId").GetGuid()).Distinct())
+            {
+                Assert.Equal(HttpStatusCode.OK, (await own.GetAsync($"v1/alerts/{id}")).StatusCode);
+                Assert.Equal(HttpStatusCode.NotFound, (await other.GetAsync($"v1/alerts/{id}")).StatusCode);
+            }
+        }
+
+        // B's credentials: its own queue only; no reading A's, no binding (to A's events or any exchange), no declaring, no publishing.
+        Assert.Null(await Refusal(uriB, c => c.BasicGetAsync(queueB, autoAck: false)));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.BasicGetAsync(queueA, autoAck: false)));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.BasicConsumeAsync(queueA, autoAck: false, new AsyncEventingBasicConsumer(c))));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueBindAsync(queueB, "Contacts.Contracts:HighEffortAlertRaised", "")));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueBindAsync(queueA, "Contacts.Contracts:HighEffortAlertRaised", "")));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueDeclareAsync("tenant-b-own", durable: false, exclusive: true, autoDelete: true)));
+        Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)));
+
+        // Deleting the subscription removes its queue and its user.
+        Assert.Equal(HttpStatusCode.NoContent, (await a.DeleteAsync($"v1/subscriptions/{createdA.GetProperty("id").GetGuid()}")).StatusCode);
+        await Assert.ThrowsAnyAsync<BrokerUnreachableException>(() => new ConnectionFactory { Uri = new Uri(uriA) }.CreateConnectionAsync());
+        Assert.Contains("NOT_FOUND", await Refusal(_pipeline.Isolation.RabbitMq, c => c.QueueDeclarePassiveAsync(queueA)));
+        Assert.Equal(HttpStatusCode.NoContent, (await b.DeleteAsync($"v1/subscriptions/{createdB.GetProperty("id").GetGuid()}")).StatusCode);
     }
 }
 

@@ -215,6 +215,16 @@ public sealed class SubscriptionTests
     }
 
     [Fact]
+    public void Given_an_amqp_subscription_when_parsed_then_it_needs_no_url_and_filters_like_a_webhook()
+    {
+        var (subscription, errors) = SubscriptionRequest.Parse("""{"type":"amqp","events":["alert.raised"]}""", allowPrivate: false);
+        Assert.Empty(errors);
+        Assert.Equal(new NewSubscription("amqp", null, ["alert.raised"]).Fingerprint, subscription!.Fingerprint);
+        Assert.NotEqual(SubscriptionRequest.Parse("""{"url":"https://crm.example.com/a","events":["alert.raised"]}""", false).Subscription!.Fingerprint,
+            subscription.Fingerprint);
+    }
+
+    [Fact]
     public void Given_events_in_any_order_when_subscribing_then_they_are_kept_once_in_a_stable_order()
     {
         var (subscription, _) = SubscriptionRequest.Parse("""{"url":"https://crm.example.com/a","events":["alert.resolved","alert.raised","alert.raised"]}""", false);
@@ -232,6 +242,7 @@ public sealed class SubscriptionTests
     [InlineData("""{"url":"https://crm.example.com/a","type":"sqs"}""", "type", "must be 'webhook'")]
     [InlineData("""{"url":"https://crm.example.com/a","secret":"mine"}""", "secret", "is not valid here")]
     [InlineData("""{"url":42}""", "url", "is not valid here")]
+    [InlineData("""{"type":"amqp","url":"https://crm.example.com/a"}""", "url", "must be left out for an amqp subscription")]
     [InlineData("""[1]""", "body", "is not valid here")]
     [InlineData("""null""", "body", "must be a JSON object")]
     public void Given_a_bad_request_when_subscribing_then_the_error_names_the_field_and_rule(string body, string field, string rule)

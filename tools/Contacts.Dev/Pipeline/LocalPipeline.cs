@@ -16,6 +16,9 @@ public sealed record PipelineSettings
     /// <summary>Tenant API keys the gateway stores (as hashes) at start-up.</summary>
     public IReadOnlyList<(string Tenant, string Key)> ApiKeys { get; init; } = [];
 
+    /// <summary>The broker's management API, for queue subscriptions (alerting creates their queues and users there); none when null.</summary>
+    public string? RabbitMqManagement { get; init; }
+
     public string? WebhookUrl { get; init; }
     public string? WebhookSecret { get; init; }
 
@@ -129,6 +132,7 @@ public sealed class LocalPipeline(PipelineSettings settings) : IAsyncDisposable
             case Alerting:
                 env["Alerting__Webhook__Url"] = settings.WebhookUrl;
                 env["Alerting__Webhook__Secret"] = settings.WebhookSecret;
+                env["Alerting__Amqp__ManagementUrl"] = settings.RabbitMqManagement;
                 break;
         }
         foreach (var (key, value) in settings.Environment)

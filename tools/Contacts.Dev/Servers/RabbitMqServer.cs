@@ -111,6 +111,9 @@ public sealed class RabbitMqServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The management API (queue subscriptions create queues and users through it).</summary>
+    public Uri ManagementUri => _management;
+
     public string AmqpUri(string virtualHost) => new UriBuilder(_amqp) { Path = "/" + Uri.EscapeDataString(virtualHost) }.Uri.ToString();
 
     public async Task CreateVirtualHostAsync(string virtualHost, CancellationToken ct = default)
