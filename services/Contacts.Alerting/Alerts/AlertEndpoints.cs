@@ -1,13 +1,14 @@
 using System.ComponentModel;
 using System.Text.Json;
+using Contacts.Alerting.Paging;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
-using Microsoft.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 using Npgsql;
 
 namespace Contacts.Alerting.Alerts;
@@ -84,8 +85,6 @@ public static class AlertReads
 public static class AlertEndpoints
 {
     public static readonly string[] Statuses = AlertStatus.All;
-    private const int DefaultLimit = 50;
-    private const int MaxLimit = 200;
 
     public static IEndpointRouteBuilder MapAlerts(this IEndpointRouteBuilder app)
     {
@@ -96,7 +95,7 @@ public static class AlertEndpoints
             .Query("customerId", JsonSchemaType.String, "Only this customer's alerts, following merges to the survivor.", format: "uuid")
             .Query("status", JsonSchemaType.String, "open and acknowledged are active; merged: closed because the customer was merged into one with "
                 + "an active alert for the same reason.", allowed: Statuses)
-            .Query("limit", JsonSchemaType.Integer, "Alerts per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("limit", JsonSchemaType.Integer, "Alerts per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
             .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
             .Answers(StatusCodes.Status200OK, "A page of alerts.");
         group.MapGet("/{id:guid}", GetById).WithName("GetAlert")
@@ -152,23 +151,7 @@ public static class AlertEndpoints
         {
             errors["status"] = [$"must be one of {string.Join(", ", Statuses)}"];
         }
-        var limit = DefaultLimit;
-        if (query.ContainsKey("limit") && (!int.TryParse(query["limit"].ToString(), out limit) || limit is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
-        }
-        Guid? after = null;
-        if (query.ContainsKey("after"))
-        {
-            if (Guid.TryParse(query["after"].ToString(), out var cursor))
-            {
-                after = cursor;
-            }
-            else
-            {
-                errors["after"] = ["must be the 'next' cursor of a previous page"];
-            }
-        }
+        var (limit, after) = PageQuery.Read(query, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);

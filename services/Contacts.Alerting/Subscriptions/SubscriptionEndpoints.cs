@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Contacts.Alerting.Paging;
 using Contacts.Alerting.Webhooks;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
@@ -72,8 +73,6 @@ public sealed record DeliveryPage(
 public static class SubscriptionEndpoints
 {
     public const string IdempotencyHeader = "Idempotency-Key";
-    private const int DefaultLimit = 50;
-    private const int MaxLimit = 200;
     private static readonly TimeSpan PreviousSecretLifetime = TimeSpan.FromHours(24);
 
     public static IEndpointRouteBuilder MapSubscriptions(this IEndpointRouteBuilder app)
@@ -108,7 +107,7 @@ public static class SubscriptionEndpoints
                 "ProblemDetails: the Idempotency-Key was used for a different request, or (amqp) this deployment has no broker management API.");
         group.MapGet("/", List).WithName("ListSubscriptions")
             .Documented("The tenant's subscriptions, newest first, a page at a time (never their secrets).")
-            .Query("limit", JsonSchemaType.Integer, "Subscriptions per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("limit", JsonSchemaType.Integer, "Subscriptions per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
             .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
             .Answers(StatusCodes.Status200OK, "A page of subscriptions.");
         group.MapGet("/{id:guid}", Get).WithName("GetSubscription")
@@ -126,7 +125,7 @@ public static class SubscriptionEndpoints
             .Answers(StatusCodes.Status409Conflict, "ProblemDetails: a queue subscription has no signing secret.");
         group.MapGet("/{id:guid}/deliveries", Deliveries).WithName("ListSubscriptionDeliveries")
             .Documented("The subscription's deliveries, newest first, each with every attempt: time, status code, latency and error.")
-            .Query("limit", JsonSchemaType.Integer, "Deliveries per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Query("limit", JsonSchemaType.Integer, "Deliveries per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
             .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
             .Answers(StatusCodes.Status200OK, "A page of deliveries.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -322,9 +321,11 @@ public static class SubscriptionEndpoints
         {
             return NoTenant();
         }
-        if (Paging(http) is not ({ } limit, var after, null))
+        var errors = new Dictionary<string, string[]>();
+        var (limit, after) = PageQuery.Read(http.Request.Query, errors);
+        if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(Paging(http).Errors!);
+            return TypedResults.ValidationProblem(errors);
         }
         await using var cmd = database.DataSource.CreateCommand($"""
             select {ViewColumns} from webhook_subscriptions
@@ -419,9 +420,11 @@ public static class SubscriptionEndpoints
         {
             return NoTenant();
         }
-        if (Paging(http) is not ({ } limit, var after, null))
+        var errors = new Dictionary<string, string[]>();
+        var (limit, after) = PageQuery.Read(http.Request.Query, errors);
+        if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(Paging(http).Errors!);
+            return TypedResults.ValidationProblem(errors);
         }
         if (await Find(database, tenant, id, ct) is null)
         {
@@ -506,30 +509,6 @@ public static class SubscriptionEndpoints
         signal.Notify();
         var view = (await ReadDeliveries(connection, "d.id = @id", ct, ("id", id))).Single();
         return TypedResults.Accepted($"/v1/subscriptions/{view.SubscriptionId}/deliveries", view);
-    }
-
-    private static (int? Limit, Guid? After, Dictionary<string, string[]>? Errors) Paging(HttpContext http)
-    {
-        var query = http.Request.Query;
-        var errors = new Dictionary<string, string[]>();
-        var limit = DefaultLimit;
-        if (query.ContainsKey("limit") && (!int.TryParse(query["limit"].ToString(), out limit) || limit is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
-        }
-        Guid? after = null;
-        if (query.ContainsKey("after"))
-        {
-            if (Guid.TryParse(query["after"].ToString(), out var cursor))
-            {
-                after = cursor;
-            }
-            else
-            {
-                errors["after"] = ["must be the 'next' cursor of a previous page"];
-            }
-        }
-        return errors.Count > 0 ? (null, null, errors) : (limit, after, null);
     }
 
     private static ProblemHttpResult NotFound(Guid id) =>
