@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using Contacts.ServiceDefaults.Http;
 
 namespace Contacts.Alerting.Settings;
 
@@ -94,21 +95,9 @@ public static partial class AlertingSettingsValidation
     /// <summary>Fields left out take the defaults; a body that is not an object of the right JSON types is refused naming where.</summary>
     public static (AlertingSettings? Settings, Dictionary<string, string[]> Errors) Parse(string body)
     {
-        var errors = new Dictionary<string, string[]>();
-        Input? input;
-        try
-        {
-            input = JsonSerializer.Deserialize<Input>(body, Json);
-        }
-        catch (JsonException ex)
-        {
-            var path = ex.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : "body";
-            errors[path] = [$"is not valid here: {ex.Message.Split(" Path:")[0]}"];
-            return (null, errors);
-        }
+        var (input, errors) = JsonBody.Read<Input>(body, Json);
         if (input is null)
         {
-            errors["body"] = ["must be a JSON object"];
             return (null, errors);
         }
         var settings = new AlertingSettings();

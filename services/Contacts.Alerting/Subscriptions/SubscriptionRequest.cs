@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json;
 using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 
 namespace Contacts.Alerting.Subscriptions;
@@ -45,21 +46,9 @@ public static class SubscriptionRequest
 
     public static (NewSubscription? Subscription, Dictionary<string, string[]> Errors) Parse(string body, bool allowPrivate)
     {
-        var errors = new Dictionary<string, string[]>();
-        SubscriptionInput? input;
-        try
-        {
-            input = JsonSerializer.Deserialize<SubscriptionInput>(body, Json);
-        }
-        catch (JsonException ex)
-        {
-            var path = ex.Path is { Length: > 2 } p ? p.TrimStart('$', '.') : "body";
-            errors[path] = [$"is not valid here: {ex.Message.Split(" Path:")[0]}"];
-            return (null, errors);
-        }
+        var (input, errors) = JsonBody.Read<SubscriptionInput>(body, Json);
         if (input is null)
         {
-            errors["body"] = ["must be a JSON object"];
             return (null, errors);
         }
         var type = input.Type ?? WebhookType;

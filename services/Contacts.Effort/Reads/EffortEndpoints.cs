@@ -3,6 +3,7 @@ using Contacts.Effort.Calibration;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
 using Contacts.Effort.Settings;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -131,8 +132,7 @@ public static class EffortEndpoints
         }
         catch (JsonException e)
         {
-            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? "body" : e.Path.TrimStart('$', '.');
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [field] = ["is not valid JSON of the expected type"] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [JsonBody.Field(e)] = ["is not valid JSON of the expected type"] });
         }
         if (settings is null || settings.Weights is null || settings.Thresholds is null)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 
@@ -58,10 +59,9 @@ public static class SettingsEndpoints
         }
         catch (JsonException ex)
         {
-            var field = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
-                [field] = ["must be JSON of the documented shape: {defaultRegion: string|null, limits: {type: 1..1000}, priority: [type], blocked: {type: [value]}}"],
+                [JsonBody.Field(ex)] = ["must be JSON of the documented shape: {defaultRegion: string|null, limits: {type: 1..1000}, priority: [type], blocked: {type: [value]}}"],
             }, title: "The identity settings are not valid");
         }
         if (input is null)
