@@ -18,6 +18,7 @@ builder.AddMessaging(x =>
 });
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
 builder.Services.AddSingleton<AlertingSettingsStore>();
+builder.Services.AddSingleton<AlertChanges>();
 builder.Services.AddHostedService<AlertExpiry>();
 builder.AddWebhookDelivery();
 builder.Services.DescribeSubscriptionSchema();

@@ -1,10 +1,8 @@
 using Contacts.Alerting.Settings;
-using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
 using MassTransit;
-using Microsoft.Extensions.Options;
 
 namespace Contacts.Alerting.Alerts;
 
@@ -12,17 +10,13 @@ namespace Contacts.Alerting.Alerts;
 /// Identity undid a merge: the restored customer stands alone again and takes back the open alert its own contact raised;
 /// effort's re-scores of both sides (newer by version) then decide each side's alerts as they arrive.
 /// </summary>
-public sealed class CustomerSplitConsumer(
-    Database database, AlertingSettingsStore settings, IOptions<WebhookOptions> webhooks, WebhookSignal signal, TimeProvider clock)
-    : IConsumer<CustomerSplit>
+public sealed class CustomerSplitConsumer(AlertChanges changes, AlertingSettingsStore settings, TimeProvider clock) : IConsumer<CustomerSplit>
 {
-    public async Task Consume(ConsumeContext<CustomerSplit> context)
+    public Task Consume(ConsumeContext<CustomerSplit> context)
     {
         var split = context.Message;
-        var queued = false;
-        await database.HandleOnce(context, PipelineTopology.AlertingCustomerSplit, async session =>
+        return changes.HandleOnce(context, PipelineTopology.AlertingCustomerSplit, split.TenantId, async (session, ct) =>
         {
-            var ct = context.CancellationToken;
             var survivorId = await AlertStore.LastSurvivor(session, split.TenantId, split.CustomerId, ct);
             if (survivorId == split.RestoredCustomerId)
             {
@@ -36,13 +30,8 @@ public sealed class CustomerSplitConsumer(
             }
             var restored = await AlertStore.Load(session, split.TenantId, split.RestoredCustomerId, ct);
             var rules = await settings.For(session.Connection, session.Transaction, split.TenantId, ct);
-            var events = AlertDecision.Decide(survivor, restored, split, rules, Guid.CreateVersion7, clock.GetUtcNow());
-            queued = await AlertStore.Apply(session, split.TenantId, events, webhooks.Value, ct);
+            return AlertDecision.Decide(survivor, restored, split, rules, Guid.CreateVersion7, clock.GetUtcNow());
         });
-        if (queued)
-        {
-            signal.Notify();
-        }
     }
 }
 

@@ -1,9 +1,6 @@
-using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
 using MassTransit;
-using Microsoft.Extensions.Options;
 
 namespace Contacts.Alerting.Alerts;
 
@@ -12,15 +9,13 @@ namespace Contacts.Alerting.Alerts;
 /// already has one for that reason), and its later scores are ignored as stale. Merges of a chain may arrive in any
 /// order: the survivor is followed to the last one before deciding.
 /// </summary>
-public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal) : IConsumer<CustomersMerged>
+public sealed class CustomersMergedConsumer(AlertChanges changes) : IConsumer<CustomersMerged>
 {
-    public async Task Consume(ConsumeContext<CustomersMerged> context)
+    public Task Consume(ConsumeContext<CustomersMerged> context)
     {
-        var queued = false;
-        await database.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, async session =>
+        var merge = context.Message;
+        return changes.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, merge.TenantId, async (session, ct) =>
         {
-            var merge = context.Message;
-            var ct = context.CancellationToken;
             var survivorId = await AlertStore.LastSurvivor(session, merge.TenantId, merge.SurvivorId, ct);
             await AlertStore.Lock(session, merge.TenantId, [survivorId, .. merge.MergedIds], ct);
             var survivor = await AlertStore.Load(session, merge.TenantId, survivorId, ct);
@@ -33,12 +28,8 @@ public sealed class CustomersMergedConsumer(Database database, IOptions<WebhookO
             {
                 merged.Add(await AlertStore.Load(session, merge.TenantId, id, ct));
             }
-            queued = await AlertStore.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged, merge.SurvivorId), webhooks.Value, ct);
+            return AlertDecision.Decide(survivor, merged, merge.SurvivorId); // the CRM is told of alerts closed into the survivor's
         });
-        if (queued)
-        {
-            signal.Notify(); // the CRM is told of alerts closed into the survivor's
-        }
     }
 }
 

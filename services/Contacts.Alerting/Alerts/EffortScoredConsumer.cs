@@ -1,10 +1,7 @@
 using Contacts.Alerting.Settings;
-using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
 using MassTransit;
-using Microsoft.Extensions.Options;
 
 namespace Contacts.Alerting.Alerts;
 
@@ -14,17 +11,13 @@ namespace Contacts.Alerting.Alerts;
 /// and scores of customers merged away change nothing, whatever order they arrive in; merges a score names that have not
 /// reached alerting yet are folded before it is decided.
 /// </summary>
-public sealed class EffortScoredConsumer(
-    Database database, AlertingSettingsStore settings, IOptions<WebhookOptions> webhooks, WebhookSignal signal, TimeProvider clock)
-    : IConsumer<EffortScored>
+public sealed class EffortScoredConsumer(AlertChanges changes, AlertingSettingsStore settings, TimeProvider clock) : IConsumer<EffortScored>
 {
-    public async Task Consume(ConsumeContext<EffortScored> context)
+    public Task Consume(ConsumeContext<EffortScored> context)
     {
         var score = context.Message;
-        var queued = false;
-        await database.HandleOnce(context, PipelineTopology.AlertingEffortScored, async session =>
+        return changes.HandleOnce(context, PipelineTopology.AlertingEffortScored, score.TenantId, async (session, ct) =>
         {
-            var ct = context.CancellationToken;
             // Customers merged into this one that alerting has not recorded as merged yet (usually none: CustomersMerged came first).
             var unmerged = await AlertStore.NotYetMerged(session, score.TenantId, score.CustomerId, score.MergedCustomerIds ?? [], ct);
             await AlertStore.Lock(session, score.TenantId, [score.CustomerId, .. unmerged], ct);
@@ -35,13 +28,8 @@ public sealed class EffortScoredConsumer(
                 merged.Add(await AlertStore.Load(session, score.TenantId, id, ct));
             }
             var rules = await settings.For(session.Connection, session.Transaction, score.TenantId, ct);
-            var events = AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
-            queued = await AlertStore.Apply(session, score.TenantId, events, webhooks.Value, ct);
+            return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
         });
-        if (queued)
-        {
-            signal.Notify();
-        }
     }
 }
 

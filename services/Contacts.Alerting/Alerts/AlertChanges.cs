@@ -1,0 +1,27 @@
+using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.Messaging;
+using Contacts.ServiceDefaults.Persistence;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace Contacts.Alerting.Alerts;
+
+/// <summary>
+/// The shell around every alert decision a message brings: once per message and in one transaction, load and decide
+/// (the caller's pure part), store the changes with their events and webhooks; then wake the webhook sender.
+/// </summary>
+public sealed class AlertChanges(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal)
+{
+    public async Task HandleOnce<T>(ConsumeContext<T> context, string consumer, string tenantId,
+        Func<Session, CancellationToken, Task<IReadOnlyList<AlertDecisionEvent>>> decide) where T : class
+    {
+        var ct = context.CancellationToken;
+        var queued = false;
+        await database.HandleOnce(context, consumer, async session =>
+            queued = await AlertStore.Apply(session, tenantId, await decide(session, ct), webhooks.Value, ct));
+        if (queued)
+        {
+            signal.Notify();
+        }
+    }
+}
