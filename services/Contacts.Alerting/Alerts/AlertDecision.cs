@@ -31,7 +31,8 @@ public sealed record OpenAlert(Guid AlertId, string Reason, int Score, DateTimeO
 /// identity merged the customer into another, and its active alerts. HeldScore is the newest score that arrived while the
 /// customer was merged away (kept, not acted on, in case a split brings the customer back); SplitFrom names the customers
 /// identity split this one from (a merge of this one into them that arrives late is the old one); Erased: forgotten;
-/// LastResolved: when an alert of each reason was last resolved (the cooldown runs from there).
+/// LastResolved: when an alert of each reason was last resolved, for this customer or one merged into it (the cooldown
+/// runs from there: the person's alert was handled, whichever of their records it was raised on).
 /// </summary>
 public sealed record CustomerAlertState(
     Guid CustomerId, long? ScoreVersion, int? Score, Guid? MergedInto, IReadOnlyList<OpenAlert> OpenAlerts,
@@ -46,6 +47,11 @@ public sealed record CustomerAlertState(
 
     public bool CoolingDown(string reason, AlertingSettings rules, DateTimeOffset now) =>
         LastResolved?.TryGetValue(reason, out var resolvedAt) == true && now < resolvedAt + rules.Cooldown;
+
+    /// <summary>This customer's last resolutions joined with those of customers folded into it: the latest per reason.</summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> LastResolvedWith(IEnumerable<CustomerAlertState> folded) =>
+        folded.Append(this).SelectMany(s => s.LastResolved ?? new Dictionary<string, DateTimeOffset>())
+            .GroupBy(r => r.Key).ToDictionary(g => g.Key, g => g.Max(r => r.Value));
 }
 
 /// <summary>One alert as the manual commands see it.</summary>
@@ -155,6 +161,7 @@ public static class AlertDecision
         var folded = state with
         {
             OpenAlerts = [.. state.OpenAlerts, .. merged.SelectMany(m => m.OpenAlerts).Where(a => moved.Contains(a.AlertId)).DistinctBy(a => a.AlertId)],
+            LastResolved = state.LastResolvedWith(merged.Where(m => merges.Contains(new CustomerMergedInto(m.CustomerId, state.CustomerId)))),
         };
         return [.. merges, .. Decide(folded, score, rules, newAlertId, now)];
     }

@@ -91,8 +91,15 @@ public static class AlertStore
             }
         }
         var lastResolved = new Dictionary<string, DateTimeOffset>();
+        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges.
         await using (var cmd = session.Command("""
-            select reason, max(closed_at) from alerts where tenant_id = @tenant and customer_id = @customer and status = 'resolved' group by reason
+            with recursive parts as (
+                select @customer::uuid as customer_id, 0 as depth
+                union all
+                select s.customer_id, parts.depth + 1 from customer_alert_state s
+                join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
+            select reason, max(closed_at) from alerts
+            where tenant_id = @tenant and customer_id in (select customer_id from parts) and status = 'resolved' group by reason
             """))
         {
             cmd.Parameters.AddWithValue("tenant", tenantId);

@@ -126,5 +126,9 @@ internal static class AlertingSchema
             alter table webhook_subscriptions add column queue text;
             alter table webhook_subscriptions add column amqp_user text;
             """),
+        new("alerting_0008_merged_into_index", """
+            -- A customer's cooldown counts the resolved alerts of the customers merged into it: found through merged_into.
+            create index customer_alert_state_merged_into on customer_alert_state (tenant_id, merged_into) where merged_into is not null;
+            """),
     ];
 }

@@ -279,6 +279,43 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_person_whose_alert_was_resolved_is_not_alerted_again_within_the_cooldown_when_a_merge_joins_their_records()
+    {
+        using var http = await NewTenant(); // the default cooldown: a day
+        const string phone = "+14155550177", email = "cooldown.merge@example.com";
+        // S: one call by phone, first, so S survives the merge. R: three contacts by email on three channels, alerted.
+        await TestPipeline.Push(http, Contact("cool-s1", new { phone }, "voice", 30));
+        var survivor = await CustomerId(http, "phone=%2B14155550177");
+        var rIds = new List<Guid>();
+        foreach (var (channel, hours) in new[] { ("email", 20), ("chat", 10), ("sms", 5) })
+        {
+            rIds.Add((await TestPipeline.Push(http, Contact($"cool-r-{channel}", new { email }, channel, hours))).Id);
+        }
+        var alertId = (await AlertRaisedBy(rIds)).GetProperty("alertId").GetGuid();
+        using (var resolve = await http.PostAsync($"v1/alerts/{alertId}/resolve", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, resolve.StatusCode);
+        }
+
+        // A web form with both merges R into S: the person's journey, still high effort, is now S's.
+        var merging = (await TestPipeline.Push(http, Contact("cool-m", new { phone, email }, "web_form", 1))).Id;
+        long MergedScoreVersion() => _pipeline.Tap.Of("EffortScored").Select(m => m.Message)
+            .Where(m => m.GetProperty("contactEventId").GetGuid() == merging).Select(m => m.GetProperty("version").GetInt64()).DefaultIfEmpty(-1).Max();
+        await TestPipeline.Eventually(async () => MergedScoreVersion() > 0 && await _pipeline.Count(
+                "select count(*) from alerting.customer_alert_state where customer_id = @s and score_version >= @v", ("s", survivor), ("v", MergedScoreVersion())) == 1,
+            TimeSpan.FromSeconds(120), () => Task.FromResult("alerting has not decided on the merged journey's score"));
+        var mergedScore = _pipeline.Tap.Of("EffortScored").Select(m => m.Message)
+            .Where(m => m.GetProperty("contactEventId").GetGuid() == merging).MaxBy(m => m.GetProperty("version").GetInt64());
+        Assert.Equal(survivor, mergedScore.GetProperty("customerId").GetGuid());
+        Assert.True(mergedScore.GetProperty("score").GetInt32() >= 60, $"the merged journey scored {mergedScore.GetProperty("score")}, under the threshold");
+
+        // The person's alert was handled a moment ago: within the cooldown nothing is raised on the survivor.
+        Assert.Equal(0, (await OpenAlerts(http, survivor)).GetArrayLength());
+        Assert.Equal("resolved", (await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}")).GetProperty("status").GetString());
+        Assert.DoesNotContain(_pipeline.Crm.Received, w => w.Body.Contains($"\"customerId\":\"{survivor}\"") && w.Body.Contains("\"alert.raised\""));
+    }
+
+    [Fact]
     public async Task An_alert_resolves_by_itself_when_its_journey_has_been_quiet_for_the_window()
     {
         using var http = await NewTenant();

@@ -98,6 +98,31 @@ public sealed class AlertLifecycleTests
     }
 
     [Fact]
+    public void An_alert_resolved_on_a_customer_merged_in_later_keeps_the_survivor_from_raising_within_the_cooldown()
+    {
+        var part = Guid.Parse("00000000-0000-0000-0000-00000000000b");
+        // Given: the person's alert was resolved 30 minutes ago on a record identity has since merged into this customer.
+        var resolvedPart = CustomerAlertState.Unknown(part) with
+        {
+            LastResolved = new Dictionary<string, DateTimeOffset> { [AlertRules.HighEffort] = Now.AddMinutes(-30) },
+        };
+        var survivor = CustomerAlertState.Unknown(Customer) with
+        {
+            LastResolved = new Dictionary<string, DateTimeOffset> { [AlertRules.HighEffort] = Now.AddDays(-3) },
+        };
+
+        // When the survivor's score crosses, before alerting has seen the merge (the score names it) and after (folded state).
+        var beforeMerge = AlertDecision.Decide(survivor, [resolvedPart], Score(75, 3) with { MergedCustomerIds = [part] }, Rules, () => NewAlert, Now);
+        var folded = survivor with { LastResolved = survivor.LastResolvedWith([resolvedPart]) };
+
+        // Then: no new alert either way; the latest resolution per reason counts.
+        Assert.Equal([new CustomerMergedInto(part, Customer), new ScoreRecorded(Customer, 3, 75)], beforeMerge);
+        Assert.Equal([new ScoreRecorded(Customer, 3, 75)], When(folded, Score(75, 3)));
+        Assert.Equal(Now.AddMinutes(-30), folded.LastResolved![AlertRules.HighEffort]);
+        Assert.Contains(AlertDecision.Decide(folded, Score(75, 3), Rules, () => NewAlert, Now.AddMinutes(31)), e => e is AlertRaised);
+    }
+
+    [Fact]
     public void Acknowledging_is_for_open_alerts_once_and_never_for_closed_ones()
     {
         Assert.Equal([new Acknowledged(Alert, Customer, AlertRules.HighEffort)],
