@@ -24,7 +24,7 @@ public sealed class OutboxOptions
 }
 
 /// <summary>
-/// Publishes committed outbox rows to RabbitMQ with publisher confirms, the row id as MessageId, and marks them sent.
+/// Publishes committed outbox rows through the MassTransit bus with publisher confirms, the row id as MessageId, and marks them sent.
 /// Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of instances can relay side by side; a crash between
 /// publish and mark re-sends with the same MessageId, which the consumers' inboxes drop.
 /// </summary>

@@ -5,8 +5,8 @@ using RabbitMQ.Client.Events;
 
 namespace Contacts.IntegrationTests.Infrastructure;
 
-/// <summary>A message a subscriber saw on the broker: its MassTransit MessageId and the message body.</summary>
-public sealed record TappedMessage(string Type, Guid MessageId, JsonElement Message);
+/// <summary>A message a subscriber saw on the broker: its MassTransit MessageId, sentTime and the message body.</summary>
+public sealed record TappedMessage(string Type, Guid MessageId, JsonElement Message, DateTimeOffset? SentTime = null);
 
 /// <summary>
 /// Subscribes the way a CRM binding its own queue would: a durable queue bound to the events' exchanges, consumed with
@@ -53,7 +53,8 @@ public sealed class BrokerTap : IAsyncDisposable
             using var envelope = JsonDocument.Parse(delivery.Body);
             var root = envelope.RootElement;
             var type = root.GetProperty("messageType")[0].GetString()!.Split(':')[^1];
-            tap.Messages.Enqueue(new TappedMessage(type, root.GetProperty("messageId").GetGuid(), root.GetProperty("message").Clone()));
+            var sentTime = root.TryGetProperty("sentTime", out var sent) && sent.ValueKind == JsonValueKind.String ? sent.GetDateTimeOffset() : (DateTimeOffset?)null;
+            tap.Messages.Enqueue(new TappedMessage(type, root.GetProperty("messageId").GetGuid(), root.GetProperty("message").Clone(), sentTime));
             await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false);
         };
         await channel.BasicConsumeAsync(queue, autoAck: false, consumer);

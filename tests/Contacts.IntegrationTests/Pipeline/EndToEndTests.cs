@@ -81,6 +81,18 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal(70, last.GetProperty("score").GetInt32());
         Assert.Equal(["repeat_contact", "channel_switch"], last.GetProperty("drivers").EnumerateArray().Select(d => d.GetProperty("name").GetString()));
 
+        // On the wire each score carries its outbox row's id as MessageId (the inboxes dedupe on it) and the row's commit
+        // time as sentTime (the consumers' stage lag is measured from it), not the moment the relay got to it.
+        var published = _pipeline.Tap.Of("EffortScored").Where(m => ids.Contains(m.Message.GetProperty("contactEventId").GetGuid())).ToList();
+        var rows = (await _pipeline.Query("select id, created_at from effort.outbox where id = any(@ids)",
+            r => (Id: r.GetGuid(0), CreatedAt: r.GetFieldValue<DateTimeOffset>(1)), ("ids", published.Select(m => m.MessageId).ToArray()))).ToDictionary(r => r.Id, r => r.CreatedAt);
+        Assert.All(published, m =>
+        {
+            Assert.True(rows.TryGetValue(m.MessageId, out var committed), $"no effort outbox row has the id {m.MessageId}");
+            Assert.NotNull(m.SentTime);
+            Assert.True(Math.Abs((m.SentTime.Value - committed).TotalMilliseconds) < 1, $"sentTime {m.SentTime:O}, outbox row {committed:O}");
+        });
+
         var webhook = Assert.Single(Webhooks());
         Assert.True(webhook.SignatureValid, "the CRM could not verify the webhook signature");
         Assert.Equal(traceId, webhook.Traceparent?.Split('-')[1]);
