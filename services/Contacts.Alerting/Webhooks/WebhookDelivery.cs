@@ -7,6 +7,7 @@ using Contacts.Alerting.Subscriptions;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
 using Contacts.ServiceDefaults.Webhooks;
 using Microsoft.Extensions.Options;
@@ -234,57 +235,49 @@ internal sealed partial class WebhookDispatcher(
         var decision = DeliveryPolicy.Decide(attempts, outcome.Status, clock.GetUtcNow(), subscription?.FailingSince, _options.Schedule,
             _options.DisableAfter, subscribed: subscription is not null);
         // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
-        for (var attempt = 1; ; attempt++)
+        await Retries.Transient.ExecuteAsync(async ct =>
         {
-            try
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            await using (var update = new NpgsqlCommand("""
+                update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
+                    next_attempt_at = now() + @delay, claimed_at = null, delivered_at = case when @state = 'delivered' then now() end
+                where id = @id and status = 'pending';
+                insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
+                select @id, @at, @code, @latency, @error where exists (select 1 from webhook_deliveries where id = @id);
+                """, connection, tx))
             {
-                await using var connection = await dataSource.OpenConnectionAsync(ct);
-                await using var tx = await connection.BeginTransactionAsync(ct);
-                await using (var update = new NpgsqlCommand("""
-                    update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
-                        next_attempt_at = now() + @delay, claimed_at = null, delivered_at = case when @state = 'delivered' then now() end
-                    where id = @id and status = 'pending';
-                    insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
-                    select @id, @at, @code, @latency, @error where exists (select 1 from webhook_deliveries where id = @id);
-                    """, connection, tx))
-                {
-                    update.Parameters.AddWithValue("id", due.Id);
-                    update.Parameters.AddWithValue("state", decision.State);
-                    update.Parameters.AddWithValue("attempts", attempts);
-                    update.Parameters.Add(new NpgsqlParameter("code", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)outcome.Status ?? DBNull.Value });
-                    update.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)outcome.Error ?? DBNull.Value });
-                    update.Parameters.AddWithValue("delay", decision.NextDelay);
-                    update.Parameters.AddWithValue("at", outcome.At);
-                    update.Parameters.AddWithValue("latency", (int)Math.Min(int.MaxValue, outcome.Latency.TotalMilliseconds));
-                    await update.ExecuteNonQueryAsync(ct);
-                }
-                if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
-                {
-                    await using var change = new NpgsqlCommand(decision.Effect switch
-                    {
-                        SubscriptionEffect.Healthy => "update webhook_subscriptions set failing_since = null where id = @sub and failing_since is not null",
-                        SubscriptionEffect.Failing => "update webhook_subscriptions set failing_since = coalesce(failing_since, @at) where id = @sub",
-                        _ => """
-                            update webhook_subscriptions set status = 'disabled', disabled_reason = @reason, disabled_at = now(),
-                                failing_since = coalesce(failing_since, @at)
-                            where id = @sub and status = 'enabled';
-                            update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
-                            where subscription_id = @sub and status = 'pending' and claimed_at is null;
-                            """,
-                    }, connection, tx);
-                    change.Parameters.AddWithValue("sub", subscriptionId);
-                    change.Parameters.AddWithValue("at", outcome.At);
-                    change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
-                    await change.ExecuteNonQueryAsync(ct);
-                }
-                await tx.CommitAsync(ct);
-                break;
+                update.Parameters.AddWithValue("id", due.Id);
+                update.Parameters.AddWithValue("state", decision.State);
+                update.Parameters.AddWithValue("attempts", attempts);
+                update.Parameters.Add(new NpgsqlParameter("code", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)outcome.Status ?? DBNull.Value });
+                update.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)outcome.Error ?? DBNull.Value });
+                update.Parameters.AddWithValue("delay", decision.NextDelay);
+                update.Parameters.AddWithValue("at", outcome.At);
+                update.Parameters.AddWithValue("latency", (int)Math.Min(int.MaxValue, outcome.Latency.TotalMilliseconds));
+                await update.ExecuteNonQueryAsync(ct);
             }
-            catch (Exception ex) when (attempt < 10 && RetryConventions.IsTransient(ex) && !ct.IsCancellationRequested)
+            if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(50 * Math.Pow(2, attempt), 2000)), ct);
+                await using var change = new NpgsqlCommand(decision.Effect switch
+                {
+                    SubscriptionEffect.Healthy => "update webhook_subscriptions set failing_since = null where id = @sub and failing_since is not null",
+                    SubscriptionEffect.Failing => "update webhook_subscriptions set failing_since = coalesce(failing_since, @at) where id = @sub",
+                    _ => """
+                        update webhook_subscriptions set status = 'disabled', disabled_reason = @reason, disabled_at = now(),
+                            failing_since = coalesce(failing_since, @at)
+                        where id = @sub and status = 'enabled';
+                        update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
+                        where subscription_id = @sub and status = 'pending' and claimed_at is null;
+                        """,
+                }, connection, tx);
+                change.Parameters.AddWithValue("sub", subscriptionId);
+                change.Parameters.AddWithValue("at", outcome.At);
+                change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
+                await change.ExecuteNonQueryAsync(ct);
             }
-        }
+            await tx.CommitAsync(ct);
+        }, ct);
         ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
         if (decision.State != DeliveryStates.Delivered)
         {

@@ -1,4 +1,5 @@
 using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Resilience;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -20,22 +21,9 @@ internal sealed partial class TopologyDeployer(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Deploy(options.Value, stoppingToken);
-                state.Complete();
-                return;
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogRetrying(logger, delay.TotalMilliseconds, ex.Message);
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-        }
+        var untilDeclared = Retries.UntilDone(_ => true, (delay, ex) => LogRetrying(logger, delay.TotalMilliseconds, ex.Message));
+        await untilDeclared.ExecuteAsync(async ct => await Deploy(options.Value, ct), stoppingToken);
+        state.Complete();
     }
 
     public static async Task Deploy(RabbitMqOptions options, CancellationToken ct)

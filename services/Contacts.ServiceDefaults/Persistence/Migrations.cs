@@ -1,3 +1,4 @@
+using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -36,22 +37,10 @@ internal sealed partial class SchemaMigrator(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var delay = TimeSpan.FromMilliseconds(200);
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await MigrateAsync(stoppingToken);
-                state.Complete();
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or TimeoutException && !stoppingToken.IsCancellationRequested)
-            {
-                LogRetrying(logger, schema.Schema, delay.TotalMilliseconds, ex.Message);
-                await Task.Delay(delay, stoppingToken);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 5000));
-            }
-        }
+        var untilMigrated = Retries.UntilDone(ex => ex is NpgsqlException or TimeoutException,
+            (delay, ex) => LogRetrying(logger, schema.Schema, delay.TotalMilliseconds, ex.Message));
+        await untilMigrated.ExecuteAsync(async ct => await MigrateAsync(ct), stoppingToken);
+        state.Complete();
     }
 
     internal async Task MigrateAsync(CancellationToken ct)
