@@ -4,7 +4,7 @@ using System.Text.Json;
 using Contacts.Ingestion.Events;
 using Contacts.Ingestion.Platforms;
 
-namespace Contacts.UnitTests.Platforms;
+namespace Contacts.UnitTests.Ingestion.Platforms;
 
 /// <summary>
 /// The conformance corpus: payloads in the shapes the vendors publish (Platforms/Conformance/{platform}/*.json, each one's
@@ -12,7 +12,7 @@ namespace Contacts.UnitTests.Platforms;
 /// </summary>
 public sealed class ConformanceTests
 {
-    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Platforms", "Conformance");
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "Ingestion", "Platforms", "Conformance");
 
     public static TheoryData<string> Cases => new(Directory.GetFiles(Folder, "*.json", SearchOption.AllDirectories)
         .Select(f => Path.GetRelativePath(Folder, f)).Order(StringComparer.Ordinal));

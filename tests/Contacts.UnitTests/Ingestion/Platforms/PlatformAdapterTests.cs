@@ -2,7 +2,7 @@ using System.Text;
 using Contacts.Ingestion.Events;
 using Contacts.Ingestion.Platforms;
 
-namespace Contacts.UnitTests.Platforms;
+namespace Contacts.UnitTests.Ingestion.Platforms;
 
 public sealed class PlatformAdapterTests
 {
@@ -11,7 +11,7 @@ public sealed class PlatformAdapterTests
     private static PlatformRequest Request(string fixture, string contentType = "application/json", Dictionary<string, string>? headers = null,
         string url = "https://contacts.example.com/v1/webhooks/x", DateTimeOffset? now = null) =>
         new(new Uri(url), new Dictionary<string, string>(headers ?? [], StringComparer.OrdinalIgnoreCase),
-            File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Platforms", "Fixtures", fixture)), contentType, now ?? Now);
+            File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Ingestion", "Platforms", "Fixtures", fixture)), contentType, now ?? Now);
 
     private static ContactEventV1 Single(IPlatformAdapter adapter, PlatformRequest request)
     {
@@ -120,7 +120,7 @@ public sealed class PlatformAdapterTests
     private static PlatformRequest Zendesk(DateTimeOffset signedAt, string? signature = null)
     {
         var timestamp = signedAt.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
-        var body = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Platforms", "Fixtures", "zendesk-ticket-created.json"));
+        var body = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Ingestion", "Platforms", "Fixtures", "zendesk-ticket-created.json"));
         return Request("zendesk-ticket-created.json", headers: new()
         {
             [ZendeskAdapter.TimestampHeader] = timestamp,
@@ -175,7 +175,7 @@ public sealed class PlatformAdapterTests
     private static PlatformRequest Webhook(DateTimeOffset signedAt, string? signature = null)
     {
         var timestamp = signedAt.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var body = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Platforms", "Fixtures", "webhook-canonical.json"));
+        var body = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "Ingestion", "Platforms", "Fixtures", "webhook-canonical.json"));
         return Request("webhook-canonical.json", headers: new()
         {
             ["webhook-id"] = "msg_1",

@@ -2,7 +2,7 @@ using System.Text;
 using Contacts.Ingestion.Platforms;
 using Contacts.ServiceDefaults.Webhooks;
 
-namespace Contacts.UnitTests.Platforms;
+namespace Contacts.UnitTests.Ingestion.Platforms;
 
 /// <summary>The Standard Webhooks reference test vector, as the specification's own libraries test it.</summary>
 public sealed class StandardWebhookSignatureTests

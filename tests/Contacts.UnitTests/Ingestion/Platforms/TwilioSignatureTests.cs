@@ -3,7 +3,7 @@ using Contacts.Gateway.Proxy;
 using Contacts.Ingestion.Platforms;
 using Microsoft.AspNetCore.Http;
 
-namespace Contacts.UnitTests.Platforms;
+namespace Contacts.UnitTests.Ingestion.Platforms;
 
 /// <summary>
 /// Twilio's signature as Twilio's own validators check it. The vectors (auth token "12345", the example URL
