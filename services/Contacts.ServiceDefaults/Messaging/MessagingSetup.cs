@@ -65,8 +65,8 @@ public static class MessagingSetup
                     h.Username(options.Username);
                     h.Password(options.Password);
                     h.PublisherConfirmation = true;
-                    // A short heartbeat notices a dead connection in seconds; RabbitMQ.Client 7.1 can otherwise sit on a
-                    // connection the broker closed during a restart for minutes before recovery starts.
+                    // A short heartbeat notices a dead connection in seconds; without it the client can sit on a connection
+                    // the broker closed during a restart for minutes before recovery starts (seen with RabbitMQ.Client 7.1).
                     h.Heartbeat(TimeSpan.FromSeconds(options.HeartbeatSeconds));
                 });
                 cfg.ConfigureEndpoints(context);
