@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
+using Contacts.ServiceDefaults.Messaging;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -31,10 +32,9 @@ public sealed record QueueAccessGranted(
 /// permissions are reading that queue and nothing else (no configure, no write: it cannot bind, declare or publish).
 /// Alerting puts only the subscribing tenant's events into it (straight into the queue, by the default exchange).
 /// </summary>
-public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSubscriptionOptions> options, IConfiguration configuration)
+public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSubscriptionOptions> options, IOptions<RabbitMqOptions> rabbit)
 {
     public const string HttpClientName = "rabbitmq-management";
-    private readonly Uri _broker = new(configuration.GetConnectionString("rabbitmq") ?? "amqp://guest:guest@127.0.0.1:5672/");
 
     public bool Configured => !string.IsNullOrWhiteSpace(options.Value.ManagementUrl);
 
@@ -42,8 +42,8 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
 
     public static string UserName(Guid subscriptionId) => $"contacts-subscription-{subscriptionId:N}";
 
-    /// <summary>The virtual host alerting publishes in (the path of its broker address; "/" when none).</summary>
-    public string VirtualHost => _broker.AbsolutePath.Length > 1 ? Uri.UnescapeDataString(_broker.AbsolutePath[1..]) : "/";
+    /// <summary>The virtual host alerting publishes in.</summary>
+    private string VirtualHost => rabbit.Value.VirtualHost;
 
     public async Task<QueueAccessGranted> Create(Guid subscriptionId, CancellationToken ct)
     {
@@ -56,7 +56,7 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
         await Ensure(await http.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags = "" }, ct), "create the user");
         await Ensure(await http.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}",
             new { configure = "^$", write = "^$", read = $"^{System.Text.RegularExpressions.Regex.Escape(queue)}$" }, ct), "set the user's permissions");
-        var address = new UriBuilder(options.Value.PublicUri is { Length: > 0 } configured ? new Uri(configured) : _broker)
+        var address = new UriBuilder(options.Value.PublicUri is { Length: > 0 } configured ? new Uri(configured) : rabbit.Value.Address)
         {
             UserName = Uri.EscapeDataString(user),
             Password = password,
@@ -83,7 +83,7 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
         var http = httpClients.CreateClient(HttpClientName);
         http.BaseAddress = new Uri(options.Value.ManagementUrl!.TrimEnd('/') + "/");
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes(Uri.UnescapeDataString(_broker.UserInfo))));
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{rabbit.Value.Username}:{rabbit.Value.Password}")));
         return http;
     }
 
@@ -105,7 +105,7 @@ public sealed class QueueAccessException(string message) : Exception(message);
 /// Puts a subscription's events into its queue: persistent, through the default exchange (routing key = the queue),
 /// mandatory and confirmed, so a missing queue or a refusal is a failed attempt, retried like a webhook's.
 /// </summary>
-public sealed class QueuePublisher(IConfiguration configuration) : IAsyncDisposable
+public sealed class QueuePublisher(IOptions<RabbitMqOptions> rabbit) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private IConnection? _connection;
@@ -119,12 +119,7 @@ public sealed class QueuePublisher(IConfiguration configuration) : IAsyncDisposa
             if (_channel is not { IsOpen: true })
             {
                 await Reset();
-                var factory = new ConnectionFactory
-                {
-                    Uri = new Uri(configuration.GetConnectionString("rabbitmq")!),
-                    ClientProvidedName = "alerting-queue-subscriptions",
-                };
-                _connection = await factory.CreateConnectionAsync(ct);
+                _connection = await rabbit.Value.CreateConnectionFactory().CreateConnectionAsync("alerting-queue-subscriptions", ct);
                 _channel = await _connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true,
                     publisherConfirmationTrackingEnabled: true), ct);
             }
