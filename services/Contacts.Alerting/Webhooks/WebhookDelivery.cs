@@ -133,7 +133,7 @@ internal sealed partial class WebhookDispatcher(
     private sealed record Due(Guid Id, Guid MessageId, string Url, string Body, int Attempts, string? Traceparent, Guid? SubscriptionId);
 
     /// <summary>A subscription as the dispatcher needs it: how to sign (webhooks) or which queue (amqp), and its health.</summary>
-    private sealed record Signing(string Secret, string? PreviousSecret, string Status, DateTimeOffset? FailingSince, string Type, string? Queue);
+    private sealed record Signing(string Secret, string? PreviousSecret, string Status, DateTimeOffset? FailingSince, string? Queue);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -207,7 +207,7 @@ internal sealed partial class WebhookDispatcher(
             return result;
         }
         await using var cmd = dataSource.CreateCommand("""
-            select id, secret, case when previous_secret_until > now() then previous_secret end, status, failing_since, type, queue
+            select id, secret, case when previous_secret_until > now() then previous_secret end, status, failing_since, queue
             from webhook_subscriptions where id = any(@ids)
             """);
         cmd.Parameters.AddWithValue("ids", subscriptions);
@@ -215,7 +215,7 @@ internal sealed partial class WebhookDispatcher(
         while (await reader.ReadAsync(ct))
         {
             result[reader.GetGuid(0)] = new Signing(reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6));
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetString(5));
         }
         return result;
     }
