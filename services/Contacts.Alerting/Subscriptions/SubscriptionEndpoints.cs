@@ -216,7 +216,7 @@ public static class SubscriptionEndpoints
                 // The same key won a race with this request: undo this one's queue, answer as for a retry.
                 if (access is not null)
                 {
-                    await queues.Remove(id, ct);
+                    await Undo(queues, id);
                 }
                 return Replay((await ByIdempotencyKey(connection, tenant, key, ct))!.Value, input, key);
             }
