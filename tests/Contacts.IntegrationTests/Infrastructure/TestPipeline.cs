@@ -108,7 +108,7 @@ public sealed class TestPipeline : IAsyncDisposable
 
     public async Task<List<T>> Query<T>(string sql, Func<NpgsqlDataReader, T> read, params (string Name, object Value)[] args)
     {
-        await using var connection = new NpgsqlConnection(Isolation.Postgres);
+        await using var connection = new NpgsqlConnection(_harnessPostgres ??= HarnessConnectionString(Isolation.Postgres));
         await connection.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, connection);
         foreach (var (name, value) in args)
@@ -123,6 +123,20 @@ public sealed class TestPipeline : IAsyncDisposable
         }
         return result;
     }
+
+    private string? _harnessPostgres;
+
+    /// <summary>
+    /// The harness's own reads wait longer than a service would: with two instances of every service on two cores, CI saw
+    /// opening a connection take more than Npgsql's default 15 s once, and the test then failed before measuring anything.
+    /// The harness observes; a slow observer must not be reported as a lost or duplicated alert, nor hide one.
+    /// </summary>
+    private static string HarnessConnectionString(string postgres) => new NpgsqlConnectionStringBuilder(postgres)
+    {
+        Timeout = 60,
+        CommandTimeout = 120,
+        ApplicationName = "contacts-test-harness",
+    }.ConnectionString;
 
     public async Task<long> Count(string sql, params (string Name, object Value)[] args) =>
         (await Query(sql, r => r.GetInt64(0), args)).Single();
