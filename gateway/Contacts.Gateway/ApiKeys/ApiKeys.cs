@@ -46,13 +46,16 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migr
         return await cmd.ExecuteScalarAsync(ct) as string;
     }
 
-    /// <summary>Stores a key's hash for a tenant; a key that already exists keeps its tenant (idempotent seeding).</summary>
+    /// <summary>
+    /// Stores a key's hash for a tenant; a key that already exists keeps its tenant and stays as it is (idempotent
+    /// seeding): a configured key an operator revoked is not brought back by the next start.
+    /// </summary>
     public async Task<Guid> Add(string tenantId, string name, string key, CancellationToken ct)
     {
         await migrations.WaitAsync(ct);
         await using var cmd = dataSource.CreateCommand("""
             insert into api_keys (id, tenant_id, name, key_hash) values (@id, @tenant, @name, @hash)
-            on conflict (key_hash) do update set revoked_at = null
+            on conflict (key_hash) do update set key_hash = excluded.key_hash
             returning id
             """);
         cmd.Parameters.AddWithValue("id", Guid.CreateVersion7());

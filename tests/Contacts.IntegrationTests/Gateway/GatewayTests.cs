@@ -35,6 +35,36 @@ public sealed class GatewayTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_configured_key_an_operator_revoked_stays_revoked_when_the_gateway_restarts()
+    {
+        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
+        var keys = await admin.GetFromJsonAsync<JsonElement>($"admin/tenants/{TestPipeline.TenantA}/keys");
+        var seeded = keys.EnumerateArray().Single().GetProperty("id").GetGuid();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/keys/{seeded}")).StatusCode);
+
+        // Restarted with one more configured key, seeded after the revoked one: once it works, the seeder has passed them all.
+        var witness = $"ck_{Guid.NewGuid():N}";
+        var gateway = await _pipeline.Pipeline.Recreate(LocalPipeline.Gateway, 0, new Dictionary<string, string?>
+        {
+            ["Gateway__Keys__9__Tenant"] = TestPipeline.TenantB,
+            ["Gateway__Keys__9__Key"] = witness,
+        });
+        await gateway.StartAsync();
+        using var witnessClient = _pipeline.Client(witness);
+        await TestPipeline.Eventually(async () =>
+        {
+            using var response = await witnessClient.GetAsync($"v1/customers/{Guid.NewGuid()}");
+            return response.StatusCode != HttpStatusCode.Unauthorized;
+        }, TimeSpan.FromSeconds(30), () => Task.FromResult("the configured keys were not seeded"));
+
+        using var revoked = _pipeline.Client();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await revoked.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        var after = await admin.GetFromJsonAsync<JsonElement>($"admin/tenants/{TestPipeline.TenantA}/keys");
+        Assert.NotEqual(JsonValueKind.Null, after[0].GetProperty("revokedAt").ValueKind);
+    }
+
+    [Fact]
     public async Task An_upstream_that_is_down_is_502_problem_details_naming_it()
     {
         using var http = _pipeline.Client();
