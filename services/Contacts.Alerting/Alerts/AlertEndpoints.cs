@@ -90,9 +90,11 @@ public static class AlertEndpoints
     {
         var group = app.MapGroup("/v1/alerts");
         group.MapGet("/", List).WithName("ListAlerts")
-            .Documented("The tenant's alerts, newest first, a page at a time. With customerId, that customer's alerts; a merged customer's id finds "
-                + "the survivor's (alerts follow merges, one open alert per person and reason).")
-            .Query("customerId", JsonSchemaType.String, "Only this customer's alerts, following merges to the survivor.", format: "uuid")
+            .Documented("The tenant's alerts, newest first, a page at a time. With customerId, that person's alerts: the customer's own and those "
+                + "of every customer merged into it; a merged customer's id finds the survivor's (alerts follow merges, one open alert per "
+                + "person and reason).")
+            .Query("customerId", JsonSchemaType.String, "Only this person's alerts: the survivor's of this customer, and those of every "
+                + "customer merged into it.", format: "uuid")
             .Query("status", JsonSchemaType.String, "open and acknowledged are active; merged: closed because the customer was merged into one with "
                 + "an active alert for the same reason.", allowed: Statuses)
             .Query("limit", JsonSchemaType.Integer, "Alerts per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
@@ -123,7 +125,8 @@ public static class AlertEndpoints
 
     /// <summary>
     /// The tenant's alerts, newest first: ?customerId= (following merges, so a merged customer's id finds the survivor's
-    /// alerts), ?status=open|acknowledged|resolved|merged, ?limit=1-200 (50), ?after=cursor.
+    /// alerts, and the survivor's include those of the customers merged into it),
+    /// ?status=open|acknowledged|resolved|merged, ?limit=1-200 (50), ?after=cursor.
     /// </summary>
     internal static async Task<Results<Ok<AlertPage>, ProblemHttpResult, ValidationProblem>> List(
         HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
@@ -162,11 +165,17 @@ public static class AlertEndpoints
         {
             customerId = await LastSurvivor(connection, tenant, requested, ct);
         }
-        // Alert ids are time-ordered (UUIDv7), so the id is both the order and the cursor.
+        // Alert ids are time-ordered (UUIDv7), so the id is both the order and the cursor. A customer's alerts are the
+        // person's: their own and those of every customer merged into them, down each chain of merges.
         await using var cmd = new NpgsqlCommand($"""
+            with recursive parts as (
+                select @customer::uuid as customer_id, 0 as depth
+                union all
+                select s.customer_id, parts.depth + 1 from customer_alert_state s
+                join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
             {AlertReads.Select}
             where tenant_id = @tenant
-              and (@customer::uuid is null or customer_id = @customer)
+              and (@customer::uuid is null or customer_id in (select customer_id from parts))
               and (@status::text is null or status = @status)
               and (@after::uuid is null or id < @after)
             order by id desc

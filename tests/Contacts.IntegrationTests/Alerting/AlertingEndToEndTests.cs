@@ -370,6 +370,9 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         {
             var open = await OpenAlerts(http, customer);
             Assert.Equal(survivorAlert, Assert.Single(open.EnumerateArray()).GetProperty("id").GetGuid());
+            // Every status: the person's history, the merged customer's closed alert with the survivor's open one.
+            var all = (await http.GetFromJsonAsync<JsonElement>($"v1/alerts?customerId={customer}")).GetProperty("items");
+            Assert.Equal(new[] { survivorAlert, closedAlert }.Order(), all.EnumerateArray().Select(a => a.GetProperty("id").GetGuid()).Order());
         }
     }
 }
