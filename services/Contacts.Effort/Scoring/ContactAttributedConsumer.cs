@@ -21,12 +21,11 @@ public sealed class ContactAttributedConsumer(Database database, EffortStore sto
     /// <summary>The whole per-event step, in the caller's transaction (also what the cost bench times).</summary>
     public static async Task Score(Session session, EffortStore store, ContactAttributed contact, CancellationToken ct)
     {
-        if (await EffortStore.IsErased(session, contact.CustomerId, ct))
+        var (erased, settings, customerId, survivor) = await store.ReadForScoring(session, contact.TenantId, contact.CustomerId, ct);
+        if (erased)
         {
             return; // the customer was forgotten; a late contact must not bring them back
         }
-        var settings = await store.Settings(session.Connection, session.Transaction, contact.TenantId, ct);
-        var (customerId, survivor) = await EffortStore.Survivor(session, contact.CustomerId, ct);
         var events = new List<ContactEvent>(survivor?.Events ?? []);
         var changed = false;
         foreach (var mergedId in contact.MergedCustomerIds.Where(id => id != customerId).Distinct())
@@ -42,8 +41,10 @@ public sealed class ContactAttributedConsumer(Database database, EffortStore sto
             changed = true;
         }
 
+        // Every event a snapshot holds is stored (received events are, merged ones were moved), so one already in the
+        // snapshot is a redelivery; any other is stored with the save, in its round trip.
         var received = ContactEvent.From(contact);
-        if (await EffortStore.StoreEvent(session, contact.TenantId, customerId, received, ct) || events.All(e => e.EventId != received.EventId))
+        if (events.All(e => e.EventId != received.EventId))
         {
             events.Add(received);
             changed = true;
@@ -55,7 +56,7 @@ public sealed class ContactAttributedConsumer(Database database, EffortStore sto
         events = [.. events.DistinctBy(e => e.EventId)];
         var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
         var saved = await EffortStore.Save(session, contact.TenantId, customerId, survivor?.Version, evaluation,
-            CustomerEffort.Retain(evaluation), contact.ContactEventId, allJourneys: false, ct);
+            CustomerEffort.Retain(evaluation), contact.ContactEventId, allJourneys: false, ct, received);
         var scored = EffortStore.Scored(contact.TenantId, customerId, contact.ContactEventId, saved, evaluation);
         session.Publish(scored, scored.Id);
     }

@@ -28,24 +28,58 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         return await cmd.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<EffortSettings>(json, Json)! : defaults.Value;
     }
 
+    private const string SnapshotColumns = "select tenant_id, version, merged_into, snapshot from customer_effort where customer_id = @id";
+
     public static async Task<CustomerSnapshot?> Load(Session session, Guid customerId, CancellationToken ct)
     {
-        await using var cmd = session.Command("select tenant_id, version, merged_into, snapshot from customer_effort where customer_id = @id");
+        await using var cmd = session.Command(SnapshotColumns);
         cmd.Parameters.AddWithValue("id", customerId);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
-        {
-            return null;
-        }
-        return new CustomerSnapshot(customerId, reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2),
-            JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(3), Json)!);
+        return await ReadSnapshot(reader, customerId, ct);
     }
 
-    public static async Task<bool> IsErased(Session session, Guid customerId, CancellationToken ct)
+    private static async Task<CustomerSnapshot?> ReadSnapshot(NpgsqlDataReader reader, Guid customerId, CancellationToken ct) =>
+        await reader.ReadAsync(ct)
+            ? new CustomerSnapshot(customerId, reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2),
+                JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(3), Json)!)
+            : null;
+
+    /// <summary>What scoring one contact reads before it decides.</summary>
+    public sealed record ScoringInputs(bool Erased, EffortSettings Settings, Guid CustomerId, CustomerSnapshot? Snapshot);
+
+    /// <summary>
+    /// Whether the customer was forgotten, the tenant's settings and the customer's snapshot, in one round trip; a merge
+    /// chain (the snapshot says it was merged into another) is then followed as Survivor does.
+    /// </summary>
+    public async Task<ScoringInputs> ReadForScoring(Session session, string tenantId, Guid customerId, CancellationToken ct)
     {
-        await using var cmd = session.Command("select 1 from erased_customers where customer_id = @id");
-        cmd.Parameters.AddWithValue("id", customerId);
-        return await cmd.ExecuteScalarAsync(ct) is not null;
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        var erased = new NpgsqlBatchCommand("select 1 from erased_customers where customer_id = @id");
+        erased.Parameters.AddWithValue("id", customerId);
+        var settings = new NpgsqlBatchCommand("select settings from effort_settings where tenant_id = @t");
+        settings.Parameters.AddWithValue("t", tenantId);
+        var snapshot = new NpgsqlBatchCommand(SnapshotColumns);
+        snapshot.Parameters.AddWithValue("id", customerId);
+        batch.BatchCommands.Add(erased);
+        batch.BatchCommands.Add(settings);
+        batch.BatchCommands.Add(snapshot);
+        bool isErased;
+        EffortSettings effective;
+        CustomerSnapshot? first;
+        await using (var reader = await batch.ExecuteReaderAsync(ct))
+        {
+            isErased = await reader.ReadAsync(ct);
+            await reader.NextResultAsync(ct);
+            effective = await reader.ReadAsync(ct) ? JsonSerializer.Deserialize<EffortSettings>(reader.GetString(0), Json)! : defaults.Value;
+            await reader.NextResultAsync(ct);
+            first = await ReadSnapshot(reader, customerId, ct);
+        }
+        if (first?.MergedInto is not { } next)
+        {
+            return new ScoringInputs(isErased, effective, customerId, first);
+        }
+        var (survivorId, survivor) = await Survivor(session, next, ct);
+        return new ScoringInputs(isErased, effective, survivorId, survivor);
     }
 
     /// <summary>Follows merges recorded in the snapshots, so a contact for a merged customer counts for the survivor.</summary>
@@ -66,7 +100,14 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     /// <summary>Keeps the raw event for replay; false when it was already stored.</summary>
     public static async Task<bool> StoreEvent(Session session, string tenantId, Guid customerId, ContactEvent e, CancellationToken ct)
     {
-        await using var cmd = session.Command("""
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        batch.BatchCommands.Add(StoreEventCommand(tenantId, customerId, e));
+        return await batch.ExecuteNonQueryAsync(ct) == 1;
+    }
+
+    private static NpgsqlBatchCommand StoreEventCommand(string tenantId, Guid customerId, ContactEvent e)
+    {
+        var cmd = new NpgsqlBatchCommand("""
             insert into contact_events (contact_event_id, tenant_id, customer_id, occurred_at, data)
             values (@id, @tenant, @customer, @at, @data) on conflict (contact_event_id) do nothing
             """);
@@ -75,7 +116,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         cmd.Parameters.AddWithValue("customer", customerId);
         cmd.Parameters.AddWithValue("at", e.OccurredAt);
         cmd.Parameters.AddWithValue("data", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(e, Json));
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        return cmd;
     }
 
     public static async Task<List<ContactEvent>> StoredEvents(Session session, Guid customerId, CancellationToken ct)
@@ -130,16 +171,21 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
 
     /// <summary>
     /// Saves the snapshot at expectedVersion + 1 with the customer's score (its worst open journey's) and returns that version
-    /// with the customers merged into this one (down chains, in the same round trip as the journeys);
-    /// throws ConcurrencyException when another writer saved first. Journeys are written whole (allJourneys) after a replay,
-    /// otherwise only those the snapshot holds.
+    /// with the customers merged into this one (down chains); throws ConcurrencyException when another writer saved first.
+    /// Journeys are written whole (allJourneys) after a replay, otherwise only those the snapshot holds. The received event
+    /// (when given) is kept for replay in the same statement batch: the whole save is one round trip.
     /// </summary>
     public static async Task<Saved> Save(Session session, string tenantId, Guid customerId, long? expectedVersion, CustomerEvaluation evaluation,
-        IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct)
+        IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct, ContactEvent? received = null)
     {
         var worst = evaluation.Worst;
         var version = (expectedVersion ?? 0) + 1;
-        await using (var cmd = session.Command(expectedVersion is null
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        if (received is not null)
+        {
+            batch.BatchCommands.Add(StoreEventCommand(tenantId, customerId, received));
+        }
+        var save = new NpgsqlBatchCommand(expectedVersion is null
             ? """
               insert into customer_effort (customer_id, tenant_id, score, predicted, contacts_in_window, channels_in_window, drivers,
                   contact_event_id, version, snapshot, journey_id)
@@ -151,34 +197,48 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                   drivers = @drivers, contact_event_id = coalesce(@event, contact_event_id), version = @version, snapshot = @snapshot,
                   journey_id = @journey, merged_into = null, scored_at = now()
               where customer_id = @id and version = @expected
-              """))
+              """);
+        save.Parameters.AddWithValue("id", customerId);
+        save.Parameters.AddWithValue("tenant", tenantId);
+        save.Parameters.AddWithValue("score", evaluation.Score);
+        save.Parameters.AddWithValue("predicted", worst?.Score.Predicted ?? 0);
+        save.Parameters.AddWithValue("contacts", worst?.Journey.Interactions.Count() ?? 0);
+        save.Parameters.AddWithValue("channels", worst?.Journey.Channels.Count ?? 0);
+        save.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(worst?.Score.Drivers ?? [], Json));
+        save.Parameters.Add(new NpgsqlParameter("event", NpgsqlDbType.Uuid) { Value = (object?)lastEventId ?? DBNull.Value });
+        save.Parameters.AddWithValue("version", version);
+        save.Parameters.AddWithValue("expected", expectedVersion ?? 0);
+        save.Parameters.AddWithValue("snapshot", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(retained, Json));
+        save.Parameters.Add(new NpgsqlParameter("journey", NpgsqlDbType.Uuid) { Value = (object?)worst?.Journey.Id ?? DBNull.Value });
+        batch.BatchCommands.Add(save);
+        AddJourneys(batch, tenantId, customerId, evaluation, allJourneys);
+
+        // Everything after a lost version race runs too, in the same transaction, and is rolled back with it.
+        var merged = new List<Guid>();
+        await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
-            cmd.Parameters.AddWithValue("id", customerId);
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("score", evaluation.Score);
-            cmd.Parameters.AddWithValue("predicted", worst?.Score.Predicted ?? 0);
-            cmd.Parameters.AddWithValue("contacts", worst?.Journey.Interactions.Count() ?? 0);
-            cmd.Parameters.AddWithValue("channels", worst?.Journey.Channels.Count ?? 0);
-            cmd.Parameters.AddWithValue("drivers", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(worst?.Score.Drivers ?? [], Json));
-            cmd.Parameters.Add(new NpgsqlParameter("event", NpgsqlDbType.Uuid) { Value = (object?)lastEventId ?? DBNull.Value });
-            cmd.Parameters.AddWithValue("version", version);
-            cmd.Parameters.AddWithValue("expected", expectedVersion ?? 0);
-            cmd.Parameters.AddWithValue("snapshot", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(retained, Json));
-            cmd.Parameters.Add(new NpgsqlParameter("journey", NpgsqlDbType.Uuid) { Value = (object?)worst?.Journey.Id ?? DBNull.Value });
-            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+            do
             {
-                throw new ConcurrencyException(customerId, expectedVersion ?? 0, null);
+                while (await reader.ReadAsync(ct))
+                {
+                    merged.Add(reader.GetGuid(0));
+                }
             }
+            while (await reader.NextResultAsync(ct));
         }
-        return new Saved(version, await SaveJourneys(session, tenantId, customerId, evaluation, allJourneys, ct));
+        if (save.RecordsAffected == 0)
+        {
+            throw new ConcurrencyException(customerId, expectedVersion ?? 0, null);
+        }
+        return new Saved(version, merged);
     }
 
     /// <summary>A saved snapshot's version and the customers merged into it.</summary>
     public sealed record Saved(long Version, IReadOnlyList<Guid> MergedCustomerIds);
 
-    private static async Task<IReadOnlyList<Guid>> SaveJourneys(Session session, string tenantId, Guid customerId, CustomerEvaluation evaluation, bool all, CancellationToken ct)
+    /// <summary>The journeys' rows, then the customers merged into this one down chains (the batch's only rows).</summary>
+    private static void AddJourneys(NpgsqlBatch batch, string tenantId, Guid customerId, CustomerEvaluation evaluation, bool all)
     {
-        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         // A journey leaves the snapshot only once closed, and it was written closed on that last save: what is still
         // 'open' here and not in this evaluation is a journey that was renamed (an earlier contact arrived late).
         var forget = new NpgsqlBatchCommand(all
@@ -217,17 +277,6 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
             """);
         absorbed.Parameters.AddWithValue("c", customerId);
         batch.BatchCommands.Add(absorbed);
-        var merged = new List<Guid>();
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        do
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                merged.Add(reader.GetGuid(0));
-            }
-        }
-        while (await reader.NextResultAsync(ct));
-        return merged;
     }
 
     public static EffortScored Scored(string tenantId, Guid customerId, Guid contactEventId, Saved saved, CustomerEvaluation evaluation)

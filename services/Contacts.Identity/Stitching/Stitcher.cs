@@ -289,18 +289,18 @@ public sealed class Stitcher(SettingsStore settings)
                 on conflict do nothing
                 """, ("id", contact.Id), ("tenant", tenant), ("type", identifier.Type), ("value", identifier.Value), ("status", status), ("rule", rule));
         }
-        await batch.ExecuteNonQueryAsync(ct);
-
-        foreach (var (customerId, events) in streams.OrderBy(s => s.Key))
+        // The customers' events go in the same round trip as the projections, one statement per stream, in stream order.
+        var appends = streams.OrderBy(s => s.Key).Select(s => created && s.Key == target
+            ? session.Events.StartStreamIn<Customer>(s.Key, tenant, s.Value)
+            : session.Events.AppendIn(s.Key, versions[s.Key], s.Value)).ToList();
+        foreach (var append in appends)
         {
-            if (created && customerId == target)
-            {
-                await session.Events.StartStream<Customer>(customerId, tenant, events, ct);
-            }
-            else
-            {
-                await session.Events.Append(customerId, versions[customerId], events, ct);
-            }
+            batch.BatchCommands.Add(append.Command);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
+        foreach (var append in appends)
+        {
+            await append.Check(ct);
         }
         return new Attribution(target, created, merged, candidates);
     }

@@ -48,46 +48,101 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Creates a stream at version events.Length; fails with ConcurrencyException when it already exists.</summary>
-    public async Task StartStream<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events, CancellationToken ct = default)
-    {
-        await using (var cmd = new NpgsqlCommand("""
-            insert into streams (id, type, version, tenant_id) values (@id, @type, @version, @tenant)
-            on conflict (id) do nothing
-            """, connection, transaction))
-        {
-            cmd.Parameters.AddWithValue("id", streamId);
-            cmd.Parameters.AddWithValue("type", typeof(TAggregate).Name);
-            cmd.Parameters.AddWithValue("version", (long)events.Count);
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
-            {
-                throw new ConcurrencyException(streamId, 0, await StreamVersion(streamId, ct));
-            }
-        }
-        await InsertEvents(streamId, tenantId, 0, events, ct);
-    }
+    public Task StartStream<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events, CancellationToken ct = default) =>
+        RunAlone(StartStreamIn<TAggregate>(streamId, tenantId, events), ct);
 
     /// <summary>Appends after expectedVersion; fails with ConcurrencyException if another writer got there first.</summary>
-    public async Task Append(Guid streamId, long expectedVersion, IReadOnlyList<object> events, CancellationToken ct = default)
+    public Task Append(Guid streamId, long expectedVersion, IReadOnlyList<object> events, CancellationToken ct = default) =>
+        RunAlone(AppendIn(streamId, expectedVersion, events), ct);
+
+    /// <summary>
+    /// StartStream as one statement for the caller's batch (the stream row and its events together); run the batch, then
+    /// <see cref="PendingAppend.Check"/>. Nothing is written when the stream already exists.
+    /// </summary>
+    public PendingAppend StartStreamIn<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events)
     {
-        if (events.Count == 0)
+        var cmd = EventsCommand("""
+            with s as (
+                insert into streams (id, type, version, tenant_id) values (@stream, @type, @new, @tenant)
+                on conflict (id) do nothing
+                returning tenant_id)
+            """, streamId, 0, events);
+        cmd.Parameters.AddWithValue("type", typeof(TAggregate).Name);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        return new PendingAppend(this, cmd, streamId, 0, events.Count);
+    }
+
+    /// <summary>
+    /// Append as one statement for the caller's batch: the version moves and the events are written only when the stream
+    /// is still at expectedVersion. Run the batch, then <see cref="PendingAppend.Check"/>.
+    /// </summary>
+    public PendingAppend AppendIn(Guid streamId, long expectedVersion, IReadOnlyList<object> events)
+    {
+        var cmd = EventsCommand("""
+            with s as (
+                update streams set version = @new, timestamp = now()
+                where id = @stream and version = @expected
+                returning tenant_id)
+            """, streamId, expectedVersion, events);
+        cmd.Parameters.AddWithValue("expected", expectedVersion);
+        return new PendingAppend(this, cmd, streamId, expectedVersion, events.Count);
+    }
+
+    private async Task RunAlone(PendingAppend append, CancellationToken ct)
+    {
+        if (append.Count == 0)
         {
             return;
         }
-        string tenantId;
-        await using (var cmd = new NpgsqlCommand("""
-            update streams set version = @new, timestamp = now()
-            where id = @id and version = @expected
-            returning tenant_id
-            """, connection, transaction))
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        batch.BatchCommands.Add(append.Command);
+        await batch.ExecuteNonQueryAsync(ct);
+        await append.Check(ct);
+    }
+
+    /// <summary>The stream statement (a CTE named s returning the tenant) followed by the insert of every event, numbered from fromVersion.</summary>
+    private NpgsqlBatchCommand EventsCommand(string streamCte, Guid streamId, long fromVersion, IReadOnlyList<object> events)
+    {
+        var cmd = new NpgsqlBatchCommand(streamCte + """
+
+            insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id)
+            select e.id, @stream, e.version, e.type, e.data::jsonb, s.tenant_id, @correlation, @causation
+            from s, unnest(@ids, @versions, @types, @data) with ordinality as e(id, version, type, data, n)
+            order by e.n
+            """);
+        cmd.Parameters.AddWithValue("stream", streamId);
+        cmd.Parameters.AddWithValue("new", fromVersion + events.Count);
+        cmd.Parameters.AddWithValue("ids", events.Select(_ => Guid.CreateVersion7()).ToArray());
+        cmd.Parameters.AddWithValue("versions", events.Select((_, i) => fromVersion + i + 1).ToArray());
+        cmd.Parameters.AddWithValue("types", events.Select(e => EventTypes.NameOf(e.GetType())).ToArray());
+        cmd.Parameters.AddWithValue("data", events.Select(e => JsonSerializer.Serialize(e, e.GetType(), Json)).ToArray());
+        cmd.Parameters.AddWithValue("correlation", (object?)System.Diagnostics.Activity.Current?.TraceId.ToString() ?? DBNull.Value);
+        cmd.Parameters.AddWithValue("causation", (object?)CausationId ?? DBNull.Value);
+        return cmd;
+    }
+
+    /// <summary>An append placed in a caller's batch; Check, after the batch ran, throws ConcurrencyException if it lost.</summary>
+    public sealed class PendingAppend
+    {
+        private readonly EventStoreSession _session;
+        private readonly Guid _streamId;
+        private readonly long _expectedVersion;
+
+        internal PendingAppend(EventStoreSession session, NpgsqlBatchCommand command, Guid streamId, long expectedVersion, int count)
         {
-            cmd.Parameters.AddWithValue("id", streamId);
-            cmd.Parameters.AddWithValue("expected", expectedVersion);
-            cmd.Parameters.AddWithValue("new", expectedVersion + events.Count);
-            tenantId = await cmd.ExecuteScalarAsync(ct) as string
-                ?? throw new ConcurrencyException(streamId, expectedVersion, await StreamVersion(streamId, ct));
+            (_session, Command, _streamId, _expectedVersion, Count) = (session, command, streamId, expectedVersion, count);
         }
-        await InsertEvents(streamId, tenantId, expectedVersion, events, ct);
+
+        public NpgsqlBatchCommand Command { get; }
+        internal int Count { get; }
+
+        public async Task Check(CancellationToken ct)
+        {
+            if (Command.RecordsAffected != Count)
+            {
+                throw new ConcurrencyException(_streamId, _expectedVersion, await _session.StreamVersion(_streamId, ct));
+            }
+        }
     }
 
     public async Task<long?> StreamVersion(Guid streamId, CancellationToken ct = default)
@@ -130,29 +185,6 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
             aggregate.Version = e.Version;
         }
         return aggregate;
-    }
-
-    private async Task InsertEvents(Guid streamId, string tenantId, long fromVersion, IReadOnlyList<object> events, CancellationToken ct)
-    {
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        var version = fromVersion;
-        foreach (var e in events)
-        {
-            var cmd = new NpgsqlBatchCommand("""
-                insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id)
-                values (@id, @stream, @version, @type, @data, @tenant, @correlation, @causation)
-                """);
-            cmd.Parameters.AddWithValue("id", Guid.CreateVersion7());
-            cmd.Parameters.AddWithValue("stream", streamId);
-            cmd.Parameters.AddWithValue("version", ++version);
-            cmd.Parameters.AddWithValue("type", EventTypes.NameOf(e.GetType()));
-            cmd.Parameters.AddWithValue("data", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(e, e.GetType(), Json));
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("correlation", (object?)System.Diagnostics.Activity.Current?.TraceId.ToString() ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("causation", (object?)CausationId ?? DBNull.Value);
-            batch.BatchCommands.Add(cmd);
-        }
-        await batch.ExecuteNonQueryAsync(ct);
     }
 
     /// <summary>The message that caused the events appended in this session (the consumed message id, for audit).</summary>
