@@ -10,6 +10,10 @@ if (args.Contains("--identity"))
 {
     return await IdentityScalingBench.RunAsync(args); // identity's cost against the store's size (issue 8)
 }
+if (args.Contains("--effort"))
+{
+    return await EffortCostBench.RunAsync(args); // effort's cost against a customer's history (issue 9)
+}
 
 // The whole pipeline under load on this machine: gateway -> ingestion -> identity -> effort -> alerting -> CRM webhook,
 // every service a child process as tools/run starts them, on throwaway PostgreSQL and RabbitMQ servers.

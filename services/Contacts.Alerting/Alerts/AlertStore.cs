@@ -15,14 +15,46 @@ namespace Contacts.Alerting.Alerts;
 public static class AlertStore
 {
     /// <summary>Serialises every decision about these customers across instances until the transaction ends.</summary>
-    public static async Task Lock(Session session, string tenantId, IEnumerable<Guid> customerIds, CancellationToken ct)
+    public static async Task Lock(Session session, string tenantId, IEnumerable<Guid> customerIds, CancellationToken ct) =>
+        await LockAndLoad(session, tenantId, customerIds, [], ct);
+
+    /// <summary>
+    /// Takes the customers' locks (one statement, in sorted order, so no deadlock) and then reads the state of each of
+    /// loadIds, all in one round trip: the reads run after the locks are held, each on a fresh snapshot.
+    /// </summary>
+    public static async Task<IReadOnlyList<CustomerAlertState>> LockAndLoad(Session session, string tenantId, IEnumerable<Guid> lockIds,
+        IReadOnlyList<Guid> loadIds, CancellationToken ct)
     {
-        foreach (var id in customerIds.Distinct().Order())
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        var keys = lockIds.Distinct().Order().Select(id => $"alerting\n{tenantId}\n{id}").ToArray();
+        if (keys.Length > 0)
         {
-            await using var cmd = session.Command("select pg_advisory_xact_lock(hashtextextended(@key, 0))");
-            cmd.Parameters.AddWithValue("key", $"alerting\n{tenantId}\n{id}");
-            await cmd.ExecuteNonQueryAsync(ct);
+            // unnest yields the keys in array order, which is sorted, so every transaction locks in the same order.
+            var locks = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)");
+            locks.Parameters.AddWithValue("keys", keys);
+            batch.BatchCommands.Add(locks);
         }
+        foreach (var id in loadIds)
+        {
+            foreach (var sql in StateQueries)
+            {
+                var cmd = new NpgsqlBatchCommand(sql);
+                cmd.Parameters.AddWithValue("tenant", tenantId);
+                cmd.Parameters.AddWithValue("customer", id);
+                batch.BatchCommands.Add(cmd);
+            }
+        }
+        var states = new List<CustomerAlertState>();
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        if (keys.Length > 0)
+        {
+            await reader.NextResultAsync(ct);
+        }
+        foreach (var id in loadIds)
+        {
+            states.Add(await ReadState(reader, id, ct));
+        }
+        return states;
     }
 
     /// <summary>Of the customers a score says were merged into its customer, those not recorded here as merged into anyone.</summary>
@@ -49,7 +81,34 @@ public static class AlertStore
         return unmerged;
     }
 
-    public static async Task<CustomerAlertState> Load(Session session, string tenantId, Guid customerId, CancellationToken ct)
+    public static async Task<CustomerAlertState> Load(Session session, string tenantId, Guid customerId, CancellationToken ct) =>
+        (await LockAndLoad(session, tenantId, [], [customerId], ct))[0];
+
+    /// <summary>A customer's state: its row, its open alerts, and the latest resolution per reason down its chains of merges.</summary>
+    private static readonly string[] StateQueries =
+    [
+        """
+        select score_version, score, merged_into, erased, held_score::text, split_from
+        from customer_alert_state where tenant_id = @tenant and customer_id = @customer
+        """,
+        """
+        select id, reason, score, raised_at, contact_event_id, status, level, journey_id from alerts
+        where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
+        """,
+        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges.
+        """
+        with recursive parts as (
+            select @customer::uuid as customer_id, 0 as depth
+            union all
+            select s.customer_id, parts.depth + 1 from customer_alert_state s
+            join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
+        select reason, max(closed_at) from alerts
+        where tenant_id = @tenant and customer_id in (select customer_id from parts) and status = 'resolved' group by reason
+        """,
+    ];
+
+    /// <summary>Reads the three results of StateQueries for one customer and moves the reader past them.</summary>
+    private static async Task<CustomerAlertState> ReadState(NpgsqlDataReader reader, Guid customerId, CancellationToken ct)
     {
         long? version = null;
         int? score = null;
@@ -57,59 +116,29 @@ public static class AlertStore
         var erased = false;
         EffortScored? held = null;
         Guid[] splitFrom = [];
-        await using (var cmd = session.Command("""
-            select score_version, score, merged_into, erased, held_score::text, split_from
-            from customer_alert_state where tenant_id = @tenant and customer_id = @customer
-            """))
+        if (await reader.ReadAsync(ct))
         {
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("customer", customerId);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            if (await reader.ReadAsync(ct))
-            {
-                version = reader.IsDBNull(0) ? null : reader.GetInt64(0);
-                score = reader.IsDBNull(1) ? null : reader.GetInt32(1);
-                mergedInto = reader.IsDBNull(2) ? null : reader.GetGuid(2);
-                erased = reader.GetBoolean(3);
-                held = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<EffortScored>(reader.GetString(4), JsonSerializerOptions.Web);
-                splitFrom = reader.GetFieldValue<Guid[]>(5);
-            }
+            version = reader.IsDBNull(0) ? null : reader.GetInt64(0);
+            score = reader.IsDBNull(1) ? null : reader.GetInt32(1);
+            mergedInto = reader.IsDBNull(2) ? null : reader.GetGuid(2);
+            erased = reader.GetBoolean(3);
+            held = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<EffortScored>(reader.GetString(4), JsonSerializerOptions.Web);
+            splitFrom = reader.GetFieldValue<Guid[]>(5);
         }
+        await reader.NextResultAsync(ct);
         var open = new List<OpenAlert>();
-        await using (var cmd = session.Command("""
-            select id, reason, score, raised_at, contact_event_id, status, level, journey_id from alerts
-            where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
-            """))
+        while (await reader.ReadAsync(ct))
         {
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("customer", customerId);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4),
-                    reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7)));
-            }
+            open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4),
+                reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7)));
         }
+        await reader.NextResultAsync(ct);
         var lastResolved = new Dictionary<string, DateTimeOffset>();
-        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges.
-        await using (var cmd = session.Command("""
-            with recursive parts as (
-                select @customer::uuid as customer_id, 0 as depth
-                union all
-                select s.customer_id, parts.depth + 1 from customer_alert_state s
-                join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
-            select reason, max(closed_at) from alerts
-            where tenant_id = @tenant and customer_id in (select customer_id from parts) and status = 'resolved' group by reason
-            """))
+        while (await reader.ReadAsync(ct))
         {
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("customer", customerId);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                lastResolved[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
-            }
+            lastResolved[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
         }
+        await reader.NextResultAsync(ct);
         return new CustomerAlertState(customerId, version, score, mergedInto, open, erased, held, splitFrom, lastResolved);
     }
 

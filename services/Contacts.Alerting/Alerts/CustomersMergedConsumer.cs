@@ -17,16 +17,12 @@ public sealed class CustomersMergedConsumer(AlertChanges changes) : IConsumer<Cu
         return changes.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, merge.TenantId, async (session, ct) =>
         {
             var survivorId = await AlertStore.LastSurvivor(session, merge.TenantId, merge.SurvivorId, ct);
-            await AlertStore.Lock(session, merge.TenantId, [survivorId, .. merge.MergedIds], ct);
-            var survivor = await AlertStore.Load(session, merge.TenantId, survivorId, ct);
+            var states = await AlertStore.LockAndLoad(session, merge.TenantId, [survivorId, .. merge.MergedIds],
+                [survivorId, .. merge.MergedIds.Where(id => id != survivorId).Distinct()], ct);
+            var (survivor, merged) = (states[0], states.Skip(1).ToList());
             if (survivor.MergedInto is not null)
             {
                 throw AlertStore.SurvivorMoved(survivorId);
-            }
-            var merged = new List<CustomerAlertState>();
-            foreach (var id in merge.MergedIds.Where(id => id != survivorId).Distinct())
-            {
-                merged.Add(await AlertStore.Load(session, merge.TenantId, id, ct));
             }
             return AlertDecision.Decide(survivor, merged, merge.SurvivorId); // the CRM is told of alerts closed into the survivor's
         });

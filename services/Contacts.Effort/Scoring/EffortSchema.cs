@@ -2,7 +2,7 @@ using Contacts.ServiceDefaults.Persistence;
 
 namespace Contacts.Effort.Scoring;
 
-internal static class EffortSchema
+public static class EffortSchema
 {
     public static readonly Migration[] Migrations =
     [
