@@ -78,5 +78,10 @@ public static class EffortSchema
         new("effort_0003_merged_into_index", """
             create index customer_effort_merged_into on customer_effort (merged_into) where merged_into is not null;
             """),
+        // Every save forgets the customer's renamed open journeys: found through this, not through all of its journeys
+        // (tools/bench --effort: a customer with 10,000 past contacts, about 2,000 closed journeys, cost 1.20x one with 10).
+        new("effort_0004_open_journeys_index", """
+            create index journeys_open on journeys (customer_id) where status = 'open';
+            """),
     ];
 }
