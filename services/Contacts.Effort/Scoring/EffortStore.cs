@@ -23,10 +23,16 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
 
     public async Task<EffortSettings> Settings(NpgsqlConnection connection, NpgsqlTransaction? tx, string tenantId, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("select settings from effort_settings where tenant_id = @t", connection, tx);
+        await using var cmd = new NpgsqlCommand(SettingsQuery, connection, tx);
         cmd.Parameters.AddWithValue("t", tenantId);
-        return await cmd.ExecuteScalarAsync(ct) is string json ? JsonSerializer.Deserialize<EffortSettings>(json, Json)! : defaults.Value;
+        return SettingsFrom(await cmd.ExecuteScalarAsync(ct));
     }
+
+    private const string SettingsQuery = "select settings from effort_settings where tenant_id = @t";
+
+    /// <summary>The tenant's stored settings, or the deployment's defaults when it has none.</summary>
+    private EffortSettings SettingsFrom(object? stored) =>
+        stored is string json ? JsonSerializer.Deserialize<EffortSettings>(json, Json)! : defaults.Value;
 
     private const string SnapshotColumns = "select tenant_id, version, merged_into, snapshot from customer_effort where customer_id = @id";
 
@@ -56,7 +62,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         var erased = new NpgsqlBatchCommand("select 1 from erased_customers where customer_id = @id");
         erased.Parameters.AddWithValue("id", customerId);
-        var settings = new NpgsqlBatchCommand("select settings from effort_settings where tenant_id = @t");
+        var settings = new NpgsqlBatchCommand(SettingsQuery);
         settings.Parameters.AddWithValue("t", tenantId);
         var snapshot = new NpgsqlBatchCommand(SnapshotColumns);
         snapshot.Parameters.AddWithValue("id", customerId);
@@ -70,7 +76,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         {
             isErased = await reader.ReadAsync(ct);
             await reader.NextResultAsync(ct);
-            effective = await reader.ReadAsync(ct) ? JsonSerializer.Deserialize<EffortSettings>(reader.GetString(0), Json)! : defaults.Value;
+            effective = SettingsFrom(await reader.ReadAsync(ct) ? reader.GetString(0) : null);
             await reader.NextResultAsync(ct);
             first = await ReadSnapshot(reader, customerId, ct);
         }
