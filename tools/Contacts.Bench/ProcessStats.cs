@@ -29,4 +29,60 @@ public sealed record ProcessSample(double CpuSeconds, long PeakRssBytes, long Rs
             return null; // the process has gone
         }
     }
+
+    /// <summary>
+    /// CPU seconds of a process and every process below it that is alive, each with the CPU of the children it already
+    /// reaped (a PostgreSQL backend that exits is counted in the postmaster's), so a server's whole cost is seen.
+    /// </summary>
+    public static double? TreeCpuSeconds(int? root)
+    {
+        if (root is not { } rootPid)
+        {
+            return null;
+        }
+        var parentOf = new Dictionary<int, int>();
+        var ticksOf = new Dictionary<int, long>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                parentOf[pid] = int.Parse(fields[1], CultureInfo.InvariantCulture);
+                ticksOf[pid] = fields[11..15].Sum(f => long.Parse(f, CultureInfo.InvariantCulture));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // gone while we looked
+            }
+        }
+        if (!ticksOf.ContainsKey(rootPid))
+        {
+            return null;
+        }
+        long InTree(int pid)
+        {
+            for (var p = pid; p > 1; p = parentOf.GetValueOrDefault(p, 1))
+            {
+                if (p == rootPid)
+                {
+                    return ticksOf[pid];
+                }
+            }
+            return 0;
+        }
+        return ticksOf.Keys.Sum(InTree) / TicksPerSecond;
+    }
+
+    /// <summary>CPU seconds the whole machine has been busy since boot (all cores, everything but idle and I/O wait).</summary>
+    public static double MachineBusySeconds()
+    {
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]
+            .Select(f => long.Parse(f, CultureInfo.InvariantCulture)).ToArray();
+        return (fields.Sum() - fields[3] - fields[4]) / TicksPerSecond;
+    }
 }

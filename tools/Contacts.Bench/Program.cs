@@ -136,6 +136,7 @@ try
     var burst = new Workload("burst", 0, options.Customers, options.ContactsPerCustomer, DateTimeOffset.UtcNow);
     var burstSince = await records.Now(ct);
     var cpuBefore = services.ToDictionary(s => s, Sample);
+    var serversBefore = ServerCpu();
     var commitsBefore = await pgStats.Commits(ct);
     var queriesBefore = services.ToDictionary(s => s, records.QueriesOn);
     if (options.Profile)
@@ -146,6 +147,7 @@ try
     await WaitForScores(sent.Accepted, burstSince, "burst");
     await WaitForAlertsToSettle();
     var cpuAfter = services.ToDictionary(s => s, Sample);
+    var serversAfter = ServerCpu();
     var commitsAfter = await pgStats.Commits(ct);
     var queriesAfter = services.ToDictionary(s => s, records.QueriesOn);
     var statements = options.Profile ? await pgStats.TopStatements(sent.Accepted, 12, ct) : [];
@@ -170,6 +172,12 @@ try
         var commits = commitsAfter.GetValueOrDefault(s) - commitsBefore.GetValueOrDefault(s) - (queriesAfter[s] - queriesBefore[s]);
         return new ServiceResult(Math.Round((cpuAfter[s]?.PeakRssBytes ?? 0) / 1048576.0, 1), Math.Round(cpu / scoredContacts * 1000, 3),
             Math.Round((double)commits / scoredContacts, 2), Math.Round(cpu, 2), commits);
+    });
+
+    var serverResults = serversAfter.Where(s => s.Value is not null && serversBefore.GetValueOrDefault(s.Key) is not null).ToDictionary(s => s.Key, s =>
+    {
+        var cpu = s.Value!.Value - serversBefore[s.Key]!.Value;
+        return new ServerResult(Math.Round(cpu / scoredContacts * 1000, 3), Math.Round(cpu, 2));
     });
 
     // Latency: a fixed rate, half of what the pipeline just sustained, with new customers.
@@ -209,7 +217,7 @@ try
 
     var report = new BenchReport(startedAt, Environment.GetEnvironmentVariable("CONTACTS_BENCH_COMMIT"), Environment.ProcessorCount,
         loadAtStart, LoadAverage(), options,
-        throughput, latency, serviceResults, options.Profile ? new ProfileResult(statements, lockWaits) : null);
+        throughput, latency, serviceResults, serverResults, options.Profile ? new ProfileResult(statements, lockWaits) : null);
     Print(report);
     var outPath = Path.GetFullPath(options.Out, LocalPipeline.RepositoryRoot);
     Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
@@ -218,6 +226,13 @@ try
     return throughput.Scored == throughput.AcceptedByGateway ? 0 : 1;
 
     int InstancesOf(string service) => service is LocalPipeline.Identity or LocalPipeline.Effort ? options.Instances : 1;
+
+    Dictionary<string, double?> ServerCpu() => new()
+    {
+        ["postgresql"] = ProcessSample.TreeCpuSeconds(postgres.ProcessId),
+        ["rabbitmq"] = ProcessSample.TreeCpuSeconds(rabbit.ProcessId),
+        ["machine"] = ProcessSample.MachineBusySeconds(),
+    };
 
     // A service's CPU summed over its instances, its memory the largest instance's.
     ProcessSample? Sample(string service)
@@ -329,6 +344,11 @@ static void Print(BenchReport r)
     foreach (var (service, s) in r.Services)
     {
         Console.WriteLine($"{service,-10} peak RSS {s.PeakRssMb,6:0} MB; CPU {s.CpuSecondsPer1000Contacts,6:0.00} s per 1,000 contacts; PostgreSQL {s.PgTransactionsPerContact,5:0.00} transactions per contact");
+    }
+    if (r.Servers.Count > 0)
+    {
+        Console.WriteLine("beneath them, CPU s per 1,000 contacts: " + string.Join("; ", r.Servers.Select(s => $"{s.Key} {s.Value.CpuSecondsPer1000Contacts:0.00}")) +
+            $" (machine: all {r.Cores} cores, load generator included)");
     }
     if (r.Profile is { } p)
     {

@@ -46,6 +46,9 @@ public sealed record LatencyResult(
 
 public sealed record ServiceResult(double PeakRssMb, double CpuSecondsPer1000Contacts, double PgTransactionsPerContact, double CpuSeconds, long PgTransactions);
 
+/// <summary>CPU of what the services stand on, over the same burst: PostgreSQL, RabbitMQ, and the whole machine (load generator included).</summary>
+public sealed record ServerResult(double CpuSecondsPer1000Contacts, double CpuSeconds);
+
 public sealed record ProfileResult(IReadOnlyList<StatementCost> Statements, IReadOnlyDictionary<string, double> LockWaitSamples);
 
 public sealed record BenchReport(
@@ -58,4 +61,5 @@ public sealed record BenchReport(
     ThroughputResult Throughput,
     LatencyResult? Latency,
     IReadOnlyDictionary<string, ServiceResult> Services,
+    IReadOnlyDictionary<string, ServerResult> Servers,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProfileResult? Profile);

@@ -27,6 +27,23 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Where the cluster's files are (for a root user, possibly not under the data root: see PostgresDataLocation).</summary>
     public string? DataDirectory => _dataDir;
 
+    /// <summary>The postmaster's process id, from its pid file (null for an attached server or one not running).</summary>
+    public int? ProcessId
+    {
+        get
+        {
+            var pidFile = _dataDir is null ? null : Path.Combine(_dataDir, "data", "postmaster.pid");
+            try
+            {
+                return pidFile is not null && File.Exists(pidFile) && int.TryParse(File.ReadLines(pidFile).FirstOrDefault(), out var pid) ? pid : null;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
     public static PostgresServer External(string connectionString) => new(new NpgsqlConnectionStringBuilder(connectionString), null, null, true);
 
     public static async Task<PostgresServer> StartAsync(string dataRoot, bool durable = false, CancellationToken ct = default)

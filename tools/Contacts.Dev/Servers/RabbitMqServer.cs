@@ -95,6 +95,9 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// <summary>Whether the node's OS process is still running (false for an attached server).</summary>
     public bool IsRunning => _process is { HasExited: false };
 
+    /// <summary>The process the node was started as (its Erlang VM runs below it); null for an attached server.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
     private void Kill()
     {
         try
