@@ -12,13 +12,14 @@ namespace Contacts.Alerting.Alerts;
 /// </summary>
 public sealed class AlertChanges(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal)
 {
+    /// <param name="together">Share a transaction with the consumer's other waiting messages (Database.HandleOnceTogether).</param>
     public async Task HandleOnce<T>(ConsumeContext<T> context, string consumer, string tenantId,
-        Func<Session, CancellationToken, Task<IReadOnlyList<AlertDecisionEvent>>> decide) where T : class
+        Func<Session, CancellationToken, Task<IReadOnlyList<AlertDecisionEvent>>> decide, bool together = false) where T : class
     {
         var ct = context.CancellationToken;
         var queued = false;
-        await database.HandleOnce(context, consumer, async session =>
-            queued = await AlertStore.Apply(session, tenantId, await decide(session, ct), webhooks.Value, ct));
+        Func<Session, Task> work = async session => queued = await AlertStore.Apply(session, tenantId, await decide(session, ct), webhooks.Value, ct);
+        await (together ? database.HandleOnceTogether(context, consumer, work) : database.HandleOnce(context, consumer, work));
         if (queued)
         {
             signal.Notify();

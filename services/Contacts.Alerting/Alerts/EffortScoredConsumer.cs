@@ -24,7 +24,7 @@ public sealed class EffortScoredConsumer(AlertChanges changes, AlertingSettingsS
             var (state, merged) = (states[0], states.Skip(1).ToList());
             var rules = await settings.For(session.Connection, session.Transaction, score.TenantId, ct);
             return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
-        });
+        }, together: true);
     }
 }
 

@@ -16,7 +16,7 @@ namespace Contacts.Effort.Scoring;
 public sealed class ContactAttributedConsumer(Database database, EffortStore store) : IConsumer<ContactAttributed>
 {
     public Task Consume(ConsumeContext<ContactAttributed> context) =>
-        database.HandleOnce(context, PipelineTopology.EffortContactAttributed, session => Score(session, store, context.Message, context.CancellationToken));
+        database.HandleOnceTogether(context, PipelineTopology.EffortContactAttributed, session => Score(session, store, context.Message, context.CancellationToken));
 
     /// <summary>The whole per-event step, in the caller's transaction (also what the cost bench times).</summary>
     public static async Task Score(Session session, EffortStore store, ContactAttributed contact, CancellationToken ct)

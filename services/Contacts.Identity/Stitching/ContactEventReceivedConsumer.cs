@@ -9,7 +9,7 @@ namespace Contacts.Identity.Stitching;
 public sealed class ContactEventReceivedConsumer(Database database, Stitcher stitcher) : IConsumer<ContactEventReceived>
 {
     public Task Consume(ConsumeContext<ContactEventReceived> context) =>
-        database.HandleOnce(context, PipelineTopology.IdentityContactEvents, async session =>
+        database.HandleOnceTogether(context, PipelineTopology.IdentityContactEvents, async session =>
         {
             var contact = context.Message;
             Validate(contact);

@@ -77,7 +77,9 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton<MigrationState>();
         builder.Services.AddSingleton<OutboxSignal>();
         builder.Services.AddSingleton<CrashAfterCommit>();
-        builder.Services.AddSingleton<Database>();
+        // Persistence:BatchLimit: how many waiting messages of one consumer may share a transaction (1 turns sharing off).
+        var batchLimit = builder.Configuration.GetValue<int?>("Persistence:BatchLimit") ?? Database.DefaultBatchLimit;
+        builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Database>(sp, batchLimit));
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);

@@ -136,10 +136,20 @@ public static class RetryConventions
 public static class ConsumeContextExtensions
 {
     /// <summary>Runs the work once per (consumer, MessageId), in one transaction with its inbox record and outbox rows.</summary>
-    public static async Task<bool> HandleOnce<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
-        where T : class
+    public static Task<bool> HandleOnce<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
+        where T : class => Handle(database.HandleOnce, context, consumer, work);
+
+    /// <summary>
+    /// As <see cref="HandleOnce{T}"/>, sharing a transaction with the consumer's other messages waiting at the same moment
+    /// (see Database.HandleOnceTogether): for the per-contact consumers, whose bursts are most of the pipeline's commits.
+    /// </summary>
+    public static Task<bool> HandleOnceTogether<T>(this Database database, ConsumeContext<T> context, string consumer, Func<Session, Task> work)
+        where T : class => Handle(database.HandleOnceTogether, context, consumer, work);
+
+    private static async Task<bool> Handle<T>(Func<string, Guid, Func<Session, Task>, CancellationToken, Task<bool>> handleOnce,
+        ConsumeContext<T> context, string consumer, Func<Session, Task> work) where T : class
     {
-        var handled = await database.HandleOnce(consumer,
+        var handled = await handleOnce(consumer,
             context.MessageId ?? throw new InvalidMessageException($"{typeof(T).Name} arrived without a MessageId"),
             work, context.CancellationToken);
         // The outbox stamps sentTime with the upstream commit, so this is the stage's lag, queueing and relay included.

@@ -12,8 +12,9 @@ namespace Contacts.ServiceDefaults.Persistence;
 /// Runs work in one PostgreSQL transaction together with the inbox record of the message being handled and the
 /// outbox rows of what it publishes, so a state change and its messages commit or vanish together.
 /// </summary>
-public sealed class Database(
-    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit faults)
+public sealed partial class Database(
+    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit faults,
+    int batchLimit = Database.DefaultBatchLimit)
 {
     public NpgsqlDataSource DataSource => dataSource;
 
@@ -64,7 +65,7 @@ public sealed class Database(
 /// <summary>One open transaction: run commands, append events, and queue messages for the outbox.</summary>
 public sealed class Session
 {
-    private readonly List<(Guid Id, object Message)> _outgoing = [];
+    private readonly List<(Guid Id, object Message, string? Traceparent)> _outgoing = [];
 
     internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
     {
@@ -80,17 +81,20 @@ public sealed class Session
     public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
 
     /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
-    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message));
+    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id));
 
-    internal async Task<int> FlushOutbox(CancellationToken ct)
+    internal async Task<int> FlushOutbox(CancellationToken ct) => await FlushOutboxes([this], ct);
+
+    /// <summary>The outbox rows of several sessions on one transaction, in one round trip; returns how many.</summary>
+    internal static async Task<int> FlushOutboxes(IReadOnlyList<Session> sessions, CancellationToken ct)
     {
-        if (_outgoing.Count == 0)
+        var outgoing = sessions.SelectMany(s => s._outgoing).ToList();
+        if (outgoing.Count == 0)
         {
             return 0;
         }
-        var traceparent = Activity.Current?.Id;
-        await using var batch = new NpgsqlBatch(Connection, Transaction);
-        foreach (var (id, message) in _outgoing)
+        await using var batch = new NpgsqlBatch(sessions[0].Connection, sessions[0].Transaction);
+        foreach (var (id, message, traceparent) in outgoing)
         {
             var cmd = new NpgsqlBatchCommand("insert into outbox (id, message_type, body, traceparent) values (@id, @type, @body, @trace)");
             cmd.Parameters.AddWithValue("id", id);
@@ -100,6 +104,6 @@ public sealed class Session
             batch.BatchCommands.Add(cmd);
         }
         await batch.ExecuteNonQueryAsync(ct);
-        return _outgoing.Count;
+        return outgoing.Count;
     }
 }

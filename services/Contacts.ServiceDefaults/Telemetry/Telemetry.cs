@@ -18,6 +18,14 @@ public static class ContactsTelemetry
     public static readonly Counter<long> InboxDuplicates =
         Meter.CreateCounter<long>("contacts.inbox.duplicates", description: "Redelivered messages recognised by the inbox and skipped");
 
+    public static readonly Histogram<long> SharedTransactionSize =
+        Meter.CreateHistogram<long>("contacts.consume.shared_transaction.size", unit: "{message}",
+            description: "Messages of one consumer committed in one shared transaction, per consumer");
+
+    public static readonly Counter<long> SharedTransactionFallbacks =
+        Meter.CreateCounter<long>("contacts.consume.shared_transaction.fallbacks",
+            description: "Shared transactions rolled back and their messages handled one by one, per consumer");
+
     /// <summary>
     /// Per stage: from the moment the upstream service committed a message (its outbox row) to the moment this consumer
     /// committed its effect. Ingestion's stage starts at acceptance, so the stages add up to accepted -> scored -> alerted.

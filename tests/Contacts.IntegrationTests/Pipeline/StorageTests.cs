@@ -116,6 +116,69 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Messages_waiting_together_share_transactions_and_each_takes_effect_once()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var transactions = new System.Collections.Concurrent.ConcurrentBag<long>();
+        var ids = Enumerable.Range(0, 40).Select(_ => Guid.NewGuid()).ToList();
+        async Task Work(Session s, Guid id, bool first)
+        {
+            if (first)
+            {
+                await gate.Task; // the others queue up behind the first meanwhile
+            }
+            await using var cmd = s.Command("select txid_current()");
+            transactions.Add((long)(await cmd.ExecuteScalarAsync())!);
+            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+        }
+
+        var first = _database.HandleOnceTogether("test", ids[0], s => Work(s, ids[0], true), default);
+        var rest = ids.Skip(1).Select(id => _database.HandleOnceTogether("test", id, s => Work(s, id, false), default)).ToList();
+        // The same message twice while it waits: one copy takes effect.
+        var copy = _database.HandleOnceTogether("test", ids[^1], s => Work(s, ids[^1], false), default);
+        gate.SetResult();
+        var handled = await Task.WhenAll([first, .. rest, copy]);
+
+        Assert.Equal(40, handled.Count(h => h));
+        Assert.Equal(40, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.True(transactions.Distinct().Count() < 20, $"{transactions.Distinct().Count()} transactions for 40 messages");
+        Assert.False(await _database.HandleOnceTogether("test", ids[3], s => Work(s, ids[3], false), default));
+        Assert.False(await _database.HandleOnce("test", ids[4], s => Work(s, ids[4], false), default));
+    }
+
+    [Fact]
+    public async Task A_message_that_fails_in_a_shared_transaction_gets_its_own_error_and_the_others_still_take_effect()
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ids = Enumerable.Range(0, 10).Select(_ => Guid.NewGuid()).ToList();
+        var poison = ids[5];
+        async Task Work(Session s, Guid id)
+        {
+            if (id == ids[0])
+            {
+                await gate.Task;
+            }
+            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+            if (id == poison)
+            {
+                throw new InvalidOperationException("this one is poison");
+            }
+        }
+
+        var waiting = ids.Select(id => (Id: id, Task: _database.HandleOnceTogether("test", id, s => Work(s, id), default))).ToList();
+        gate.SetResult();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => waiting.Single(w => w.Id == poison).Task);
+        Assert.Equal("this one is poison", error.Message);
+        foreach (var (_, task) in waiting.Where(w => w.Id != poison))
+        {
+            Assert.True(await task);
+        }
+        Assert.Equal(9, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.Equal(0, await Count("select count(*) from inbox where message_id = @id", poison));
+    }
+
+    [Fact]
     public async Task Migrations_started_together_apply_each_step_once()
     {
         var fresh = new SchemaDefinition("concurrent", SharedMigrations.All);
@@ -129,7 +192,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal((long)SharedMigrations.All.Length, await cmd.ExecuteScalarAsync());
     }
 
-    private async Task<long> Count(string sql, Guid id)
+    private async Task<long> Count(string sql, object id)
     {
         await using var cmd = _dataSource.CreateCommand(sql);
         cmd.Parameters.AddWithValue("id", id);

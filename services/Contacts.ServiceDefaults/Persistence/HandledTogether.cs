@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Contacts.ServiceDefaults.Telemetry;
+using Npgsql;
+
+namespace Contacts.ServiceDefaults.Persistence;
+
+/// <summary>
+/// Messages handled together: the messages of one consumer that are waiting at the same moment share one transaction
+/// (one inbox statement for all of them, each one's work in arrival order, one outbox statement, one commit) instead of
+/// a transaction each. Under a burst that is most of a stage's round trips and commits; a message that arrives alone
+/// is handled alone, at once, so latency at low rates does not change.
+/// Nothing changes for a message's outcome: when a shared transaction fails for any reason (one message invalid, a
+/// version race, a deadlock with another instance), it is rolled back and each of its messages is handled again in a
+/// transaction of its own, the old way, so each one's own exception reaches its own consumer, its retries and its
+/// error queue, and the others commit.
+/// </summary>
+public sealed partial class Database
+{
+    public const int DefaultBatchLimit = 32;
+
+    private readonly ConcurrentDictionary<string, Batcher> _batchers = new();
+    private readonly int _batchLimit = batchLimit;
+
+    /// <summary>
+    /// Like <see cref="HandleOnce"/> (true when handled, false for a message this consumer already handled), but shares
+    /// a transaction with the same consumer's other messages waiting now. The work must touch the database only through
+    /// its session, and do nothing outside it that a second run would repeat wrongly: it runs again after a shared
+    /// transaction fails.
+    /// </summary>
+    public Task<bool> HandleOnceTogether(string consumer, Guid messageId, Func<Session, Task> work, CancellationToken ct)
+    {
+        if (_batchLimit <= 1)
+        {
+            return HandleOnce(consumer, messageId, work, ct);
+        }
+        var item = new Waiting(messageId, work, Activity.Current, ct);
+        _batchers.GetOrAdd(consumer, c => new Batcher(this, c)).Add(item);
+        return item.Done.Task;
+    }
+
+    private sealed record Waiting(Guid MessageId, Func<Session, Task> Work, Activity? Activity, CancellationToken Ct)
+    {
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>One consumer's queue, drained by one task at a time that takes whatever is waiting, up to the limit.</summary>
+    private sealed class Batcher(Database database, string consumer)
+    {
+        private readonly ConcurrentQueue<Waiting> _queue = new();
+        private int _draining;
+
+        public void Add(Waiting item)
+        {
+            _queue.Enqueue(item);
+            StartDraining();
+        }
+
+        private void StartDraining()
+        {
+            if (Interlocked.CompareExchange(ref _draining, 1, 0) != 0)
+            {
+                return;
+            }
+            // Not on the adding consumer's execution context: each message's work runs under its own span.
+            using (ExecutionContext.SuppressFlow())
+            {
+                _ = Task.Run(Drain);
+            }
+        }
+
+        private async Task Drain()
+        {
+            while (true)
+            {
+                var items = new List<Waiting>();
+                while (items.Count < database._batchLimit && _queue.TryDequeue(out var item))
+                {
+                    items.Add(item);
+                }
+                if (items.Count == 0)
+                {
+                    Volatile.Write(ref _draining, 0);
+                    // An item added after the last look but before the flag was cleared found a drainer running: take it.
+                    if (!_queue.IsEmpty)
+                    {
+                        StartDraining();
+                    }
+                    return;
+                }
+                await database.HandleTogether(consumer, items);
+            }
+        }
+    }
+
+    private async Task HandleTogether(string consumer, List<Waiting> items)
+    {
+        if (items.Count == 1)
+        {
+            await HandleAlone(consumer, items[0]);
+            return;
+        }
+        bool[] handled;
+        int published;
+        try
+        {
+            (handled, published) = await InOneTransaction(consumer, items);
+        }
+        catch (Exception)
+        {
+            // Whatever failed, each message gets its own transaction and its own outcome.
+            ContactsTelemetry.SharedTransactionFallbacks.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
+            foreach (var item in items)
+            {
+                await HandleAlone(consumer, item);
+            }
+            return;
+        }
+        if (published > 0)
+        {
+            faults.Committed();
+            outboxSignal.Notify();
+        }
+        ContactsTelemetry.SharedTransactionSize.Record(items.Count, new KeyValuePair<string, object?>("consumer", consumer));
+        for (var i = 0; i < items.Count; i++)
+        {
+            items[i].Done.TrySetResult(handled[i]);
+        }
+    }
+
+    private async Task HandleAlone(string consumer, Waiting item)
+    {
+        var previous = Activity.Current;
+        Activity.Current = item.Activity;
+        try
+        {
+            item.Done.TrySetResult(await HandleOnce(consumer, item.MessageId, item.Work, item.Ct));
+        }
+        catch (Exception ex)
+        {
+            item.Done.TrySetException(ex);
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+    }
+
+    private async Task<(bool[] Handled, int Published)> InOneTransaction(string consumer, List<Waiting> items)
+    {
+        // The consumers' own tokens stop only the waiting (their messages are redelivered); the shared work runs to its end.
+        var ct = CancellationToken.None;
+        await migrations.WaitAsync(ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var fresh = new HashSet<Guid>();
+        await using (var inbox = new NpgsqlCommand("""
+            insert into inbox (consumer, message_id) select @c, m from unnest(@m) as m on conflict do nothing returning message_id
+            """, connection, transaction))
+        {
+            inbox.Parameters.AddWithValue("c", consumer);
+            inbox.Parameters.AddWithValue("m", items.Select(i => i.MessageId).Distinct().ToArray());
+            await using var reader = await inbox.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                fresh.Add(reader.GetGuid(0));
+            }
+        }
+        var handled = new bool[items.Count];
+        var sessions = new List<Session>(items.Count);
+        var previous = Activity.Current;
+        try
+        {
+            for (var i = 0; i < items.Count; i++)
+            {
+                Activity.Current = items[i].Activity;
+                // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
+                if (!fresh.Remove(items[i].MessageId))
+                {
+                    ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
+                    Activity.Current?.SetTag("contacts.inbox.duplicate", true);
+                    continue;
+                }
+                var session = new Session(connection, transaction, eventTypes);
+                session.Events.CausationId = items[i].MessageId.ToString();
+                await items[i].Work(session);
+                sessions.Add(session);
+                handled[i] = true;
+            }
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+        var published = sessions.Count == 0 ? 0 : await Session.FlushOutboxes(sessions, ct);
+        await transaction.CommitAsync(ct);
+        return (handled, published);
+    }
+}
