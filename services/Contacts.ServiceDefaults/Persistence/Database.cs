@@ -83,6 +83,8 @@ public sealed class Session
     /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
     public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id));
 
+    internal bool HasOutgoing => _outgoing.Count > 0;
+
     internal async Task<int> FlushOutbox(CancellationToken ct) => await FlushOutboxes([this], ct);
 
     /// <summary>The outbox rows of several sessions on one transaction, in one round trip; returns how many.</summary>

@@ -102,9 +102,10 @@ public sealed partial class Database
         }
         bool[] handled;
         int published;
+        int publishers;
         try
         {
-            (handled, published) = await InOneTransaction(consumer, items);
+            (handled, published, publishers) = await InOneTransaction(consumer, items);
         }
         catch (Exception)
         {
@@ -118,7 +119,7 @@ public sealed partial class Database
         }
         if (published > 0)
         {
-            faults.Committed();
+            faults.Committed(publishers);
             outboxSignal.Notify();
         }
         ContactsTelemetry.SharedTransactionSize.Record(items.Count, new KeyValuePair<string, object?>("consumer", consumer));
@@ -146,7 +147,7 @@ public sealed partial class Database
         }
     }
 
-    private async Task<(bool[] Handled, int Published)> InOneTransaction(string consumer, List<Waiting> items)
+    private async Task<(bool[] Handled, int Published, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
     {
         // The consumers' own tokens stop only the waiting (their messages are redelivered); the shared work runs to its end.
         var ct = CancellationToken.None;
@@ -194,6 +195,6 @@ public sealed partial class Database
         }
         var published = sessions.Count == 0 ? 0 : await Session.FlushOutboxes(sessions, ct);
         await transaction.CommitAsync(ct);
-        return (handled, published);
+        return (handled, published, sessions.Count(s => s.HasOutgoing));
     }
 }
