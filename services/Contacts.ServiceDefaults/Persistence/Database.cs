@@ -27,12 +27,24 @@ public sealed partial class Database(
         var result = await work(session);
         var published = await session.FlushOutbox(ct);
         await transaction.CommitAsync(ct);
-        if (published > 0)
+        AfterCommit(published > 0 ? 1 : 0);
+        return result;
+    }
+
+    /// <summary>After a commit in which this many handled messages queued outgoing rows: wake the relay (and count for fault injection).</summary>
+    private void AfterCommit(int publishers)
+    {
+        if (publishers > 0)
         {
-            faults.Committed();
+            faults.Committed(publishers);
             outboxSignal.Notify();
         }
-        return result;
+    }
+
+    private static void RecordDuplicate(string consumer)
+    {
+        ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
+        Activity.Current?.SetTag("contacts.inbox.duplicate", true);
     }
 
     public Task InTransaction(Func<Session, Task> work, CancellationToken ct) =>
@@ -51,8 +63,7 @@ public sealed partial class Database(
                 cmd.Parameters.AddWithValue("m", messageId);
                 if (await cmd.ExecuteNonQueryAsync(ct) == 0)
                 {
-                    ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
-                    Activity.Current?.SetTag("contacts.inbox.duplicate", true);
+                    RecordDuplicate(consumer);
                     return false;
                 }
             }

@@ -101,11 +101,10 @@ public sealed partial class Database
             return;
         }
         bool[] handled;
-        int published;
         int publishers;
         try
         {
-            (handled, published, publishers) = await InOneTransaction(consumer, items);
+            (handled, publishers) = await InOneTransaction(consumer, items);
         }
         catch (Exception)
         {
@@ -117,11 +116,7 @@ public sealed partial class Database
             }
             return;
         }
-        if (published > 0)
-        {
-            faults.Committed(publishers);
-            outboxSignal.Notify();
-        }
+        AfterCommit(publishers);
         ContactsTelemetry.SharedTransactionSize.Record(items.Count, new KeyValuePair<string, object?>("consumer", consumer));
         for (var i = 0; i < items.Count; i++)
         {
@@ -147,7 +142,8 @@ public sealed partial class Database
         }
     }
 
-    private async Task<(bool[] Handled, int Published, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
+    /// <summary>Returns which messages were handled (not duplicates), and how many of them published anything.</summary>
+    private async Task<(bool[] Handled, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
     {
         // The consumers' own tokens stop only the waiting (their messages are redelivered); the shared work runs to its end.
         var ct = CancellationToken.None;
@@ -178,8 +174,7 @@ public sealed partial class Database
                 // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
                 if (!fresh.Remove(items[i].MessageId))
                 {
-                    ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
-                    Activity.Current?.SetTag("contacts.inbox.duplicate", true);
+                    RecordDuplicate(consumer);
                     continue;
                 }
                 var session = new Session(connection, transaction, eventTypes);
@@ -193,8 +188,11 @@ public sealed partial class Database
         {
             Activity.Current = previous;
         }
-        var published = sessions.Count == 0 ? 0 : await Session.FlushOutboxes(sessions, ct);
+        if (sessions.Count > 0)
+        {
+            await Session.FlushOutboxes(sessions, ct);
+        }
         await transaction.CommitAsync(ct);
-        return (handled, published, sessions.Count(s => s.HasOutgoing));
+        return (handled, sessions.Count(s => s.HasOutgoing));
     }
 }
