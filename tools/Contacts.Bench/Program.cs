@@ -41,6 +41,7 @@ Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {options.Custom
     (options.Instances > 1 ? $", {options.Instances} instances of identity and effort" : ""));
 
 // Throwaway servers in a folder of our own; PostgreSQL keeps fsync on unless told otherwise, as tools/run does.
+const int SlowPlanMs = 5; // --profile: statement executions slower than this have their plans logged
 var dataRoot = Path.Combine(Path.GetTempPath(), $"contacts-bench-{Guid.NewGuid().ToString("N")[..8]}");
 Directory.CreateDirectory(dataRoot);
 try
@@ -52,8 +53,17 @@ try
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync(ct);
-            await using var cmd = new NpgsqlCommand("alter system set shared_preload_libraries = 'pg_stat_statements'", connection);
-            await cmd.ExecuteNonQueryAsync(ct);
+            // Statement totals from pg_stat_statements; the plans of slow executions (actual rows and buffers) from auto_explain.
+            foreach (var sql in new[]
+                     {
+                         "alter system set shared_preload_libraries = pg_stat_statements, auto_explain", "load 'auto_explain'",
+                         $"alter system set auto_explain.log_min_duration = '{SlowPlanMs}ms'", "alter system set auto_explain.log_analyze = on",
+                         "alter system set auto_explain.log_buffers = on",
+                     })
+            {
+                await using var cmd = new NpgsqlCommand(sql, connection);
+                await cmd.ExecuteNonQueryAsync(ct);
+            }
         }
         NpgsqlConnection.ClearAllPools();
         await postgres.StopAsync();
@@ -223,6 +233,13 @@ try
     Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
     await File.WriteAllTextAsync(outPath, JsonSerializer.Serialize(report, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }), ct);
     Console.WriteLine($"written to {outPath}");
+    if (options.Profile && postgres.DataDirectory is { } pgData)
+    {
+        var plans = Path.ChangeExtension(outPath, ".plans.log");
+        File.Copy(Path.Combine(pgData, "postgres.log"), plans, overwrite: true);
+        var slow = File.ReadLines(plans).Count(l => l.Contains("duration:", StringComparison.Ordinal) && l.Contains("plan:", StringComparison.Ordinal));
+        Console.WriteLine($"plans of {slow} statement executions over {SlowPlanMs} ms (auto_explain, actual rows): {plans}");
+    }
     return throughput.Scored == throughput.AcceptedByGateway ? 0 : 1;
 
     int InstancesOf(string service) => service is LocalPipeline.Identity or LocalPipeline.Effort ? options.Instances : 1;

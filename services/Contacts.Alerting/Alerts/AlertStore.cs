@@ -95,15 +95,19 @@ public static class AlertStore
         select id, reason, score, raised_at, contact_event_id, status, level, journey_id from alerts
         where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
         """,
-        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges.
+        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges. Looked
+        // up part by part (lateral, kept from being flattened by offset 0): as a semi-join, the generic plan of the prepared
+        // statement read every resolved alert of the tenant for each score.
         """
         with recursive parts as (
             select @customer::uuid as customer_id, 0 as depth
             union all
             select s.customer_id, parts.depth + 1 from customer_alert_state s
             join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
-        select reason, max(closed_at) from alerts
-        where tenant_id = @tenant and customer_id in (select customer_id from parts) and status = 'resolved' group by reason
+        select a.reason, max(a.closed_at) from parts
+        cross join lateral (select reason, closed_at from alerts
+                            where tenant_id = @tenant and customer_id = parts.customer_id and status = 'resolved' offset 0) a
+        group by a.reason
         """,
     ];
 

@@ -25,7 +25,7 @@ public sealed class CustomersMergedConsumer(AlertChanges changes) : IConsumer<Cu
                 throw AlertStore.SurvivorMoved(survivorId);
             }
             return AlertDecision.Decide(survivor, merged, merge.SurvivorId); // the CRM is told of alerts closed into the survivor's
-        });
+        }, together: true);
     }
 }
 

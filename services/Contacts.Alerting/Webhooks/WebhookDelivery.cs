@@ -116,6 +116,7 @@ public static class WebhookQueue
 /// </summary>
 internal sealed partial class WebhookDispatcher(
     NpgsqlDataSource dataSource,
+    Database database,
     MigrationState migrations,
     WebhookSignal signal,
     IHttpClientFactory httpClients,
@@ -235,17 +236,16 @@ internal sealed partial class WebhookDispatcher(
         var decision = DeliveryPolicy.Decide(attempts, outcome.Status, clock.GetUtcNow(), subscription?.FailingSince, _options.Schedule,
             _options.DisableAfter, subscribed: subscription is not null);
         // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
-        await Retries.Transient.ExecuteAsync(async ct =>
+        // Outcomes known at the same moment share a transaction (the POSTs of a pass end together under a burst).
+        await Retries.Transient.ExecuteAsync(async ct => await database.InTransactionTogether("webhook outcomes", async session =>
         {
-            await using var connection = await dataSource.OpenConnectionAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            await using (var update = new NpgsqlCommand("""
+            await using (var update = session.Command("""
                 update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
                     next_attempt_at = now() + @delay, claimed_at = null, delivered_at = case when @state = 'delivered' then now() end
                 where id = @id and status = 'pending';
                 insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
                 select @id, @at, @code, @latency, @error where exists (select 1 from webhook_deliveries where id = @id);
-                """, connection, tx))
+                """))
             {
                 update.Parameters.AddWithValue("id", due.Id);
                 update.Parameters.AddWithValue("state", decision.State);
@@ -259,7 +259,7 @@ internal sealed partial class WebhookDispatcher(
             }
             if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
             {
-                await using var change = new NpgsqlCommand(decision.Effect switch
+                await using var change = session.Command(decision.Effect switch
                 {
                     SubscriptionEffect.Healthy => "update webhook_subscriptions set failing_since = null where id = @sub and failing_since is not null",
                     SubscriptionEffect.Failing => "update webhook_subscriptions set failing_since = coalesce(failing_since, @at) where id = @sub",
@@ -270,14 +270,14 @@ internal sealed partial class WebhookDispatcher(
                         update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
                         where subscription_id = @sub and status = 'pending' and claimed_at is null;
                         """,
-                }, connection, tx);
+                });
                 change.Parameters.AddWithValue("sub", subscriptionId);
                 change.Parameters.AddWithValue("at", outcome.At);
                 change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
                 await change.ExecuteNonQueryAsync(ct);
             }
-            await tx.CommitAsync(ct);
-        }, ct);
+            return true;
+        }, ct), ct);
         ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
         if (decision.State != DeliveryStates.Delivered)
         {

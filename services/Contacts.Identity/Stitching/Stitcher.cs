@@ -75,13 +75,18 @@ public sealed class Stitcher(SettingsStore settings)
             // merge committed after it moves identifiers to the survivor and bumps the merged customer's version, so the
             // appends fail and the contact is stitched again on fresh state. (Read in two statements, a merge committed
             // between them left the contact attached to the customer just merged away: one person on two customers.)
+            // Each identifier is looked up on its own (lateral, kept from being flattened by offset 0): as a join, the
+            // generic plan of the prepared statement, made while the tables were young, read every identifier of the
+            // tenant for each contact (0.74 ms a contact at 10,000 contacts, growing with the store).
             batch.BatchCommands.Add(Command("""
-                select i.type, i.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
-                join customer_identifiers i on i.tenant_id = @tenant and i.type = k.type and i.value = k.value and not i.shared
+                select k.type, k.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
+                cross join lateral (select customer_id from customer_identifiers
+                                    where tenant_id = @tenant and type = k.type and value = k.value and not shared offset 0) i
                 left join streams st on st.id = i.customer_id
                 union all
-                select s.type, s.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
-                join identifier_sharers s on s.tenant_id = @tenant and s.type = k.type and s.value = k.value
+                select k.type, k.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
+                cross join lateral (select customer_id from identifier_sharers
+                                    where tenant_id = @tenant and type = k.type and value = k.value offset 0) s
                 left join streams st on st.id = s.customer_id
                 """, ("tenant", contact.TenantId), ("types", usable.Select(i => i.Type).ToArray()), ("values", usable.Select(i => i.Value).ToArray())));
         }

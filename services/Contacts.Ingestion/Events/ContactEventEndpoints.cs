@@ -63,7 +63,7 @@ public static class ContactEventEndpoints
         {
             return TypedResults.ValidationProblem(problem, title: "The contact event is not valid");
         }
-        var (id, duplicate) = await database.InTransaction(session => Store(session, validation!, ct), ct);
+        var (id, duplicate) = await database.InTransactionTogether(StoreTogether, session => Store(session, validation!, ct), ct);
         return TypedResults.Accepted((string?)null, new Accepted(id, duplicate));
     }
 
@@ -97,7 +97,7 @@ public static class ContactEventEndpoints
 
         var now = clock.GetUtcNow();
         var parsed = events.EnumerateArray().Select(e => Parse(e, tenantId!, now)).ToList();
-        var stored = await database.InTransaction(async session =>
+        var stored = await database.InTransactionTogether(StoreTogether, async session =>
         {
             var results = new List<BatchItemResult>(parsed.Count);
             for (var i = 0; i < parsed.Count; i++)
@@ -207,6 +207,12 @@ public static class ContactEventEndpoints
         var validation = ContactEventValidator.Validate(input, tenantId, Guid.CreateVersion7(), now);
         return validation.IsValid ? (validation.Event, null) : (null, validation.Errors);
     }
+
+    /// <summary>
+    /// Requests that store events share a transaction with the others waiting at the same moment (single events, batches and
+    /// platform webhooks alike): under a burst one commit stores many, a request alone is stored at once.
+    /// </summary>
+    internal const string StoreTogether = "received events";
 
     /// <summary>Records the event under its (tenant, source, source event id) and publishes it, unless it was seen before.</summary>
     internal static async Task<(Guid Id, bool Duplicate)> Store(Session session, ContactEventReceived e, CancellationToken ct)

@@ -93,7 +93,7 @@ public static class PlatformWebhookEndpoints
 
         var now = clock.GetUtcNow();
         var validated = mapped.Events.Select(e => ContactEventValidator.Validate(e, tenantId, Guid.CreateVersion7(), now)).ToList();
-        var results = await database.InTransaction(async session =>
+        var results = await database.InTransactionTogether(ContactEventEndpoints.StoreTogether, async session =>
         {
             var items = new List<ContactEventEndpoints.BatchItemResult>();
             for (var i = 0; i < validated.Count; i++)

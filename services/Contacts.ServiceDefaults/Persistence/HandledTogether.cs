@@ -28,20 +28,39 @@ public sealed partial class Database
     /// its session, and do nothing outside it that a second run would repeat wrongly: it runs again after a shared
     /// transaction fails.
     /// </summary>
-    public Task<bool> HandleOnceTogether(string consumer, Guid messageId, Func<Session, Task> work, CancellationToken ct)
+    public async Task<bool> HandleOnceTogether(string consumer, Guid messageId, Func<Session, Task> work, CancellationToken ct)
     {
         if (_batchLimit <= 1)
         {
-            return HandleOnce(consumer, messageId, work, ct);
+            return await HandleOnce(consumer, messageId, work, ct);
         }
-        var item = new Waiting(messageId, work, Activity.Current, ct);
-        _batchers.GetOrAdd(consumer, c => new Batcher(this, c)).Add(item);
+        return (bool)(await Together(consumer, new Waiting(messageId, async session => { await work(session); return true; }, Activity.Current, ct)))!;
+    }
+
+    /// <summary>
+    /// Like <see cref="InTransaction{T}"/>, but shares a transaction with the other work of the same name waiting now (a
+    /// burst of requests that each store one thing). The same rules as for <see cref="HandleOnceTogether"/>: the work
+    /// touches the database only through its session, and may run twice (the second time alone) if a shared transaction fails.
+    /// </summary>
+    public async Task<T> InTransactionTogether<T>(string name, Func<Session, Task<T>> work, CancellationToken ct)
+    {
+        if (_batchLimit <= 1)
+        {
+            return await InTransaction(work, ct);
+        }
+        return (T)(await Together("transaction " + name, new Waiting(null, async session => await work(session), Activity.Current, ct)))!;
+    }
+
+    private Task<object?> Together(string name, Waiting item)
+    {
+        _batchers.GetOrAdd(name, n => new Batcher(this, n)).Add(item);
         return item.Done.Task;
     }
 
-    private sealed record Waiting(Guid MessageId, Func<Session, Task> Work, Activity? Activity, CancellationToken Ct)
+    /// <summary>Work waiting for a shared transaction: with a message id it is a message for the inbox, without one plain work.</summary>
+    private sealed record Waiting(Guid? MessageId, Func<Session, Task<object?>> Work, Activity? Activity, CancellationToken Ct)
     {
-        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 
     /// <summary>One consumer's queue, drained by one task at a time that takes whatever is waiting, up to the limit.</summary>
@@ -100,11 +119,11 @@ public sealed partial class Database
             await HandleAlone(consumer, items[0]);
             return;
         }
-        bool[] handled;
+        object?[] results;
         int publishers;
         try
         {
-            (handled, publishers) = await InOneTransaction(consumer, items);
+            (results, publishers) = await InOneTransaction(consumer, items);
         }
         catch (Exception)
         {
@@ -120,7 +139,7 @@ public sealed partial class Database
         ContactsTelemetry.SharedTransactionSize.Record(items.Count, new KeyValuePair<string, object?>("consumer", consumer));
         for (var i = 0; i < items.Count; i++)
         {
-            items[i].Done.TrySetResult(handled[i]);
+            items[i].Done.TrySetResult(results[i]);
         }
     }
 
@@ -130,7 +149,9 @@ public sealed partial class Database
         Activity.Current = item.Activity;
         try
         {
-            item.Done.TrySetResult(await HandleOnce(consumer, item.MessageId, item.Work, item.Ct));
+            item.Done.TrySetResult(item.MessageId is { } messageId
+                ? await HandleOnce(consumer, messageId, item.Work, item.Ct)
+                : await InTransaction(item.Work, item.Ct));
         }
         catch (Exception ex)
         {
@@ -142,8 +163,11 @@ public sealed partial class Database
         }
     }
 
-    /// <summary>Returns which messages were handled (not duplicates), and how many of them published anything.</summary>
-    private async Task<(bool[] Handled, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
+    /// <summary>
+    /// Returns each item's result (for a message: whether it was handled, false for a duplicate), and how many of them
+    /// published anything.
+    /// </summary>
+    private async Task<(object?[] Results, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
     {
         // The consumers' own tokens stop only the waiting (their messages are redelivered); the shared work runs to its end.
         var ct = CancellationToken.None;
@@ -151,19 +175,21 @@ public sealed partial class Database
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var fresh = new HashSet<Guid>();
-        await using (var inbox = new NpgsqlCommand("""
-            insert into inbox (consumer, message_id) select @c, m from unnest(@m) as m on conflict do nothing returning message_id
-            """, connection, transaction))
+        var messageIds = items.Where(i => i.MessageId is not null).Select(i => i.MessageId!.Value).Distinct().ToArray();
+        if (messageIds.Length > 0)
         {
+            await using var inbox = new NpgsqlCommand("""
+            insert into inbox (consumer, message_id) select @c, m from unnest(@m) as m on conflict do nothing returning message_id
+            """, connection, transaction);
             inbox.Parameters.AddWithValue("c", consumer);
-            inbox.Parameters.AddWithValue("m", items.Select(i => i.MessageId).Distinct().ToArray());
+            inbox.Parameters.AddWithValue("m", messageIds);
             await using var reader = await inbox.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
                 fresh.Add(reader.GetGuid(0));
             }
         }
-        var handled = new bool[items.Count];
+        var results = new object?[items.Count];
         var sessions = new List<Session>(items.Count);
         var previous = Activity.Current;
         try
@@ -171,17 +197,20 @@ public sealed partial class Database
             for (var i = 0; i < items.Count; i++)
             {
                 Activity.Current = items[i].Activity;
-                // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
-                if (!fresh.Remove(items[i].MessageId))
-                {
-                    RecordDuplicate(consumer);
-                    continue;
-                }
                 var session = new Session(connection, transaction, eventTypes);
-                session.Events.CausationId = items[i].MessageId.ToString();
-                await items[i].Work(session);
+                if (items[i].MessageId is { } messageId)
+                {
+                    // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
+                    if (!fresh.Remove(messageId))
+                    {
+                        RecordDuplicate(consumer);
+                        results[i] = false;
+                        continue;
+                    }
+                    session.Events.CausationId = messageId.ToString();
+                }
+                results[i] = await items[i].Work(session);
                 sessions.Add(session);
-                handled[i] = true;
             }
         }
         finally
@@ -193,6 +222,6 @@ public sealed partial class Database
             await Session.FlushOutboxes(sessions, ct);
         }
         await transaction.CommitAsync(ct);
-        return (handled, sessions.Count(s => s.HasOutgoing));
+        return (results, sessions.Count(s => s.HasOutgoing));
     }
 }

@@ -146,6 +146,50 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         Assert.False(await _database.HandleOnce("test", ids[4], s => Work(s, ids[4], false), default));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Work_waiting_together_shares_transactions_each_gets_its_own_result_and_a_failure_only_its_own_error(bool withPoison)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var transactions = new System.Collections.Concurrent.ConcurrentBag<long>();
+        var ids = Enumerable.Range(0, 30).Select(_ => Guid.NewGuid()).ToList();
+        Guid? poison = withPoison ? ids[17] : null;
+        async Task<Guid> Work(Session s, Guid id)
+        {
+            if (id == ids[0])
+            {
+                await gate.Task; // the others queue up behind the first meanwhile
+            }
+            await using var cmd = s.Command("select txid_current()");
+            transactions.Add((long)(await cmd.ExecuteScalarAsync())!);
+            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+            s.Publish(new Opened(id.ToString()), id);
+            return id == poison ? throw new InvalidOperationException("this one is poison") : id;
+        }
+
+        var waiting = ids.Select(id => (Id: id, Task: _database.InTransactionTogether("test", s => Work(s, id), default))).ToList();
+        gate.SetResult();
+
+        if (poison is { } p)
+        {
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => waiting.Single(w => w.Id == p).Task);
+            Assert.Equal("this one is poison", error.Message);
+            Assert.Equal(0, await Count("select count(*) from outbox where id = @id", p));
+        }
+        foreach (var (id, task) in waiting.Where(w => w.Id != poison))
+        {
+            Assert.Equal(id, await task);
+        }
+        var stored = withPoison ? 29 : 30;
+        Assert.Equal(stored, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.Equal(stored, await Count("select count(*) from outbox where id = any(@id)", ids.ToArray()));
+        if (!withPoison)
+        {
+            Assert.True(transactions.Distinct().Count() < 10, $"{transactions.Distinct().Count()} transactions for 30 pieces of work");
+        }
+    }
+
     [Fact]
     public async Task A_message_that_fails_in_a_shared_transaction_gets_its_own_error_and_the_others_still_take_effect()
     {
