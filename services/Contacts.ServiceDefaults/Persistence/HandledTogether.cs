@@ -9,7 +9,8 @@ namespace Contacts.ServiceDefaults.Persistence;
 /// Messages handled together: the messages of one consumer that are waiting at the same moment share one transaction
 /// (one inbox statement for all of them, each one's work in arrival order, one outbox statement, one commit) instead of
 /// a transaction each. Under a burst that is most of a stage's round trips and commits; a message that arrives alone
-/// is handled alone, at once, so latency at low rates does not change.
+/// is handled alone, at once, so latency at low rates does not change. The same goes for plain work of one name (a
+/// burst of requests that each store something): <see cref="InTransactionTogether{T}"/>.
 /// Nothing changes for a message's outcome: when a shared transaction fails for any reason (one message invalid, a
 /// version race, a deadlock with another instance), it is rolled back and each of its messages is handled again in a
 /// transaction of its own, the old way, so each one's own exception reaches its own consumer, its retries and its

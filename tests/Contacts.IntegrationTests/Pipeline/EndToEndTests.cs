@@ -156,6 +156,28 @@ public sealed class EndToEndTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_same_event_submitted_many_times_at_once_among_others_is_stored_once_and_every_answer_names_it()
+    {
+        // Requests that arrive together share ingestion's transactions: copies of one event in one of them still make one.
+        using var http = _pipeline.Client();
+        var now = DateTimeOffset.UtcNow;
+        var repeated = SampleJourney.Events(now, phone: "+33 1 23 45 67 10", email: "many@example.com", idPrefix: "many")[0];
+        var others = Enumerable.Range(0, 20)
+            .Select(i => SampleJourney.Events(now, phone: $"+33 1 23 45 {60 + i} 11", email: $"other{i}@example.com", idPrefix: $"other{i}")[0]).ToList();
+        var copies = Enumerable.Range(0, 20).Select(_ => TestPipeline.Push(http, repeated)).ToList();
+        var rest = others.Select(e => TestPipeline.Push(http, e)).ToList();
+        var answers = await Task.WhenAll(copies);
+        var otherAnswers = await Task.WhenAll(rest);
+
+        Assert.Single(answers.Select(a => a.Id).Distinct());
+        Assert.Equal(1, answers.Count(a => !a.Duplicate));
+        Assert.Equal(1, await _pipeline.Count("select count(*) from ingestion.outbox where id = @id", ("id", answers[0].Id)));
+        Assert.All(otherAnswers, a => Assert.False(a.Duplicate));
+        Assert.Equal(20, otherAnswers.Select(a => a.Id).Distinct().Count());
+        Assert.Equal(20, await _pipeline.Count("select count(*) from ingestion.outbox where id = any(@ids)", ("ids", otherAnswers.Select(a => a.Id).ToArray())));
+    }
+
+    [Fact]
     public async Task An_invalid_event_is_refused_naming_each_field_and_nothing_is_stored()
     {
         using var http = _pipeline.Client();
