@@ -87,8 +87,16 @@ public static class ApiKeyAdmin
             .Answers(StatusCodes.Status200OK, "The keys.")
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .Answers(StatusCodes.Status403Forbidden, "ProblemDetails: the admin API is off (no Gateway:OperatorKey).");
-        admin.MapDelete("/keys/{id:guid}", async (Guid id, NpgsqlDataSource db, CancellationToken ct) =>
-            await Revoke(db, id, ct) ? Results.NoContent() : Results.Problem(statusCode: 404, title: "Not found", detail: $"No live key {id}."))
+        // The table's trigger tells every gateway; this one also forgets at once, before it answers.
+        admin.MapDelete("/keys/{id:guid}", async (Guid id, NpgsqlDataSource db, ApiKeyCache cache, CancellationToken ct) =>
+            {
+                if (!await Revoke(db, id, ct))
+                {
+                    return Results.Problem(statusCode: 404, title: "Not found", detail: $"No live key {id}.");
+                }
+                cache.Invalidate();
+                return Results.NoContent();
+            })
             .WithName("RevokeApiKey")
             .Documented("Revoke a key; it stops working at once.")
             .Produces(StatusCodes.Status204NoContent)

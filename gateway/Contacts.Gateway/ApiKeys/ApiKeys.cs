@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Contacts.ServiceDefaults.Persistence;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 
 namespace Contacts.Gateway.ApiKeys;
@@ -18,6 +19,16 @@ internal static class ApiKeySchema
                 created_at timestamptz not null default now(),
                 revoked_at timestamptz);
             """),
+        // Every change to a key, whoever makes it, tells the gateways listening (ApiKeyCache).
+        new("gateway_0002_api_keys_notify", $$"""
+            create function api_keys_changed() returns trigger language plpgsql as $fn$
+            begin
+                perform pg_notify('{{ApiKeyChangeListener.Channel}}', '');
+                return null;
+            end $fn$;
+            create trigger api_keys_changed after update or delete or truncate on api_keys
+                for each statement execute function api_keys_changed();
+            """),
     ];
 }
 
@@ -25,7 +36,7 @@ internal static class ApiKeySchema
 /// Per-tenant API keys. Only SHA-256 hashes are stored: keys are 256 random bits, so a fast hash is enough (no
 /// dictionary to guess from), and a stolen table cannot be replayed.
 /// </summary>
-public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migrations)
+public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migrations, ApiKeyCache cache)
 {
     public const string Prefix = "ck_";
 
@@ -33,17 +44,29 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migr
 
     public static byte[] Hash(string key) => SHA256.HashData(Encoding.UTF8.GetBytes(key));
 
-    /// <summary>The tenant a live key belongs to, or null.</summary>
+    /// <summary>The tenant a live key belongs to, or null: from the cache while it listens for changes, else from the table.</summary>
     public async Task<string?> TenantOf(string key, CancellationToken ct)
     {
         if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.Length > 100)
         {
             return null;
         }
+        var hash = Hash(key);
+        var cacheKey = Convert.ToBase64String(hash);
+        if (cache.TenantOf(cacheKey) is { } cached)
+        {
+            return cached;
+        }
+        var generation = cache.Generation;
         await migrations.WaitAsync(ct);
         await using var cmd = dataSource.CreateCommand("select tenant_id from api_keys where key_hash = @hash and revoked_at is null");
-        cmd.Parameters.AddWithValue("hash", Hash(key));
-        return await cmd.ExecuteScalarAsync(ct) as string;
+        cmd.Parameters.AddWithValue("hash", hash);
+        var tenant = await cmd.ExecuteScalarAsync(ct) as string;
+        if (tenant is not null)
+        {
+            cache.Put(cacheKey, tenant, generation);
+        }
+        return tenant;
     }
 
     /// <summary>
@@ -89,6 +112,9 @@ public static class ApiKeySetup
     public static WebApplicationBuilder AddApiKeys(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddHostedService<ApiKeyChangeListener>();
         builder.Services.AddHostedService<ApiKeySeeder>();
         return builder;
     }

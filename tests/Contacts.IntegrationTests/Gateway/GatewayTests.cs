@@ -65,6 +65,32 @@ public sealed class GatewayTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_key_revoked_outside_this_gateway_stops_working_within_a_second_though_the_gateway_was_just_using_it()
+    {
+        // Keys the gateway has seen are kept in memory while it listens for changes; a revocation by another process
+        // (the keys command, another gateway, an operator's SQL) must still end the key at once, not after a cache's age.
+        using var http = _pipeline.Client(_pipeline.KeyB);
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.NotEqual(HttpStatusCode.Unauthorized, (await http.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+            await Task.Delay(100);
+        }
+        Assert.Equal(1, await _pipeline.Count("""
+            with revoked as (update gateway.api_keys set revoked_at = now() where tenant_id = @tenant and revoked_at is null returning 1)
+            select count(*) from revoked
+            """, ("tenant", TestPipeline.TenantB)));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await TestPipeline.Eventually(async () =>
+        {
+            using var response = await http.GetAsync($"v1/customers/{Guid.NewGuid()}");
+            return response.StatusCode == HttpStatusCode.Unauthorized;
+        }, TimeSpan.FromSeconds(10), () => Task.FromResult("the revoked key still works"));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the revoked key worked for {watch.Elapsed.TotalMilliseconds:0} ms more");
+        using var other = _pipeline.Client();
+        Assert.NotEqual(HttpStatusCode.Unauthorized, (await other.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+    }
+
+    [Fact]
     public async Task An_upstream_that_is_down_is_502_problem_details_naming_it()
     {
         using var http = _pipeline.Client();
