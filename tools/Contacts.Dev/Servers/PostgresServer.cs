@@ -76,6 +76,10 @@ public sealed class PostgresServer : IAsyncDisposable
             Username = "postgres",
             Pooling = false,
         }, dataDir, binDir, durable);
+        if (durable)
+        {
+            await server.StopLeftover(ct);
+        }
         try
         {
             await server.StartAgainAsync(ct);
@@ -131,6 +135,24 @@ public sealed class PostgresServer : IAsyncDisposable
             settings += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
         }
         await PgCtl(["start", "-w", "-t", "60", "-o", settings, "-l", Path.Combine(_dataDir!, "postgres.log")], ct);
+    }
+
+    /// <summary>
+    /// A durable cluster still running from an earlier run that was killed (its runner gone, the server orphaned): the
+    /// caller holds this folder's run lock, so no live run owns it; it is stopped cleanly and this run starts its own.
+    /// </summary>
+    private async Task StopLeftover(CancellationToken ct)
+    {
+        try
+        {
+            await PgCtl(["status"], ct); // exits 0 only while a server runs on this data directory
+        }
+        catch (InvalidOperationException)
+        {
+            return;
+        }
+        Console.WriteLine($"PostgreSQL left running on {_dataDir} by an earlier run that did not stop: stopping it first");
+        await PgCtl(["stop", "-m", "fast", "-w", "-t", "60"], ct);
     }
 
     private Task<string> PgCtl(string[] args, CancellationToken ct) =>

@@ -67,6 +67,10 @@ public sealed class RabbitMqServer : IAsyncDisposable
         server._env["RABBITMQ_DIST_PORT"] = distPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         // The Erlang cookie lives in $HOME: a home of its own keeps concurrent nodes from sharing or clobbering one.
         server._env["HOME"] = dir;
+        if (durable)
+        {
+            await StopLeftover(dir, server.NodeName, ct);
+        }
         try
         {
             await server.StartAgainAsync(ct);
@@ -83,6 +87,62 @@ public sealed class RabbitMqServer : IAsyncDisposable
             throw;
         }
         return server;
+    }
+
+    /// <summary>
+    /// A durable node still running from an earlier run that was killed (its runner gone, the Erlang VM orphaned, found by
+    /// the home folder on its command line): the caller holds this folder's run lock, so no live run owns it. It is asked
+    /// to stop (SIGTERM: a clean shutdown that keeps its queues), killed if it has not within 30 s, and this run starts its own.
+    /// </summary>
+    private static async Task StopLeftover(string dir, string? nodeName, CancellationToken ct)
+    {
+        if (!Directory.Exists("/proc"))
+        {
+            return;
+        }
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            string[] args;
+            try
+            {
+                args = File.ReadAllText(Path.Combine(entry, "cmdline")).Split('\0');
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            var home = Array.IndexOf(args, "-home");
+            if (!args[0].EndsWith("beam.smp", StringComparison.Ordinal) || home < 0 || home + 1 >= args.Length || args[home + 1] != dir)
+            {
+                continue;
+            }
+            Console.WriteLine($"RabbitMQ node {nodeName} left running by an earlier run that did not stop (pid {pid}): stopping it first");
+            Process process;
+            try
+            {
+                process = Process.GetProcessById(pid);
+            }
+            catch (ArgumentException)
+            {
+                continue; // gone meanwhile
+            }
+            using var _ = process;
+            await ChildProcess.Run("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)], ct: ct);
+            using var patience = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            patience.CancelAfter(TimeSpan.FromSeconds(30));
+            try
+            {
+                await process.WaitForExitAsync(patience.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
     }
 
     /// <summary>"contacts-" and a hash of the node's folder: stable for one folder, distinct across checkouts.</summary>
