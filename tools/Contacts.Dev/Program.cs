@@ -43,6 +43,7 @@ catch (InvalidOperationException ex)
     return 1;
 }
 using var runLockHeld = runLock;
+Leftovers.StopOrphanedServices(root);
 Console.WriteLine("Starting PostgreSQL and RabbitMQ...");
 var postgresTask = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { Length: > 0 } pg
     ? Task.FromResult(PostgresServer.External(pg))

@@ -96,25 +96,8 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// </summary>
     private static async Task StopLeftover(string dir, string? nodeName, CancellationToken ct)
     {
-        if (!Directory.Exists("/proc"))
+        foreach (var (pid, _, args) in Leftovers.Processes())
         {
-            return;
-        }
-        foreach (var entry in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-            string[] args;
-            try
-            {
-                args = File.ReadAllText(Path.Combine(entry, "cmdline")).Split('\0');
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                continue;
-            }
             var home = Array.IndexOf(args, "-home");
             if (!args[0].EndsWith("beam.smp", StringComparison.Ordinal) || home < 0 || home + 1 >= args.Length || args[home + 1] != dir)
             {
