@@ -1,4 +1,5 @@
 using System.Globalization;
+using Contacts.Dev.Servers;
 
 namespace Contacts.Bench;
 
@@ -16,7 +17,7 @@ public sealed record ProcessSample(double CpuSeconds, long PeakRssBytes, long Rs
         }
         try
         {
-            var fields = StatFields($"/proc/{id}/stat");
+            var fields = ProcFs.StatFields($"/proc/{id}/stat");
             var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
             long Kb(string name) => File.ReadLines($"/proc/{id}/status").Where(l => l.StartsWith(name + ":", StringComparison.Ordinal))
                 .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)).FirstOrDefault();
@@ -48,7 +49,7 @@ public sealed record ProcessSample(double CpuSeconds, long PeakRssBytes, long Rs
             }
             try
             {
-                var fields = StatFields(Path.Combine(dir, "stat"));
+                var fields = ProcFs.StatFields(Path.Combine(dir, "stat"));
                 parentOf[pid] = int.Parse(fields[1], CultureInfo.InvariantCulture);
                 ticksOf[pid] = fields[11..15].Sum(f => long.Parse(f, CultureInfo.InvariantCulture));
             }
@@ -73,14 +74,6 @@ public sealed record ProcessSample(double CpuSeconds, long PeakRssBytes, long Rs
             return 0;
         }
         return ticksOf.Keys.Sum(InTree) / TicksPerSecond;
-    }
-
-    /// <summary>The fields of a /proc/[pid]/stat after the command name, from the state on (field 3 is index 0).</summary>
-    private static string[] StatFields(string path)
-    {
-        var stat = File.ReadAllText(path);
-        // The command name (field 2) may hold spaces; fields after its closing parenthesis are space-separated.
-        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     /// <summary>CPU seconds the whole machine has been busy since boot (all cores, everything but idle and I/O wait).</summary>

@@ -13,7 +13,7 @@ public sealed class CrashAfterCommit(IConfiguration configuration)
     private readonly int _crashAt = configuration.GetValue<int?>("Faults:CrashAfterCommit") ?? 0;
     private int _commits;
 
-    internal void Committed(int messages = 1)
+    internal void Committed(int messages)
     {
         if (_crashAt > 0 && Interlocked.Add(ref _commits, messages) is var after && after >= _crashAt && after - messages < _crashAt)
         {

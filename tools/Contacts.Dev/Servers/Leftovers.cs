@@ -8,36 +8,6 @@ namespace Contacts.Dev.Servers;
 /// </summary>
 public static class Leftovers
 {
-    /// <summary>The processes of this machine as /proc shows them: id, parent id, command line.</summary>
-    internal static IEnumerable<(int Pid, int ParentPid, string[] Args)> Processes()
-    {
-        if (!Directory.Exists("/proc"))
-        {
-            yield break;
-        }
-        foreach (var entry in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == Environment.ProcessId)
-            {
-                continue;
-            }
-            string[] args;
-            int parent;
-            try
-            {
-                args = File.ReadAllText(Path.Combine(entry, "cmdline")).Split('\0');
-                // stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after its closing parenthesis.
-                var stat = File.ReadAllText(Path.Combine(entry, "stat"));
-                parent = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
-            {
-                continue;
-            }
-            yield return (pid, parent, args);
-        }
-    }
-
     /// <summary>
     /// Services of this checkout whose runner died (orphans, adopted by init): killed, so they neither hold ports nor retry
     /// against servers that are gone. Services a live test run started have their test host as parent and are left alone.
@@ -45,7 +15,7 @@ public static class Leftovers
     public static void StopOrphanedServices(string repositoryRoot)
     {
         var prefixes = new[] { "services", "gateway" }.Select(f => Path.Combine(repositoryRoot, f) + Path.DirectorySeparatorChar).ToArray();
-        foreach (var (pid, parent, args) in Processes())
+        foreach (var (pid, parent, args) in ProcFs.Processes())
         {
             if (parent != 1 || args.Length < 2 || Path.GetFileName(args[0]) != "dotnet" || !prefixes.Any(p => args[1].StartsWith(p, StringComparison.Ordinal)))
             {

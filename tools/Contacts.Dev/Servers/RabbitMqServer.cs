@@ -96,7 +96,7 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// </summary>
     private static async Task StopLeftover(string dir, string? nodeName, CancellationToken ct)
     {
-        foreach (var (pid, _, args) in Leftovers.Processes())
+        foreach (var (pid, _, args) in ProcFs.Processes())
         {
             var home = Array.IndexOf(args, "-home");
             if (!args[0].EndsWith("beam.smp", StringComparison.Ordinal) || home < 0 || home + 1 >= args.Length || args[home + 1] != dir)
