@@ -161,6 +161,11 @@ try
     var commitsAfter = await pgStats.Commits(ct);
     var queriesAfter = services.ToDictionary(s => s, records.QueriesOn);
     var statements = options.Profile ? await pgStats.TopStatements(sent.Accepted, 12, ct) : [];
+    // Again after the burst: on a busy 2-core machine the figure varies by half between runs, and the better of the
+    // two makes the ratio the stricter.
+    var rawAfter = await RawBroker.MessagesPerSecond(rabbit.AmqpUri("bench"), options.RawMessages, ct);
+    var rawBest = Math.Max(raw, rawAfter);
+    Console.Error.WriteLine($"raw broker after the burst: {rawAfter:0} msgs/s; the ratio uses the better of the two, {rawBest:0}");
 
     var burstTimes = await records.Times(burst, burstSince, ct);
     var burstScored = burstTimes.Where(t => t.Scored is not null).ToList();
@@ -172,7 +177,7 @@ try
     var burstIds = burstTimes.Select(t => t.ContactEventId).ToHashSet();
     var throughput = new ThroughputResult(sent.Events, sent.Accepted, burstTimes.Count, burstTimes.Count(t => t.Attributed is not null), burstScored.Count,
         AlertsFor(burstIds).Count, sent.Elapsed.TotalSeconds, sent.AcceptedPerSecond, e2eSeconds, e2e,
-        (lastAttributed - firstAccepted).TotalSeconds, e2eSeconds, raw, e2e / raw,
+        (lastAttributed - firstAccepted).TotalSeconds, e2eSeconds, rawBest, e2e / rawBest, raw, rawAfter,
         Percentiles.Of(burstScored.Select(t => (t.Scored!.Value - t.Accepted).TotalMilliseconds)));
 
     var scoredContacts = Math.Max(1, burstScored.Count);

@@ -30,6 +30,8 @@ public sealed record ThroughputResult(
     double EffortDoneAfterSeconds,
     double RawBrokerMessagesPerSecond,
     double Ratio,
+    double RawBrokerBeforeBurst,
+    double RawBrokerAfterBurst,
     Percentiles AcceptedToScoredInBurst);
 
 public sealed record LatencyResult(

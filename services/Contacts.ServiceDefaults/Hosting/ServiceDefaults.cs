@@ -82,6 +82,8 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Database>(sp, batchLimit));
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
+        builder.Services.AddOptions<StatisticsOptions>().Bind(builder.Configuration.GetSection("Persistence:Statistics"));
+        builder.Services.AddHostedService<StatisticsKeeper>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
     }
