@@ -305,12 +305,20 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         long deadLettered = 0;
         foreach (var (queue, _) in Contacts.ServiceDefaults.Messaging.PipelineTopology.Endpoints)
         {
-            var errors = await pipeline.Isolation.RabbitMqServer.QueueMessageCountAsync(pipeline.Isolation.Name, $"{queue}_error");
+            var rabbit = pipeline.Isolation.RabbitMqServer;
+            var errors = await rabbit.QueueMessageCountAsync(pipeline.Isolation.Name, $"{queue}_error");
             if (errors > 0)
             {
                 output.WriteLine($"  {errors} messages dead-lettered in {queue}_error");
             }
             deadLettered += errors;
+            // Whether something lost was dropped or is waiting for a consumer that never came back (seen once after a
+            // broker restart: one service's receive endpoint did not reconnect).
+            if (outcome.Lost > 0 || outcome.Problems.Count > 0)
+            {
+                var (waiting, consumers) = await rabbit.QueueCountsAsync(pipeline.Isolation.Name, queue);
+                output.WriteLine($"  queue {queue}: {waiting} messages waiting, {consumers} consumers");
+            }
         }
         outcome = outcome with { DeadLettered = deadLettered };
         var line = outcome.Line(scenario);

@@ -173,18 +173,23 @@ public sealed class RabbitMqServer : IAsyncDisposable
     }
 
     /// <summary>Messages ready in a queue right now (a passive declare, exact, unlike the management API's sampled figures); 0 if it does not exist.</summary>
-    public async Task<long> QueueMessageCountAsync(string virtualHost, string queue, CancellationToken ct = default)
+    public async Task<long> QueueMessageCountAsync(string virtualHost, string queue, CancellationToken ct = default) =>
+        (await QueueCountsAsync(virtualHost, queue, ct)).Messages;
+
+    /// <summary>Messages ready in the queue and consumers attached to it; both 0 for a queue that does not exist.</summary>
+    public async Task<(long Messages, long Consumers)> QueueCountsAsync(string virtualHost, string queue, CancellationToken ct = default)
     {
         var factory = new ConnectionFactory { Uri = new Uri(AmqpUri(virtualHost)) };
         await using var connection = await factory.CreateConnectionAsync(ct);
         await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
         try
         {
-            return (await channel.QueueDeclarePassiveAsync(queue, ct)).MessageCount;
+            var declared = await channel.QueueDeclarePassiveAsync(queue, ct);
+            return (declared.MessageCount, declared.ConsumerCount);
         }
         catch (OperationInterruptedException)
         {
-            return 0;
+            return (0, 0);
         }
     }
 
