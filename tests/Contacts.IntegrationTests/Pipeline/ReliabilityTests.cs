@@ -303,9 +303,9 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     private async Task Report(TestPipeline pipeline, string scenario, Outcome outcome, long expectedDeadLetters = 0)
     {
         long deadLettered = 0;
+        var rabbit = pipeline.Isolation.RabbitMqServer;
         foreach (var (queue, _) in Contacts.ServiceDefaults.Messaging.PipelineTopology.Endpoints)
         {
-            var rabbit = pipeline.Isolation.RabbitMqServer;
             var errors = await rabbit.QueueMessageCountAsync(pipeline.Isolation.Name, $"{queue}_error");
             if (errors > 0)
             {
