@@ -73,6 +73,13 @@ public static class MessagingSetup
             });
         });
 
+        // Watches that each endpoint keeps taking its queue's messages, and restarts one that stalls (see ReceiveWatchdog).
+        builder.Services.AddSingleton<ReceiveActivity>();
+        builder.Services.AddReceiveObserver(sp => sp.GetRequiredService<ReceiveActivity>());
+        builder.Services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ReceiveActivity>());
+        builder.Services.AddOptions<ReceiveWatchdogOptions>().Bind(section.GetSection("Watchdog"));
+        builder.Services.AddHostedService<ReceiveWatchdog>();
+
         builder.Services.AddOptions<OutboxOptions>().Bind(builder.Configuration.GetSection("Outbox"));
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();

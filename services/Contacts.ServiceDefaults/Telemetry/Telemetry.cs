@@ -33,6 +33,10 @@ public static class ContactsTelemetry
     public static readonly Histogram<double> StageLag =
         Meter.CreateHistogram<double>("contacts.stage.lag", unit: "s", description: "Upstream commit to this consumer's commit, per consumer");
 
+    public static readonly Counter<long> ReceiveEndpointRestarts =
+        Meter.CreateCounter<long>("contacts.receive_endpoint.restarts",
+            description: "Receive endpoints the watchdog found stalled (messages waiting, nothing taken) and restarted, per queue");
+
     public static readonly Counter<long> WebhookAttempts =
         Meter.CreateCounter<long>("contacts.webhook.attempts", description: "CRM webhook delivery attempts, by outcome (delivered, pending, failed, disabled)");
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Contacts.Dev.Pipeline;
 using Contacts.IntegrationTests.Infrastructure;
+using Contacts.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 
 namespace Contacts.IntegrationTests;
@@ -68,6 +69,37 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         }
         await pushing;
         await Report(pipeline, "crash-after-commit", await Settle(pipeline, workload));
+    }
+
+    [Fact]
+    public async Task A_receive_endpoint_that_stops_taking_messages_is_restarted_by_its_watchdog_and_loses_nothing()
+    {
+        // Each endpoint is stopped mid-stream, as a consumer lost after a broker restart would be: its messages wait in the
+        // queue while the service still runs. Only the watchdog can bring them back.
+        static Dictionary<string, string?> StopAfter(string queue, int messages) => new()
+        {
+            ["Faults__StopReceiving"] = $"{queue}:{messages}",
+            ["RabbitMq__Watchdog__Interval"] = "00:00:01",
+            ["RabbitMq__Watchdog__StallAfter"] = "00:00:05",
+        };
+        await using var pipeline = await TestPipeline.Create(await servers.Isolate("stalled_endpoint"), perService: new()
+        {
+            [LocalPipeline.Identity] = StopAfter(PipelineTopology.IdentityContactEvents, 60),
+            [LocalPipeline.Effort] = StopAfter(PipelineTopology.EffortContactAttributed, 150),
+        });
+        var workload = new Workload(People, "stall");
+        using var http = pipeline.Client();
+        await workload.Push(http, workload.All(), parallelism: 2, pause: TimeSpan.FromMilliseconds(20));
+        await Report(pipeline, "stalled-endpoint", await Settle(pipeline, workload, TimeSpan.FromSeconds(120)));
+
+        // Both faults happened, and the watchdog, not anything else, brought the endpoints back.
+        foreach (var (service, queue) in new[] { (LocalPipeline.Identity, PipelineTopology.IdentityContactEvents),
+                     (LocalPipeline.Effort, PipelineTopology.EffortContactAttributed) })
+        {
+            var log = await File.ReadAllTextAsync(pipeline.Pipeline[service].LogFile);
+            Assert.Contains($"stopping the receive endpoint of {queue}", log);
+            Assert.Contains($"Receive endpoint {queue} restarted by the watchdog", log);
+        }
     }
 
     [Fact]
