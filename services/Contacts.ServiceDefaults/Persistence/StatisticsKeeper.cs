@@ -11,6 +11,12 @@ public sealed class StatisticsOptions
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>Rows a table must have changed by before it is analysed at all, so tiny tables are left to autovacuum.</summary>
     public long MinimumChanges { get; set; } = 500;
+    /// <summary>
+    /// default_statistics_target for the keeper's analyses (the server's own, 100, when unset): 10 samples 3,000 rows instead
+    /// of 30,000, which is plenty to size a young table and its keys, and halved the analyses' time in tools/bench (about
+    /// 100 analyses a run). Autovacuum's later analyses use the server's target.
+    /// </summary>
+    public int? Target { get; set; } = 10;
 }
 
 /// <summary>
@@ -55,7 +61,7 @@ internal sealed partial class StatisticsKeeper(
         {
             try
             {
-                await AnalyseStale(settings.MinimumChanges, stoppingToken);
+                await AnalyseStale(settings.MinimumChanges, stoppingToken, settings.Target);
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
@@ -65,7 +71,7 @@ internal sealed partial class StatisticsKeeper(
     }
 
     /// <summary>Analyses every stale table of the schema; returns the tables analysed (none when another instance is at it).</summary>
-    internal async Task<IReadOnlyList<string>> AnalyseStale(long minimumChanges, CancellationToken ct)
+    internal async Task<IReadOnlyList<string>> AnalyseStale(long minimumChanges, CancellationToken ct, int? target = null)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -96,11 +102,17 @@ internal sealed partial class StatisticsKeeper(
                 }
             }
         }
+        if (stale.Count > 0 && target is { } statisticsTarget)
+        {
+            await using var set = new NpgsqlCommand($"set local default_statistics_target = {Math.Clamp(statisticsTarget, 1, 10_000)}", connection, transaction);
+            await set.ExecuteNonQueryAsync(ct);
+        }
         foreach (var (table, rows, changed) in stale)
         {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             await using var analyse = new NpgsqlCommand($"analyze {Quote(schema.Schema)}.{Quote(table)}", connection, transaction);
             await analyse.ExecuteNonQueryAsync(ct);
-            LogAnalysed(logger, schema.Schema, table, Math.Max(0, rows), changed);
+            LogAnalysed(logger, schema.Schema, table, Math.Max(0, rows), changed, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
         await transaction.CommitAsync(ct);
         return [.. stale.Select(s => s.Table)];
@@ -109,8 +121,8 @@ internal sealed partial class StatisticsKeeper(
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Analysed {Schema}.{Table}: {Changed} rows changed since its statistics were made at {Rows} rows")]
-    private static partial void LogAnalysed(ILogger logger, string schema, string table, double rows, long changed);
+        Message = "Analysed {Schema}.{Table} in {Milliseconds:F0} ms: {Changed} rows changed since its statistics were made at {Rows} rows")]
+    private static partial void LogAnalysed(ILogger logger, string schema, string table, double rows, long changed, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checking the statistics of schema {Schema} failed, trying at the next check: {Reason}")]
     private static partial void LogCheckFailed(ILogger logger, string schema, string reason);

@@ -236,11 +236,13 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         Assert.Equal((long)SharedMigrations.All.Length, await cmd.ExecuteScalarAsync());
     }
 
+    private static readonly StatisticsOptions Settings = new(); // the keeper's defaults, its statistics target included
+
     [Fact]
     public async Task A_table_that_outgrew_its_statistics_is_analysed_so_a_cached_plan_made_while_it_was_small_is_made_again()
     {
         var keeper = new StatisticsKeeper(_dataSource, Schema, new MigrationState(),
-            Microsoft.Extensions.Options.Options.Create(new StatisticsOptions()), NullLogger<StatisticsKeeper>.Instance);
+            Microsoft.Extensions.Options.Options.Create(Settings), NullLogger<StatisticsKeeper>.Instance);
         await using var connection = await _dataSource.OpenConnectionAsync();
         async Task<string> Run(string sql)
         {
@@ -257,19 +259,19 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             prepare absorbed(int) as select id from growing where merged_into = $1;
             """);
         Assert.Contains("Seq Scan", await Run("explain execute absorbed(1)"));
-        Assert.Empty(await keeper.AnalyseStale(500, default));
+        Assert.Empty(await keeper.AnalyseStale(500, default, Settings.Target));
 
         // When it grows 250-fold and the keeper checks (the server counts changes within a second or so)
         await Run("insert into growing select g, case when g % 3 = 0 then g / 3 end from generate_series(21, 5000) g");
         IReadOnlyList<string> analysed = [];
-        await TestPipeline.Eventually(async () => (analysed = await keeper.AnalyseStale(500, default)).Contains("growing"),
+        await TestPipeline.Eventually(async () => (analysed = await keeper.AnalyseStale(500, default, Settings.Target)).Contains("growing"),
             TimeSpan.FromSeconds(20), () => Run("select n_mod_since_analyze from pg_stat_user_tables where relname = 'growing'"));
 
         // Then it alone was analysed, once, and the same prepared statement now reads the index
         Assert.Equal(["growing"], analysed);
         Assert.Equal("5000", await Run("select reltuples::bigint from pg_class where relname = 'growing' and relnamespace = 'storage'::regnamespace"));
         Assert.Contains("Index Scan using growing_merged", await Run("explain execute absorbed(1)"));
-        Assert.DoesNotContain("growing", await keeper.AnalyseStale(500, default));
+        Assert.DoesNotContain("growing", await keeper.AnalyseStale(500, default, Settings.Target));
     }
 
     private static async Task<List<string>> ReadAll(NpgsqlCommand cmd)
