@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.EventStore;
@@ -23,7 +24,19 @@ public static class AlertStore
     /// loadIds, all in one round trip: the reads run after the locks are held, each on a fresh snapshot.
     /// </summary>
     public static async Task<IReadOnlyList<CustomerAlertState>> LockAndLoad(Session session, string tenantId, IEnumerable<Guid> lockIds,
-        IReadOnlyList<Guid> loadIds, CancellationToken ct)
+        IReadOnlyList<Guid> loadIds, CancellationToken ct) =>
+        (await LockLoadAndRead(session, tenantId, lockIds, loadIds, null, ct)).States;
+
+    /// <summary>LockAndLoad that also reads the tenant's alert rules, in the same round trip.</summary>
+    public static async Task<(IReadOnlyList<CustomerAlertState> States, AlertingSettings Rules)> LockAndLoad(Session session, string tenantId,
+        IEnumerable<Guid> lockIds, IReadOnlyList<Guid> loadIds, AlertingSettingsStore rules, CancellationToken ct)
+    {
+        var (states, settings) = await LockLoadAndRead(session, tenantId, lockIds, loadIds, rules, ct);
+        return (states, settings!);
+    }
+
+    private static async Task<(IReadOnlyList<CustomerAlertState> States, AlertingSettings? Rules)> LockLoadAndRead(Session session, string tenantId,
+        IEnumerable<Guid> lockIds, IReadOnlyList<Guid> loadIds, AlertingSettingsStore? rules, CancellationToken ct)
     {
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         var keys = lockIds.Distinct().Order().Select(id => $"alerting\n{tenantId}\n{id}").ToArray();
@@ -33,6 +46,10 @@ public static class AlertStore
             var locks = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)");
             locks.Parameters.AddWithValue("keys", keys);
             batch.BatchCommands.Add(locks);
+        }
+        if (rules is not null)
+        {
+            batch.BatchCommands.Add(AlertingSettingsStore.Query(tenantId));
         }
         foreach (var id in loadIds)
         {
@@ -50,11 +67,17 @@ public static class AlertStore
         {
             await reader.NextResultAsync(ct);
         }
+        AlertingSettings? settings = null;
+        if (rules is not null)
+        {
+            settings = rules.From(await reader.ReadAsync(ct) ? reader.GetValue(0) : null);
+            await reader.NextResultAsync(ct);
+        }
         foreach (var id in loadIds)
         {
             states.Add(await ReadState(reader, id, ct));
         }
-        return states;
+        return (states, settings);
     }
 
     /// <summary>Of the customers a score says were merged into its customer, those not recorded here as merged into anyone.</summary>

@@ -22,14 +22,13 @@ public sealed class CustomerSplitConsumer(AlertChanges changes, AlertingSettings
             {
                 survivorId = split.CustomerId; // the late merge was never applied here, or pointed back: the split's own customer carries on
             }
-            var states = await AlertStore.LockAndLoad(session, split.TenantId, [survivorId, split.RestoredCustomerId],
-                [survivorId, split.RestoredCustomerId], ct);
+            var (states, rules) = await AlertStore.LockAndLoad(session, split.TenantId, [survivorId, split.RestoredCustomerId],
+                [survivorId, split.RestoredCustomerId], settings, ct);
             var (survivor, restored) = (states[0], states[1]);
             if (survivor.MergedInto is not null)
             {
                 throw AlertStore.SurvivorMoved(survivorId);
             }
-            var rules = await settings.For(session.Connection, session.Transaction, split.TenantId, ct);
             return AlertDecision.Decide(survivor, restored, split, rules, Guid.CreateVersion7, clock.GetUtcNow());
         });
     }

@@ -20,9 +20,9 @@ public sealed class EffortScoredConsumer(AlertChanges changes, AlertingSettingsS
         {
             // Customers merged into this one that alerting has not recorded as merged yet (usually none: CustomersMerged came first).
             var unmerged = await AlertStore.NotYetMerged(session, score.TenantId, score.CustomerId, score.MergedCustomerIds ?? [], ct);
-            var states = await AlertStore.LockAndLoad(session, score.TenantId, [score.CustomerId, .. unmerged], [score.CustomerId, .. unmerged], ct);
+            var (states, rules) = await AlertStore.LockAndLoad(session, score.TenantId, [score.CustomerId, .. unmerged], [score.CustomerId, .. unmerged],
+                settings, ct);
             var (state, merged) = (states[0], states.Skip(1).ToList());
-            var rules = await settings.For(session.Connection, session.Transaction, score.TenantId, ct);
             return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
         }, together: true);
     }
