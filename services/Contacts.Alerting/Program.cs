@@ -11,6 +11,7 @@ builder.AddServiceDefaults("alerting");
 builder.AddDatabase("alerting", AlertingSchema.Migrations);
 builder.AddMessaging(x =>
 {
+    x.AddConsumer<EffortScoredBatchConsumer, EffortScoredBatchConsumerDefinition>();
     x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>();
     x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();

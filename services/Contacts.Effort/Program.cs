@@ -18,6 +18,7 @@ if (args is ["bench-cost", ..])
 }
 builder.AddMessaging(x =>
 {
+    x.AddConsumer<ContactAttributedBatchConsumer, ContactAttributedBatchConsumerDefinition>();
     x.AddConsumer<ContactAttributedConsumer, ContactAttributedConsumerDefinition>();
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();

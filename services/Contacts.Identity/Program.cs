@@ -8,7 +8,11 @@ using MassTransit;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults("identity");
 builder.AddDatabase("identity", IdentitySchema.Migrations, CustomerEvents.Types);
-builder.AddMessaging(x => x.AddConsumer<ContactEventReceivedConsumer, ContactEventReceivedConsumerDefinition>());
+builder.AddMessaging(x =>
+{
+    x.AddConsumer<ContactEventReceivedBatchConsumer, ContactEventReceivedBatchConsumerDefinition>();
+    x.AddConsumer<ContactEventReceivedConsumer, ContactEventReceivedConsumerDefinition>();
+});
 builder.Services.AddSingleton<SettingsStore>();
 builder.Services.AddSingleton<Stitcher>();
 

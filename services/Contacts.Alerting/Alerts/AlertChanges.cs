@@ -18,11 +18,18 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
     {
         var ct = context.CancellationToken;
         var queued = false;
-        Func<Session, Task> work = async session => queued = await AlertStore.Apply(session, tenantId, await decide(session, ct), webhooks.Value, ct);
+        Func<Session, Task> work = async session => queued = await Apply(session, tenantId, await decide(session, ct), ct);
         await (together ? database.HandleOnceTogether(context, consumer, work) : database.HandleOnce(context, consumer, work));
         if (queued)
         {
             signal.Notify();
         }
     }
+
+    /// <summary>Stores decided changes with their events and webhooks in the caller's transaction; true when a webhook was queued.</summary>
+    public Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, CancellationToken ct) =>
+        AlertStore.Apply(session, tenantId, events, webhooks.Value, ct);
+
+    /// <summary>After a commit that queued webhooks: the sender delivers them now instead of at its next poll.</summary>
+    public void WakeSender() => signal.Notify();
 }

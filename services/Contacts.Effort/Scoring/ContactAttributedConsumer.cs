@@ -13,6 +13,21 @@ namespace Contacts.Effort.Scoring;
 /// open window only, never on how many contacts the customer has had. Merges fold the merged snapshots into the
 /// survivor, whichever order the messages arrive in.
 /// </summary>
+public sealed class ContactAttributedBatchConsumer(Database database, EffortStore store)
+    : BatchConsumer<ContactAttributedBatch, ContactAttributed>(database, PipelineTopology.EffortContactAttributed)
+{
+    protected override IReadOnlyList<BatchItem<ContactAttributed>>? ItemsOf(ContactAttributedBatch batch) => batch.Items;
+
+    protected override ContactAttributedBatch Alone(BatchItem<ContactAttributed> item) => new(item.MessageId, [item]);
+
+    protected override Task Handle(Session session, ContactAttributed contact, CancellationToken ct) =>
+        ContactAttributedConsumer.Score(session, store, contact, ct);
+}
+
+public sealed class ContactAttributedBatchConsumerDefinition()
+    : ContactsConsumerDefinition<ContactAttributedBatchConsumer>(PipelineTopology.EffortContactAttributed, concurrentMessageLimit: 4);
+
+/// <summary>An attributed contact that came alone: from a writer of the shape before batches, during a rolling upgrade.</summary>
 public sealed class ContactAttributedConsumer(Database database, EffortStore store) : IConsumer<ContactAttributed>
 {
     public Task Consume(ConsumeContext<ContactAttributed> context) =>

@@ -5,29 +5,47 @@ using MassTransit;
 
 namespace Contacts.Identity.Stitching;
 
-/// <summary>Stitches each accepted contact to a customer and tells effort (and anyone else) who it belongs to.</summary>
+/// <summary>Stitches accepted contacts, many to a message, to customers and tells effort (and anyone else) who each belongs to.</summary>
+public sealed class ContactEventReceivedBatchConsumer(Database database, Stitcher stitcher)
+    : BatchConsumer<ContactEventReceivedBatch, ContactEventReceived>(database, PipelineTopology.IdentityContactEvents)
+{
+    protected override IReadOnlyList<BatchItem<ContactEventReceived>>? ItemsOf(ContactEventReceivedBatch batch) => batch.Items;
+
+    protected override ContactEventReceivedBatch Alone(BatchItem<ContactEventReceived> item) => new(item.MessageId, [item]);
+
+    protected override Task Handle(Session session, ContactEventReceived contact, CancellationToken ct) =>
+        ContactEventReceivedConsumer.Stitch(session, stitcher, contact, ct);
+}
+
+public sealed class ContactEventReceivedBatchConsumerDefinition()
+    : ContactsConsumerDefinition<ContactEventReceivedBatchConsumer>(PipelineTopology.IdentityContactEvents, concurrentMessageLimit: 4);
+
+/// <summary>A contact that came alone: from a writer of the shape before batches, still queued during a rolling upgrade.</summary>
 public sealed class ContactEventReceivedConsumer(Database database, Stitcher stitcher) : IConsumer<ContactEventReceived>
 {
     public Task Consume(ConsumeContext<ContactEventReceived> context) =>
-        database.HandleOnceTogether(context, PipelineTopology.IdentityContactEvents, async session =>
+        database.HandleOnceTogether(context, PipelineTopology.IdentityContactEvents,
+            session => Stitch(session, stitcher, context.Message, context.CancellationToken));
+
+    /// <summary>One contact's whole step, in the caller's transaction: stitch it, and publish whom it belongs to.</summary>
+    public static async Task Stitch(Session session, Stitcher stitcher, ContactEventReceived contact, CancellationToken ct)
+    {
+        Validate(contact);
+        var attribution = await stitcher.Attribute(session, contact, ct);
+        if (attribution.CustomerId is not { } customerId)
         {
-            var contact = context.Message;
-            Validate(contact);
-            var attribution = await stitcher.Attribute(session, contact, context.CancellationToken);
-            if (attribution.CustomerId is not { } customerId)
-            {
-                return; // held as ambiguous: effort and alerting never see it (shown on the candidates' reads)
-            }
-            if (attribution.MergedIds.Count > 0)
-            {
-                var merged = new CustomersMerged(Guid.CreateVersion7(), contact.TenantId, customerId,
-                    attribution.MergedIds, contact.Id, DateTimeOffset.UtcNow);
-                session.Publish(merged, merged.Id);
-            }
-            var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, customerId,
-                contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds, DetailsOf(contact));
-            session.Publish(attributed, attributed.Id);
-        });
+            return; // held as ambiguous: effort and alerting never see it (shown on the candidates' reads)
+        }
+        if (attribution.MergedIds.Count > 0)
+        {
+            var merged = new CustomersMerged(Guid.CreateVersion7(), contact.TenantId, customerId,
+                attribution.MergedIds, contact.Id, DateTimeOffset.UtcNow);
+            session.Publish(merged, merged.Id);
+        }
+        var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, customerId,
+            contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds, DetailsOf(contact));
+        session.Publish(attributed, attributed.Id);
+    }
 
     public static ContactDetails DetailsOf(ContactEventReceived contact) =>
         new(contact.Source, contact.ContactId, contact.Direction, contact.Topic, contact.InitialContactId, contact.PreviousContactId,

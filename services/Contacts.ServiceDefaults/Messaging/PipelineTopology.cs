@@ -20,9 +20,11 @@ public static class PipelineTopology
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
-        (IdentityContactEvents, [typeof(ContactEventReceived)]),
-        (EffortContactAttributed, [typeof(ContactAttributed)]),
-        (AlertingEffortScored, [typeof(EffortScored)]),
+        // The per-contact stages take batches (PipelineBatches); the single message types stay bound, so messages of
+        // the old shape still queued during a rolling upgrade are handled as before.
+        (IdentityContactEvents, [typeof(ContactEventReceivedBatch), typeof(ContactEventReceived)]),
+        (EffortContactAttributed, [typeof(ContactAttributedBatch), typeof(ContactAttributed)]),
+        (AlertingEffortScored, [typeof(EffortScoredBatch), typeof(EffortScored)]),
         (EffortCustomerSplit, [typeof(CustomerSplit)]),
         (EffortCustomerErased, [typeof(CustomerErased)]),
         (IngestionCustomerErased, [typeof(CustomerErased)]),

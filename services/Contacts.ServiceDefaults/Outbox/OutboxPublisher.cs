@@ -1,13 +1,17 @@
 using System.Diagnostics;
-using System.Text.Json;
+using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Telemetry;
 using MassTransit;
 using MassTransit.Serialization;
 
 namespace Contacts.ServiceDefaults.Outbox;
 
-/// <summary>An outbox row on its way to the broker.</summary>
-internal sealed record OutgoingMessage(Guid Id, Type Type, string Body, string? Traceparent, DateTimeOffset CreatedAt);
+/// <summary>
+/// A message on its way to the broker: one outbox row, or a batch of rows (<see cref="PipelineBatches"/>). Traceparent is
+/// the writer's span for a single row; a batch instead links the spans of every row it carries.
+/// </summary>
+internal sealed record OutgoingMessage(Guid Id, Type Type, object Message, string? Traceparent, DateTimeOffset CreatedAt, string? Destination = null,
+    IReadOnlyList<ActivityLink>? Links = null);
 
 /// <summary>
 /// Publishes outbox rows through the service's MassTransit bus (publisher confirms on, so a publish completes when the
@@ -31,14 +35,25 @@ internal sealed class OutboxPublisher(IBus bus)
     {
         try
         {
-            var message = JsonSerializer.Deserialize(row.Body, row.Type, SystemTextJsonMessageSerializer.Options)
-                ?? throw new JsonException($"outbox row {row.Id} has a null body");
-            // A span of the writer's trace (not of the relay's batch), so MassTransit's send span and the consumer join it.
+            var message = row.Message;
+            // A span of the writer's trace (not of the relay's pass), so MassTransit's send span and the consumer join it;
+            // a batch's span links the trace of every contact it carries.
             using var activity = row.Traceparent is not null && ActivityContext.TryParse(row.Traceparent, null, out var writer)
                 ? ContactsTelemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, writer)
-                : null;
+                : row.Links is { Count: > 0 } links
+                    ? ContactsTelemetry.Source.StartActivity("outbox publish", ActivityKind.Producer, default(ActivityContext), links: links)
+                    : null;
+            activity?.SetTag("messaging.batch.message_count", row.Links?.Count);
             // WaitAsync as well as the token: however the transport treats cancellation, a stuck publish cannot hold the relay.
-            await bus.Publish(message, row.Type, context => Stamp(context, row, message), ct).WaitAsync(ct);
+            if (row.Destination is { } queue)
+            {
+                var endpoint = await bus.GetSendEndpoint(new Uri($"queue:{queue}"));
+                await endpoint.Send(message, row.Type, context => Stamp(context, row, message), ct).WaitAsync(ct);
+            }
+            else
+            {
+                await bus.Publish(message, row.Type, context => Stamp(context, row, message), ct).WaitAsync(ct);
+            }
             return null;
         }
         catch (Exception ex)
@@ -47,7 +62,7 @@ internal sealed class OutboxPublisher(IBus bus)
         }
     }
 
-    private static void Stamp(PublishContext context, OutgoingMessage row, object message)
+    private static void Stamp(SendContext context, OutgoingMessage row, object message)
     {
         // The inboxes de-duplicate on MessageId: a re-send of the row must carry the same one.
         context.MessageId = row.Id;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Text.Json;
+using MassTransit.Serialization;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
@@ -14,6 +16,8 @@ namespace Contacts.ServiceDefaults.Outbox;
 public sealed class OutboxOptions
 {
     public int BatchSize { get; set; } = 200;
+    /// <summary>At most this many per-contact rows of one type travel in one batch message (PipelineBatches); 1 sends each alone.</summary>
+    public int MaxBatchItems { get; set; } = 100;
     /// <summary>Fallback wake-up for retries and for rows a crashed instance left behind; commits wake the relay at once.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -73,9 +77,9 @@ internal sealed partial class OutboxRelay(
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var rows = new List<(Guid Id, string Type, string Body, string? Traceparent, int Attempts, DateTimeOffset CreatedAt)>();
+        var rows = new List<(Guid Id, string Type, string Body, string? Traceparent, int Attempts, DateTimeOffset CreatedAt, string? Destination)>();
         await using (var cmd = new NpgsqlCommand("""
-            select id, message_type, body::text, traceparent, attempts, created_at from outbox
+            select id, message_type, body::text, traceparent, attempts, created_at, destination from outbox
             where sent_at is null and next_attempt_at <= now()
             order by seq limit @limit
             for update skip locked
@@ -86,7 +90,7 @@ internal sealed partial class OutboxRelay(
             while (await reader.ReadAsync(ct))
             {
                 rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                    reader.GetInt32(4), reader.GetFieldValue<DateTimeOffset>(5)));
+                    reader.GetInt32(4), reader.GetFieldValue<DateTimeOffset>(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
             }
         }
         if (rows.Count == 0)
@@ -95,26 +99,60 @@ internal sealed partial class OutboxRelay(
         }
 
         var results = new string?[rows.Count];
-        var publishable = new List<(int Index, OutgoingMessage Message)>();
+        var messages = new List<(OutgoingMessage Message, int[] Rows)>();
+        var deserialized = new object?[rows.Count];
+        var batches = new Dictionary<Type, List<int>>();
         for (var i = 0; i < rows.Count; i++)
         {
-            var type = MessageTypes.GetOrAdd(rows[i].Type, static name => typeof(ContactEventReceived).Assembly.GetType(name));
-            if (type is null)
+            var row = rows[i];
+            var type = MessageTypes.GetOrAdd(row.Type, static name => typeof(ContactEventReceived).Assembly.GetType(name));
+            object? message;
+            try
             {
-                results[i] = $"unknown message type {rows[i].Type}";
+                message = type is null ? null : JsonSerializer.Deserialize(row.Body, type, SystemTextJsonMessageSerializer.Options);
+            }
+            catch (JsonException ex)
+            {
+                results[i] = $"{ex.GetType().Name}: {ex.Message}";
+                continue;
+            }
+            if (type is null || message is null)
+            {
+                results[i] = type is null ? $"unknown message type {row.Type}" : $"outbox row {row.Id} has a null body";
+            }
+            else if (row.Destination is null && _options.MaxBatchItems > 1 && PipelineBatches.For(type) is not null)
+            {
+                // Carried with the other committed rows of its type, in commit order.
+                (batches.TryGetValue(type, out var list) ? list : batches[type] = []).Add(i);
+                deserialized[i] = message;
             }
             else
             {
-                publishable.Add((i, new OutgoingMessage(rows[i].Id, type, rows[i].Body, rows[i].Traceparent, rows[i].CreatedAt)));
+                messages.Add((new OutgoingMessage(row.Id, type, message, row.Traceparent, row.CreatedAt, row.Destination), [i]));
+            }
+        }
+        foreach (var (type, indexes) in batches)
+        {
+            var kind = PipelineBatches.For(type)!;
+            foreach (var chunk in indexes.Chunk(_options.MaxBatchItems))
+            {
+                var items = chunk.Select(i => (rows[i].Id, rows[i].CreatedAt, rows[i].Traceparent, deserialized[i]!)).ToList();
+                var id = PipelineBatches.IdOf(items.Select(item => item.Id));
+                var links = items.Select(item => item.Traceparent is not null && ActivityContext.TryParse(item.Traceparent, null, out var context)
+                    ? new ActivityLink(context) : (ActivityLink?)null).OfType<ActivityLink>().ToList();
+                messages.Add((new OutgoingMessage(id, kind.BatchType, kind.Create(id, items), null, items.Min(item => item.CreatedAt), Links: links), chunk));
             }
         }
         using (var activity = ContactsTelemetry.Source.StartActivity("outbox relay", ActivityKind.Producer))
         {
-            activity?.SetTag("messaging.batch.message_count", publishable.Count);
-            var published = await publisher.Publish([.. publishable.Select(p => p.Message)], _options.PublishTimeout, ct);
-            for (var i = 0; i < publishable.Count; i++)
+            activity?.SetTag("messaging.batch.message_count", rows.Count);
+            var published = await publisher.Publish([.. messages.Select(m => m.Message)], _options.PublishTimeout, ct);
+            for (var m = 0; m < messages.Count; m++)
             {
-                results[publishable[i].Index] = published[i];
+                foreach (var i in messages[m].Rows)
+                {
+                    results[i] = published[m];
+                }
             }
         }
         var sent = rows.Where((_, i) => results[i] is null).Select(r => r.Id).ToArray();

@@ -76,7 +76,7 @@ public sealed partial class Database(
 /// <summary>One open transaction: run commands, append events, and queue messages for the outbox.</summary>
 public sealed class Session
 {
-    private readonly List<(Guid Id, object Message, string? Traceparent)> _outgoing = [];
+    private readonly List<(Guid Id, object Message, string? Traceparent, string? Queue)> _outgoing = [];
 
     internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
     {
@@ -92,7 +92,13 @@ public sealed class Session
     public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
 
     /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
-    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id));
+    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id, null));
+
+    /// <summary>
+    /// Sends to one queue after commit, through the outbox (a batch consumer's failed items, each on its way back to its
+    /// own queue alone). A row of that id already queued is left as it is, so splitting the same batch twice sends once.
+    /// </summary>
+    public void Send<T>(string queue, T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id, queue));
 
     internal bool HasOutgoing => _outgoing.Count > 0;
 
@@ -106,17 +112,18 @@ public sealed class Session
         {
             return 0;
         }
-        await using var batch = new NpgsqlBatch(sessions[0].Connection, sessions[0].Transaction);
-        foreach (var (id, message, traceparent) in outgoing)
-        {
-            var cmd = new NpgsqlBatchCommand("insert into outbox (id, message_type, body, traceparent) values (@id, @type, @body, @trace)");
-            cmd.Parameters.AddWithValue("id", id);
-            cmd.Parameters.AddWithValue("type", message.GetType().FullName!);
-            cmd.Parameters.AddWithValue("body", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(message, message.GetType(), EventStoreSession.Json));
-            cmd.Parameters.AddWithValue("trace", (object?)traceparent ?? DBNull.Value);
-            batch.BatchCommands.Add(cmd);
-        }
-        await batch.ExecuteNonQueryAsync(ct);
+        // One statement for all of them, whatever their number.
+        await using var cmd = new NpgsqlCommand("""
+            insert into outbox (id, message_type, body, traceparent, destination)
+            select id, type, body::jsonb, trace, queue from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
+            on conflict (id) do nothing
+            """, sessions[0].Connection, sessions[0].Transaction);
+        cmd.Parameters.AddWithValue("ids", outgoing.Select(o => o.Id).ToArray());
+        cmd.Parameters.AddWithValue("types", outgoing.Select(o => o.Message.GetType().FullName!).ToArray());
+        cmd.Parameters.AddWithValue("bodies", outgoing.Select(o => JsonSerializer.Serialize(o.Message, o.Message.GetType(), EventStoreSession.Json)).ToArray());
+        cmd.Parameters.AddWithValue("traces", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Traceparent).ToArray());
+        cmd.Parameters.AddWithValue("queues", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Queue).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
         return outgoing.Count;
     }
 }

@@ -52,6 +52,20 @@ public sealed partial class Database
         return (T)(await Together("transaction " + name, new Waiting(null, async session => await work(session), Activity.Current, ct)))!;
     }
 
+    /// <summary>
+    /// The items of one batch message, each with its own message id and span: all of them in one transaction (one inbox
+    /// statement, each item's work in order, one outbox statement, one commit); when that transaction fails, each item
+    /// alone, as <see cref="HandleOnceTogether"/> does. Returns each item's failure, null where it took effect or had
+    /// already (a duplicate). The work may run twice, the second time alone: it touches the database only through its session.
+    /// </summary>
+    public async Task<Exception?[]> HandleEach(string consumer, IReadOnlyList<(Guid MessageId, Activity? Activity, Func<Session, Task> Work)> items,
+        CancellationToken ct)
+    {
+        var waiting = items.Select(i => new Waiting(i.MessageId, async session => { await i.Work(session); return true; }, i.Activity, ct)).ToList();
+        await HandleTogether(consumer, waiting);
+        return [.. waiting.Select(w => w.Done.Task.Exception?.InnerException)];
+    }
+
     private Task<object?> Together(string name, Waiting item)
     {
         _batchers.GetOrAdd(name, n => new Batcher(this, n)).Add(item);

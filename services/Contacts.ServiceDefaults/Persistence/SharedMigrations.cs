@@ -54,5 +54,7 @@ internal static class SharedMigrations
                 last_seq_id bigint not null,
                 last_updated timestamptz not null default now());
             """),
+        // A row with a destination is sent to that queue alone; without one it is published to its type's exchange.
+        new("0003_outbox_destination", "alter table outbox add column destination text"),
     ];
 }

@@ -26,6 +26,10 @@ public static class ContactsTelemetry
         Meter.CreateCounter<long>("contacts.consume.shared_transaction.fallbacks",
             description: "Shared transactions rolled back and their messages handled one by one, per consumer");
 
+    public static readonly Counter<long> BatchItemsSplitOut =
+        Meter.CreateCounter<long>("contacts.consume.batch.split_out",
+            description: "Items of a batch message that failed and were sent back to their queue alone, per consumer");
+
     /// <summary>
     /// Per stage: from the moment the upstream service committed a message (its outbox row) to the moment this consumer
     /// committed its effect. Ingestion's stage starts at acceptance, so the stages add up to accepted -> scored -> alerted.

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Contacts.ServiceDefaults.Messaging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -41,7 +42,9 @@ public sealed class BrokerTap : IAsyncDisposable
         var tap = new BrokerTap(connection, channel);
         var queue = $"test-tap-{Guid.NewGuid():N}";
         await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false);
-        foreach (var type in messageTypes)
+        // A per-contact type also travels in batches between services: the tap unwraps them into their items.
+        foreach (var type in messageTypes.SelectMany(t => typeof(Contacts.Contracts.ContactEventReceived).Assembly.GetType($"Contacts.Contracts.{t}") is not { } itemType || PipelineBatches.For(itemType) is null
+                     ? new[] { t } : [t, t + "Batch"]))
         {
             var exchange = $"Contacts.Contracts:{type}";
             await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, autoDelete: false);
@@ -54,7 +57,19 @@ public sealed class BrokerTap : IAsyncDisposable
             var root = envelope.RootElement;
             var type = root.GetProperty("messageType")[0].GetString()!.Split(':')[^1];
             var sentTime = root.TryGetProperty("sentTime", out var sent) && sent.ValueKind == JsonValueKind.String ? sent.GetDateTimeOffset() : (DateTimeOffset?)null;
-            tap.Messages.Enqueue(new TappedMessage(type, root.GetProperty("messageId").GetGuid(), root.GetProperty("message").Clone(), sentTime));
+            var message = root.GetProperty("message");
+            if (type.EndsWith("Batch", StringComparison.Ordinal) && message.TryGetProperty("items", out var items))
+            {
+                foreach (var item in items.EnumerateArray())
+                {
+                    tap.Messages.Enqueue(new TappedMessage(type[..^"Batch".Length], item.GetProperty("messageId").GetGuid(),
+                        item.GetProperty("message").Clone(), item.GetProperty("sentAt").GetDateTimeOffset()));
+                }
+            }
+            else
+            {
+                tap.Messages.Enqueue(new TappedMessage(type, root.GetProperty("messageId").GetGuid(), message.Clone(), sentTime));
+            }
             await channel.BasicAckAsync(delivery.DeliveryTag, multiple: false);
         };
         await channel.BasicConsumeAsync(queue, autoAck: false, consumer);
