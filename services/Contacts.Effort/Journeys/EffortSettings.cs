@@ -4,7 +4,7 @@ namespace Contacts.Effort.Journeys;
 /// <summary>
 /// Points per occurrence of each driver. Every driver is capped at three times its weight, so no single driver can fill
 /// the 0-100 scale alone. Sources: CEB/Gartner, "The Effortless Experience" (Dixon, Toman, DeLisi, 2013) and the CES 2.0
-/// survey; see the README's driver table.
+/// survey; see docs/architecture.md, "Effort: contacts, journeys, drivers".
 /// </summary>
 public sealed class EffortWeights
 {

@@ -84,8 +84,9 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         };
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("stalled_endpoint"), perService: new()
         {
-            [LocalPipeline.Identity] = StopAfter(PipelineTopology.IdentityContactEvents, 60),
-            [LocalPipeline.Effort] = StopAfter(PipelineTopology.EffortContactAttributed, 150),
+            // Messages, not contacts: a message carries the contacts committed together upstream (most hold one to three here).
+            [LocalPipeline.Identity] = StopAfter(PipelineTopology.IdentityContactEvents, 20),
+            [LocalPipeline.Effort] = StopAfter(PipelineTopology.EffortContactAttributed, 20),
         });
         var workload = new Workload(People, "stall");
         using var http = pipeline.Client();
@@ -195,6 +196,78 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         output.WriteLine($"  {errors} messages in {PipelineQueues.Identity}_error");
         Assert.Equal(2, errors);
         await Report(pipeline, "poison-message", outcome, expectedDeadLetters: 2);
+    }
+
+    [Fact]
+    public async Task A_poison_item_inside_a_batch_of_100_is_dead_lettered_alone_with_its_reason_and_the_other_99_flow()
+    {
+        var isolation = await servers.Isolate("poison_in_batch");
+        await using var pipeline = await TestPipeline.Create(isolation);
+        // One batch message as ingestion's relay sends them: 99 contacts of 99 people, and at index 42 one that no
+        // customer can be built from (no tenant, no channel, no identifiers).
+        var now = DateTimeOffset.UtcNow;
+        var ids = Enumerable.Range(0, 100).Select(_ => Guid.NewGuid()).ToArray();
+        const int poison = 42;
+        object Contact(int i) => i == poison
+            ? new { id = ids[i], tenantId = "", source = "x", sourceEventId = "x", contactId = "x", channel = "", direction = "inbound", kind = "message",
+                occurredAt = now, receivedAt = now, identifiers = Array.Empty<object>() }
+            : new { id = ids[i], tenantId = "batch", source = "bench", sourceEventId = $"e{i}", contactId = $"c{i}", channel = "chat", direction = "inbound",
+                kind = "message", occurredAt = now, receivedAt = now, identifiers = new[] { new { type = "email", value = $"person{i}@example.com" } } };
+        var batchId = Guid.NewGuid();
+        var envelope = JsonSerializer.Serialize(new
+        {
+            messageId = batchId,
+            messageType = new[] { "urn:message:Contacts.Contracts:ContactEventReceivedBatch" },
+            message = new { id = batchId, items = ids.Select((id, i) => new { messageId = id, sentAt = now, traceparent = (string?)null, message = Contact(i) }) },
+        });
+        var factory = new ConnectionFactory { Uri = new Uri(isolation.RabbitMq) };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", Persistent = true, MessageId = batchId.ToString() };
+            await channel.BasicPublishAsync("Contacts.Contracts:ContactEventReceivedBatch", "", true, properties, Encoding.UTF8.GetBytes(envelope));
+        }
+
+        var good = ids.Where((_, i) => i != poison).ToArray();
+        async Task<long> Scored() => await pipeline.Count("""
+            select count(distinct body->>'contactEventId') from effort.outbox where message_type = 'Contacts.Contracts.EffortScored' and (body->>'contactEventId')::uuid = any(@ids)
+            """, ("ids", good));
+        var errorQueue = $"{PipelineQueues.Identity}_error";
+        await TestPipeline.Eventually(async () => await Scored() == 99 && await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, errorQueue) == 1,
+            TimeSpan.FromSeconds(90), async () => $"{await Scored()} of 99 scored, {await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, errorQueue)} dead-lettered");
+        await Task.Delay(2000); // long enough for a late duplicate to show itself
+
+        // Each good contact attributed once and scored once; the poison one stitched nowhere.
+        var attributed = await pipeline.Query("""
+            select body->>'contactEventId', count(*) from identity.outbox where message_type = 'Contacts.Contracts.ContactAttributed'
+            and (body->>'contactEventId')::uuid = any(@ids) group by 1
+            """, r => r.GetInt64(1), ("ids", ids));
+        var scored = await pipeline.Query("""
+            select body->>'contactEventId', count(*) from effort.outbox where message_type = 'Contacts.Contracts.EffortScored'
+            and (body->>'contactEventId')::uuid = any(@ids) group by 1
+            """, r => r.GetInt64(1), ("ids", ids));
+        Assert.Equal(99, attributed.Count);
+        Assert.Equal(99, scored.Count);
+        Assert.All(attributed.Concat(scored), n => Assert.Equal(1, n));
+        Assert.Equal(0, await pipeline.Count("select count(*) from identity.inbox where message_id = @id", ("id", ids[poison])));
+        Assert.Equal(99, await pipeline.Count("select count(*) from identity.inbox where message_id = any(@ids)", ("ids", good)));
+
+        // The error queue holds the poison item alone, as a batch of one under its own id, with the reason it failed.
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var dead = await channel.BasicGetAsync(errorQueue, autoAck: false);
+            Assert.NotNull(dead);
+            using var body = JsonDocument.Parse(dead.Body);
+            var items = body.RootElement.GetProperty("message").GetProperty("items");
+            Assert.Equal(ids[poison], Assert.Single(items.EnumerateArray()).GetProperty("messageId").GetGuid());
+            var reason = Encoding.UTF8.GetString((byte[])dead.BasicProperties.Headers!["MT-Fault-Message"]!);
+            Assert.Contains("lacks an id, tenant, channel or well-formed identifiers", reason);
+            await channel.BasicNackAsync(dead.DeliveryTag, false, requeue: true);
+        }
+        var line = $"reliability: poison-in-batch events=100 flowed={scored.Count} duplicated={attributed.Concat(scored).Count(n => n > 1)} dead-lettered=1";
+        output.WriteLine(line);
+        Directory.CreateDirectory(ServersFixture.ResultsRoot);
+        File.AppendAllText(Path.Combine(ServersFixture.ResultsRoot, "reliability.txt"), line + Environment.NewLine);
     }
 
     [Fact]
@@ -313,10 +386,13 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         using var http = pipeline.Client();
         await workload.Push(http, workload.All());
 
-        await TestPipeline.Eventually(async () =>
-            await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, PipelineQueues.Identity) == workload.Events,
-            TimeSpan.FromSeconds(60), async () => $"{await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, PipelineQueues.Identity)} waiting");
-        output.WriteLine($"  {workload.Events} events waiting in {PipelineQueues.Identity} before identity's first start");
+        // Every accepted event relayed (ingestion's outbox confirmed them all to the broker), and held in identity's queue.
+        async Task<long> Unrelayed() => await pipeline.Count("select count(*) from ingestion.outbox where sent_at is null");
+        await TestPipeline.Eventually(async () => await pipeline.Count("select count(*) from ingestion.outbox") == workload.Events && await Unrelayed() == 0,
+            TimeSpan.FromSeconds(60), async () => $"{await Unrelayed()} of {workload.Events} events not relayed yet");
+        var waiting = await isolation.RabbitMqServer.QueueMessageCountAsync(isolation.Name, PipelineQueues.Identity);
+        Assert.True(waiting > 0, $"nothing waits in {PipelineQueues.Identity}");
+        output.WriteLine($"  {workload.Events} events in {waiting} messages waiting in {PipelineQueues.Identity} before identity's first start");
         await pipeline.Pipeline[LocalPipeline.Identity].StartAsync();
         await Report(pipeline, "consumer-started-last", await Settle(pipeline, workload));
     }
