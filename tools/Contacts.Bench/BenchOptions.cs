@@ -9,8 +9,11 @@ public sealed record BenchOptions
     public int ContactsPerCustomer { get; init; } = 5;
     /// <summary>Requests in flight in the closed loop (send as fast as the gateway accepts).</summary>
     public int Concurrency { get; init; } = 32;
-    /// <summary>Events per request in the closed loop; 1 posts single events to /v1/events, more uses /v1/events/batch.</summary>
-    public int Batch { get; init; } = 1;
+    /// <summary>
+    /// The kinds of push in the closed loop, one burst each, in this order: events per request, 1 posting single events to
+    /// /v1/events, more using /v1/events/batch. By default batches of 100, then single events.
+    /// </summary>
+    public IReadOnlyList<int> Batches { get; init; } = [100, 1];
     public int LatencySeconds { get; init; } = 30;
     /// <summary>The open-loop rate; by default half the e2e rate just measured.</summary>
     public double? LatencyRate { get; init; }
@@ -36,11 +39,12 @@ public sealed record BenchOptions
 
     public const string Usage = """
         usage: tools/bench [options]
-          --customers N          customers in the throughput run (default 2000)
+          --customers N          customers in each burst of the throughput run (default 2000)
           --contacts N           contacts per customer, over rotating channels, identifiers arriving piecemeal (default 5)
           --events N             total events in the throughput run (sets --customers to N / contacts)
           --concurrency N        requests in flight in the closed loop (default 32)
-          --batch N              events per request in the closed loop; 1 = single events (default 1)
+          --batch N              events per request in the closed loop, one kind only; 1 = single events
+                                 (default: a burst of batches of 100, then a burst of single events, each printed)
           --latency-seconds N    length of the open-loop latency run (default 30; 0 skips it)
           --rate N               open-loop rate in contacts/s (default: half the measured e2e rate)
           --raw-messages N       messages for the raw broker measurement (default 20000)
@@ -72,7 +76,7 @@ public sealed record BenchOptions
                 "--contacts" => options with { ContactsPerCustomer = Math.Max(1, Int()) },
                 "--events" => options with { Customers = Math.Max(1, Int() / options.ContactsPerCustomer) },
                 "--concurrency" => options with { Concurrency = Math.Max(1, Int()) },
-                "--batch" => options with { Batch = Math.Clamp(Int(), 1, 500) },
+                "--batch" => options with { Batches = [Math.Clamp(Int(), 1, 500)] },
                 "--latency-seconds" => options with { LatencySeconds = Int() },
                 "--rate" => options with { LatencyRate = double.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--raw-messages" => options with { RawMessages = Math.Max(64, Int()) },

@@ -53,6 +53,13 @@ public sealed record ServerResult(double CpuSecondsPer1000Contacts, double CpuSe
 
 public sealed record ProfileResult(IReadOnlyList<StatementCost> Statements, IReadOnlyDictionary<string, double> LockWaitSamples);
 
+/// <summary>One kind of push in the throughput run: its rate, and each service's and server's cost per contact over it.</summary>
+public sealed record BurstResult(
+    int Batch,
+    ThroughputResult Throughput,
+    IReadOnlyDictionary<string, ServiceResult> Services,
+    IReadOnlyDictionary<string, ServerResult> Servers);
+
 public sealed record BenchReport(
     DateTimeOffset StartedAt,
     string? Commit,
@@ -60,8 +67,6 @@ public sealed record BenchReport(
     string LoadAverageAtStart,
     string LoadAverageAtEnd,
     BenchOptions Options,
-    ThroughputResult Throughput,
+    IReadOnlyList<BurstResult> Bursts,
     LatencyResult? Latency,
-    IReadOnlyDictionary<string, ServiceResult> Services,
-    IReadOnlyDictionary<string, ServerResult> Servers,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProfileResult? Profile);

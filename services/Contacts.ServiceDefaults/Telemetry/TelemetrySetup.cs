@@ -19,11 +19,11 @@ internal static class TelemetrySetup
 {
     public static void AddTelemetry(this WebApplicationBuilder builder, string serviceName)
     {
+        var exporting = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName))
             .WithTracing(tracing => tracing
-                // Sampled always so that traceparent flows to the next hop even when no exporter is configured.
-                .SetSampler(new AlwaysOnSampler())
+                .SetSampler(SamplerFor(builder.Configuration["OTEL_TRACES_SAMPLER"], builder.Configuration["OTEL_TRACES_SAMPLER_ARG"]))
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health"))
                 .AddHttpClientInstrumentation()
                 .AddNpgsql()
@@ -40,7 +40,7 @@ internal static class TelemetrySetup
             logging.IncludeScopes = true;
         });
 
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (exporting)
         {
             otel.UseOtlpExporter();
         }
@@ -48,6 +48,29 @@ internal static class TelemetrySetup
         {
             otel.WithMetrics(metrics => metrics.AddPrometheusExporter());
         }
+    }
+
+    /// <summary>
+    /// The standard OTEL_TRACES_SAMPLER names where one is set (always_on, always_off, traceidratio, parentbased_*; the
+    /// ratio from OTEL_TRACES_SAMPLER_ARG), so an operator can cut the cost of spans nothing reads. Without one, every
+    /// span is recorded, exporter or not: traceparent must flow to the next hop and to the CRM either way, and with
+    /// spans recording nothing (always_off) the end-to-end test saw a webhook arrive under a new trace id, a hop not yet
+    /// found that starts a trace of its own for an unrecorded parent.
+    /// </summary>
+    internal static Sampler SamplerFor(string? name, string? argument = null)
+    {
+        var ratio = double.TryParse(argument,
+            System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var r) ? Math.Clamp(r, 0, 1) : 1.0;
+        return name?.Trim().ToLowerInvariant() switch
+        {
+            "always_on" => new AlwaysOnSampler(),
+            "always_off" => new AlwaysOffSampler(),
+            "traceidratio" => new TraceIdRatioBasedSampler(ratio),
+            "parentbased_always_on" => new ParentBasedSampler(new AlwaysOnSampler()),
+            "parentbased_always_off" => new ParentBasedSampler(new AlwaysOffSampler()),
+            "parentbased_traceidratio" => new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio)),
+            _ => new AlwaysOnSampler(),
+        };
     }
 
     /// <summary>

@@ -264,7 +264,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
             Assert.Contains("lacks an id, tenant, channel or well-formed identifiers", reason);
             await channel.BasicNackAsync(dead.DeliveryTag, false, requeue: true);
         }
-        var line = $"reliability: poison-in-batch events=100 flowed={scored.Count} duplicated={attributed.Concat(scored).Count(n => n > 1)} dead-lettered=1";
+        var line = $"reliability: poison-in-batch events=100 lost={99 - scored.Count} duplicated={attributed.Concat(scored).Count(n => n > 1)} dead-lettered=1";
         output.WriteLine(line);
         Directory.CreateDirectory(ServersFixture.ResultsRoot);
         File.AppendAllText(Path.Combine(ServersFixture.ResultsRoot, "reliability.txt"), line + Environment.NewLine);
