@@ -43,7 +43,8 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
         }
         var conversationId = body.Required("conversationId", "eventBody.conversationId");
         var eventTime = body.TryGetProperty("eventTime", out var time) && time.TryGetInt64(out var ms)
-            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+            ? PlatformPayload.FromUnix(ms, milliseconds: true)
+                ?? throw new PlatformFormatException("eventBody.eventTime", "must be epoch milliseconds within years 0001 to 9999")
             : throw new PlatformFormatException("eventBody.eventTime", "is required, in epoch milliseconds");
         var mediaType = body.String("mediaType");
         var messageType = body.String("messageType")?.ToLowerInvariant();
