@@ -93,5 +93,5 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
 
     /// <summary>agentInfo.agentInitiatedHoldDuration, in whole seconds, where Connect reports it (on the ending events).</summary>
     private static double? HoldSeconds(JsonElement agent) =>
-        agent.TryGetField("agentInitiatedHoldDuration", out var value) && value.TryGetInt64(out var seconds) && seconds >= 0 ? seconds : null;
+        agent.WholeNumber("agentInitiatedHoldDuration") is { } seconds and >= 0 ? seconds : null;
 }

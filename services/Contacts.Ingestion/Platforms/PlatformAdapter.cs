@@ -111,6 +111,10 @@ internal static class PlatformPayload
     public static string? String(this JsonElement element, string name) =>
         element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>A whole-number field, or null when it is absent or not a JSON whole number that fits in 64 bits.</summary>
+    public static long? WholeNumber(this JsonElement element, string name) =>
+        element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) ? number : null;
+
     public static string Required(this JsonElement element, string name, string path) =>
         element.String(name) is { Length: > 0 } value ? value : throw new PlatformFormatException(path, "is required");
 

@@ -34,11 +34,11 @@ internal sealed partial class TransientFailureHandler(IProblemDetailsService pro
                 },
             });
         }
-        var endpoint = http.GetEndpoint()?.DisplayName ?? "none";
+        var endpoint = http.Features.Get<IExceptionHandlerFeature>()?.Endpoint?.DisplayName ?? "unmatched";
         ContactsTelemetry.UnexpectedFailures.Add(1, new KeyValuePair<string, object?>("exception.type", exception.GetType().Name),
             new KeyValuePair<string, object?>("endpoint", endpoint));
-        // The exception itself is logged by the exception handler middleware; this line ties it to the answer.
-        LogFailed(logger, exception.GetType().Name, endpoint, traceId);
+        // Handled here, the exception is not logged by the middleware: this is its one log line, with the stack.
+        LogFailed(logger, exception, endpoint, traceId);
         http.Response.StatusCode = StatusCodes.Status500InternalServerError;
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
@@ -57,6 +57,6 @@ internal sealed partial class TransientFailureHandler(IProblemDetailsService pro
     [LoggerMessage(Level = LogLevel.Warning, Message = "Answering 503: {ExceptionType}: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string exceptionType, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Answering 500: {ExceptionType} on {Endpoint} (trace {TraceId})")]
-    private static partial void LogFailed(ILogger logger, string exceptionType, string endpoint, string traceId);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Answering 500 on {Endpoint} (trace {TraceId})")]
+    private static partial void LogFailed(ILogger logger, Exception exception, string endpoint, string traceId);
 }

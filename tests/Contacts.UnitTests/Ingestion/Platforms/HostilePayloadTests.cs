@@ -103,4 +103,24 @@ public sealed class HostilePayloadTests
         Assert.StartsWith("webhook-timestamp: ", refusal, StringComparison.Ordinal);
         Assert.Contains(why, refusal, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("amazon-connect", "amazon-connect-disconnected.json", "\"connectedToAgentTimestamp\"", "\"agentInitiatedHoldDuration\": \"long\", \"connectedToAgentTimestamp\"")]
+    [InlineData("genesys-cloud", "genesys-cloud-customer-start.json", "\"mediaType\"", "\"heldDurationMs\": \"x\", \"connectedDurationMs\": [], \"mediaType\"")]
+    public void Given_an_optional_duration_of_the_wrong_type_when_mapped_then_it_is_left_out_without_an_exception(string platform, string fixture, string find,
+        string replace)
+    {
+        // Genesys reports durations on an agent's part (user.end), so the start event is turned into one.
+        var original = Fixture(fixture).Replace("customer.start", "user.end", StringComparison.Ordinal);
+        Assert.Contains(find, original, StringComparison.Ordinal);
+        var mapped = PlatformAdapters.Find(platform)!.Map(Json(original.Replace(find, replace, StringComparison.Ordinal)));
+        Assert.Null(Assert.Single(mapped.Events).Measures?.HoldSeconds);
+    }
+
+    [Fact]
+    public void Given_a_genesys_event_time_that_is_a_string_when_mapped_then_it_is_refused_naming_it()
+    {
+        var body = Fixture("genesys-cloud-customer-start.json").Replace("1795170927567", "\"INBOUND\"", StringComparison.Ordinal);
+        Assert.Equal("eventBody.eventTime", Refused(new GenesysCloudAdapter(), Json(body)).Field);
+    }
 }
