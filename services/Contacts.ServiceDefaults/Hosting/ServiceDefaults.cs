@@ -40,6 +40,7 @@ public static class ServiceDefaultsExtensions
         // Services trust only the gateway, which proves itself with Internal:Key: no key, no start (unless local development says so).
         builder.Services.AddOptions<InternalKeyOptions>().Bind(builder.Configuration.GetSection("Internal")).ValidateOnStart();
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<InternalKeyOptions>, InternalKeyValidation>();
+        builder.Services.AddHostedService<InternalKeyWarning>();
         return builder;
     }
 

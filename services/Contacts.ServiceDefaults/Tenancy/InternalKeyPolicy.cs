@@ -48,3 +48,23 @@ internal sealed class InternalKeyValidation : IValidateOptions<InternalKeyOption
     public ValidateOptionsResult Validate(string? name, InternalKeyOptions options) =>
         InternalKeyPolicy.Refusal(options.Key, options.AllowMissingKey) is { } why ? ValidateOptionsResult.Fail(why) : ValidateOptionsResult.Success;
 }
+
+/// <summary>Says at start, every time, that a process runs without its internal key (Internal:AllowMissingKey), trusting any caller's tenant.</summary>
+internal sealed partial class InternalKeyWarning(IOptions<InternalKeyOptions> options, Microsoft.Extensions.Logging.ILogger<InternalKeyWarning> logger)
+    : Microsoft.Extensions.Hosting.IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(options.Value.Key))
+        {
+            LogNoKey(logger);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Warning,
+        Message = "Running without Internal:Key (Internal:AllowMissingKey=true): any caller can name a tenant. Local development only.")]
+    private static partial void LogNoKey(Microsoft.Extensions.Logging.ILogger logger);
+}
