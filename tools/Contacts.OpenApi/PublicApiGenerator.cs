@@ -152,6 +152,8 @@ public static class PublicApiGenerator
             // Nothing connects: only the endpoints are read.
             builder.UseSetting("ConnectionStrings:postgres", "Host=127.0.0.1;Port=1;Database=openapi;Username=openapi");
             builder.UseSetting("ConnectionStrings:rabbitmq", "amqp://openapi:openapi@127.0.0.1:1/");
+            // Hosts refuse to start without an internal key; this one serves no request.
+            builder.UseSetting("Internal:Key", Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)));
             foreach (var (service, _) in Hosts)
             {
                 builder.UseSetting($"Gateway:Services:{service}", "http://127.0.0.1:1");

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Contacts.Alerting.Webhooks;
+using Microsoft.Extensions.Options;
 
 namespace Contacts.Alerting.Subscriptions;
 
@@ -62,4 +64,29 @@ public static class GuardedConnect
     /// <summary>Every address a host resolves to (a literal address is itself).</summary>
     public static async Task<IPAddress[]> Resolve(string host, CancellationToken ct) =>
         IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+}
+
+/// <summary>
+/// The one way alerting calls a CRM URL: a named HttpClient on <see cref="GuardedConnect"/>, addresses checked at connect
+/// time and redirects not followed. Subscriptions' endpoints take Alerting:Webhook:AllowPrivateAddresses; the operator's
+/// deployment-wide URL (Alerting:Webhook:Url) may be private (a CRM inside the network, a stand-in on loopback), and
+/// neither may ever reach the cloud metadata address.
+/// </summary>
+public static class CrmClients
+{
+    /// <summary>The operator's deployment-wide endpoint.</summary>
+    public const string Deployment = "crm-deployment";
+
+    /// <summary>Tenants' webhook subscriptions.</summary>
+    public const string Subscribers = "crm-subscribers";
+
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    public static IServiceCollection AddCrmClients(this IServiceCollection services)
+    {
+        services.AddHttpClient(Deployment).ConfigurePrimaryHttpMessageHandler(() => GuardedConnect.Handler(allowPrivate: true, ConnectTimeout));
+        services.AddHttpClient(Subscribers).ConfigurePrimaryHttpMessageHandler(sp => GuardedConnect.Handler(
+            sp.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowPrivateAddresses, ConnectTimeout));
+        return services;
+    }
 }

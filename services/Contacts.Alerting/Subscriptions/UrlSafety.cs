@@ -7,7 +7,10 @@ namespace Contacts.Alerting.Subscriptions;
 public enum AddressKind
 {
     Public,
-    /// <summary>Loopback, private (RFC 1918, CGNAT), link-local, unique-local, unspecified, multicast: refused unless the operator allows private addresses.</summary>
+    /// <summary>
+    /// Loopback, private (RFC 1918, CGNAT), benchmarking, link-local, unique-local, unspecified, multicast, and IPv6 forms that
+    /// wrap an IPv4 address (IPv4-compatible, NAT64, 6to4, Teredo): refused unless the operator allows private addresses.
+    /// </summary>
     Private,
     /// <summary>The cloud metadata service (169.254.169.254, fd00:ec2::254): refused always.</summary>
     Metadata,
@@ -44,15 +47,49 @@ public static class UrlSafety
                 || (b[0] == 192 && b[1] == 168)
                 || (b[0] == 169 && b[1] == 254)
                 || (b[0] == 100 && b[1] >= 64 && b[1] <= 127)
+                // Benchmarking (RFC 2544): never a CRM on the internet, often a lab network inside.
+                || (b[0] == 198 && (b[1] == 18 || b[1] == 19))
                 || b[0] >= 224;
             return isPrivate ? AddressKind.Private : AddressKind.Public;
         }
-        var v6 = address.GetAddressBytes();
-        var isPrivateV6 = address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6UniqueLocal
-            // NAT64 and 6to4 wrap an IPv4 address that could be anything: refuse them with the private ones.
-            || (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b)
-            || (v6[0] == 0x20 && v6[1] == 0x02);
+        // Forms that carry an IPv4 address inside an IPv6 one reach whatever that address is: the metadata address inside
+        // any of them is the metadata address, and the forms themselves are refused with the private ones.
+        if (EmbeddedIPv4(address) is { Count: > 0 } embedded)
+        {
+            return embedded.Any(a => Classify(a) == AddressKind.Metadata) ? AddressKind.Metadata : AddressKind.Private;
+        }
+        var isPrivateV6 = address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast || address.IsIPv6UniqueLocal;
         return isPrivateV6 ? AddressKind.Private : AddressKind.Public;
+    }
+
+    /// <summary>
+    /// The IPv4 addresses an IPv6 address wraps: IPv4-compatible ::a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16, and Teredo
+    /// 2001:0::/32 (its server, and its client stored inverted); none for any other address.
+    /// </summary>
+    public static IReadOnlyList<IPAddress> EmbeddedIPv4(IPAddress address)
+    {
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return [];
+        }
+        var v6 = address.GetAddressBytes();
+        if (v6.AsSpan(0, 12).IndexOfAnyExcept((byte)0) < 0)
+        {
+            return [new IPAddress(v6[12..16])]; // ::a.b.c.d (:: and ::1 are answered before this is asked)
+        }
+        if (v6[0] == 0x00 && v6[1] == 0x64 && v6[2] == 0xff && v6[3] == 0x9b)
+        {
+            return [new IPAddress(v6[12..16])];
+        }
+        if (v6[0] == 0x20 && v6[1] == 0x02)
+        {
+            return [new IPAddress(v6[2..6])];
+        }
+        if (v6[0] == 0x20 && v6[1] == 0x01 && v6[2] == 0x00 && v6[3] == 0x00)
+        {
+            return [new IPAddress(v6[4..8]), new IPAddress(v6[12..16].Select(b => (byte)~b).ToArray())];
+        }
+        return [];
     }
 
     /// <summary>Why this address may not be called, or null when it may.</summary>

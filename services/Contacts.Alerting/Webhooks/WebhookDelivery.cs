@@ -22,11 +22,8 @@ public static class WebhookDeliverySetup
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddOptions<WebhookOptions>().Bind(builder.Configuration.GetSection("Alerting:Webhook"));
         builder.Services.AddSingleton<WebhookSignal>();
-        builder.Services.AddHttpClient(WebhookDispatcher.HttpClientName);
-        // Subscribers' endpoints: every resolved address checked at connect time, redirects not followed.
-        builder.Services.AddHttpClient(WebhookDispatcher.SubscriberClientName)
-            .ConfigurePrimaryHttpMessageHandler(services => GuardedConnect.Handler(
-                services.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowPrivateAddresses, TimeSpan.FromSeconds(10)));
+        // Every CRM URL, the deployment-wide one and subscribers': every resolved address checked at connect time, redirects not followed.
+        builder.Services.AddCrmClients();
         builder.Services.AddHostedService<WebhookDispatcher>();
         builder.Services.AddOptions<AmqpSubscriptionOptions>().Bind(builder.Configuration.GetSection("Alerting:Amqp"));
         builder.Services.AddHttpClient(QueueAccess.HttpClientName);
@@ -125,8 +122,6 @@ internal sealed partial class WebhookDispatcher(
     TimeProvider clock,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
-    public const string HttpClientName = "webhooks";
-    public const string SubscriberClientName = "webhook-subscribers";
     /// <summary>How long past the POST timeout a claimed delivery stays claimed: after a crash it is due again then.</summary>
     private static readonly TimeSpan LeaseMargin = TimeSpan.FromSeconds(5);
     private readonly WebhookOptions _options = options.Value;
@@ -186,11 +181,11 @@ internal sealed partial class WebhookDispatcher(
         {
             if (d.SubscriptionId is not { } subscription)
             {
-                await Record(d, null, await Post(d, _options.Secret, null, HttpClientName, ct), ct);
+                await Record(d, null, await Post(d, _options.Secret, null, CrmClients.Deployment, ct), ct);
             }
             else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
             {
-                await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, SubscriberClientName, ct), ct);
+                await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, CrmClients.Subscribers, ct), ct);
             }
             else
             {

@@ -8,7 +8,7 @@ namespace Contacts.Alerting.Webhooks;
 /// </summary>
 public sealed class WebhookOptions
 {
-    /// <summary>The deployment-wide endpoint (operator's, trusted: not checked against private addresses); none when empty.</summary>
+    /// <summary>The deployment-wide endpoint (the operator's: may be private, never the metadata address; redirects not followed); none when empty.</summary>
     public string? Url { get; set; }
 
     /// <summary>The deployment-wide endpoint's signing secret, "whsec_" followed by base64 (as Standard Webhooks libraries expect).</summary>

@@ -113,6 +113,9 @@ public static class EffortEndpoints
         return TypedResults.Ok(new SettingsView(settings, version, await Replays.Latest(connection, tenant, ct)));
     }
 
+    // As stored settings are read, but a member given twice is refused rather than the last one winning.
+    private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
+
     internal static async Task<Results<AcceptedAtRoute<ReplayView>, Accepted<ReplayView>, ProblemHttpResult, ValidationProblem>> PutSettings(
         HttpContext http, Database database, ReplaySignal signal, IConfiguration configuration, CancellationToken ct)
     {
@@ -128,11 +131,14 @@ public static class EffortEndpoints
         EffortSettings? settings;
         try
         {
-            settings = await http.Request.ReadFromJsonAsync<EffortSettings>(EffortStore.Json, ct);
+            settings = await http.Request.ReadFromJsonAsync<EffortSettings>(SettingsJson, ct);
         }
         catch (JsonException e)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [JsonBody.Field(e)] = ["is not valid JSON of the expected type"] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [JsonBody.Field(e)] = ["is not valid JSON of the expected type, or is given more than once"],
+            });
         }
         if (settings is null || settings.Weights is null || settings.Thresholds is null)
         {

@@ -26,6 +26,9 @@ public static class CustomerSplitting
         public IResult Result => TypedResults.Problem(statusCode: status, title: title, detail: Message);
     }
 
+    // A member given twice is refused, not read one way of two.
+    private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web) { AllowDuplicateProperties = false };
+
     internal static async Task<IResult> Split(Guid id, HttpContext http, Database database, SettingsStore settings, IConfiguration configuration,
         CancellationToken ct)
     {
@@ -36,7 +39,7 @@ public static class CustomerSplitting
         SplitRequest? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<SplitRequest>(http.Request.Body, JsonSerializerOptions.Web, ct);
+            request = await JsonSerializer.DeserializeAsync<SplitRequest>(http.Request.Body, RequestJson, ct);
         }
         catch (JsonException)
         {

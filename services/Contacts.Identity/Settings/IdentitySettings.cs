@@ -125,5 +125,6 @@ public sealed record IdentitySettingsInput(
 
 internal static class SettingsJson
 {
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { MaxDepth = 8 };
+    // A member given twice is refused (JsonException, answered 400 naming it) rather than the last one silently winning.
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web) { MaxDepth = 8, AllowDuplicateProperties = false };
 }

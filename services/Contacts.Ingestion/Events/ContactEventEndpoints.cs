@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.ComponentModel.DataAnnotations;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -10,10 +11,15 @@ using NpgsqlTypes;
 
 namespace Contacts.Ingestion.Events;
 
-public static class ContactEventEndpoints
+public static partial class ContactEventEndpoints
 {
     // Numbers must be JSON numbers: the web defaults would read "NaN" or "12" from a string.
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.Strict };
+    // A member given twice is refused before this reads anything (JsonAmbiguity names it); refusing here too keeps it refused.
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = JsonNumberHandling.Strict,
+        AllowDuplicateProperties = false,
+    };
 
     /// <summary>Largest single event, and largest batch (bytes and events).</summary>
     public const int MaxEventBytes = 64 * 1024;
@@ -53,10 +59,14 @@ public static class ContactEventEndpoints
 
     internal static async Task<IResult> Accept(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
     {
-        var (tenantId, body, refusal) = await ReadRequest(http, configuration, MaxEventBytes, ct);
+        var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxEventBytes, ct);
         if (refusal is not null)
         {
             return refusal;
+        }
+        if (JsonAmbiguity.Find(bytes, ignoreCase: true) is { Count: > 0 } ambiguous)
+        {
+            return TypedResults.ValidationProblem(Errors(ambiguous), title: "The contact event is ambiguous");
         }
         var (validation, problem) = Parse(body!.RootElement, tenantId!, clock.GetUtcNow());
         if (problem is not null)
@@ -73,10 +83,28 @@ public static class ContactEventEndpoints
     /// </summary>
     internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
     {
-        var (tenantId, body, refusal) = await ReadRequest(http, configuration, MaxBatchBytes, ct);
+        var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxBatchBytes, ct);
         if (refusal is not null)
         {
             return refusal;
+        }
+        // A member given twice inside an item refuses that item; anywhere else (two "events"), the whole batch.
+        var ambiguousItems = new Dictionary<int, List<JsonAmbiguityProblem>>();
+        var ambiguousBatch = new List<JsonAmbiguityProblem>();
+        foreach (var found in JsonAmbiguity.Find(bytes, ignoreCase: true, limit: int.MaxValue))
+        {
+            if (BatchItemPath().Match(found.Field) is { Success: true } item && int.TryParse(item.Groups[1].Value, out var index))
+            {
+                (ambiguousItems.TryGetValue(index, out var list) ? list : ambiguousItems[index] = []).Add(found with { Field = item.Groups[2].Success ? item.Groups[2].Value : "body" });
+            }
+            else
+            {
+                ambiguousBatch.Add(found);
+            }
+        }
+        if (ambiguousBatch.Count > 0)
+        {
+            return TypedResults.ValidationProblem(Errors(ambiguousBatch), title: "The batch is ambiguous");
         }
         if (body!.RootElement.ValueKind != JsonValueKind.Object || !body.RootElement.TryGetProperty("events", out var events)
             || events.ValueKind != JsonValueKind.Array)
@@ -96,7 +124,9 @@ public static class ContactEventEndpoints
         }
 
         var now = clock.GetUtcNow();
-        var parsed = events.EnumerateArray().Select(e => Parse(e, tenantId!, now)).ToList();
+        var parsed = events.EnumerateArray().Select((e, i) => ambiguousItems.TryGetValue(i, out var ambiguous)
+            ? (Event: (ContactEventReceived?)null, Problem: (Dictionary<string, string[]>?)Errors(ambiguous))
+            : Parse(e, tenantId!, now)).ToList();
         var stored = await database.InTransactionTogether(StoreTogether, async session =>
         {
             var results = new List<BatchItemResult>(parsed.Count);
@@ -116,33 +146,40 @@ public static class ContactEventEndpoints
         return TypedResults.Ok(new BatchResult(accepted, stored.Count - accepted, stored));
     }
 
-    /// <summary>The tenant and the JSON body, or the answer that refuses the request (401, 413, 415, 400).</summary>
-    private static async Task<(string? Tenant, JsonDocument? Body, IResult? Refusal)> ReadRequest(
+    /// <summary>Ambiguities as validation errors, each field named as the canonical event spells it.</summary>
+    private static Dictionary<string, string[]> Errors(IEnumerable<JsonAmbiguityProblem> problems) =>
+        problems.GroupBy(p => ContactEventShape.Canonical(p.Field)).ToDictionary(g => g.Key, g => g.Select(p => p.Rule).Distinct().ToArray());
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^events\[([0-9]+)\](?:\.(.+))?$")]
+    private static partial System.Text.RegularExpressions.Regex BatchItemPath();
+
+    /// <summary>The tenant, the JSON body and its bytes, or the answer that refuses the request (401, 413, 415, 400).</summary>
+    private static async Task<(string? Tenant, JsonDocument? Body, byte[] Bytes, IResult? Refusal)> ReadRequest(
         HttpContext http, IConfiguration configuration, int maxBytes, CancellationToken ct)
     {
         var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
         if (tenantId is null)
         {
-            return (null, null, TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
+            return (null, null, [], TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
                 detail: "Requests must come through the gateway with a tenant API key."));
         }
         if (!http.Request.HasJsonContentType())
         {
-            return (null, null, TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
+            return (null, null, [], TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
                 detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'."));
         }
         if (await ReadLimited(http.Request, maxBytes, ct) is not { } bytes)
         {
-            return (null, null, TooLarge(maxBytes));
+            return (null, null, [], TooLarge(maxBytes));
         }
         try
         {
-            return (tenantId, JsonDocument.Parse(bytes), null);
+            return (tenantId, JsonDocument.Parse(bytes), bytes, null);
         }
         catch (JsonException ex)
         {
             var where = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
-            return (null, null, TypedResults.ValidationProblem(ContactEventShape.PathOfSyntaxError(bytes) is { } field
+            return (null, null, [], TypedResults.ValidationProblem(ContactEventShape.PathOfSyntaxError(bytes) is { } field
                 ? new Dictionary<string, string[]> { [field] = [$"is not valid JSON {where}: numbers must be finite JSON numbers (NaN and Infinity are not JSON), strings in double quotes"] }
                 : new Dictionary<string, string[]> { ["body"] = [$"is not valid JSON {where}"] },
                 title: "The body is not valid JSON"));

@@ -75,14 +75,14 @@ public static class PlatformWebhookEndpoints
             return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Signature cannot be checked",
                 detail: $"No {adapter.Name} signing secret is configured for this tenant (Ingestion:Platforms:{tenantId}:{adapter.Name}:Secret).");
         }
-        if (adapter.Verify(request, secret) is { } signatureError)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature", detail: signatureError);
-        }
-
         PlatformMapping mapped;
         try
         {
+            // Checking a signature can mean reading the payload (Twilio signs its form parameters), which can find it unreadable.
+            if (adapter.Verify(request, secret) is { } signatureError)
+            {
+                return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature", detail: signatureError);
+            }
             mapped = adapter.Map(request);
         }
         catch (PlatformFormatException ex)

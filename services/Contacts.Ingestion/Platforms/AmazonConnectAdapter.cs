@@ -53,8 +53,8 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
         var initial = detail.String("initialContactId");
         var queue = detail.Object("queueInfo");
         var agent = detail.Object("agentInfo");
-        var enqueued = queue.Time("enqueueTimestamp");
-        var connected = agent.Time("connectedToAgentTimestamp");
+        var enqueued = queue.Time("enqueueTimestamp", "detail.queueInfo.enqueueTimestamp");
+        var connected = agent.Time("connectedToAgentTimestamp", "detail.agentInfo.connectedToAgentTimestamp");
         var ended = kind == "ended";
         var outbound = method is "OUTBOUND" or "API" or "CALLBACK" or "AGENT_REPLY" or "CAMPAIGN";
         // Every event of a chain carries the chain's own handle, and the customer's address where the event has it: one
@@ -68,11 +68,11 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             Channel = channel,
             Direction = outbound ? "outbound" : "inbound",
             Kind = kind,
-            OccurredAt = root.Time("time") ?? detail.Time("disconnectTimestamp") ?? detail.Time("initiationTimestamp"),
+            OccurredAt = root.Time("time", "time") ?? detail.Time("disconnectTimestamp", "detail.disconnectTimestamp") ?? detail.Time("initiationTimestamp", "detail.initiationTimestamp"),
             InitialContactId = initial,
             PreviousContactId = detail.String("previousContactId"),
-            StartedAt = detail.Time("initiationTimestamp"),
-            EndedAt = detail.Time("disconnectTimestamp"),
+            StartedAt = detail.Time("initiationTimestamp", "detail.initiationTimestamp"),
+            EndedAt = detail.Time("disconnectTimestamp", "detail.disconnectTimestamp"),
             Identifiers = customer.String("type") switch
             {
                 "TELEPHONE_NUMBER" when address is { Length: > 0 } => new IdentifiersV1 { Phone = address, Handle = chain },
@@ -93,5 +93,5 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
 
     /// <summary>agentInfo.agentInitiatedHoldDuration, in whole seconds, where Connect reports it (on the ending events).</summary>
     private static double? HoldSeconds(JsonElement agent) =>
-        agent.TryGetField("agentInitiatedHoldDuration", out var value) && value.TryGetInt64(out var seconds) && seconds >= 0 ? seconds : null;
+        agent.WholeNumber("agentInitiatedHoldDuration") is { } seconds and >= 0 ? seconds : null;
 }

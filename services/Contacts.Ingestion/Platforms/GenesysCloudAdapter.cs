@@ -42,8 +42,9 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
             return PlatformMapping.Ignore($"topic '{topic}' is not tracked");
         }
         var conversationId = body.Required("conversationId", "eventBody.conversationId");
-        var eventTime = body.TryGetProperty("eventTime", out var time) && time.TryGetInt64(out var ms)
-            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
+        var eventTime = body.WholeNumber("eventTime") is { } ms
+            ? PlatformPayload.FromUnix(ms, milliseconds: true)
+                ?? throw new PlatformFormatException("eventBody.eventTime", "must be epoch milliseconds within years 0001 to 9999")
             : throw new PlatformFormatException("eventBody.eventTime", "is required, in epoch milliseconds");
         var mediaType = body.String("mediaType");
         var messageType = body.String("messageType")?.ToLowerInvariant();
@@ -98,5 +99,5 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
     }
 
     private static double? Seconds(JsonElement body, string milliseconds) =>
-        body.TryGetProperty(milliseconds, out var value) && value.TryGetInt64(out var ms) && ms >= 0 ? ms / 1000.0 : null;
+        body.WholeNumber(milliseconds) is { } ms and >= 0 ? ms / 1000.0 : null;
 }

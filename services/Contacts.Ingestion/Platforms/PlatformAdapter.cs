@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Contacts.Ingestion.Events;
+using Contacts.ServiceDefaults.Http;
 
 namespace Contacts.Ingestion.Platforms;
 
@@ -58,12 +59,18 @@ internal static class PlatformPayload
     /// <summary>How far a signed timestamp may be from our clock, either way.</summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
 
-    public static JsonElement ParseJson(PlatformRequest request)
+    /// <summary>
+    /// The payload as a JSON object. A member given twice, or text that is not Unicode anywhere in it, is refused naming the
+    /// field: the signature covered the bytes, and they must mean one thing (<paramref name="ignoreCase"/> when the payload is
+    /// read case-insensitively, as the canonical event is).
+    /// </summary>
+    public static JsonElement ParseJson(PlatformRequest request, bool ignoreCase = false)
     {
+        JsonElement root;
         try
         {
             using var document = JsonDocument.Parse(request.Body);
-            return document.RootElement.ValueKind == JsonValueKind.Object
+            root = document.RootElement.ValueKind == JsonValueKind.Object
                 ? document.RootElement.Clone()
                 : throw new PlatformFormatException("body", "must be a JSON object");
         }
@@ -71,6 +78,11 @@ internal static class PlatformPayload
         {
             throw new PlatformFormatException("body", $"is not valid JSON (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})");
         }
+        if (JsonAmbiguity.Find(request.Body, ignoreCase, checkValues: true, limit: 1) is [var first])
+        {
+            throw new PlatformFormatException(first.Field, first.Rule);
+        }
+        return root;
     }
 
     /// <summary>A property by name, the exact spelling first, then any case: vendors' own samples mix "contactId" and "ContactId".</summary>
@@ -99,15 +111,54 @@ internal static class PlatformPayload
     public static string? String(this JsonElement element, string name) =>
         element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>A whole-number field, or null when it is absent or not a JSON whole number that fits in 64 bits.</summary>
+    public static long? WholeNumber(this JsonElement element, string name) =>
+        element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) ? number : null;
+
     public static string Required(this JsonElement element, string name, string path) =>
         element.String(name) is { Length: > 0 } value ? value : throw new PlatformFormatException(path, "is required");
 
     public static JsonElement Object(this JsonElement element, string name) =>
         element.TryGetField(name, out var value) && value.ValueKind == JsonValueKind.Object ? value : default;
 
-    public static DateTimeOffset? Time(this JsonElement element, string name) =>
-        DateTimeOffset.TryParse(element.String(name), System.Globalization.CultureInfo.InvariantCulture,
-            System.Globalization.DateTimeStyles.AssumeUniversal, out var value) ? value : null;
+    /// <summary>
+    /// A date-time field: null when absent or null; one that is there but no date-time (or none that exists, such as
+    /// 0001-01-01T00:00:00+01:00) is refused naming <paramref name="path"/>, rather than read as absent and replaced by another.
+    /// </summary>
+    public static DateTimeOffset? Time(this JsonElement element, string name, string path)
+    {
+        if (!element.TryGetField(name, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.String && ParseTime(value.GetString()) is { } time
+            ? time
+            : throw new PlatformFormatException(path, "must be an ISO 8601 date-time, such as 2026-11-20T10:15:00Z, within years 0001 to 9999 once its offset is applied");
+    }
+
+    /// <summary>A date-time in any form DateTimeOffset reads (UTC when it names no offset), or null; never an exception.</summary>
+    public static DateTimeOffset? ParseTime(string? text)
+    {
+        try
+        {
+            return DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal, out var value) ? value : null;
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Unix seconds or milliseconds as a time, or null when they fall outside years 0001 to 9999.</summary>
+    public static DateTimeOffset? FromUnix(long value, bool milliseconds)
+    {
+        var (min, max) = milliseconds
+            ? (DateTimeOffset.MinValue.ToUnixTimeMilliseconds(), DateTimeOffset.MaxValue.ToUnixTimeMilliseconds())
+            : (DateTimeOffset.MinValue.ToUnixTimeSeconds(), DateTimeOffset.MaxValue.ToUnixTimeSeconds());
+        return value < min || value > max ? null
+            : milliseconds ? DateTimeOffset.FromUnixTimeMilliseconds(value) : DateTimeOffset.FromUnixTimeSeconds(value);
+    }
 
     /// <summary>Constant-time comparison of what was sent against what we computed.</summary>
     public static bool SameSignature(string? sent, string expected) =>
@@ -117,8 +168,10 @@ internal static class PlatformPayload
     public static string? CheckTimestamp(string header, string? value, DateTimeOffset now, bool iso8601 = false)
     {
         DateTimeOffset? at = iso8601
-            ? DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null
-            : long.TryParse(value, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+            ? ParseTime(value)
+            : long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                ? FromUnix(seconds, milliseconds: false) ?? DateTimeOffset.MaxValue
+                : null;
         return at switch
         {
             null => $"{header}: is required and must be a {(iso8601 ? "ISO 8601 date-time" : "unix time in seconds")}",

@@ -10,7 +10,11 @@ namespace Contacts.Ingestion.Platforms;
 /// </summary>
 public sealed class StandardWebhookAdapter : IPlatformAdapter
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict,
+        AllowDuplicateProperties = false,
+    };
 
     public string Name => "webhook";
 
@@ -36,7 +40,13 @@ public sealed class StandardWebhookAdapter : IPlatformAdapter
 
     public PlatformMapping Map(PlatformRequest request)
     {
-        var root = PlatformPayload.ParseJson(request);
+        // Read as a direct event is: names in any case, so two that differ only in case are one field given twice.
+        var root = PlatformPayload.ParseJson(request, ignoreCase: true);
+        if (ContactEventShape.Check(root) is { Count: > 0 } wrongTypes)
+        {
+            var (field, rules) = wrongTypes.First();
+            throw new PlatformFormatException(field, rules[0]);
+        }
         try
         {
             return PlatformMapping.Of(root.Deserialize<ContactEventV1>(Json)!);

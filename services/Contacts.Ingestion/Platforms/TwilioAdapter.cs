@@ -80,8 +80,11 @@ public sealed class TwilioAdapter : IPlatformAdapter
         var customer = outbound ? Get("To") : Get("From");
         var whatsapp = customer?.StartsWith("whatsapp:", StringComparison.Ordinal) == true;
         var address = customer?.Replace("whatsapp:", "", StringComparison.Ordinal).Replace("client:", "", StringComparison.Ordinal);
-        var occurredAt = DateTimeOffset.TryParse(Get("Timestamp"), System.Globalization.CultureInfo.InvariantCulture,
-            System.Globalization.DateTimeStyles.AssumeUniversal, out var at) ? at : request.ReceivedAt;
+        // Twilio sends Timestamp on status callbacks only; a message webhook happened when it arrived. One that is there but no
+        // date-time (or none that exists, such as 0001-01-01T00:00:00+01:00) is refused rather than replaced by our clock.
+        var occurredAt = Get("Timestamp") is not { } timestamp ? request.ReceivedAt
+            : PlatformPayload.ParseTime(timestamp)
+                ?? throw new PlatformFormatException("Timestamp", "must be a date-time, such as Tue, 10 Aug 2010 20:35:35 +0000, within years 0001 to 9999");
 
         if (callSid is not null)
         {

@@ -74,7 +74,7 @@ public sealed class ZendeskAdapter : IPlatformAdapter
             Channel = channel,
             Direction = "inbound",
             Kind = kind,
-            OccurredAt = root.Time("time") ?? detail.Time("updated_at"),
+            OccurredAt = root.Time("time", "time") ?? detail.Time("updated_at", "detail.updated_at"),
             Identifiers = requester is { Length: > 0 }
                 ? new IdentifiersV1 { CrmId = $"zendesk-user:{requester}" }
                 : new IdentifiersV1 { Handle = $"zendesk-ticket:{ticketId}" },

@@ -5,6 +5,7 @@ using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
+using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -36,6 +37,10 @@ public static class ServiceDefaultsExtensions
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
+        // Services trust only the gateway, which proves itself with Internal:Key: no key, no start (unless local development says so).
+        builder.Services.AddOptions<InternalKeyOptions>().Bind(builder.Configuration.GetSection("Internal")).ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<InternalKeyOptions>, InternalKeyValidation>();
+        builder.Services.AddHostedService<InternalKeyWarning>();
         return builder;
     }
 

@@ -9,6 +9,11 @@ public static class JsonBody
     {
         try
         {
+            // A duplicated member or text that is not Unicode is refused rather than read one way of several.
+            if (JsonAmbiguity.Find(System.Text.Encoding.UTF8.GetBytes(body), options.PropertyNameCaseInsensitive) is [var first, ..])
+            {
+                return (null, new() { [first.Field] = [first.Rule] });
+            }
             return JsonSerializer.Deserialize<T>(body, options) is { } value
                 ? (value, new())
                 : (null, new() { ["body"] = ["must be a JSON object"] });

@@ -43,4 +43,8 @@ public static class ContactsTelemetry
 
     public static readonly Counter<long> WebhookAttempts =
         Meter.CreateCounter<long>("contacts.webhook.attempts", description: "CRM webhook delivery attempts, by outcome (delivered, pending, failed, disabled)");
+
+    public static readonly Counter<long> UnexpectedFailures =
+        Meter.CreateCounter<long>("contacts.http.unexpected_failures",
+            description: "Requests answered 500: failures a retry cannot fix, by exception type and endpoint (503s for outages are not counted)");
 }

@@ -117,7 +117,8 @@ public sealed class HostileCorpusTests(ServersFixture servers, HostileCorpusPipe
             : spec.TryGetProperty("raw", out var raw) ? raw.GetString()!
             : spec.TryGetProperty("body", out var json) ? json.GetRawText()
             : "";
-        request.Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+        // rawBase64: exact bytes, such as those that are not UTF-8 (the generated-input test writes what it finds this way).
+        request.Content = new ByteArrayContent(spec.TryGetProperty("rawBase64", out var bytes) ? Convert.FromBase64String(bytes.GetString()!) : Encoding.UTF8.GetBytes(body));
         if (contentType is not null)
         {
             request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
