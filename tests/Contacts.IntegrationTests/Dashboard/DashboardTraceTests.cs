@@ -25,8 +25,9 @@ public sealed partial class DashboardTraceTests(ServersFixture servers, ITestOut
     [Fact]
     public async Task The_demo_journeys_trace_shows_every_service_and_the_CRM_webhook_call_with_no_phone_or_email_on_the_page()
     {
-        var chromium = ChromiumPath();
         var took = Stopwatch.StartNew();
+        // Launched while the pipeline starts: the browser's start costs seconds a loaded machine does not have to spare.
+        await using var chromium = new HeadlessChromium(ChromiumPath());
         await using var dashboard = await AspireDashboard.StartAsync(Path.Combine(ServersFixture.LogRoot, "aspire-dashboard"));
         await using var pipeline = await TestPipeline.Create(await servers.Isolate("dashboard"), environment: dashboard.ExporterEnvironment);
         using var http = pipeline.Client();
@@ -45,17 +46,8 @@ public sealed partial class DashboardTraceTests(ServersFixture servers, ITestOut
         var (traceId, webhookSpanId) = (traceparent![1], traceparent[2]);
         output.WriteLine($"pipeline and journey: {took.Elapsed.TotalSeconds:0.0} s; trace {traceId}, webhook span {webhookSpanId}");
 
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            ChromiumSandbox = false,
-            Args = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"],
-        });
         // Tall enough for every span of the trace beside the details of the webhook call, so the screenshot shows them all.
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1600, Height = 1500 } });
+        var page = await chromium.NewPage(width: 1600, height: 1700);
 
         // Services export every second, so the last spans may reach the dashboard after the webhook: reload until all are there.
         // Each row of the trace's grid is titled "resource: span name".
@@ -144,5 +136,51 @@ public sealed partial class DashboardTraceTests(ServersFixture servers, ITestOut
         Assert.True(File.Exists(path),
             $"Chromium is not at {path}: this test drives a real browser. Install it with `apt-get install chromium` (.ci/run does), or set CONTACTS_CHROMIUM.");
         return path;
+    }
+}
+
+/// <summary>Debian's Chromium driven by Playwright, launched as soon as it is created; pages are opened once it has started.</summary>
+internal sealed class HeadlessChromium(string executable) : IAsyncDisposable
+{
+    private readonly Task<(IPlaywright Playwright, IBrowser Browser)> _launched = Launch(executable);
+
+    private static async Task<(IPlaywright, IBrowser)> Launch(string executable)
+    {
+        var playwright = await Playwright.CreateAsync();
+        try
+        {
+            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            {
+                ExecutablePath = executable,
+                Headless = true,
+                // As root Chromium refuses to start with its sandbox.
+                ChromiumSandbox = false,
+                Args = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync"],
+            });
+            return (playwright, browser);
+        }
+        catch
+        {
+            playwright.Dispose();
+            throw;
+        }
+    }
+
+    public async Task<IPage> NewPage(int width, int height) =>
+        await (await _launched).Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = width, Height = height } });
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            var (playwright, browser) = await _launched;
+            await browser.DisposeAsync();
+            playwright.Dispose();
+        }
+        catch (Exception) when (!_launched.IsCompletedSuccessfully)
+        {
+            // it never started: NewPage has reported why
+        }
     }
 }
