@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Contacts.Dev.Dashboard;
 using Contacts.Dev.Pipeline;
 using Contacts.Dev.Servers;
 
@@ -11,13 +12,16 @@ if (args is ["smoke", ..])
     return await Contacts.Dev.Smoke.ComposeSmoke.Run(args[1..]);
 }
 var demo = args.Contains("--demo");
+var withDashboard = !args.Contains("--no-dashboard");
 var port = args.SkipWhile(a => a != "--port").Skip(1).FirstOrDefault() is { } p ? int.Parse(p) : (int?)null;
 if (args.Contains("--help") || args.Contains("-h"))
 {
     Console.WriteLine("""
-        usage: tools/run [--demo] [--port N]
-          --demo    push a sample journey (call, web form, email) and show the stitched customer and the alert
-          --port N  the gateway's port (default: a free one)
+        usage: tools/run [--demo] [--port N] [--no-dashboard]
+          --demo          push a sample journey (call, web form, email) and show the stitched customer and the alert
+          --port N        the gateway's port (default: a free one)
+          --no-dashboard  leave out the Aspire dashboard (by default it runs on loopback and every service exports
+                          its traces, metrics and logs to it)
         environment: CONTACTS_POSTGRES (Npgsql connection string), CONTACTS_RABBITMQ (amqp URI) and
           CONTACTS_RABBITMQ_MANAGEMENT (http URI) use servers of your own instead of starting local ones;
           CONTACTS_WEBHOOK_URL / CONTACTS_WEBHOOK_SECRET set a deployment-wide CRM endpoint in configuration
@@ -44,19 +48,22 @@ catch (InvalidOperationException ex)
 }
 using var runLockHeld = runLock;
 Leftovers.StopOrphanedServices(root);
-Console.WriteLine("Starting PostgreSQL and RabbitMQ...");
+Console.WriteLine(withDashboard ? "Starting PostgreSQL, RabbitMQ and the Aspire dashboard..." : "Starting PostgreSQL and RabbitMQ...");
 var postgresTask = Environment.GetEnvironmentVariable("CONTACTS_POSTGRES") is { Length: > 0 } pg
     ? Task.FromResult(PostgresServer.External(pg))
     : PostgresServer.StartAsync(dataRoot, durable: true, stop.Token);
 var rabbitTask = Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ") is { Length: > 0 } amqp
     ? Task.FromResult(RabbitMqServer.External(amqp, Environment.GetEnvironmentVariable("CONTACTS_RABBITMQ_MANAGEMENT") ?? ""))
     : RabbitMqServer.StartAsync(dataRoot, durable: true, stop.Token);
+var dashboardTask = withDashboard ? StartDashboard() : Task.FromResult<AspireDashboard?>(null);
+async Task<AspireDashboard?> StartDashboard() => await AspireDashboard.StartAsync(Path.Combine(dataRoot, "logs"), stop.Token);
 PostgresServer startedPostgres;
 RabbitMqServer startedRabbit;
+AspireDashboard? startedDashboard;
 try
 {
-    // If one fails to start, the other is stopped too: nothing of this run is left running.
-    (startedPostgres, startedRabbit) = await StartTogether.All(postgresTask, rabbitTask);
+    // If one fails to start, the others are stopped too: nothing of this run is left running.
+    (startedPostgres, startedRabbit, startedDashboard) = await StartTogether.All(postgresTask, rabbitTask, dashboardTask);
 }
 catch (Exception ex) when (ex is InvalidOperationException or TimeoutException or OperationCanceledException)
 {
@@ -65,6 +72,7 @@ catch (Exception ex) when (ex is InvalidOperationException or TimeoutException o
 }
 await using var postgres = startedPostgres;
 await using var rabbit = startedRabbit;
+await using var dashboard = startedDashboard;
 await postgres.CreateDatabaseAsync("contacts", stop.Token);
 await rabbit.CreateVirtualHostAsync("contacts", stop.Token);
 
@@ -75,7 +83,7 @@ var secret = Environment.GetEnvironmentVariable("CONTACTS_WEBHOOK_SECRET") is { 
 await using var crm = deploymentWebhook is not null
     ? null
     : new CrmWebhookReceiver(secret, w => Console.WriteLine(
-        $"\n[CRM] webhook {w.Id} received, signature {(w.SignatureValid ? "valid" : "INVALID")}:\n{Pretty(w.Body)}\n"));
+        $"\n[CRM] webhook {w.Id} received, signature {(w.SignatureValid ? "valid" : "INVALID")}:\n{Pretty(w.Body)}\n{TraceLine(w)}"));
 
 var operatorKey = "op_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
 var apiKey = "ck_demo_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
@@ -91,7 +99,10 @@ await using var pipeline = new LocalPipeline(new PipelineSettings
     GatewayPort = port,
     OperatorKey = operatorKey,
     // The stand-in CRM listens on loopback: an address subscriptions may only call when the operator allows private ones.
-    Environment = new Dictionary<string, string?> { ["Alerting__Webhook__AllowPrivateAddresses"] = "true" },
+    Environment = new Dictionary<string, string?>(dashboard?.ExporterEnvironment ?? new Dictionary<string, string?>())
+    {
+        ["Alerting__Webhook__AllowPrivateAddresses"] = "true",
+    },
 });
 Console.WriteLine("Starting ingestion, identity, effort, alerting and the gateway...");
 try
@@ -134,6 +145,7 @@ Console.WriteLine($$"""
       operator key:  {{operatorKey}}  (for /admin: keys per tenant)
       CRM webhook:   {{crmLine}}
       service logs:  {{Path.Combine(dataRoot, "logs")}}
+    {{(dashboard is null ? "  (no dashboard: started with --no-dashboard)" : $"  dashboard: {dashboard.Url}  (traces, metrics and logs of every service)")}}
 
     Push a contact event:
       curl -X POST {{gateway}}v1/events -H 'Authorization: Bearer {{apiKey}}' -H 'Content-Type: application/json' \
@@ -196,6 +208,12 @@ static async Task RunDemo(Uri gateway, string apiKey, CancellationToken ct)
     }
     Console.WriteLine("The demo customer did not show its three contacts within 30 s; see the service logs.");
 }
+
+// Where the alert's trace is on screen: the CRM received its id in traceparent (00-traceid-spanid-flags).
+string TraceLine(ReceivedWebhook webhook) =>
+    dashboard is not null && webhook.Traceparent?.Split('-') is [_, var traceId, _, _]
+        ? $"Its trace, from the gateway to this webhook: {dashboard.TracePage(traceId)}\n"
+        : "";
 
 static string Pretty(string json)
 {

@@ -9,7 +9,7 @@ namespace Contacts.Dev.Servers;
 public static class Leftovers
 {
     /// <summary>
-    /// Services of this checkout whose runner died (orphans, adopted by init): killed, so they neither hold ports nor retry
+    /// Services (and the dashboard) of this checkout whose runner died (orphans, adopted by init): killed, so they neither hold ports nor retry
     /// against servers that are gone. Services a live test run started have their test host as parent and are left alone.
     /// </summary>
     public static void StopOrphanedServices(string repositoryRoot)
@@ -17,11 +17,16 @@ public static class Leftovers
         var prefixes = new[] { "services", "gateway" }.Select(f => Path.Combine(repositoryRoot, f) + Path.DirectorySeparatorChar).ToArray();
         foreach (var (pid, parent, args) in ProcFs.Processes())
         {
-            if (parent != 1 || args.Length < 2 || Path.GetFileName(args[0]) != "dotnet" || !prefixes.Any(p => args[1].StartsWith(p, StringComparison.Ordinal)))
+            var service = parent == 1 && args.Length >= 2 && Path.GetFileName(args[0]) == "dotnet" && prefixes.Any(p => args[1].StartsWith(p, StringComparison.Ordinal));
+            // The dashboard runs from the NuGet cache, shared by every checkout: only the one this checkout started is ours.
+            var dashboard = parent == 1 && args.Length >= 1 && Path.GetFileName(args[0]) == "Aspire.Dashboard"
+                && ProcFs.Environment(pid).Contains($"{Dashboard.AspireDashboard.CheckoutVariable}={repositoryRoot}");
+            if (!service && !dashboard)
             {
                 continue;
             }
-            Console.WriteLine($"{Path.GetFileNameWithoutExtension(args[1])} left running by an earlier run that did not stop (pid {pid}): stopping it");
+            var name = dashboard ? "the Aspire dashboard" : Path.GetFileNameWithoutExtension(args[1]);
+            Console.WriteLine($"{name} left running by an earlier run that did not stop (pid {pid}): stopping it");
             try
             {
                 using var process = Process.GetProcessById(pid);

@@ -11,6 +11,19 @@ public static class ProcFs
         return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
+    /// <summary>A process's environment as NAME=value entries; none when it has gone or is not ours to read.</summary>
+    public static IReadOnlyList<string> Environment(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>The processes of this machine as /proc shows them: id, parent id, command line.</summary>
     public static IEnumerable<(int Pid, int ParentPid, string[] Args)> Processes()
     {
@@ -20,7 +33,7 @@ public static class ProcFs
         }
         foreach (var entry in Directory.EnumerateDirectories("/proc"))
         {
-            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == Environment.ProcessId)
+            if (!int.TryParse(Path.GetFileName(entry), out var pid) || pid == System.Environment.ProcessId)
             {
                 continue;
             }

@@ -25,6 +25,33 @@ public static class StartTogether
             throw;
         }
     }
+
+    /// <summary>Three at once; the third may be null (a piece the caller chose to leave out).</summary>
+    public static async Task<(T1, T2, T3)> All<T1, T2, T3>(Task<T1> first, Task<T2> second, Task<T3> third)
+        where T1 : IAsyncDisposable where T2 : IAsyncDisposable where T3 : IAsyncDisposable?
+    {
+        try
+        {
+            await Task.WhenAll(first, second, third);
+            return (first.Result, second.Result, third.Result);
+        }
+        catch
+        {
+            if (first.IsCompletedSuccessfully)
+            {
+                await first.Result.DisposeAsync();
+            }
+            if (second.IsCompletedSuccessfully)
+            {
+                await second.Result.DisposeAsync();
+            }
+            if (third.IsCompletedSuccessfully && third.Result is { } started)
+            {
+                await started.DisposeAsync();
+            }
+            throw;
+        }
+    }
 }
 
 /// <summary>
