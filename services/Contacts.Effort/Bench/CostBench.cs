@@ -10,7 +10,7 @@ namespace Contacts.Effort.Bench;
 /// <summary>
 /// `Contacts.Effort bench-cost [--history N] [--samples N]`: the cost of scoring one new contact event for a customer with
 /// N past contacts against one with 10, on the real PostgreSQL of ConnectionStrings:postgres (a tenant of its own), through
-/// the consumer's own step (inbox, snapshot load, score, versioned save, journeys, outbox). Past contacts are stored events
+/// the consumer's own step for a batch (inbox, one load, score, one versioned write per table, outbox), here of one contact. Past contacts are stored events
 /// re-scored once by replay, as a settings change would; each sample alternates the two customers so load hits both alike.
 /// </summary>
 public static class CostBench
@@ -38,7 +38,8 @@ public static class CostBench
                 // Eight days apart: each new contact opens a journey, as a returning customer's would, so the open window stays alike.
                 var contact = Attributed(tenant, customer, $"new-{i}", now.AddDays(-29 + (i + 20) * 8));
                 var clock = Stopwatch.StartNew();
-                await database.HandleOnce("bench-cost", Guid.NewGuid(), s => ContactAttributedConsumer.Score(s, store, contact, CancellationToken.None), CancellationToken.None);
+                await database.HandleSet("bench-cost", [Guid.NewGuid()],
+                    (s, _) => ContactAttributedBatchConsumer.ScoreSet(s, store, [(contact, null)], CancellationToken.None), CancellationToken.None);
                 if (i >= 0)
                 {
                     times[customer].Add(clock.Elapsed.TotalMilliseconds);

@@ -88,6 +88,219 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         return new ScoringInputs(isErased, effective, survivorId, survivor);
     }
 
+    /// <summary>
+    /// What a batch decides on (<see cref="EffortBatchState"/>) in one round trip; only a merge chain whose survivor no item
+    /// names takes another, per link.
+    /// </summary>
+    public async Task<EffortBatchState> LoadBatch(Session session, IReadOnlyList<ContactAttributed> items, CancellationToken ct)
+    {
+        var named = items.Select(i => i.CustomerId).ToArray();
+        var erased = new HashSet<Guid>();
+        var settings = new Dictionary<string, EffortSettings>();
+        var snapshots = new Dictionary<Guid, CustomerSnapshot>();
+        var below = new Dictionary<Guid, List<Guid>>();
+        Guid[] wanted = [.. named.Concat(items.SelectMany(i => i.MergedCustomerIds)).Distinct()];
+        var first = true;
+        while (wanted.Length > 0)
+        {
+            await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+            if (first)
+            {
+                var erasedQuery = new NpgsqlBatchCommand("select customer_id from erased_customers where customer_id = any(@ids)");
+                erasedQuery.Parameters.AddWithValue("ids", named.Distinct().ToArray());
+                var settingsQuery = new NpgsqlBatchCommand("select tenant_id, settings from effort_settings where tenant_id = any(@t)");
+                settingsQuery.Parameters.AddWithValue("t", items.Select(i => i.TenantId).Distinct().ToArray());
+                batch.BatchCommands.Add(erasedQuery);
+                batch.BatchCommands.Add(settingsQuery);
+            }
+            var snapshotQuery = new NpgsqlBatchCommand("""
+                select customer_id, tenant_id, version, merged_into, snapshot from customer_effort where customer_id = any(@ids)
+                """);
+            snapshotQuery.Parameters.AddWithValue("ids", wanted);
+            var belowQuery = new NpgsqlBatchCommand("""
+                with recursive absorbed(id, parent) as (
+                    select customer_id, merged_into from customer_effort where merged_into = any(@ids)
+                    union
+                    select e.customer_id, e.merged_into from customer_effort e join absorbed a on e.merged_into = a.id)
+                select id, parent from absorbed
+                """);
+            belowQuery.Parameters.AddWithValue("ids", wanted);
+            batch.BatchCommands.Add(snapshotQuery);
+            batch.BatchCommands.Add(belowQuery);
+            await using (var reader = await batch.ExecuteReaderAsync(ct))
+            {
+                if (first)
+                {
+                    while (await reader.ReadAsync(ct))
+                    {
+                        erased.Add(reader.GetGuid(0));
+                    }
+                    await reader.NextResultAsync(ct);
+                    while (await reader.ReadAsync(ct))
+                    {
+                        settings[reader.GetString(0)] = SettingsFrom(reader.GetString(1));
+                    }
+                    await reader.NextResultAsync(ct);
+                }
+                while (await reader.ReadAsync(ct))
+                {
+                    var id = reader.GetGuid(0);
+                    snapshots[id] = new CustomerSnapshot(id, reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetGuid(3),
+                        JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(4), Json)!);
+                }
+                await reader.NextResultAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    var (id, parent) = (reader.GetGuid(0), reader.GetGuid(1));
+                    var list = below.TryGetValue(parent, out var known) ? known : below[parent] = [];
+                    if (!list.Contains(id))
+                    {
+                        list.Add(id);
+                    }
+                }
+            }
+            first = false;
+            wanted = [.. snapshots.Values.Select(s => s.MergedInto).OfType<Guid>().Where(id => !snapshots.ContainsKey(id)).Distinct()];
+        }
+        foreach (var tenant in items.Select(i => i.TenantId).Where(t => !settings.ContainsKey(t)))
+        {
+            settings[tenant] = defaults.Value;
+        }
+        return new EffortBatchState(erased, settings, snapshots, below.ToDictionary(b => b.Key, b => (IReadOnlyList<Guid>)b.Value));
+    }
+
+    /// <summary>
+    /// Writes what a batch decided in one round trip, one statement per table: the events kept for replay, the merged
+    /// customers' events moved, each customer's row at its new version (checked against the version it was read at: when
+    /// another writer saved first this throws ConcurrencyException and the batch is rolled back), and the journeys.
+    /// </summary>
+    public static async Task SaveBatch(Session session, EffortBatchDecision decision, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        if (decision.Received.Count > 0)
+        {
+            var events = new NpgsqlBatchCommand("""
+                insert into contact_events (contact_event_id, tenant_id, customer_id, occurred_at, data)
+                select id, tenant, customer, at, data::jsonb from unnest(@ids, @tenants, @customers, @at, @data) as e(id, tenant, customer, at, data)
+                on conflict (contact_event_id) do nothing
+                """);
+            events.Parameters.AddWithValue("ids", decision.Received.Select(r => r.Event.EventId).ToArray());
+            events.Parameters.AddWithValue("tenants", decision.Received.Select(r => r.TenantId).ToArray());
+            events.Parameters.AddWithValue("customers", decision.Received.Select(r => r.CustomerId).ToArray());
+            events.Parameters.AddWithValue("at", decision.Received.Select(r => r.Event.OccurredAt).ToArray());
+            events.Parameters.AddWithValue("data", decision.Received.Select(r => JsonSerializer.Serialize(r.Event, Json)).ToArray());
+            batch.BatchCommands.Add(events);
+        }
+        if (decision.Moves.Count > 0)
+        {
+            var moves = new NpgsqlBatchCommand("""
+                update contact_events c set customer_id = m.target from unnest(@from, @to, @tenants) as m(source, target, tenant)
+                where c.customer_id = m.source and c.tenant_id = m.tenant
+                """);
+            moves.Parameters.AddWithValue("from", decision.Moves.Select(m => m.From).ToArray());
+            moves.Parameters.AddWithValue("to", decision.Moves.Select(m => m.To).ToArray());
+            moves.Parameters.AddWithValue("tenants", decision.Moves.Select(m => m.TenantId).ToArray());
+            batch.BatchCommands.Add(moves);
+        }
+        var created = decision.Customers.Where(c => c.ExpectedVersion is null).ToList();
+        var updated = decision.Customers.Where(c => c.ExpectedVersion is not null).ToList();
+        NpgsqlBatchCommand? insert = null, update = null;
+        if (created.Count > 0)
+        {
+            insert = CustomerRows(created, """
+                insert into customer_effort (customer_id, tenant_id, score, predicted, contacts_in_window, channels_in_window, drivers,
+                    contact_event_id, version, snapshot, journey_id, merged_into)
+                select id, tenant, score, predicted, contacts, channels, drivers::jsonb, event, version, snapshot::jsonb, journey, merged
+                from unnest(@ids, @tenants, @expected, @versions, @scores, @predicted, @contacts, @channels, @drivers, @events, @snapshots, @journeys, @merged)
+                    as u(id, tenant, expected, version, score, predicted, contacts, channels, drivers, event, snapshot, journey, merged)
+                on conflict (customer_id) do nothing
+                """);
+            batch.BatchCommands.Add(insert);
+        }
+        if (updated.Count > 0)
+        {
+            update = CustomerRows(updated, """
+                update customer_effort c set score = u.score, predicted = u.predicted, contacts_in_window = u.contacts,
+                    channels_in_window = u.channels, drivers = u.drivers::jsonb, contact_event_id = coalesce(u.event, c.contact_event_id),
+                    version = u.version, snapshot = u.snapshot::jsonb, journey_id = u.journey, merged_into = u.merged, scored_at = now()
+                from unnest(@ids, @tenants, @expected, @versions, @scores, @predicted, @contacts, @channels, @drivers, @events, @snapshots, @journeys, @merged)
+                    as u(id, tenant, expected, version, score, predicted, contacts, channels, drivers, event, snapshot, journey, merged)
+                where c.customer_id = u.id and c.version = u.expected
+                """);
+            batch.BatchCommands.Add(update);
+        }
+        AddBatchJourneys(batch, decision.Customers);
+        await batch.ExecuteNonQueryAsync(ct);
+        if (insert is not null && insert.RecordsAffected != created.Count || update is not null && update.RecordsAffected != updated.Count)
+        {
+            // Another writer saved one of these customers first: the batch is decided again (item by item) on fresh state.
+            var first = (insert is not null && insert.RecordsAffected != created.Count ? created : updated)[0];
+            throw new ConcurrencyException(first.CustomerId, first.ExpectedVersion ?? 0, null);
+        }
+    }
+
+    private static NpgsqlBatchCommand CustomerRows(IReadOnlyList<CustomerWrite> rows, string sql)
+    {
+        var cmd = new NpgsqlBatchCommand(sql);
+        var worst = rows.Select(r => r.Evaluation?.Worst).ToArray();
+        cmd.Parameters.AddWithValue("ids", rows.Select(r => r.CustomerId).ToArray());
+        cmd.Parameters.AddWithValue("tenants", rows.Select(r => r.TenantId).ToArray());
+        cmd.Parameters.AddWithValue("expected", rows.Select(r => r.ExpectedVersion ?? 0).ToArray());
+        cmd.Parameters.AddWithValue("versions", rows.Select(r => r.Version).ToArray());
+        cmd.Parameters.AddWithValue("scores", rows.Select(r => r.Evaluation?.Score ?? 0).ToArray());
+        cmd.Parameters.AddWithValue("predicted", worst.Select(w => w?.Score.Predicted ?? 0).ToArray());
+        cmd.Parameters.AddWithValue("contacts", worst.Select(w => w?.Journey.Interactions.Count() ?? 0).ToArray());
+        cmd.Parameters.AddWithValue("channels", worst.Select(w => w?.Journey.Channels.Count ?? 0).ToArray());
+        cmd.Parameters.AddWithValue("drivers", worst.Select(w => JsonSerializer.Serialize(w?.Score.Drivers ?? [], Json)).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("events", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = rows.Select(r => r.LastEventId).ToArray() });
+        cmd.Parameters.AddWithValue("snapshots", rows.Select(r => JsonSerializer.Serialize(r.Retained, Json)).ToArray());
+        cmd.Parameters.Add(new NpgsqlParameter("journeys", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = worst.Select(w => w?.Journey.Id).ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("merged", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = rows.Select(r => r.MergedInto).ToArray() });
+        return cmd;
+    }
+
+    /// <summary>
+    /// Every journey of the scored customers in one statement, after forgetting in one other their renamed open journeys
+    /// (as <see cref="AddJourneys"/> does for one) and all journeys of the customers merged away.
+    /// </summary>
+    private static void AddBatchJourneys(NpgsqlBatch batch, IReadOnlyList<CustomerWrite> customers)
+    {
+        var scored = customers.Where(c => c.Evaluation is not null).ToList();
+        var journeys = scored.SelectMany(c => c.Evaluation!.Journeys.Select(j => (c.CustomerId, c.TenantId, j))).ToList();
+        var forget = new NpgsqlBatchCommand("""
+            delete from journeys j where j.customer_id = any(@merged)
+                or (j.customer_id = any(@scored) and j.status = 'open'
+                    and not exists (select 1 from unnest(@kc, @kj) as k(customer, journey) where k.customer = j.customer_id and k.journey = j.journey_id))
+            """);
+        forget.Parameters.AddWithValue("merged", customers.Where(c => c.Evaluation is null).Select(c => c.CustomerId).ToArray());
+        forget.Parameters.AddWithValue("scored", scored.Select(c => c.CustomerId).ToArray());
+        forget.Parameters.AddWithValue("kc", journeys.Select(j => j.CustomerId).ToArray());
+        forget.Parameters.AddWithValue("kj", journeys.Select(j => j.j.Journey.Id).ToArray());
+        batch.BatchCommands.Add(forget);
+        if (journeys.Count == 0)
+        {
+            return;
+        }
+        var upsert = new NpgsqlBatchCommand("""
+            insert into journeys (customer_id, journey_id, tenant_id, topic, status, opened_at, last_at, score, predicted, ces_score)
+            select * from unnest(@c, @j, @t, @topic, @status, @opened, @last, @score, @predicted, @ces)
+            on conflict (customer_id, journey_id) do update set topic = excluded.topic, status = excluded.status,
+                opened_at = excluded.opened_at, last_at = excluded.last_at, score = excluded.score,
+                predicted = excluded.predicted, ces_score = excluded.ces_score
+            """);
+        upsert.Parameters.AddWithValue("c", journeys.Select(j => j.CustomerId).ToArray());
+        upsert.Parameters.AddWithValue("j", journeys.Select(j => j.j.Journey.Id).ToArray());
+        upsert.Parameters.AddWithValue("t", journeys.Select(j => j.TenantId).ToArray());
+        upsert.Parameters.Add(new NpgsqlParameter("topic", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = journeys.Select(j => j.j.Journey.Topic).ToArray() });
+        upsert.Parameters.AddWithValue("status", journeys.Select(j => j.j.Status).ToArray());
+        upsert.Parameters.AddWithValue("opened", journeys.Select(j => j.j.Journey.OpenedAt).ToArray());
+        upsert.Parameters.AddWithValue("last", journeys.Select(j => j.j.Journey.LastAt).ToArray());
+        upsert.Parameters.AddWithValue("score", journeys.Select(j => j.j.Score.Score).ToArray());
+        upsert.Parameters.AddWithValue("predicted", journeys.Select(j => j.j.Score.Predicted).ToArray());
+        upsert.Parameters.Add(new NpgsqlParameter("ces", NpgsqlDbType.Array | NpgsqlDbType.Integer) { Value = journeys.Select(j => j.j.Score.CesScore).ToArray() });
+        batch.BatchCommands.Add(upsert);
+    }
+
     /// <summary>Follows merges recorded in the snapshots, so a contact for a merged customer counts for the survivor.</summary>
     public static async Task<(Guid Id, CustomerSnapshot? Snapshot)> Survivor(Session session, Guid customerId, CancellationToken ct)
     {

@@ -18,7 +18,10 @@ public sealed partial class Database(
 {
     public NpgsqlDataSource DataSource => dataSource;
 
-    public async Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct)
+    public Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct) => InTransaction(work, ct, messages: 1);
+
+    /// <summary>As above, for work on this many messages at once (what fault injection counts as committed).</summary>
+    private async Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct, int messages)
     {
         await migrations.WaitAsync(ct);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -27,7 +30,7 @@ public sealed partial class Database(
         var result = await work(session);
         var published = await session.FlushOutbox(ct);
         await transaction.CommitAsync(ct);
-        AfterCommit(published > 0 ? 1 : 0);
+        AfterCommit(published > 0 ? messages : 0);
         return result;
     }
 
@@ -92,7 +95,10 @@ public sealed class Session
     public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
 
     /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
-    public void Publish<T>(T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id, null));
+    public void Publish<T>(T message, Guid messageId) where T : class => Publish(message, messageId, Activity.Current);
+
+    /// <summary>As above, in the trace of the given span (one item of a batch decided as a set) rather than the current one.</summary>
+    public void Publish<T>(T message, Guid messageId, Activity? span) where T : class => _outgoing.Add((messageId, message, span?.Id, null));
 
     /// <summary>
     /// Sends to one queue after commit, through the outbox (a batch consumer's failed items, each on its way back to its

@@ -66,6 +66,50 @@ public sealed partial class Database
         return [.. waiting.Select(w => w.Done.Task.Exception?.InnerException)];
     }
 
+    /// <summary>
+    /// The items of one batch message decided as a set: one transaction holds one inbox statement (which of them this
+    /// consumer has not handled yet), the work on those items at once (its loads and writes one statement per table),
+    /// one outbox statement and one commit. Returns the indexes of the fresh items; the others were duplicates. When
+    /// anything fails the transaction is rolled back and the exception thrown: nothing took effect, and the caller
+    /// handles the items one by one instead (<see cref="HandleEach"/>).
+    /// </summary>
+    public Task<IReadOnlyList<int>> HandleSet(string consumer, IReadOnlyList<Guid> messageIds, Func<Session, IReadOnlyList<int>, Task> work,
+        CancellationToken ct) =>
+        InTransaction(async session =>
+        {
+            var fresh = new HashSet<Guid>();
+            await using (var inbox = session.Command("""
+                insert into inbox (consumer, message_id) select @c, m from unnest(@m) as m on conflict do nothing returning message_id
+                """))
+            {
+                inbox.Parameters.AddWithValue("c", consumer);
+                inbox.Parameters.AddWithValue("m", messageIds.Distinct().ToArray());
+                await using var reader = await inbox.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                {
+                    fresh.Add(reader.GetGuid(0));
+                }
+            }
+            var indexes = new List<int>(messageIds.Count);
+            for (var i = 0; i < messageIds.Count; i++)
+            {
+                // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
+                if (fresh.Remove(messageIds[i]))
+                {
+                    indexes.Add(i);
+                }
+                else
+                {
+                    RecordDuplicate(consumer);
+                }
+            }
+            if (indexes.Count > 0)
+            {
+                await work(session, indexes);
+            }
+            return (IReadOnlyList<int>)indexes;
+        }, ct, messages: messageIds.Count);
+
     private Task<object?> Together(string name, Waiting item)
     {
         _batchers.GetOrAdd(name, n => new Batcher(this, n)).Add(item);

@@ -26,6 +26,10 @@ public static class ContactsTelemetry
         Meter.CreateCounter<long>("contacts.consume.shared_transaction.fallbacks",
             description: "Shared transactions rolled back and their messages handled one by one, per consumer");
 
+    public static readonly Counter<long> SetDecisionFallbacks =
+        Meter.CreateCounter<long>("contacts.consume.set.fallbacks",
+            description: "Batches whose decision as a set failed (a version race, an invalid item) and whose items were handled one by one, per consumer");
+
     public static readonly Counter<long> BatchItemsSplitOut =
         Meter.CreateCounter<long>("contacts.consume.batch.split_out",
             description: "Items of a batch message that failed and were sent back to their queue alone, per consumer");
