@@ -25,6 +25,7 @@ public static class WebhookDeliverySetup
         // Every CRM URL, the deployment-wide one and subscribers': every resolved address checked at connect time, redirects not followed.
         builder.Services.AddCrmClients();
         builder.Services.AddHostedService<WebhookDispatcher>();
+        builder.Services.AddHostedService<SubscriptionMonitor>();
         builder.Services.AddOptions<AmqpSubscriptionOptions>().Bind(builder.Configuration.GetSection("Alerting:Amqp"));
         builder.Services.AddHttpClient(QueueAccess.HttpClientName);
         builder.Services.AddSingleton<QueueAccess>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Contacts.ServiceDefaults.Telemetry;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -147,6 +148,7 @@ internal sealed partial class ReceiveWatchdog(
     ILogger<ReceiveWatchdog> logger) : BackgroundService
 {
     private readonly Dictionary<string, QueueWatch> _watches = [];
+    private readonly ConcurrentDictionary<string, long> _deadLetters = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -155,6 +157,9 @@ internal sealed partial class ReceiveWatchdog(
         {
             return;
         }
+        ContactsTelemetry.Meter.CreateObservableGauge("contacts.dead_letters",
+            () => _deadLetters.Select(q => new Measurement<long>(q.Value, new KeyValuePair<string, object?>("queue", q.Key))),
+            description: "Messages waiting in each of this service's <queue>_error queues (0 before any has failed)");
         IConnection? connection = null;
         try
         {
@@ -169,6 +174,7 @@ internal sealed partial class ReceiveWatchdog(
                 {
                     connection ??= await broker.Value.CreateConnectionFactory().CreateConnectionAsync("contacts-watchdog", stoppingToken);
                     await Check(connection, settings, stoppingToken);
+                    await CountDeadLetters(connection, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested && ex is not RestartFailedException)
                 {
@@ -206,6 +212,11 @@ internal sealed partial class ReceiveWatchdog(
         await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
         foreach (var (queue, endpoint) in activity.Endpoints)
         {
+            if (!_watches.ContainsKey(queue))
+            {
+                // Zero restarts is exported too, so a dashboard or an alert rule finds the series before the first restart.
+                ContactsTelemetry.ReceiveEndpointRestarts.Add(0, new KeyValuePair<string, object?>("queue", queue));
+            }
             var waiting = (await channel.QueueDeclarePassiveAsync(queue, ct)).MessageCount;
             var (inHand, progress) = activity.Of(endpoint);
             var now = DateTimeOffset.UtcNow;
@@ -221,6 +232,27 @@ internal sealed partial class ReceiveWatchdog(
             await Restart(queue, endpoint, settings.RestartTimeout, ct);
             _watches[queue] = new QueueWatch(activity.Of(endpoint).Progress, null);
             LogRestarted(logger, queue);
+        }
+    }
+
+    /// <summary>
+    /// What waits in each "&lt;queue&gt;_error": MassTransit declares an error queue when its first message fails, so one
+    /// the broker does not know (404, which closes the channel) holds nothing yet. A channel per queue for that reason.
+    /// </summary>
+    private async Task CountDeadLetters(IConnection connection, CancellationToken ct)
+    {
+        foreach (var queue in activity.Endpoints.Keys)
+        {
+            var errorQueue = queue + "_error";
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+            try
+            {
+                _deadLetters[errorQueue] = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+            {
+                _deadLetters[errorQueue] = 0;
+            }
         }
     }
 

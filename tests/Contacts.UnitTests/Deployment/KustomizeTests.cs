@@ -88,6 +88,24 @@ public sealed class KustomizeTests
         }
     }
 
+    [Fact]
+    public void Production_ships_the_alert_rules_and_the_Grafana_dashboard_for_its_sidecar()
+    {
+        var docs = Render("production");
+        var rules = Assert.Single(docs, d => Kind(d) == "PrometheusRule");
+        Assert.Equal("monitoring.coreos.com/v1", Scalar(rules, "apiVersion"));
+        Assert.NotEmpty(Sequence(rules, "spec", "groups"));
+        var dashboard = Assert.Single(docs, d => Kind(d) == "ConfigMap" && Scalar(d, "metadata", "labels", "grafana_dashboard") == "1");
+        var json = Scalar(dashboard, "data", "contacts-dashboard.json");
+        Assert.NotNull(json);
+        using var parsed = System.Text.Json.JsonDocument.Parse(json);
+        Assert.Equal("contacts-pipeline", parsed.RootElement.GetProperty("uid").GetString());
+        Assert.True(parsed.RootElement.GetProperty("panels").GetArrayLength() >= 10);
+        // Shipped as written: the dashboard in the ConfigMap is the file in the repository.
+        Assert.Equal(File.ReadAllText(System.IO.Path.Combine(RepositoryRoot, "k8s", "overlays", "production", "monitoring", "contacts-dashboard.json")), json);
+        Assert.DoesNotContain(Render("dev"), d => Kind(d) == "PrometheusRule");
+    }
+
     private static List<YamlNode> Render(string overlay)
     {
         var start = new ProcessStartInfo("kubectl", ["kustomize", System.IO.Path.Combine(RepositoryRoot, "k8s", "overlays", overlay)])

@@ -77,6 +77,11 @@ public sealed class ServiceProcess(string name, string dllPath, int port, IReadO
             start.Environment[key] = value;
         }
         start.Environment["ASPNETCORE_URLS"] = BaseAddress.ToString().TrimEnd('/');
+        if (environment.TryGetValue("Telemetry__PrometheusPort", out var metricsPort) && !string.IsNullOrEmpty(metricsPort))
+        {
+            // /metrics answers on that port alone (as in k8s/base/config.yaml), so Kestrel must listen there too.
+            start.Environment["ASPNETCORE_URLS"] += $";http://127.0.0.1:{metricsPort}";
+        }
         start.Environment["DOTNET_NOLOGO"] = "1";
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(logFile))!);
         _log ??= new StreamWriter(new FileStream(logFile, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
