@@ -1,4 +1,4 @@
-using Contacts.ServiceDefaults.EventStore;
+using Contacts.Contracts;
 
 namespace Contacts.Identity.Stitching;
 
@@ -21,39 +21,47 @@ public static class CustomerEvents
     ];
 }
 
-/// <summary>A customer as its stream tells it.</summary>
-public sealed class Customer : IAggregate
+/// <summary>Names the customer streams (streams.type): nothing folds them back; identity reads its tables, which the same round trip writes.</summary>
+public sealed class Customer;
+
+/// <summary>What each customer's stream records of one stitched contact: the events Stitcher appends, from the decision's outcomes alone.</summary>
+public static class CustomerStreams
 {
-    public Guid Id { get; set; }
-    public long Version { get; set; }
-    public string TenantId { get; private set; } = "";
-    public Guid? MergedInto { get; private set; }
-    public HashSet<(string Type, string Value)> Identifiers { get; } = [];
-    public HashSet<(string Type, string Value)> SharedIdentifiers { get; } = [];
-    public List<Guid> Contacts { get; } = [];
-    public List<Guid> Absorbed { get; } = [];
-
-    public void Apply(CustomerCreated e) => TenantId = e.TenantId;
-    public void Apply(IdentifierLinked e) => Identifiers.Add((e.Type, e.Value));
-    public void Apply(ContactAttached e) => Contacts.Add(e.ContactEventId);
-    public void Apply(CustomerMergedInto e) => MergedInto = e.SurvivorId;
-    public void Apply(CustomersAbsorbed e) => Absorbed.AddRange(e.MergedIds);
-
-    public void Apply(IdentifierShared e)
+    public static Dictionary<Guid, List<object>> EventsOf(ContactEventReceived contact, IReadOnlyList<StitchOutcome> outcomes)
     {
-        Identifiers.Remove((e.Type, e.Value));
-        SharedIdentifiers.Add((e.Type, e.Value));
-    }
-
-    public void Apply(MergeReverted e)
-    {
-        if (e.RestoredId == Id)
+        var streams = new Dictionary<Guid, List<object>>();
+        void Event(Guid customerId, object e) => (streams.TryGetValue(customerId, out var list) ? list : streams[customerId] = []).Add(e);
+        foreach (var outcome in outcomes)
         {
-            MergedInto = null;
+            switch (outcome)
+            {
+                case StitchOutcome.Created(var id, _):
+                    Event(id, new CustomerCreated(id, contact.TenantId, contact.Id));
+                    break;
+                case StitchOutcome.Merged(var survivor, var mergedId, _, _, _):
+                    Event(mergedId, new CustomerMergedInto(survivor, contact.Id));
+                    Event(survivor, new CustomersAbsorbed([mergedId], contact.Id));
+                    break;
+                case StitchOutcome.Linked(var id, var type, var value, _):
+                    Event(id, new IdentifierLinked(type, value, contact.Id));
+                    break;
+                case StitchOutcome.Attached(var id, _, _, _):
+                    Event(id, new ContactAttached(contact.Id, contact.Channel, contact.Kind, contact.OccurredAt));
+                    break;
+                case StitchOutcome.Shared(var type, var value, var ids, var rule):
+                    foreach (var id in ids)
+                    {
+                        Event(id, new IdentifierShared(type, value, ids, contact.Id, rule));
+                    }
+                    break;
+                case StitchOutcome.HeldAmbiguous(var ids, var rule):
+                    foreach (var id in ids)
+                    {
+                        Event(id, new ContactHeldAmbiguous(contact.Id, ids, rule));
+                    }
+                    break;
+            }
         }
-        else
-        {
-            Absorbed.Remove(e.RestoredId);
-        }
+        return streams;
     }
 }

@@ -182,8 +182,7 @@ public sealed class Stitcher(SettingsStore settings)
         Dictionary<Guid, long> versions, CancellationToken ct)
     {
         var tenant = contact.TenantId;
-        var streams = new Dictionary<Guid, List<object>>();
-        void Event(Guid customerId, object e) => (streams.TryGetValue(customerId, out var list) ? list : streams[customerId] = []).Add(e);
+        var streams = CustomerStreams.EventsOf(contact, outcomes);
         var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         await using var _ = batch;
         void Sql(string sql, params (string, object?)[] args) => batch.BatchCommands.Add(Command(sql, args));
@@ -206,7 +205,6 @@ public sealed class Stitcher(SettingsStore settings)
                 case StitchOutcome.Created(var id, var rule):
                     (target, created) = (id, true);
                     Sql("insert into customers (id, tenant_id) values (@id, @tenant)", ("id", id), ("tenant", tenant));
-                    Event(id, new CustomerCreated(id, tenant, contact.Id));
                     History(id, "created", null, null, rule);
                     break;
                 case StitchOutcome.Merged(var survivor, var mergedId, var type, var value, var rule):
@@ -217,8 +215,6 @@ public sealed class Stitcher(SettingsStore settings)
                     {
                         Sql(sql, ("s", survivor), ("m", mergedId));
                     }
-                    Event(mergedId, new CustomerMergedInto(survivor, contact.Id));
-                    Event(survivor, new CustomersAbsorbed([mergedId], contact.Id));
                     History(survivor, "merged", type, value, rule, [mergedId]);
                     History(mergedId, "merged_into", type, value, rule, [survivor]);
                     statuses[(type, value)] = ("matched", rule);
@@ -228,7 +224,6 @@ public sealed class Stitcher(SettingsStore settings)
                         insert into customer_identifiers (tenant_id, type, value, customer_id, origin_customer_id, linked_by_contact)
                         values (@tenant, @type, @value, @customer, @customer, @contact)
                         """, ("tenant", tenant), ("type", type), ("value", value), ("customer", id), ("contact", contact.Id));
-                    Event(id, new IdentifierLinked(type, value, contact.Id));
                     History(id, "identifier_linked", type, value, rule);
                     statuses[(type, value)] = ("linked", rule);
                     break;
@@ -240,7 +235,6 @@ public sealed class Stitcher(SettingsStore settings)
                         """, ("id", contact.Id), ("tenant", tenant), ("customer", id), ("source", contact.Source), ("sourceEventId", contact.SourceEventId),
                         ("contactId", contact.ContactId), ("channel", contact.Channel), ("direction", contact.Direction), ("kind", contact.Kind),
                         ("occurredAt", contact.OccurredAt), ("topic", contact.Topic));
-                    Event(id, new ContactAttached(contact.Id, contact.Channel, contact.Kind, contact.OccurredAt));
                     History(id, "attached", type, value, rule);
                     if (type is not null)
                     {
@@ -256,7 +250,6 @@ public sealed class Stitcher(SettingsStore settings)
                         """, ("tenant", tenant), ("type", type), ("value", value), ("ids", ids.ToArray()));
                     foreach (var id in ids)
                     {
-                        Event(id, new IdentifierShared(type, value, ids, contact.Id, rule));
                         History(id, "identifier_shared", type, value, rule, [.. ids.Where(i => i != id)]);
                     }
                     statuses[(type, value)] = ("shared", rule);
@@ -273,7 +266,6 @@ public sealed class Stitcher(SettingsStore settings)
                         ("contactId", contact.ContactId), ("channel", contact.Channel), ("kind", contact.Kind), ("occurredAt", contact.OccurredAt));
                     foreach (var id in ids)
                     {
-                        Event(id, new ContactHeldAmbiguous(contact.Id, ids, rule));
                         History(id, "held_ambiguous", null, null, rule, [.. ids.Where(i => i != id)]);
                     }
                     break;

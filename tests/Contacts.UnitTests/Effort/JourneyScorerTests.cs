@@ -192,14 +192,25 @@ public sealed class JourneyScorerTests
     }
 
     [Fact]
-    public void Settings_change_the_score()
+    public void Given_a_repeat_on_another_channel_when_the_weights_are_heavier_or_lighter_then_the_score_moves_with_them()
     {
         var events = new[] { Event("a", "voice", 0), Event("b", "chat", 1) };
-        var heavier = new EffortSettings { Weights = new EffortWeights { RepeatContact = 30, ChannelSwitch = 5 } };
-        Assert.Equal(35, Evaluate(events).Score);
-        Assert.Equal(35, CustomerEffort.Evaluate(events, heavier, CustomerEffort.LatestOf(events)).Score);
+        var defaults = Evaluate(events);
+        Assert.Equal(Settings.Weights.RepeatContact + Settings.Weights.ChannelSwitch, defaults.Score);
+
+        var heavier = new EffortSettings { Weights = new EffortWeights { RepeatContact = Settings.Weights.RepeatContact + 10, ChannelSwitch = Settings.Weights.ChannelSwitch + 5 } };
+        var heavy = CustomerEffort.Evaluate(events, heavier, CustomerEffort.LatestOf(events));
+        Assert.Equal(defaults.Score + 15, heavy.Score);
+        Assert.Equal(Settings.Weights.RepeatContact + 10, Driver(heavy, Drivers.RepeatContact).Points);
+        Assert.Equal(Settings.Weights.ChannelSwitch + 5, Driver(heavy, Drivers.ChannelSwitch).Points);
+
         var repeatOnly = new EffortSettings { Weights = new EffortWeights { RepeatContact = 50, ChannelSwitch = 0 } };
-        Assert.Equal(50, CustomerEffort.Evaluate(events, repeatOnly, CustomerEffort.LatestOf(events)).Score);
+        var lighter = CustomerEffort.Evaluate(events, repeatOnly, CustomerEffort.LatestOf(events));
+        Assert.Equal(50, lighter.Score);
+        Assert.DoesNotContain(lighter.Worst!.Score.Drivers, d => d.Name == Drivers.ChannelSwitch);
+
+        var lightest = new EffortSettings { Weights = new EffortWeights { RepeatContact = 5, ChannelSwitch = 5 } };
+        Assert.True(CustomerEffort.Evaluate(events, lightest, CustomerEffort.LatestOf(events)).Score < defaults.Score);
     }
 
     [Fact]
@@ -239,6 +250,37 @@ public sealed class JourneyScorerTests
         Assert.Equal(400, report.Journeys);
         Assert.True(report.SpearmanCorrelation < -0.6, $"rank correlation {report.SpearmanCorrelation}");
         Assert.True(report.ByCesScore[0].MeanPredictedScore > report.ByCesScore[^1].MeanPredictedScore);
+    }
+
+    [Fact]
+    public void Given_a_control_population_whose_CES_is_random_and_unrelated_to_the_drivers_then_it_calibrates_near_zero()
+    {
+        // The test above builds CES from the drivers it scores; this control draws CES at random, so a calibration that
+        // found a correlation here would be finding it in the scorer or in Spearman, not in the customers' answers.
+        var random = new Random(20261205);
+        var channels = new[] { "voice", "chat", "email", "web_form" };
+        var pairs = new List<(int, int)>();
+        for (var customer = 0; customer < 400; customer++)
+        {
+            var contacts = 1 + random.Next(4);
+            var events = new List<ContactEvent>();
+            for (var i = 0; i < contacts; i++)
+            {
+                var hold = random.Next(2) == 0 ? 0 : random.Next(400);
+                var transfers = random.Next(3) == 0 ? random.Next(1, 3) : 0;
+                events.Add(Event($"p{customer}-{i}", channels[random.Next(channels.Length)], i * 5, "ended",
+                    measures: Measures(hold: hold, transfers: transfers)));
+            }
+            events.Add(Event($"p{customer}-0", "voice", contacts * 5 + 1, "survey_answered", ces: 1 + random.Next(7)));
+            var worst = Evaluate([.. events]).Worst!;
+            pairs.Add((worst.Score.Predicted, worst.Score.CesScore!.Value));
+        }
+        var report = CalibrationReports.Compute(pairs);
+        Assert.Equal(400, report.Journeys);
+        Assert.True(pairs.Select(p => p.Item1).Distinct().Count() > 5, "the drivers vary across the control population");
+        Assert.Equal(7, report.ByCesScore.Count);
+        Assert.NotNull(report.SpearmanCorrelation);
+        Assert.True(Math.Abs(report.SpearmanCorrelation!.Value) < 0.2, $"rank correlation {report.SpearmanCorrelation}");
     }
 
     [Fact]
