@@ -1,4 +1,5 @@
 using Contacts.Alerting.Alerts;
+using Contacts.Alerting.DeadLetters;
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Subscriptions;
 using Contacts.Alerting.Webhooks;
@@ -22,6 +23,7 @@ builder.Services.AddSingleton<AlertingSettingsStore>();
 builder.Services.AddSingleton<AlertChanges>();
 builder.Services.AddHostedService<AlertExpiry>();
 builder.AddWebhookDelivery();
+builder.Services.AddSingleton<DeadLetterBroker>();
 builder.Services.DescribeSubscriptionSchema();
 builder.Services.DescribeAlertWebhooks();
 
@@ -30,6 +32,7 @@ app.MapDefaultEndpoints();
 app.MapAlerts();
 app.MapAlertingSettings();
 app.MapSubscriptions();
+app.MapDeadLetters();
 app.Run();
 
 public partial class Program;

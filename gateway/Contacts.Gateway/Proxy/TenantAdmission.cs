@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using Contacts.Gateway.ApiKeys;
 
 namespace Contacts.Gateway.Proxy;
@@ -5,16 +7,32 @@ namespace Contacts.Gateway.Proxy;
 /// <summary>
 /// Every /v1 request needs a valid API key (401 otherwise) and a body within Gateway:MaxBodyBytes (413 otherwise);
 /// the key's tenant is kept on the request for the rate limiter, the request transform and the context composer.
+/// Every /admin request, answered here or forwarded, needs the operator key (see <see cref="OperatorKey"/>).
 /// </summary>
 public sealed class TenantAdmission(RequestDelegate next, ApiKeyStore keys, IConfiguration configuration)
 {
     private const string TenantItem = "contacts.tenant";
+    private const string OperatorItem = "contacts.operator";
 
     /// <summary>The tenant the API key of this request belongs to, once admitted; null before, or outside /v1.</summary>
     public static string? TenantOf(HttpContext http) => http.Items[TenantItem] as string;
 
+    /// <summary>Whether this request was admitted on the operator key (an /admin request).</summary>
+    public static bool IsOperator(HttpContext http) => http.Items[OperatorItem] is true;
+
     public async Task InvokeAsync(HttpContext http)
     {
+        if (http.Request.Path.StartsWithSegments("/admin", StringComparison.OrdinalIgnoreCase))
+        {
+            if (OperatorKey.Refusal(http, configuration["Gateway:OperatorKey"]) is { } refusal)
+            {
+                await refusal.ExecuteAsync(http);
+                return;
+            }
+            http.Items[OperatorItem] = true;
+            await next(http);
+            return;
+        }
         if (!http.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase))
         {
             await next(http);
@@ -63,5 +81,27 @@ public sealed class TenantAdmission(RequestDelegate next, ApiKeyStore keys, ICon
         }
         var header = request.Headers["X-Api-Key"].ToString().Trim();
         return header.Length > 0 ? header : null;
+    }
+}
+
+/// <summary>The admin API is open only to 'Authorization: Bearer &lt;Gateway:OperatorKey&gt;'; absent that setting it is switched off.</summary>
+public static class OperatorKey
+{
+    /// <summary>Null when the request carries the operator key; otherwise the answer (403 switched off, 401 wrong or missing key).</summary>
+    public static IResult? Refusal(HttpContext http, string? configured)
+    {
+        var given = http.Request.Headers.Authorization.ToString() is var h && h.StartsWith("Bearer ", StringComparison.Ordinal) ? h[7..] : "";
+        if (string.IsNullOrEmpty(configured))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Admin API disabled",
+                detail: "Set Gateway:OperatorKey to enable the admin API.");
+        }
+        if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), SHA256.HashData(Encoding.UTF8.GetBytes(configured))))
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer";
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: "The admin API needs 'Authorization: Bearer <operator key>'.");
+        }
+        return null;
     }
 }

@@ -5,7 +5,8 @@ namespace Contacts.Gateway.Proxy;
 
 /// <summary>
 /// What the services behind see of a request: the tenant of its API key (never a header the caller sent: any X-Contacts-*
-/// it sent is dropped), the URL as the platform called it, and the internal key; never the caller's credentials.
+/// it sent is dropped), the URL as the platform called it, and the internal key; never the caller's credentials. An
+/// /admin request, admitted on the operator key, names no tenant: it says it is the operator's.
 /// </summary>
 public static class TenantTransform
 {
@@ -17,8 +18,15 @@ public static class TenantTransform
         {
             headers.Remove(name);
         }
-        headers.Add(Tenant.Header, TenantAdmission.TenantOf(http)
-            ?? throw new InvalidOperationException("a /v1 request reached the proxy without an admitted tenant"));
+        if (TenantAdmission.IsOperator(http))
+        {
+            headers.Add(Tenant.OperatorHeader, "true");
+        }
+        else
+        {
+            headers.Add(Tenant.Header, TenantAdmission.TenantOf(http)
+                ?? throw new InvalidOperationException("a /v1 request reached the proxy without an admitted tenant"));
+        }
         headers.Add("X-Contacts-Original-Url", OriginalUrl(http.Request, http.RequestServices.GetRequiredService<IConfiguration>()["Gateway:PublicBaseUrl"]));
         if (http.RequestServices.GetRequiredService<IConfiguration>()["Internal:Key"] is { Length: > 0 } internalKey)
         {

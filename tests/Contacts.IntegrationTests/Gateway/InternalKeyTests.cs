@@ -24,6 +24,8 @@ public sealed class InternalKeyTests(ServersFixture servers)
         (LocalPipeline.Effort, "GET", $"v1/customers/{Guid.Empty}/effort"),
         (LocalPipeline.Alerting, "GET", "v1/alerts"),
         (LocalPipeline.Alerting, "GET", "v1/subscriptions"),
+        (LocalPipeline.Alerting, "GET", "admin/dead-letters"),
+        (LocalPipeline.Alerting, "POST", "admin/dead-letters/identity-contact-events/retry"),
     ];
 
     private static readonly string Event = JsonSerializer.Serialize(new
@@ -47,11 +49,12 @@ public sealed class InternalKeyTests(ServersFixture servers)
             {
                 using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(pipeline.Pipeline[service].BaseAddress, path));
                 request.Headers.Add(Tenant.Header, TestPipeline.TenantA);
+                request.Headers.Add(Tenant.OperatorHeader, "true"); // what the gateway says of an /admin request
                 if (sentKey is not null)
                 {
                     request.Headers.Add(Tenant.InternalKeyHeader, sentKey);
                 }
-                if (method == "POST")
+                if (method == "POST" && path.StartsWith("v1/", StringComparison.Ordinal))
                 {
                     request.Content = new StringContent(Event, Encoding.UTF8, "application/json");
                 }
