@@ -301,9 +301,47 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         Assert.True(scores.Count == 1 && scores[0] >= 60, $"every person's journey should score the same, over the threshold: {string.Join(", ", scores)}");
         Assert.True(merges >= TwoInstancePeople / 2, $"the workload should make many merges, made {merges}");
         // One open alert per person, on the customer the person is now.
-        Assert.Equal(TwoInstancePeople, await pipeline.Count("""
+        var alerted = await pipeline.Count("""
             select count(*) from alerting.alerts a join identity.customers c on c.id = a.customer_id where a.status = 'open' and c.merged_into is null
-            """));
+            """);
+        Assert.True(alerted == TwoInstancePeople, $"{alerted} of {TwoInstancePeople} people have one open alert on the customer they are now:\n"
+            + await AlertHistoryOfPeopleWithout(pipeline));
+    }
+
+    /// <summary>For a failure's message: the alerts and alerting's view of each survivor with no open alert, and of the customers merged into it.</summary>
+    private static async Task<string> AlertHistoryOfPeopleWithout(TestPipeline pipeline)
+    {
+        var survivors = await pipeline.Query("""
+            select c.id from identity.customers c where c.merged_into is null
+            and not exists (select 1 from alerting.alerts a where a.customer_id = c.id and a.status = 'open') limit 3
+            """, r => r.GetGuid(0));
+        var lines = new List<string>();
+        foreach (var survivor in survivors)
+        {
+            var family = await pipeline.Query("""
+                with recursive f(id) as (select @id::uuid union select c.id from identity.customers c join f on c.merged_into = f.id) select id from f
+                """, r => r.GetGuid(0), ("id", survivor));
+            lines.Add($"survivor {survivor}, family {string.Join(", ", family)}");
+            lines.AddRange(await pipeline.Query("""
+                select customer_id, score_version, score, merged_into, updated_at from alerting.customer_alert_state where customer_id = any(@ids)
+                """, r => $"  state {r.GetGuid(0)} v{(r.IsDBNull(1) ? "-" : r.GetInt64(1))} score {(r.IsDBNull(2) ? "-" : r.GetInt32(2))} "
+                    + $"merged_into {(r.IsDBNull(3) ? "-" : r.GetGuid(3))} at {r.GetDateTime(4):HH:mm:ss.fff}", ("ids", family.ToArray())));
+            lines.AddRange(await pipeline.Query("""
+                select id, customer_id, status, coalesce(resolution, '-'), score, coalesce(score_version, -1), raised_at, closed_at, superseded_by
+                from alerting.alerts where customer_id = any(@ids) order by raised_at
+                """, r => $"  alert {r.GetGuid(0)} on {r.GetGuid(1)} {r.GetString(2)}/{r.GetString(3)} score {r.GetInt32(4)} v{r.GetInt64(5)} "
+                    + $"raised {r.GetDateTime(6):HH:mm:ss.fff} closed {(r.IsDBNull(7) ? "-" : r.GetDateTime(7).ToString("HH:mm:ss.fff"))} "
+                    + $"superseded_by {(r.IsDBNull(8) ? "-" : r.GetGuid(8))}", ("ids", family.ToArray())));
+            lines.AddRange(await pipeline.Query("""
+                select customer_id, version, score from effort.customer_effort where customer_id = any(@ids)
+                """, r => $"  effort {r.GetGuid(0)} v{r.GetInt64(1)} score {r.GetInt32(2)}", ("ids", family.ToArray())));
+            lines.AddRange(await pipeline.Query("""
+                select body->>'customerId', (body->>'version')::bigint, (body->>'score')::int, body->'mergedCustomerIds', created_at
+                from effort.outbox where message_type = 'Contacts.Contracts.EffortScored' and (body->>'customerId')::uuid = any(@ids) order by 2
+                """, r => $"  scored {r.GetString(0)} v{r.GetInt64(1)} score {r.GetInt32(2)} merged {(r.IsDBNull(3) ? "-" : r.GetString(3))} at {r.GetDateTime(4):HH:mm:ss.fff}",
+                ("ids", family.ToArray())));
+        }
+        return string.Join("\n", lines);
     }
 
     private const int TwoInstancePeople = 200; // five events each, arriving piecemeal
