@@ -50,8 +50,9 @@ public sealed class Journey
 public static class JourneyBuilder
 {
     /// <summary>
-    /// Groups contacts (in start order) into journeys: a contact joins the open journey of its topic, or an open journey
-    /// with no topic yet; a contact without a topic joins the most recent open journey; otherwise it opens a journey.
+    /// Groups contacts (in start order) into journeys: a contact joins the open journey of its topic (compared ignoring
+    /// case: agents and platforms write "Billing" and "billing" for one thing), or an open journey with no topic yet; a
+    /// contact without a topic joins the most recent open journey; otherwise it opens a journey.
     /// </summary>
     public static IReadOnlyList<Journey> Build(IEnumerable<Contact> contacts, TimeSpan window)
     {
@@ -60,7 +61,7 @@ public static class JourneyBuilder
         {
             var open = journeys.Where(j => contact.StartedAt - j.LastAt <= window).ToList();
             var joins = contact.Topic is { } topic
-                ? open.LastOrDefault(j => j.Topic == topic) ?? open.LastOrDefault(j => j.Topic is null)
+                ? open.LastOrDefault(j => string.Equals(j.Topic, topic, StringComparison.OrdinalIgnoreCase)) ?? open.LastOrDefault(j => j.Topic is null)
                 : open.MaxBy(j => j.LastAt);
             if (joins is null)
             {

@@ -56,6 +56,7 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
         var enqueued = queue.Time("enqueueTimestamp", "detail.queueInfo.enqueueTimestamp");
         var connected = agent.Time("connectedToAgentTimestamp", "detail.agentInfo.connectedToAgentTimestamp");
         var ended = kind == "ended";
+        var disconnected = detail.Time("disconnectTimestamp", "detail.disconnectTimestamp");
         var outbound = method is "OUTBOUND" or "API" or "CALLBACK" or "AGENT_REPLY" or "CAMPAIGN";
         // Every event of a chain carries the chain's own handle, and the customer's address where the event has it: one
         // event with both links the chain to the customer known by that address, so the events without it join them too.
@@ -68,11 +69,11 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             Channel = channel,
             Direction = outbound ? "outbound" : "inbound",
             Kind = kind,
-            OccurredAt = root.Time("time", "time") ?? detail.Time("disconnectTimestamp", "detail.disconnectTimestamp") ?? detail.Time("initiationTimestamp", "detail.initiationTimestamp"),
+            OccurredAt = root.Time("time", "time") ?? disconnected ?? detail.Time("initiationTimestamp", "detail.initiationTimestamp"),
             InitialContactId = initial,
             PreviousContactId = detail.String("previousContactId"),
             StartedAt = detail.Time("initiationTimestamp", "detail.initiationTimestamp"),
-            EndedAt = detail.Time("disconnectTimestamp", "detail.disconnectTimestamp"),
+            EndedAt = disconnected,
             Identifiers = customer.String("type") switch
             {
                 "TELEPHONE_NUMBER" when address is { Length: > 0 } => new IdentifiersV1 { Phone = address, Handle = chain },
@@ -82,7 +83,8 @@ public sealed class AmazonConnectAdapter : IPlatformAdapter
             Measures = enqueued is { } q && (connected is not null || ended)
                 ? new MeasuresV1
                 {
-                    QueueWaitSeconds = connected is { } c ? Math.Max(0, (c - q).TotalSeconds) : null,
+                    // Until an agent answered; for a contact that left the queue unanswered, until it ended (both timestamps are there).
+                    QueueWaitSeconds = (connected ?? (ended && !outbound ? disconnected : null)) is { } left ? Math.Max(0, (left - q).TotalSeconds) : null,
                     // Queued and gone before an agent answered: abandoned (an outbound or callback leg is not the customer's to abandon).
                     Abandoned = ended ? connected is null && !outbound : null,
                     HoldSeconds = HoldSeconds(agent),

@@ -106,6 +106,17 @@ public sealed class KustomizeTests
         Assert.DoesNotContain(Render("dev"), d => Kind(d) == "PrometheusRule");
     }
 
+    [Fact]
+    public void Production_tells_the_gateway_the_public_https_url_its_ingress_serves_so_twilio_signatures_match()
+    {
+        var docs = Render("production");
+        var tls = Assert.Single(Sequence(Assert.Single(docs, d => Kind(d) == "Ingress"), "spec", "tls"));
+        var host = ((YamlScalarNode)Assert.Single(Sequence(tls, "hosts"))).Value;
+        var gateway = Assert.Single(docs, d => Kind(d) == "Deployment" && Name(d) == "gateway");
+        var env = Sequence(Assert.Single(Sequence(gateway, "spec", "template", "spec", "containers")), "env");
+        Assert.Equal($"https://{host}", Scalar(Assert.Single(env, e => Scalar(e, "name") == "Gateway__PublicBaseUrl"), "value"));
+    }
+
     private static List<YamlNode> Render(string overlay)
     {
         var start = new ProcessStartInfo("kubectl", ["kustomize", System.IO.Path.Combine(RepositoryRoot, "k8s", "overlays", overlay)])

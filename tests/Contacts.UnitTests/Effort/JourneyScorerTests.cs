@@ -157,6 +157,15 @@ public sealed class JourneyScorerTests
     }
 
     [Fact]
+    public void Given_one_topic_written_in_two_cases_when_grouped_then_it_is_one_journey_that_keeps_the_first_spelling()
+    {
+        var evaluation = Evaluate(Event("a", "voice", 0, topic: "Billing"), Event("b", "chat", 1, topic: "billing"), Event("c", "email", 2, topic: "BILLING"));
+        var journey = Assert.Single(evaluation.Journeys).Journey;
+        Assert.Equal("Billing", journey.Topic);
+        Assert.Equal(["pbx:a", "pbx:b", "pbx:c"], journey.Contacts.Select(c => c.Key));
+    }
+
+    [Fact]
     public void A_journey_closes_after_the_window_of_quiet_resolved_or_not_and_the_next_contact_opens_another()
     {
         var evaluation = Evaluate(
