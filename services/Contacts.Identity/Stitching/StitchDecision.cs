@@ -46,10 +46,12 @@ public abstract record StitchOutcome
 /// which customer it belongs to and what changes.
 /// <list type="bullet">
 /// <item>Blocked or unplaceable identifiers are kept on the contact and never matched.</item>
-/// <item>Identifiers nobody holds yet are the contact's own; past a type's limit within the contact, the rest are kept only.</item>
-/// <item>Identifiers held by a customer join that customer to the contact, highest priority first, unless the joined
-/// customer would then hold more distinct values of a type than its limit, or the two were split apart: then the
-/// identifier does not merge and is marked shared by its customer and the contact's.</item>
+/// <item>Identifiers are taken highest priority first; of equal priority, those nobody holds yet before known ones.</item>
+/// <item>Identifiers nobody holds yet are the contact's own; past a type's limit (within the contact, or with the
+/// customers already joined by higher-priority identifiers) they are kept on the contact only.</item>
+/// <item>Identifiers held by a customer join that customer to the contact, unless the joined customer would then hold
+/// more distinct values of a type than its limit, or the two were split apart: then the identifier does not merge and
+/// is marked shared by its customer and the contact's.</item>
 /// <item>No customer joined: a new one when the contact has identifiers of its own (or none usable at all); when its
 /// only identifiers are shared, it is held as ambiguous with the customers sharing them.</item>
 /// <item>Several joined: all merge into the oldest (ties by id, so every instance agrees).</item>
@@ -89,41 +91,44 @@ public static class StitchDecision
             }
         }
 
+        // In priority order, an identifier nobody holds yet after the known ones of higher priority: a returning customer
+        // known by their CRM id who writes from a new email is joined by the CRM id, and the new email (over the limit)
+        // stays on the contact only; of equal priority, the contact's own identifier is claimed first.
         var own = new List<IdentifierUse>();
-        foreach (var identifier in usable.Where(i => state.StateOf(i.Type, i.Value) is IdentifierState.Unknown))
-        {
-            if (Fits([(identifier.Type, identifier.Value)], out var broken))
-            {
-                Add([(identifier.Type, identifier.Value)]);
-                own.Add(identifier);
-            }
-            else
-            {
-                outcomes.Add(new StitchOutcome.Kept(identifier.Type, identifier.Value, $"{broken} (this contact carries more)"));
-            }
-        }
-
         var joined = new List<(Guid CustomerId, IdentifierUse Via)>();
         var refused = new List<(IdentifierUse Identifier, Guid CustomerId, string Rule)>();
-        foreach (var identifier in usable)
+        foreach (var identifier in usable.OrderBy(i => rules.RankOf(i.Type)).ThenBy(i => state.StateOf(i.Type, i.Value) is IdentifierState.Unknown ? 0 : 1))
         {
-            if (state.StateOf(identifier.Type, identifier.Value) is not IdentifierState.Linked(var customerId) || joined.Any(j => j.CustomerId == customerId))
+            switch (state.StateOf(identifier.Type, identifier.Value))
             {
-                continue;
-            }
-            var customer = state.Customers[customerId];
-            if (joined.FirstOrDefault(j => state.AreDistinct(j.CustomerId, customerId)) is { CustomerId: var other } && other != Guid.Empty)
-            {
-                refused.Add((identifier, customerId, $"distinct: customer {customerId} was split from customer {other}"));
-            }
-            else if ((joined.Count > 0 || own.Count > 0) && !Fits(customer.Identifiers, out var broken))
-            {
-                refused.Add((identifier, customerId, broken!));
-            }
-            else
-            {
-                Add(customer.Identifiers);
-                joined.Add((customerId, identifier));
+                case IdentifierState.Unknown:
+                    if (Fits([(identifier.Type, identifier.Value)], out var broken))
+                    {
+                        Add([(identifier.Type, identifier.Value)]);
+                        own.Add(identifier);
+                    }
+                    else
+                    {
+                        outcomes.Add(new StitchOutcome.Kept(identifier.Type, identifier.Value,
+                            $"{broken} ({(joined.Count > 0 ? "its customer holds as many" : "this contact carries more")})"));
+                    }
+                    break;
+                case IdentifierState.Linked(var customerId) when joined.All(j => j.CustomerId != customerId):
+                    var customer = state.Customers[customerId];
+                    if (joined.FirstOrDefault(j => state.AreDistinct(j.CustomerId, customerId)) is { CustomerId: var other } && other != Guid.Empty)
+                    {
+                        refused.Add((identifier, customerId, $"distinct: customer {customerId} was split from customer {other}"));
+                    }
+                    else if ((joined.Count > 0 || own.Count > 0) && !Fits(customer.Identifiers, out var over))
+                    {
+                        refused.Add((identifier, customerId, over!));
+                    }
+                    else
+                    {
+                        Add(customer.Identifiers);
+                        joined.Add((customerId, identifier));
+                    }
+                    break;
             }
         }
 

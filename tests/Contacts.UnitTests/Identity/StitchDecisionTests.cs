@@ -107,15 +107,20 @@ public sealed class StitchDecisionTests
     }
 
     [Fact]
-    public void A_support_mailbox_used_with_other_phones_does_not_join_the_callers()
+    public void A_support_mailbox_outranks_a_new_phone_so_the_caller_joins_its_holder_unless_the_tenant_blocks_the_mailbox()
     {
         var first = Customer(0, Email("support@acme.example"), Phone("+14155550101"));
 
+        // Email outranks phone: the known mailbox joins its holder, and the new phone (over the limit) stays on the contact.
         var outcomes = When(Email("support@acme.example"), Phone("+14155550102"));
+        Assert.Contains(new Attached(first, "email", "support@acme.example", "matched email"), outcomes);
+        Assert.Contains(outcomes, o => o is Kept("phone", "+14155550102", var rule) && rule.StartsWith("limit: at most 1 phone"));
 
-        Assert.Contains(outcomes, o => o is Shared("email", "support@acme.example", var ids, var rule)
-            && ids.Contains(first) && ids.Contains(NewId) && rule == "limit: at most 1 phone per customer");
-        Assert.Contains(new Linked(NewId, "phone", "+14155550102", "new identifier seen with this customer"), outcomes);
+        // A tenant whose callers write from a shared mailbox blocks it: it is then never matched, and the caller is their own customer.
+        var blocked = When(new IdentityRules(IdentitySettings.Effective(new IdentitySettingsInput(Blocked: new() { ["email"] = ["support@*"] }))),
+            Email("support@acme.example"), Phone("+14155550102"));
+        Assert.Contains(new Created(NewId, "no identifier matched a customer"), blocked);
+        Assert.Contains(new Linked(NewId, "phone", "+14155550102", "new identifier seen with this customer"), blocked);
     }
 
     [Fact]
@@ -151,6 +156,30 @@ public sealed class StitchDecisionTests
 
         Assert.Contains(outcomes, o => o is Attached(var c, "crm_id", "CRM-1", _) && c == byCrm);
         Assert.Contains(outcomes, o => o is Shared("phone", "+14155550199", var ids, _) && ids.Contains(byPhone) && ids.Contains(byCrm));
+    }
+
+    [Fact]
+    public void Given_a_customer_known_by_crm_id_when_they_write_from_a_new_email_then_the_crm_id_joins_them_and_the_email_stays_on_the_contact()
+    {
+        var ana = Customer(0, Crm("CRM-1"), Email("ana@example.com"));
+
+        var outcomes = When(Crm("CRM-1"), Email("ana.new@example.com"));
+
+        Assert.Contains(new Attached(ana, "crm_id", "CRM-1", "matched crmId"), outcomes);
+        Assert.Contains(new Kept("email", "ana.new@example.com", "limit: at most 1 email per customer (its customer holds as many)"), outcomes);
+        Assert.DoesNotContain(outcomes, o => o is Created or Shared or Linked);
+    }
+
+    [Fact]
+    public void Given_a_known_identifier_of_lower_priority_than_the_new_one_when_stitched_then_the_new_one_is_claimed_and_the_known_one_shared()
+    {
+        // Email outranks phone: the new email is the contact's own, so the known phone is shared (the family phone case).
+        var ana = Customer(0, Phone("+14155550101"), Email("ana@example.com"));
+
+        var outcomes = When(Phone("+14155550101"), Email("ben@example.com"));
+
+        Assert.Contains(new Linked(NewId, "email", "ben@example.com", "new identifier seen with this customer"), outcomes);
+        Assert.Contains(outcomes, o => o is Shared("phone", "+14155550101", var ids, _) && ids.Contains(ana));
     }
 
     [Fact]
