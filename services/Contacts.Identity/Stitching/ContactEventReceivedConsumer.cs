@@ -45,6 +45,13 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
         var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, customerId,
             contact.Channel, contact.Kind, contact.OccurredAt, attribution.IsNewCustomer, attribution.MergedIds, DetailsOf(contact));
         session.Publish(attributed, attributed.Id);
+        // Events of the same contact held as ambiguous until this one settled which customer it is.
+        foreach (var held in attribution.ResolvedHeld ?? [])
+        {
+            var settled = new ContactAttributed(Guid.CreateVersion7(), held.TenantId, held.Id, customerId,
+                held.Channel, held.Kind, held.OccurredAt, false, [], DetailsOf(held));
+            session.Publish(settled, settled.Id);
+        }
     }
 
     public static ContactDetails DetailsOf(ContactEventReceived contact) =>

@@ -60,6 +60,9 @@ public static class CustomerStreams
                         Event(id, new ContactHeldAmbiguous(contact.Id, ids, rule));
                     }
                     break;
+                case StitchOutcome.HeldResolved(var held, var id, _):
+                    Event(id, new ContactAttached(held.ContactEventId, held.Channel, held.Kind, held.OccurredAt));
+                    break;
             }
         }
         return streams;

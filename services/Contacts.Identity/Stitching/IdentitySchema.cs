@@ -107,5 +107,12 @@ public static class IdentitySchema
                 settings jsonb not null,
                 updated_at timestamptz not null default now());
             """),
+        // A held contact keeps its event (without identifiers) so a later event of the same contact can settle and publish
+        // it; both tables are read by contact.
+        new("identity_0003_held_contacts_settle", """
+            alter table held_contacts add column event jsonb;
+            create index held_contacts_contact on held_contacts (tenant_id, source, contact_id);
+            create index timeline_contact on timeline (tenant_id, source, contact_id);
+            """),
     ];
 }

@@ -13,11 +13,19 @@ public abstract record IdentifierState
 /// <summary>A customer an identifier points at: when it was created and the identifiers linked to it (shared ones excluded).</summary>
 public sealed record CustomerState(Guid Id, DateTimeOffset CreatedAt, IReadOnlyList<(string Type, string Value)> Identifiers);
 
-/// <summary>What stitching one contact needs to know: its identifiers' index entries, the customers they touch, pairs split apart.</summary>
+/// <summary>Another event of the same contact (same source and contact id), held as ambiguous among these candidates.</summary>
+public sealed record HeldSibling(Guid ContactEventId, IReadOnlyList<Guid> CandidateIds, string Channel, string Kind, DateTimeOffset OccurredAt);
+
+/// <summary>
+/// What stitching one contact needs to know: its identifiers' index entries, the customers they touch, pairs split apart,
+/// and the contact's other events: the customers they are attributed to, and those held as ambiguous.
+/// </summary>
 public sealed record StitchState(
     IReadOnlyDictionary<(string Type, string Value), IdentifierState> Index,
     IReadOnlyDictionary<Guid, CustomerState> Customers,
-    IReadOnlySet<(Guid, Guid)> DistinctPairs)
+    IReadOnlySet<(Guid, Guid)> DistinctPairs,
+    IReadOnlySet<Guid>? SameContactCustomers = null,
+    IReadOnlyList<HeldSibling>? HeldSiblings = null)
 {
     public static readonly StitchState Empty = new(new Dictionary<(string, string), IdentifierState>(), new Dictionary<Guid, CustomerState>(),
         new HashSet<(Guid, Guid)>());
@@ -39,6 +47,8 @@ public abstract record StitchOutcome
     public sealed record Kept(string Type, string Value, string Rule) : StitchOutcome;
     public sealed record Attached(Guid CustomerId, string? Type, string? Value, string Rule) : StitchOutcome;
     public sealed record HeldAmbiguous(IReadOnlyList<Guid> CandidateIds, string Rule) : StitchOutcome;
+    /// <summary>Another event of the same contact, held as ambiguous, now goes to the customer this one settled among its candidates.</summary>
+    public sealed record HeldResolved(HeldSibling Held, Guid CustomerId, string Rule) : StitchOutcome;
 }
 
 /// <summary>
@@ -53,7 +63,10 @@ public abstract record StitchOutcome
 /// more distinct values of a type than its limit, or the two were split apart: then the identifier does not merge and
 /// is marked shared by its customer and the contact's.</item>
 /// <item>No customer joined: a new one when the contact has identifiers of its own (or none usable at all); when its
-/// only identifiers are shared, it is held as ambiguous with the customers sharing them.</item>
+/// only identifiers are shared, it goes to the one candidate its contact's other events are attributed to, and without
+/// one it is held as ambiguous with the customers sharing them.</item>
+/// <item>Once attributed, the contact's other events held as ambiguous with that customer among their candidates go to it
+/// too: a later event of the same call or chat that names an identifier settles the earlier ones.</item>
 /// <item>Several joined: all merge into the oldest (ties by id, so every instance agrees).</item>
 /// </list>
 /// </summary>
@@ -157,11 +170,26 @@ public static class StitchDecision
         else
         {
             var candidates = sharedUses.SelectMany(i => ((IdentifierState.Shared)state.StateOf(i.Type, i.Value)).CustomerIds).Distinct().Order().ToList();
-            outcomes.Add(new StitchOutcome.HeldAmbiguous(candidates,
-                $"ambiguous: only shared identifiers ({string.Join(", ", sharedUses.Select(i => Public(i.Type)).Distinct())})"));
-            return outcomes;
+            if (candidates.Where(c => state.SameContactCustomers?.Contains(c) == true).ToList() is [var settled])
+            {
+                target = settled;
+                outcomes.Add(new StitchOutcome.Attached(target, null, null, "same contact: its other events belong to this customer"));
+            }
+            else
+            {
+                outcomes.Add(new StitchOutcome.HeldAmbiguous(candidates,
+                    $"ambiguous: only shared identifiers ({string.Join(", ", sharedUses.Select(i => Public(i.Type)).Distinct())})"));
+                return outcomes;
+            }
         }
 
+        foreach (var held in state.HeldSiblings ?? [])
+        {
+            if (held.CandidateIds.Contains(target))
+            {
+                outcomes.Add(new StitchOutcome.HeldResolved(held, target, "same contact: a later event of it settled the candidates"));
+            }
+        }
         foreach (var (identifier, customerId, rule) in refused)
         {
             outcomes.Add(new StitchOutcome.Shared(identifier.Type, identifier.Value, [.. new[] { customerId, target }.Distinct().Order()], rule));

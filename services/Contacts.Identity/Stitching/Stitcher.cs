@@ -10,7 +10,8 @@ namespace Contacts.Identity.Stitching;
 /// The outcome of stitching one contact: its customer (null when held as ambiguous, with the candidates), whether that
 /// customer is new, and who was merged into it.
 /// </summary>
-public sealed record Attribution(Guid? CustomerId, bool IsNewCustomer, IReadOnlyList<Guid> MergedIds, IReadOnlyList<Guid> Candidates)
+public sealed record Attribution(Guid? CustomerId, bool IsNewCustomer, IReadOnlyList<Guid> MergedIds, IReadOnlyList<Guid> Candidates,
+    IReadOnlyList<ContactEventReceived>? ResolvedHeld = null)
 {
     public bool IsHeld => CustomerId is null;
 }
@@ -40,11 +41,21 @@ public sealed class Stitcher(SettingsStore settings)
         }
         var state = await LoadState(session, read, afterIndexRead, ct);
         var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
-        return await Apply(session, contact, uses, outcomes, read.Versions, ct);
+        return await Apply(session, contact, uses, outcomes, read, ct);
     }
 
     private sealed record IndexRead(Attribution? Earlier, Dictionary<(string, string), Guid> Linked,
-        Dictionary<(string, string), List<Guid>> Sharers, Dictionary<Guid, long> Versions);
+        Dictionary<(string, string), List<Guid>> Sharers, Dictionary<Guid, long> Versions)
+    {
+        /// <summary>The customers the contact's other events are attributed to.</summary>
+        public HashSet<Guid> SameContact { get; } = [];
+
+        /// <summary>The contact's other events held as ambiguous, as they arrived (identifiers left out: contact_identifiers keeps them).</summary>
+        public Dictionary<Guid, (ContactEventReceived Event, Guid[] Candidates)> Held { get; } = [];
+    }
+
+    /// <summary>How a held event is kept, to publish it once settled; without identifiers (contact_identifiers keeps them).</summary>
+    private static readonly System.Text.Json.JsonSerializerOptions HeldJson = new(System.Text.Json.JsonSerializerDefaults.Web);
 
     /// <summary>
     /// One round trip, three statements run in order: lock the contact's identifiers, see whether the contact was stitched
@@ -57,13 +68,11 @@ public sealed class Stitcher(SettingsStore settings)
         var sharers = new Dictionary<(string, string), List<Guid>>();
         var versions = new Dictionary<Guid, long>();
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        if (usable.Count > 0)
-        {
-            // Transaction-scoped advisory locks; unnest yields the keys in array order, which is sorted, so every
-            // transaction locks in the same order.
-            batch.BatchCommands.Add(Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
-                ("keys", usable.Select(i => $"{contact.TenantId}\n{i.Type}\n{i.Value}").ToArray())));
-        }
+        // Transaction-scoped advisory locks on the identifiers and on the contact itself (its events settle each other's
+        // ambiguity, so two of them are never stitched at once); unnest yields the keys in array order, which is sorted,
+        // so every transaction locks in the same order.
+        batch.BatchCommands.Add(Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
+            ("keys", usable.Select(i => $"{contact.TenantId}\n{i.Type}\n{i.Value}").Append(ContactKey(contact)).Order(StringComparer.Ordinal).ToArray())));
         batch.BatchCommands.Add(Command("""
             select customer_id, null::uuid[] from timeline where contact_event_id = @id
             union all
@@ -90,11 +99,15 @@ public sealed class Stitcher(SettingsStore settings)
                 left join streams st on st.id = s.customer_id
                 """, ("tenant", contact.TenantId), ("types", usable.Select(i => i.Type).ToArray()), ("values", usable.Select(i => i.Value).ToArray())));
         }
+        batch.BatchCommands.Add(Command("""
+            select customer_id, null::text, null::uuid[], null::uuid from timeline
+            where tenant_id = @tenant and source = @source and contact_id = @contactId and contact_event_id <> @id
+            union all
+            select null, event::text, candidate_ids, contact_event_id from held_contacts
+            where tenant_id = @tenant and source = @source and contact_id = @contactId and contact_event_id <> @id and event is not null
+            """, ("tenant", contact.TenantId), ("source", contact.Source), ("contactId", contact.ContactId), ("id", contact.Id)));
         await using var reader = await batch.ExecuteReaderAsync(ct);
-        if (usable.Count > 0)
-        {
-            await reader.NextResultAsync(ct);
-        }
+        await reader.NextResultAsync(ct);
         if (await reader.ReadAsync(ct))
         {
             var earlier = reader.IsDBNull(0)
@@ -122,8 +135,23 @@ public sealed class Stitcher(SettingsStore settings)
                 }
             }
         }
-        return new IndexRead(null, linked, sharers, versions);
+        var read = new IndexRead(null, linked, sharers, versions);
+        await reader.NextResultAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            if (!reader.IsDBNull(0))
+            {
+                read.SameContact.Add(reader.GetGuid(0));
+            }
+            else if (System.Text.Json.JsonSerializer.Deserialize<ContactEventReceived>(reader.GetString(1), HeldJson) is { } held)
+            {
+                read.Held[reader.GetGuid(3)] = (held, reader.GetFieldValue<Guid[]>(2));
+            }
+        }
+        return read;
     }
+
+    private static string ContactKey(ContactEventReceived contact) => $"{contact.TenantId}\n~contact\n{contact.Source}\n{contact.ContactId}";
 
     private static async Task<StitchState> LoadState(Session session, IndexRead read, Func<Task>? afterIndexRead, CancellationToken ct)
     {
@@ -142,10 +170,12 @@ public sealed class Stitcher(SettingsStore settings)
             await afterIndexRead();
         }
 
+        var siblings = read.Held.Select(h => new HeldSibling(h.Key, h.Value.Candidates, h.Value.Event.Channel, h.Value.Event.Kind, h.Value.Event.OccurredAt))
+            .OrderBy(h => h.ContactEventId).ToList();
         var touched = linked.Values.Concat(sharers.Values.SelectMany(s => s)).Distinct().ToArray();
         if (touched.Length == 0)
         {
-            return new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>());
+            return new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>(), read.SameContact, siblings);
         }
 
         // Anything committed after the versions were read fails the appends, so the rest may be read a little later.
@@ -175,23 +205,31 @@ public sealed class Stitcher(SettingsStore settings)
             }
         }
         var customers = touched.ToDictionary(id => id, id => new CustomerState(id, created[id], identifiers[id]));
-        return new StitchState(index, customers, distinct);
+        return new StitchState(index, customers, distinct, read.SameContact, siblings);
     }
 
     private static async Task<Attribution> Apply(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses, IReadOnlyList<StitchOutcome> outcomes,
-        Dictionary<Guid, long> versions, CancellationToken ct)
+        IndexRead read, CancellationToken ct)
     {
+        var versions = read.Versions;
+        var resolved = new List<ContactEventReceived>();
         var tenant = contact.TenantId;
         var streams = CustomerStreams.EventsOf(contact, outcomes);
         var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         await using var _ = batch;
         void Sql(string sql, params (string, object?)[] args) => batch.BatchCommands.Add(Command(sql, args));
-        void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null) =>
+        void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null, Guid? of = null) =>
             Sql("""
                 insert into customer_history (tenant_id, customer_id, kind, contact_event_id, identifier_type, identifier_value, rule, related_customer_ids)
                 values (@tenant, @customer, @kind, @contact, @type, @value, @rule, @related)
-                """, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", contact.Id), ("type", type), ("value", value),
+                """, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", of ?? contact.Id), ("type", type), ("value", value),
                 ("rule", rule), ("related", (related ?? []).ToArray()));
+        void Timeline(ContactEventReceived e, Guid customerId) =>
+            Sql("""
+                insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
+                values (@id, @tenant, @customer, @customer, @source, @sourceEventId, @contactId, @channel, @direction, @kind, @occurredAt, @topic)
+                """, ("id", e.Id), ("tenant", tenant), ("customer", customerId), ("source", e.Source), ("sourceEventId", e.SourceEventId),
+                ("contactId", e.ContactId), ("channel", e.Channel), ("direction", e.Direction), ("kind", e.Kind), ("occurredAt", e.OccurredAt), ("topic", e.Topic));
         var statuses = new Dictionary<(string, string), (string Status, string? Rule)>();
 
         Guid? target = null;
@@ -229,12 +267,7 @@ public sealed class Stitcher(SettingsStore settings)
                     break;
                 case StitchOutcome.Attached(var id, var type, var value, var rule):
                     target = id;
-                    Sql("""
-                        insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
-                        values (@id, @tenant, @customer, @customer, @source, @sourceEventId, @contactId, @channel, @direction, @kind, @occurredAt, @topic)
-                        """, ("id", contact.Id), ("tenant", tenant), ("customer", id), ("source", contact.Source), ("sourceEventId", contact.SourceEventId),
-                        ("contactId", contact.ContactId), ("channel", contact.Channel), ("direction", contact.Direction), ("kind", contact.Kind),
-                        ("occurredAt", contact.OccurredAt), ("topic", contact.Topic));
+                    Timeline(contact, id);
                     History(id, "attached", type, value, rule);
                     if (type is not null)
                     {
@@ -260,14 +293,22 @@ public sealed class Stitcher(SettingsStore settings)
                 case StitchOutcome.HeldAmbiguous(var ids, var rule):
                     candidates = ids;
                     Sql("""
-                        insert into held_contacts (contact_event_id, tenant_id, candidate_ids, rule, source, contact_id, channel, kind, occurred_at)
-                        values (@id, @tenant, @ids, @rule, @source, @contactId, @channel, @kind, @occurredAt)
+                        insert into held_contacts (contact_event_id, tenant_id, candidate_ids, rule, source, contact_id, channel, kind, occurred_at, event)
+                        values (@id, @tenant, @ids, @rule, @source, @contactId, @channel, @kind, @occurredAt, @event::jsonb)
                         """, ("id", contact.Id), ("tenant", tenant), ("ids", ids.ToArray()), ("rule", rule), ("source", contact.Source),
-                        ("contactId", contact.ContactId), ("channel", contact.Channel), ("kind", contact.Kind), ("occurredAt", contact.OccurredAt));
+                        ("contactId", contact.ContactId), ("channel", contact.Channel), ("kind", contact.Kind), ("occurredAt", contact.OccurredAt),
+                        ("event", System.Text.Json.JsonSerializer.Serialize(contact with { Identifiers = [] }, HeldJson)));
                     foreach (var id in ids)
                     {
                         History(id, "held_ambiguous", null, null, rule, [.. ids.Where(i => i != id)]);
                     }
+                    break;
+                case StitchOutcome.HeldResolved(var held, var id, var rule):
+                    var heldEvent = read.Held[held.ContactEventId].Event;
+                    Sql("delete from held_contacts where contact_event_id = @id", ("id", held.ContactEventId));
+                    Timeline(heldEvent, id);
+                    History(id, "attached", null, null, rule, of: held.ContactEventId);
+                    resolved.Add(heldEvent);
                     break;
             }
         }
@@ -299,7 +340,7 @@ public sealed class Stitcher(SettingsStore settings)
         {
             await append.Check(ct);
         }
-        return new Attribution(target, created, merged, candidates);
+        return new Attribution(target, created, merged, candidates, resolved);
     }
 
     /// <summary>What a merge moves to the survivor besides the customer row: identifiers, timeline, shares, held candidates, distinct pairs.</summary>

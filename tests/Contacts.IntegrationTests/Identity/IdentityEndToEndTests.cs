@@ -126,6 +126,52 @@ public sealed class IdentityEndToEndTests(ServersFixture servers) : IAsyncLifeti
     }
 
     [Fact]
+    public async Task A_call_held_as_ambiguous_is_settled_by_a_later_event_of_the_same_call_that_names_the_caller_in_either_order()
+    {
+        using var http = await NewTenant();
+        await TestPipeline.Push(http, Contact("ana-1", new { phone = "+14155550124", email = "ana@settle.example" }, "web_form"));
+        var ana = await Customer(http, "?email=ana@settle.example", c => Contacts(c) == 1);
+        await TestPipeline.Push(http, Contact("ben-1", new { phone = "+14155550124", email = "ben@settle.example" }, "web_form", 1));
+        var ben = await Customer(http, "?email=ben@settle.example", c => Contacts(c) == 1);
+        var (anaId, benId) = (ana.GetProperty("id").GetGuid(), ben.GetProperty("id").GetGuid());
+        object Event(string call, string kind, int minutes, object identifiers) => new
+        {
+            source = "identity-test", sourceEventId = $"{call}-{kind}", contactId = call, channel = "voice", kind,
+            occurredAt = DateTimeOffset.UtcNow.AddHours(-1).AddMinutes(minutes), identifiers,
+        };
+
+        // The call starts from the family phone alone: held between Ana and Ben. It ends with Ben's email: Ben's, both events.
+        var (started, _) = await TestPipeline.Push(http, Event("call-1", "started", 2, new { phone = "+14155550124" }));
+        await Customer(http, $"/{benId}", c => c.GetProperty("ambiguousContacts").GetArrayLength() == 1);
+        var (ended, _) = await TestPipeline.Push(http, Event("call-1", "ended", 3, new { phone = "+14155550124", email = "ben@settle.example" }));
+        ben = await Customer(http, $"/{benId}", c => Contacts(c) == 3);
+        Assert.Contains(started, ContactIds(ben));
+        Assert.Contains(ended, ContactIds(ben));
+        Assert.Equal(0, ben.GetProperty("ambiguousContacts").GetArrayLength());
+        ana = await Customer(http, $"/{anaId}", c => true);
+        Assert.Equal(0, ana.GetProperty("ambiguousContacts").GetArrayLength());
+        Assert.Equal(1, Contacts(ana));
+
+        // In the other order: the event naming Ben first, then one from the family phone alone joins it.
+        var (first, _) = await TestPipeline.Push(http, Event("call-2", "ended", 5, new { phone = "+14155550124", email = "ben@settle.example" }));
+        var (late, _) = await TestPipeline.Push(http, Event("call-2", "started", 4, new { phone = "+14155550124" }));
+        ben = await Customer(http, $"/{benId}", c => Contacts(c) == 5);
+        Assert.Contains(first, ContactIds(ben));
+        Assert.Contains(late, ContactIds(ben));
+
+        // Effort was told of the settled events too: both calls are scored on Ben.
+        await TestPipeline.Eventually(async () => await _pipeline.Count("""
+            select count(*) from identity.outbox where message_type = 'Contacts.Contracts.ContactAttributed'
+            and (body->>'contactEventId')::uuid = any(@ids) and (body->>'customerId')::uuid = @ben
+            """, ("ids", new[] { started, ended, first, late }), ("ben", benId)) == 4, TimeSpan.FromSeconds(30), () => Task.FromResult("attributions"));
+        var history = await http.GetFromJsonAsync<JsonElement>($"v1/customers/{benId}/history?limit=100");
+        Assert.Contains(history.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "attached"
+            && e.GetProperty("rule").GetString() == "same contact: a later event of it settled the candidates");
+        Assert.Contains(history.GetProperty("entries").EnumerateArray(), e => e.GetProperty("kind").GetString() == "attached"
+            && e.GetProperty("rule").GetString() == "same contact: its other events belong to this customer");
+    }
+
+    [Fact]
     public async Task A_merge_is_split_back_with_what_each_brought_and_the_same_evidence_never_merges_them_again()
     {
         using var http = await NewTenant();

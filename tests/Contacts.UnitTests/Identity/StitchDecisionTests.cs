@@ -13,6 +13,8 @@ public sealed class StitchDecisionTests
     private readonly Dictionary<(string, string), IdentifierState> _index = [];
     private readonly Dictionary<Guid, CustomerState> _customers = [];
     private readonly HashSet<(Guid, Guid)> _distinct = [];
+    private readonly HashSet<Guid> _sameContact = [];
+    private readonly List<HeldSibling> _heldSiblings = [];
 
     /// <summary>Given: a customer created at T0 + age holding these identifiers.</summary>
     private Guid Customer(int age, params (string Type, string Value)[] identifiers)
@@ -30,7 +32,7 @@ public sealed class StitchDecisionTests
         _index[identifier] = new IdentifierState.Shared([.. customers.Order()]);
 
     private IReadOnlyList<StitchOutcome> When(IdentityRules rules, params (string Type, string Value)[] identifiers) =>
-        StitchDecision.Decide(new StitchState(_index, _customers, _distinct),
+        StitchDecision.Decide(new StitchState(_index, _customers, _distinct, _sameContact, _heldSiblings),
             rules.Prepare(identifiers.Select(i => new ContactIdentifier(i.Type, i.Value))), rules, NewId);
 
     private IReadOnlyList<StitchOutcome> When(params (string Type, string Value)[] identifiers) => When(IdentityRules.Default, identifiers);
@@ -194,6 +196,59 @@ public sealed class StitchDecisionTests
         var held = Assert.Single(outcomes.OfType<HeldAmbiguous>());
         Assert.Equal(new[] { ana, ben }.Order(), held.CandidateIds);
         Assert.DoesNotContain(outcomes, o => o is Attached or Created);
+    }
+
+    [Fact]
+    public void Given_an_event_of_the_contact_held_between_two_customers_when_a_later_event_of_it_names_one_then_both_go_to_that_customer()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        SharedBy(Phone("+14155550101"), ana, ben);
+        var started = new HeldSibling(Guid.NewGuid(), [ana, ben], "voice", "started", T0);
+        _heldSiblings.Add(started);
+
+        var outcomes = When(Phone("+14155550101"), Email("ben@example.com"));
+
+        Assert.Contains(outcomes, o => o is Attached(var c, _, _, _) && c == ben);
+        Assert.Contains(new HeldResolved(started, ben, "same contact: a later event of it settled the candidates"), outcomes);
+    }
+
+    [Fact]
+    public void Given_a_held_event_whose_candidates_do_not_include_the_settled_customer_when_stitched_then_it_stays_held()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        _heldSiblings.Add(new HeldSibling(Guid.NewGuid(), [ana, ben], "voice", "started", T0));
+
+        var outcomes = When(Email("carl@example.com"));
+
+        Assert.Contains(new Created(NewId, "no identifier matched a customer"), outcomes);
+        Assert.DoesNotContain(outcomes, o => o is HeldResolved);
+    }
+
+    [Fact]
+    public void Given_the_contacts_other_event_already_on_one_candidate_when_an_event_with_only_shared_identifiers_arrives_then_it_joins_that_one()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        SharedBy(Phone("+14155550101"), ana, ben);
+        _sameContact.Add(ben);
+
+        var outcomes = When(Phone("+14155550101"));
+
+        Assert.Contains(new Attached(ben, null, null, "same contact: its other events belong to this customer"), outcomes);
+        Assert.DoesNotContain(outcomes, o => o is HeldAmbiguous or Shared or Created);
+    }
+
+    [Fact]
+    public void Given_the_contacts_other_event_on_a_customer_that_is_no_candidate_when_only_shared_identifiers_arrive_then_it_is_held()
+    {
+        var ana = Customer(0, Email("ana@example.com"));
+        var ben = Customer(1, Email("ben@example.com"));
+        SharedBy(Phone("+14155550101"), ana, ben);
+        _sameContact.Add(Guid.NewGuid());
+
+        Assert.Single(When(Phone("+14155550101")).OfType<HeldAmbiguous>());
     }
 
     [Fact]
