@@ -34,8 +34,11 @@ public sealed class CustomerSplitConsumer(AlertChanges changes, AlertingSettings
     }
 }
 
-/// <summary>Forgets an erased customer, the customers once merged into it and alerts raised by its contact events, exactly once.</summary>
-public sealed class CustomerErasedConsumer(Database database) : IConsumer<CustomerErased>
+/// <summary>
+/// Forgets an erased customer, the customers once merged into it and alerts raised by its contact events, exactly once,
+/// with alerting's outbox rows about them and their dead letters in the queues alerting consumes.
+/// </summary>
+public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep) : IConsumer<CustomerErased>
 {
     public Task Consume(ConsumeContext<CustomerErased> context) =>
         database.HandleOnce(context, PipelineTopology.AlertingCustomerErased, async session =>
@@ -44,6 +47,8 @@ public sealed class CustomerErasedConsumer(Database database) : IConsumer<Custom
             var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
             await AlertStore.Lock(session, erased.TenantId, ids, context.CancellationToken);
             await AlertStore.Erase(session, erased.TenantId, ids, erased.ContactEventIds, context.CancellationToken);
+            await sweep.ForgetCopies(session, erased,
+                [PipelineTopology.AlertingEffortScored, PipelineTopology.AlertingCustomersMerged, PipelineTopology.AlertingCustomerSplit], context.CancellationToken);
         });
 }
 

@@ -38,8 +38,11 @@ public sealed class CustomerSplitConsumer(Database database, EffortStore store) 
         });
 }
 
-/// <summary>Forgets a customer, the customers once merged into it and the listed contact events: snapshots, journeys, scores, stored events.</summary>
-public sealed class CustomerErasedConsumer(Database database) : IConsumer<CustomerErased>
+/// <summary>
+/// Forgets a customer, the customers once merged into it and the listed contact events: snapshots, journeys, scores,
+/// stored events, effort's outbox rows about them and their dead letters in the queues effort consumes.
+/// </summary>
+public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep) : IConsumer<CustomerErased>
 {
     public Task Consume(ConsumeContext<CustomerErased> context) =>
         database.HandleOnce(context, PipelineTopology.EffortCustomerErased, async session =>
@@ -56,6 +59,8 @@ public sealed class CustomerErasedConsumer(Database database) : IConsumer<Custom
             cmd.Parameters.AddWithValue("ids", ids);
             cmd.Parameters.AddWithValue("events", erased.ContactEventIds.ToArray());
             await cmd.ExecuteNonQueryAsync(context.CancellationToken);
+            await sweep.ForgetCopies(session, erased, [PipelineTopology.EffortContactAttributed, PipelineTopology.EffortCustomerSplit],
+                context.CancellationToken);
         });
 }
 

@@ -71,12 +71,15 @@ public static class CustomerEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
         group.MapDelete("/{id:guid}", CustomerErasure.Erase).WithName("EraseCustomer")
-            .Documented("Erase a customer everywhere (right to erasure): identity at once, the other services on CustomerErased, exactly once. "
-                + "Afterwards the id answers 404 and its identifiers find nothing.")
+            .Documented("Erase a customer everywhere (right to erasure): identity at once, the other services on CustomerErased, exactly once, "
+                + "with contacts held as ambiguous that named them, their outbox rows and their dead letters; an identifier shared with another "
+                + "customer stays that customer's. Afterwards the id answers 404 and its identifiers find nothing.")
             .Produces<ErasureResult>(StatusCodes.Status202Accepted)
             .Answers(StatusCodes.Status202Accepted, "Erased in identity; CustomerErased published.")
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .Answers(StatusCodes.Status503ServiceUnavailable, "ProblemDetails: the database or the broker was away (or an error queue was being read); nothing was erased, retry.");
         return app;
     }
 

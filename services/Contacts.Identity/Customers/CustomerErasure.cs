@@ -1,31 +1,43 @@
+using System.ComponentModel;
 using Contacts.Contracts;
 using Contacts.Identity.Settings;
+using Contacts.ServiceDefaults.Messaging;
+using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using static Contacts.Identity.Customers.CustomerSplitting;
 
 namespace Contacts.Identity.Customers;
 
-public sealed record ErasureResult(Guid CustomerId, IReadOnlyList<Guid> FormerCustomerIds, int ContactEvents);
+public sealed record ErasureResult(
+    Guid CustomerId,
+    [property: Description("Customers once merged into this one, erased with it.")] IReadOnlyList<Guid> FormerCustomerIds,
+    [property: Description("Their contact events, erased in every service.")] int ContactEvents,
+    [property: Description("Contacts held as ambiguous with them among the candidates, erased too.")] int HeldContactEvents);
 
 /// <summary>
 /// DELETE /v1/customers/{id}: the right to erasure. Identity deletes the customer's identifiers, timeline, contact
 /// identifiers, event streams and history details (the customer rows stay as bare ids marked erased, so an old id
-/// answers 404 and never comes back), and publishes CustomerErased so every other service forgets its share, exactly once.
+/// answers 404 and never comes back), the contacts held as ambiguous with them among the candidates, its outbox rows
+/// about them and their dead letters in identity's error queue, takes their id out of other customers' records (an
+/// identifier they shared stays the others'), and publishes CustomerErased so every other service forgets its share,
+/// exactly once.
 /// </summary>
 public static class CustomerErasure
 {
-    internal static async Task<IResult> Erase(Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> Erase(Guid id, HttpContext http, Database database, ErasureSweep sweep, IConfiguration configuration,
+        CancellationToken ct)
     {
         if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
         {
             return Problems.NoTenant();
         }
-        var result = await database.InTransaction(session => EraseIn(session, tenant, id, ct), ct);
+        var result = await database.InTransaction(session => EraseIn(session, sweep, tenant, id, ct), ct);
         return result.Problem ?? TypedResults.Accepted((string?)null, result.Erased);
     }
 
-    internal static async Task<(ErasureResult? Erased, IResult? Problem)> EraseIn(Session session, string tenant, Guid id, CancellationToken ct)
+    internal static async Task<(ErasureResult? Erased, IResult? Problem)> EraseIn(Session session, ErasureSweep sweep, string tenant, Guid id,
+        CancellationToken ct)
     {
         var rows = await CustomerRows(session, tenant, [id], ct);
         if (!rows.TryGetValue(id, out var customer) || customer.ErasedAt is not null)
@@ -38,12 +50,6 @@ public static class CustomerErasure
                 detail: $"Customer {id} was merged into {into}: erase {into} (the person), or split them first."));
         }
 
-        // Serialise with stitching: a contact carrying one of these identifiers waits, then finds nothing and starts afresh.
-        var keys = await Read(session, "select type, value from customer_identifiers where customer_id = @id",
-            r => $"{tenant}\n{r.GetString(0)}\n{r.GetString(1)}", ct, ("id", id));
-        await Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)", ct,
-            ("keys", keys.Order(StringComparer.Ordinal).ToArray()));
-
         var family = (await Read(session, """
             with recursive family as (
                 select id, 0 as depth from customers where id = @id
@@ -51,27 +57,62 @@ public static class CustomerErasure
                 select c.id, family.depth + 1 from customers c join family on c.merged_into = family.id where family.depth < 100)
             select id from family
             """, r => r.GetGuid(0), ct, ("id", id))).ToArray();
-        var contacts = (await Read(session, "select contact_event_id from timeline where customer_id = @id order by attach_order",
-            r => r.GetGuid(0), ct, ("id", id))).ToArray();
+
+        // Serialise with stitching: a contact carrying one of these identifiers waits, then finds nothing and starts afresh.
+        var identifiers = await Read(session, """
+            select type, value, false from customer_identifiers where customer_id = any(@family)
+            union
+            select type, value, true from identifier_sharers where customer_id = any(@family)
+            """, r => (Type: r.GetString(0), Value: r.GetString(1), Shared: r.GetBoolean(2)), ct, ("family", family));
+        await Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)", ct,
+            ("keys", identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}").Distinct().Order(StringComparer.Ordinal).ToArray()));
+
+        var contacts = (await Read(session, "select contact_event_id from timeline where customer_id = any(@family) order by attach_order",
+            r => r.GetGuid(0), ct, ("family", family))).ToArray();
+        var held = (await Read(session, "select contact_event_id from held_contacts where tenant_id = @tenant and candidate_ids && @family",
+            r => r.GetGuid(0), ct, ("tenant", tenant), ("family", family))).ToArray();
 
         await Execute(session, """
-            delete from contact_identifiers where contact_event_id = any(@contacts);
-            delete from timeline where customer_id = @id;
-            delete from customer_identifiers where customer_id = @id;
+            delete from contact_identifiers where contact_event_id = any(@contacts) or contact_event_id = any(@held);
+            delete from timeline where customer_id = any(@family);
+            delete from customer_identifiers where customer_id = any(@family);
             delete from identifier_sharers where customer_id = any(@family);
-            update held_contacts set candidate_ids = array_remove(candidate_ids, @id) where candidate_ids @> array[@id];
-            delete from held_contacts where tenant_id = @tenant and cardinality(candidate_ids) = 0;
+            delete from held_contacts where contact_event_id = any(@held);
             delete from distinct_customers where customer_id = any(@family) or other_id = any(@family);
             delete from customer_history where customer_id = any(@family);
             delete from events where stream_id = any(@family);
             delete from streams where id = any(@family);
             update customers set erased_at = now() where id = any(@family);
             insert into customer_history (tenant_id, customer_id, kind, rule) values (@tenant, @id, 'erased', 'erasure requested');
-            """, ct, ("id", id), ("family", family), ("contacts", contacts), ("tenant", tenant));
+            """, ct, ("id", id), ("family", family), ("contacts", contacts), ("held", held), ("tenant", tenant));
+        // Other customers' records keep what is theirs (a shared identifier, a held contact's history line) but lose their
+        // link to the erased customer: its id leaves their history and the id lists of their stream events.
+        await Execute(session, """
+            update customer_history set related_customer_ids = array(select r from unnest(related_customer_ids) r where r <> all(@family))
+            where tenant_id = @tenant and related_customer_ids && @family;
+            update customer_history set contact_event_id = null where tenant_id = @tenant and contact_event_id = any(@held);
+            update customer_identifiers set origin_customer_id = null, linked_by_contact = null
+            where tenant_id = @tenant and (origin_customer_id = any(@family) or linked_by_contact = any(@contacts));
+            update events e set data = (
+                select jsonb_object_agg(k, case when jsonb_typeof(v) = 'array'
+                    then coalesce((select jsonb_agg(x) from jsonb_array_elements(v) x where x #>> '{}' <> all(@familyText)), '[]'::jsonb) else v end)
+                from jsonb_each(e.data) j(k, v))
+            where e.tenant_id = @tenant and e.data::text ~ @pattern;
+            """, ct, ("tenant", tenant), ("family", family), ("held", held), ("contacts", contacts), ("familyText", family.Select(f => f.ToString()).ToArray()),
+            ("pattern", string.Join('|', family)));
+
+        // Copies: their dead letters, found by id or by an identifier they alone held (an event that failed before it was
+        // stitched is theirs by its identifiers alone, and ingestion is told to forget it too), and identity's outbox rows
+        // about them (a pending split stays: it carries the other side's change too).
+        var about = family.Concat(contacts).Concat(held).ToList();
+        var unstitched = await sweep.Sweep(session, [PipelineTopology.IdentityContactEvents],
+            ErasureTraces.Of(tenant, about, identifiers.Where(i => !i.Shared).Select(i => i.Value)), ct);
+        await OutboxErasure.Forget(session, about, ct, typeof(CustomerSplit));
 
         var former = family.Where(f => f != id).ToList();
-        var erased = new CustomerErased(Guid.CreateVersion7(), tenant, id, former, contacts, DateTimeOffset.UtcNow);
+        var erased = new CustomerErased(Guid.CreateVersion7(), tenant, id, former, [.. contacts, .. held, .. unstitched.Except(contacts).Except(held)],
+            DateTimeOffset.UtcNow);
         session.Publish(erased, erased.Id);
-        return (new ErasureResult(id, former, contacts.Length), null);
+        return (new ErasureResult(id, former, contacts.Length, held.Length), null);
     }
 }

@@ -84,6 +84,7 @@ public static class MessagingSetup
         builder.Services.AddSingleton<OutboxPublisher>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<Telemetry.OutboxMonitor>();
+        builder.Services.AddSingleton<ErasureSweep>();
         return builder;
     }
 }
