@@ -30,8 +30,19 @@ public sealed record TimelineEntry(
 public sealed record AmbiguousContact(
     Guid ContactEventId, DateTimeOffset OccurredAt, string Channel, string Kind, string Source, string ContactId, IReadOnlyList<Guid> CandidateCustomerIds, string Rule);
 
+/// <summary>One of the tenant's current customers, as the listing pages them.</summary>
+public sealed record CustomerSummary(Guid Id, DateTimeOffset CreatedAt);
+
+/// <summary>A page of the tenant's current customers (neither merged into another nor erased), by id.</summary>
+public sealed record CustomerPage(
+    IReadOnlyList<CustomerSummary> Customers,
+    [property: Description("Pass as after for the next page; null on the last page.")] Guid? Next);
+
 public static class CustomerEndpoints
 {
+    public const int DefaultLimit = 100;
+    public const int MaxLimit = 500;
+
     public static IEndpointRouteBuilder MapCustomers(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/v1/customers");
@@ -41,9 +52,20 @@ public static class CustomerEndpoints
             .Answers(StatusCodes.Status200OK, "The customer.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         var lookup = group.MapGet("/", Lookup).WithName("FindCustomer")
-            .Documented("Find the customer an identifier belongs to; give exactly one of the parameters (normalised as on the way in).")
+            .Documented("Find the customer an identifier belongs to (give exactly one identifier parameter, normalised as on the way in); "
+                + "without one, page through the tenant's current customers (after, limit), so a CRM can reconcile its records.")
             .Produces<CustomerView>()
-            .Answers(StatusCodes.Status200OK, "The customer with identifiers, channels and timeline.")
+            .AddOpenApiOperationTransformer(async (operation, context, ct) =>
+            {
+                // Two answers under 200: the customer for an identifier, or a page of customers without one.
+                if (operation.Responses?["200"] is Microsoft.OpenApi.OpenApiResponse ok && ok.Content?["application/json"] is { } json && json.Schema is { } view)
+                {
+                    json.Schema = new Microsoft.OpenApi.OpenApiSchema { OneOf = [view, await context.GetOrCreateSchemaAsync(typeof(CustomerPage), null, ct)] };
+                }
+            })
+            .Answers(StatusCodes.Status200OK, "With an identifier: the customer with identifiers, channels and timeline. Without one: a page of current customers (customers, each with id and createdAt, and next).")
+            .Query("after", JsonSchemaType.String, "Listing only: the next value of the previous page (a customer id).", format: "uuid")
+            .Query("limit", JsonSchemaType.Integer, "Listing only: customers per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -102,6 +124,15 @@ public static class CustomerEndpoints
         }
         var given = IdentifierTypes.All.Select(t => (Type: t, Query: IdentifierTypes.PublicName(t)))
             .Where(k => http.Request.Query.ContainsKey(k.Query)).ToList();
+        var paging = new[] { "after", "limit" }.Where(http.Request.Query.ContainsKey).ToList();
+        if (given.Count > 0 && paging.Count > 0)
+        {
+            return TypedResults.ValidationProblem(paging.ToDictionary(p => p, _ => new[] { "pages the listing of customers: give it without an identifier" }));
+        }
+        if (given.Count == 0)
+        {
+            return await List(http, database, tenant, ct);
+        }
         if (given.Count != 1)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]>
@@ -143,6 +174,47 @@ public static class CustomerEndpoints
         }
         var view = customerId is { } id ? await Load(database.DataSource, tenant, id, ct) : null;
         return view is null ? Problems.NotFound($"No customer with that {query} in this tenant.") : TypedResults.Ok(view);
+    }
+
+    /// <summary>
+    /// The tenant's current customers by id: a pass through the pages lists each customer that stays current exactly once.
+    /// Ids are time-ordered, so a customer made during a pass mostly comes on a later page; one merged or erased during it
+    /// drops out. The change events are how a CRM follows changes; this is how it checks it has them all.
+    /// </summary>
+    private static async Task<IResult> List(HttpContext http, Database database, string tenant, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        Guid after = Guid.Empty;
+        if (http.Request.Query.TryGetValue("after", out var afterRaw) && !Guid.TryParse(afterRaw.ToString(), out after))
+        {
+            errors["after"] = ["must be the next value of the previous page (a customer id)"];
+        }
+        var limit = DefaultLimit;
+        if (http.Request.Query.TryGetValue("limit", out var limitRaw) && (!int.TryParse(limitRaw.ToString(), out limit) || limit is < 1 or > MaxLimit))
+        {
+            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
+        }
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        await using var cmd = database.DataSource.CreateCommand("""
+            select id, created_at from customers
+            where tenant_id = @tenant and id > @after and merged_into is null and erased_at is null
+            order by id limit @take
+            """);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        cmd.Parameters.AddWithValue("after", after);
+        cmd.Parameters.AddWithValue("take", limit + 1);
+        var customers = new List<CustomerSummary>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            customers.Add(new CustomerSummary(reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)));
+        }
+        var more = customers.Count > limit;
+        var page = customers.Take(limit).ToList();
+        return TypedResults.Ok(new CustomerPage(page, more ? page[^1].Id : null));
     }
 
     /// <summary>The live customer an id now stands for, following merges; null when unknown in this tenant or erased.</summary>

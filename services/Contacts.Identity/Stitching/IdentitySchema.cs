@@ -114,5 +114,9 @@ public static class IdentitySchema
             create index held_contacts_contact on held_contacts (tenant_id, source, contact_id);
             create index timeline_contact on timeline (tenant_id, source, contact_id);
             """),
+        // GET /v1/customers without an identifier pages a tenant's current customers by id.
+        new("identity_0004_customer_listing", """
+            create index customers_current on customers (tenant_id, id) where merged_into is null and erased_at is null;
+            """),
     ];
 }

@@ -245,10 +245,64 @@ public sealed class IdentityEndToEndTests(ServersFixture servers) : IAsyncLifeti
         await TestPipeline.Eventually(async () =>
                 await _pipeline.Count("select count(*) from ingestion.received_events where event_id = any(@ids)", ("ids", new[] { a, b })) == 0,
             TimeSpan.FromSeconds(30), () => Task.FromResult("ingestion still holds the erased customer's events"));
-        Assert.Equal(1, await _pipeline.Count("select count(*) from ingestion.inbox where consumer = 'ingestion-customer-erased'"));
+        Assert.Equal(1, await _pipeline.Count("""
+            select count(*) from ingestion.inbox where consumer = 'ingestion-customer-erased' and message_id in (
+                select id from identity.outbox where message_type = 'Contacts.Contracts.CustomerErased' and body->>'customerId' = @id)
+            """, ("id", id.ToString())));
 
         await TestPipeline.Push(http, Contact("erase-3", new { email = "dana@erase.example" }, "email", 2));
         var fresh = await Customer(http, "?email=dana@erase.example", c => Contacts(c) == 1);
         Assert.NotEqual(id, fresh.GetProperty("id").GetGuid());
+    }
+
+    [Fact]
+    public async Task The_listing_pages_through_the_tenants_current_customers_once_each_without_merged_or_erased_ones()
+    {
+        using var http = await NewTenant();
+        using var other = await NewTenant();
+        // Six people; then two of them turn out to be one (a contact naming both), and one is erased: four remain.
+        // Person 1 is known by phone alone, the others by email.
+        for (var i = 0; i < 6; i++)
+        {
+            await TestPipeline.Push(http, Contact($"list-{i}", i == 1 ? new { phone = "+14155550161" } : new { email = $"p{i}@list.example" }, "email", i));
+        }
+        var ids = new List<Guid>();
+        for (var i = 0; i < 6; i++)
+        {
+            ids.Add((await Customer(http, i == 1 ? "?phone=%2B14155550161" : $"?email=p{i}@list.example", _ => true)).GetProperty("id").GetGuid());
+        }
+        await TestPipeline.Push(http, Contact("list-both", new { email = "p0@list.example", phone = "+14155550161" }, "email", 7));
+        var merged = await Customer(http, "?email=p0@list.example", c => c.GetProperty("mergedFrom").GetArrayLength() == 1);
+        var survivor = merged.GetProperty("id").GetGuid();
+        var gone = ids.Single(id => id != survivor && (id == ids[0] || id == ids[1]));
+        using (var erase = await http.DeleteAsync($"v1/customers/{ids[5]}"))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, erase.StatusCode);
+        }
+
+        var listed = new List<Guid>();
+        string? after = null;
+        var pages = 0;
+        do
+        {
+            var page = await http.GetFromJsonAsync<JsonElement>($"v1/customers?limit=2{(after is null ? "" : $"&after={after}")}");
+            var customers = page.GetProperty("customers").EnumerateArray().Select(c => c.GetProperty("id").GetGuid()).ToList();
+            Assert.InRange(customers.Count, 0, 2);
+            listed.AddRange(customers);
+            after = page.TryGetProperty("next", out var next) && next.ValueKind != JsonValueKind.Null ? next.GetGuid().ToString() : null;
+            pages++;
+        }
+        while (after is not null && pages < 10);
+        Assert.Null(after);
+        Assert.Equal(ids.Except([gone, ids[5]]).Order(), listed.Order());
+        Assert.Equal(listed.Distinct().Count(), listed.Count);
+        Assert.Empty((await other.GetFromJsonAsync<JsonElement>("v1/customers")).GetProperty("customers").EnumerateArray());
+
+        foreach (var (query, field) in new[] { ("?limit=0", "limit"), ("?limit=501", "limit"), ("?after=nope", "after"), ("?email=p2@list.example&after=" + ids[2], "after") })
+        {
+            using var bad = await http.GetAsync("v1/customers" + query);
+            Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.True((await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty(field, out _), query);
+        }
     }
 }
