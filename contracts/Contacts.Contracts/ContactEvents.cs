@@ -71,4 +71,5 @@ public sealed record CustomersMerged(
     Guid SurvivorId,
     IReadOnlyList<Guid> MergedIds,
     Guid CausedByContactEventId,
-    DateTimeOffset MergedAt);
+    DateTimeOffset MergedAt,
+    IReadOnlyList<string>? IdentifierTypes = null);

@@ -30,6 +30,11 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
     public Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, CancellationToken ct) =>
         AlertStore.Apply(session, tenantId, events, webhooks.Value, ct);
 
+    /// <summary>Queues a customer event (customer.merged, .split, .erased) for the subscriptions that asked for it, in the caller's transaction.</summary>
+    public Task<bool> Notify<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset at, TData data, Guid customerId,
+        CancellationToken ct) =>
+        WebhookQueue.Enqueue(session, tenantId, messageId, type, at, data, webhooks.Value, ct, customerId: customerId);
+
     /// <summary>After a commit that queued webhooks: the sender delivers them now instead of at its next poll.</summary>
     public void WakeSender() => signal.Notify();
 }

@@ -322,6 +322,7 @@ public static class AlertStore
         await using var cmd = session.Command("""
             delete from webhook_deliveries where alert_id in (
                 select id from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events)));
+            delete from webhook_deliveries where customer_id = any(@customers);
             update alerts set superseded_by = null where superseded_by in (
                 select id from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events)));
             delete from alerts where tenant_id = @tenant and (customer_id = any(@customers) or contact_event_id = any(@events));

@@ -130,5 +130,12 @@ internal static class AlertingSchema
             -- A customer's cooldown counts the resolved alerts of the customers merged into it: found through merged_into.
             create index customer_alert_state_merged_into on customer_alert_state (tenant_id, merged_into) where merged_into is not null;
             """),
+        new("alerting_0009_customer_events", """
+            -- Deliveries of every subscribable event, not only alerts: a customer event has no alert, and an erasure finds the
+            -- deliveries about its customer by customer_id.
+            alter table webhook_deliveries alter column alert_id drop not null;
+            alter table webhook_deliveries add column customer_id uuid;
+            create index webhook_deliveries_customer on webhook_deliveries (customer_id) where customer_id is not null;
+            """),
     ];
 }

@@ -1,4 +1,5 @@
 using Contacts.Alerting.Settings;
+using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.Messaging;
 using Contacts.ServiceDefaults.Persistence;
@@ -12,11 +13,14 @@ namespace Contacts.Alerting.Alerts;
 /// </summary>
 public sealed class CustomerSplitConsumer(AlertChanges changes, AlertingSettingsStore settings, TimeProvider clock) : IConsumer<CustomerSplit>
 {
-    public Task Consume(ConsumeContext<CustomerSplit> context)
+    public async Task Consume(ConsumeContext<CustomerSplit> context)
     {
         var split = context.Message;
-        return changes.HandleOnce(context, PipelineTopology.AlertingCustomerSplit, split.TenantId, async (session, ct) =>
+        var notified = false;
+        await changes.HandleOnce(context, PipelineTopology.AlertingCustomerSplit, split.TenantId, async (session, ct) =>
         {
+            notified = await changes.Notify(session, split.TenantId, split.Id, CustomerWebhookTypes.Split, split.SplitAt,
+                new CustomerSplitData(split.CustomerId, split.RestoredCustomerId), split.CustomerId, ct);
             var survivorId = await AlertStore.LastSurvivor(session, split.TenantId, split.CustomerId, ct);
             if (survivorId == split.RestoredCustomerId)
             {
@@ -31,17 +35,24 @@ public sealed class CustomerSplitConsumer(AlertChanges changes, AlertingSettings
             }
             return AlertDecision.Decide(survivor, restored, split, rules, Guid.CreateVersion7, clock.GetUtcNow());
         });
+        if (notified)
+        {
+            changes.WakeSender();
+        }
     }
 }
 
 /// <summary>
 /// Forgets an erased customer, the customers once merged into it and alerts raised by its contact events, exactly once,
-/// with alerting's outbox rows about them and their dead letters in the queues alerting consumes.
+/// with alerting's outbox rows about them and their dead letters in the queues alerting consumes; then subscribers to
+/// customer.erased hear of it once (its delivery is the only one about them that stays).
 /// </summary>
-public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep) : IConsumer<CustomerErased>
+public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep, AlertChanges changes) : IConsumer<CustomerErased>
 {
-    public Task Consume(ConsumeContext<CustomerErased> context) =>
-        database.HandleOnce(context, PipelineTopology.AlertingCustomerErased, async session =>
+    public async Task Consume(ConsumeContext<CustomerErased> context)
+    {
+        var notified = false;
+        await database.HandleOnce(context, PipelineTopology.AlertingCustomerErased, async session =>
         {
             var erased = context.Message;
             var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
@@ -49,7 +60,14 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
             await AlertStore.Erase(session, erased.TenantId, ids, erased.ContactEventIds, context.CancellationToken);
             await sweep.ForgetCopies(session, erased,
                 [PipelineTopology.AlertingEffortScored, PipelineTopology.AlertingCustomersMerged, PipelineTopology.AlertingCustomerSplit], context.CancellationToken);
+            notified = await changes.Notify(session, erased.TenantId, erased.Id, CustomerWebhookTypes.Erased, erased.ErasedAt,
+                new CustomerErasedData(erased.CustomerId, erased.FormerCustomerIds), erased.CustomerId, context.CancellationToken);
         });
+        if (notified)
+        {
+            changes.WakeSender();
+        }
+    }
 }
 
 public sealed class CustomerSplitConsumerDefinition() : ContactsConsumerDefinition<CustomerSplitConsumer>(PipelineTopology.AlertingCustomerSplit);

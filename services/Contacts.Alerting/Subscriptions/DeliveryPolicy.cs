@@ -71,6 +71,7 @@ public static class DeliveryPolicy
     /// <summary>How long a delivery is retried in all (the schedule's sum).</summary>
     public static TimeSpan Span(IReadOnlyList<TimeSpan> schedule) => schedule.Aggregate(TimeSpan.Zero, (a, b) => a + b);
 
-    /// <summary>Whether a webhook of this type goes to a subscription that asked for these types (null or empty: all).</summary>
-    public static bool Wants(IReadOnlyCollection<string>? events, string type) => events is null || events.Count == 0 || events.Contains(type);
+    /// <summary>Whether a webhook of this type goes to a subscription that asked for these types (null or empty: the alert types).</summary>
+    public static bool Wants(IReadOnlyCollection<string>? events, string type) =>
+        (events is null || events.Count == 0 ? Webhooks.WebhookTypes.Default : events).Contains(type);
 }

@@ -59,7 +59,8 @@ public sealed record DeliveryView(
     Guid SubscriptionId,
     [property: Description("The webhook-id header: the same on every attempt and redelivery.")] Guid WebhookId,
     string EventType,
-    Guid AlertId,
+    [property: Description("The alert it is about; absent for a customer or test event.")] Guid? AlertId,
+    [property: Description("The customer it is about, for a customer event.")] Guid? CustomerId,
     [property: Description("pending, delivered, failed (after the last retry) or disabled.")] string Status,
     DateTimeOffset CreatedAt,
     DateTimeOffset? NextAttemptAt,
@@ -441,7 +442,7 @@ public static class SubscriptionEndpoints
         params (string Name, object Value)[] args)
     {
         await using var cmd = new NpgsqlCommand($"""
-            select d.id, d.subscription_id, d.message_id, d.event_type, d.alert_id, d.status, d.created_at,
+            select d.id, d.subscription_id, d.message_id, d.event_type, d.alert_id, d.customer_id, d.status, d.created_at,
                    case when d.status = 'pending' then d.next_attempt_at end, d.delivered_at,
                    coalesce((select json_agg(json_build_object('at', a.attempted_at, 'statusCode', a.status_code, 'latencyMs', a.latency_ms,
                        'error', a.error) order by a.id) from webhook_attempts a where a.delivery_id = d.id), '[]')::text
@@ -461,9 +462,10 @@ public static class SubscriptionEndpoints
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            result.Add(new DeliveryView(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3), reader.GetGuid(4), reader.GetString(5),
-                reader.GetFieldValue<DateTimeOffset>(6), Time(reader, 7), Time(reader, 8),
-                System.Text.Json.JsonSerializer.Deserialize<List<DeliveryAttemptView>>(reader.GetString(9), System.Text.Json.JsonSerializerOptions.Web) ?? []));
+            result.Add(new DeliveryView(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5), reader.GetString(6),
+                reader.GetFieldValue<DateTimeOffset>(7), Time(reader, 8), Time(reader, 9),
+                System.Text.Json.JsonSerializer.Deserialize<List<DeliveryAttemptView>>(reader.GetString(10), System.Text.Json.JsonSerializerOptions.Web) ?? []));
         }
         return result;
     }

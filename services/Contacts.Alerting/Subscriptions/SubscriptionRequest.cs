@@ -8,15 +8,16 @@ namespace Contacts.Alerting.Subscriptions;
 
 /// <summary>
 /// POST /v1/subscriptions, as a CRM writes it: {"url": "https://...", "events": ["alert.raised", ...]} for a webhook, or
-/// {"type": "amqp", "events": [...]} for a queue of its own; events left out: all of them.
+/// {"type": "amqp", "events": [...]} for a queue of its own; events left out: the alert types (customer types are opt-in).
 /// </summary>
 public sealed record SubscriptionInput(
     [property: Description("webhook (the default), or amqp for a queue of the tenant's own (then no url).")] string? Type,
     [property: Description("Where to POST: absolute http(s), at most 2048 characters, no credentials; not a loopback, private, link-local, "
         + "unique-local or metadata address. Left out for amqp.")] string? Url,
-    [property: Description("One or more of alert.raised, alert.escalated, alert.acknowledged, alert.resolved; all when left out.")] string[]? Events);
+    [property: Description("One or more of alert.raised, alert.escalated, alert.acknowledged, alert.resolved, customer.merged, customer.split, "
+        + "customer.erased (GET /v1/event-types); the four alert types when left out.")] string[]? Events);
 
-/// <summary>A valid request: webhook or amqp, where to send (webhooks), and which types (in the order of AlertWebhookTypes.All).</summary>
+/// <summary>A valid request: webhook or amqp, where to send (webhooks), and which types (in the order of WebhookTypes.Subscribable).</summary>
 public sealed record NewSubscription(string Type, string? Url, IReadOnlyList<string> Events)
 {
     /// <summary>What an Idempotency-Key stands for: a replay with another request under the same key is refused.</summary>
@@ -36,7 +37,7 @@ public static class SubscriptionRequest
             events.MinItems = 1;
             if (events.Items is Microsoft.OpenApi.OpenApiSchema items)
             {
-                items.OneOf(AlertWebhookTypes.All);
+                items.OneOf(WebhookTypes.Subscribable);
             }
         });
 
@@ -64,17 +65,17 @@ public static class SubscriptionRequest
         {
             errors["url"] = [why];
         }
-        var events = input.Events ?? AlertWebhookTypes.All;
+        var events = input.Events ?? [.. WebhookTypes.Default];
         if (events.Length == 0)
         {
-            errors["events"] = [$"must name at least one of {string.Join(", ", AlertWebhookTypes.All)} (leave it out for all)"];
+            errors["events"] = [$"must name at least one of {string.Join(", ", WebhookTypes.Subscribable)} (leave it out for the alert types)"];
         }
-        else if (events.Where(e => e is null || !AlertWebhookTypes.All.Contains(e)).Select(e => e ?? "null").FirstOrDefault() is { } unknown)
+        else if (events.Where(e => e is null || !WebhookTypes.Subscribable.Contains(e)).Select(e => e ?? "null").FirstOrDefault() is { } unknown)
         {
-            errors["events"] = [$"'{unknown}' is not one of {string.Join(", ", AlertWebhookTypes.All)}"];
+            errors["events"] = [$"'{unknown}' is not one of {string.Join(", ", WebhookTypes.Subscribable)}"];
         }
         return errors.Count > 0
             ? (null, errors)
-            : (new NewSubscription(type, type == WebhookType ? input.Url : null, [.. AlertWebhookTypes.All.Where(events.Contains)]), errors);
+            : (new NewSubscription(type, type == WebhookType ? input.Url : null, [.. WebhookTypes.Subscribable.Where(events.Contains)]), errors);
     }
 }

@@ -8,7 +8,9 @@ namespace Contacts.Alerting.Webhooks;
 /// <summary>The body of every alert webhook, as <see cref="WebhookQueue"/> writes it.</summary>
 public sealed record AlertWebhook(
     [property: Description("alert.raised, alert.escalated, alert.acknowledged or alert.resolved.")] string Type,
+    [property: Description("The event's id: the webhook-id header, one per change, the same on every retry and for every subscription.")] Guid Id,
     [property: Description("When the alert changed (its updatedAt).")] DateTimeOffset Timestamp,
+    [property: Description("The tenant whose alert it is.")] string Tenant,
     [property: Description(AlertWebhookDocument.DataDescription)] AlertWebhookData Data);
 
 /// <summary>
@@ -20,7 +22,7 @@ public static class AlertWebhookDocument
     public const string DataDescription =
         "The alert as it is after the change. Identifiers are not in it (alerting never holds them): read them from links.customerContext.";
 
-    private static readonly Dictionary<string, string> Summaries = new()
+    internal static readonly Dictionary<string, string> Summaries = new()
     {
         [AlertWebhookTypes.Raised] = "An alert was raised: a customer's score crossed the threshold, or a driver rule held.",
         [AlertWebhookTypes.Escalated] = "An active alert's score reached a higher escalation level (once per level).",

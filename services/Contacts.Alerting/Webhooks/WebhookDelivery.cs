@@ -59,28 +59,36 @@ public static class WebhookQueue
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>An alert's change: the envelope's data is the alert as it is after the change; messageId is the webhook-id.</summary>
+    public static Task<bool> Enqueue(Session session, string tenantId, Guid messageId, AlertView alert, string type, WebhookOptions options,
+        CancellationToken ct) =>
+        Enqueue(session, tenantId, messageId, type, alert.UpdatedAt, AlertWebhookData.Of(alert), options, ct, alertId: alert.Id);
+
     /// <summary>
-    /// Body: {"type", "timestamp", "data": the alert as it is after the change}; messageId is the webhook-id. One delivery for the
-    /// deployment-wide URL (when set) and one per enabled subscription of the tenant that wants this type.
+    /// Any subscribable event, in the one envelope: one delivery for the deployment-wide URL when its configuration names
+    /// the type, and one per enabled subscription of the tenant that wants it (only the named one, for a test event).
+    /// customerId lets an erasure find the deliveries about that customer.
     /// </summary>
-    public static async Task<bool> Enqueue(Session session, string tenantId, Guid messageId, AlertView alert, string type, WebhookOptions options,
-        CancellationToken ct)
+    public static async Task<bool> Enqueue<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset timestamp, TData data,
+        WebhookOptions options, CancellationToken ct, Guid? alertId = null, Guid? customerId = null, Guid? onlySubscription = null)
     {
-        var body = JsonSerializer.Serialize(new AlertWebhook(type, alert.UpdatedAt, AlertWebhookData.Of(alert)), Json);
+        var body = JsonSerializer.Serialize(new WebhookEnvelope<TData>(type, messageId, timestamp, tenantId, data), Json);
         var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
-        if (!string.IsNullOrWhiteSpace(options.Url))
+        if (onlySubscription is null && !string.IsNullOrWhiteSpace(options.Url) && options.DeploymentWants(type))
         {
             targets.Add((messageId, options.Url, null));
         }
         await using (var subscriptions = session.Command("""
-            select id, coalesce(queue, url), events from webhook_subscriptions where tenant_id = @tenant and status = 'enabled'
+            select id, coalesce(queue, url), events from webhook_subscriptions
+            where tenant_id = @tenant and status = 'enabled' and (@only::uuid is null or id = @only)
             """))
         {
             subscriptions.Parameters.AddWithValue("tenant", tenantId);
+            subscriptions.Parameters.Add(new NpgsqlParameter("only", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)onlySubscription ?? DBNull.Value });
             await using var reader = await subscriptions.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                if (DeliveryPolicy.Wants(reader.GetFieldValue<string[]>(2), type))
+                if (onlySubscription is not null || DeliveryPolicy.Wants(reader.GetFieldValue<string[]>(2), type))
                 {
                     targets.Add((Guid.CreateVersion7(), reader.GetString(1), reader.GetGuid(0)));
                 }
@@ -89,13 +97,14 @@ public static class WebhookQueue
         foreach (var (id, url, subscription) in targets)
         {
             await using var cmd = session.Command("""
-                insert into webhook_deliveries (id, message_id, alert_id, url, body, traceparent, event_type, subscription_id)
-                values (@id, @message, @alert, @url, @body, @trace, @type, @subscription)
+                insert into webhook_deliveries (id, message_id, alert_id, customer_id, url, body, traceparent, event_type, subscription_id)
+                values (@id, @message, @alert, @customer, @url, @body, @trace, @type, @subscription)
                 """);
             cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
             cmd.Parameters.AddWithValue("id", id);
             cmd.Parameters.AddWithValue("message", messageId);
-            cmd.Parameters.AddWithValue("alert", alert.Id);
+            cmd.Parameters.Add(new NpgsqlParameter("alert", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)alertId ?? DBNull.Value });
+            cmd.Parameters.Add(new NpgsqlParameter("customer", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)customerId ?? DBNull.Value });
             cmd.Parameters.AddWithValue("url", url);
             cmd.Parameters.AddWithValue("body", body);
             cmd.Parameters.AddWithValue("type", type);

@@ -11,6 +11,11 @@ public sealed class WebhookOptions
     /// <summary>The deployment-wide endpoint (the operator's: may be private, never the metadata address; redirects not followed); none when empty.</summary>
     public string? Url { get; set; }
 
+    /// <summary>The event types the deployment-wide endpoint gets (Alerting:Webhook:Events); the alert types when not set.</summary>
+    public string[]? Events { get; set; }
+
+    public bool DeploymentWants(string type) => (Events is { Length: > 0 } named ? named : WebhookTypes.Default).Contains(type);
+
     /// <summary>The deployment-wide endpoint's signing secret, "whsec_" followed by base64 (as Standard Webhooks libraries expect).</summary>
     public string? Secret { get; set; }
 

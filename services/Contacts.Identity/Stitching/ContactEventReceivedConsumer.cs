@@ -39,7 +39,7 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
         if (attribution.MergedIds.Count > 0)
         {
             var merged = new CustomersMerged(Guid.CreateVersion7(), contact.TenantId, customerId,
-                attribution.MergedIds, contact.Id, DateTimeOffset.UtcNow);
+                attribution.MergedIds, contact.Id, DateTimeOffset.UtcNow, attribution.MergedBy);
             session.Publish(merged, merged.Id);
         }
         var attributed = new ContactAttributed(Guid.CreateVersion7(), contact.TenantId, contact.Id, customerId,

@@ -11,7 +11,7 @@ namespace Contacts.Identity.Stitching;
 /// customer is new, and who was merged into it.
 /// </summary>
 public sealed record Attribution(Guid? CustomerId, bool IsNewCustomer, IReadOnlyList<Guid> MergedIds, IReadOnlyList<Guid> Candidates,
-    IReadOnlyList<ContactEventReceived>? ResolvedHeld = null)
+    IReadOnlyList<ContactEventReceived>? ResolvedHeld = null, IReadOnlyList<string>? MergedBy = null)
 {
     public bool IsHeld => CustomerId is null;
 }
@@ -235,6 +235,7 @@ public sealed class Stitcher(SettingsStore settings)
         Guid? target = null;
         var created = false;
         var merged = new List<Guid>();
+        var mergedBy = new List<string>();
         IReadOnlyList<Guid> candidates = [];
         foreach (var outcome in outcomes)
         {
@@ -247,6 +248,7 @@ public sealed class Stitcher(SettingsStore settings)
                     break;
                 case StitchOutcome.Merged(var survivor, var mergedId, var type, var value, var rule):
                     merged.Add(mergedId);
+                    mergedBy.Add(type);
                     Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order'), merged_by_contact = @contact where id = @m",
                         ("s", survivor), ("m", mergedId), ("contact", contact.Id));
                     foreach (var sql in MergeProjection)
@@ -340,7 +342,7 @@ public sealed class Stitcher(SettingsStore settings)
         {
             await append.Check(ct);
         }
-        return new Attribution(target, created, merged, candidates, resolved);
+        return new Attribution(target, created, merged, candidates, resolved, [.. mergedBy.Distinct().Order(StringComparer.Ordinal)]);
     }
 
     /// <summary>What a merge moves to the survivor besides the customer row: identifiers, timeline, shares, held candidates, distinct pairs.</summary>

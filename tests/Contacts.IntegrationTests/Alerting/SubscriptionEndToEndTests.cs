@@ -17,7 +17,7 @@ namespace Contacts.IntegrationTests;
 /// </summary>
 [Collection(ServersCollection.Name)]
 [Trait("Category", "EndToEnd")]
-public sealed class SubscriptionEndToEndTests(ServersFixture servers) : IAsyncLifetime
+public sealed partial class SubscriptionEndToEndTests(ServersFixture servers) : IAsyncLifetime
 {
     private TestPipeline _pipeline = null!;
 
@@ -56,7 +56,7 @@ public sealed class SubscriptionEndToEndTests(ServersFixture servers) : IAsyncLi
         return (await response.Content.ReadFromJsonAsync<JsonElement>(), response);
     }
 
-    private static async Task<(Guid Id, string Secret)> SubscribeOk(HttpClient http, CrmWebhookReceiver receiver, params string[] events)
+    internal static async Task<(Guid Id, string Secret)> SubscribeOk(HttpClient http, CrmWebhookReceiver receiver, params string[] events)
     {
         var (body, response) = await Subscribe(http, events.Length == 0 ? new { url = receiver.Url } : new { url = receiver.Url, events });
         Assert.True(response.StatusCode == HttpStatusCode.Created, body.ToString());

@@ -203,15 +203,30 @@ public sealed class SubscriptionTests
     [InlineData(new[] { "alert.raised" }, "alert.resolved", false)]
     [InlineData(new[] { "alert.raised", "alert.resolved" }, "alert.resolved", true)]
     [InlineData(new string[0], "alert.escalated", true)]
+    [InlineData(new string[0], "customer.merged", false)]
+    [InlineData(new[] { "alert.raised" }, "customer.erased", false)]
+    [InlineData(new[] { "customer.merged", "customer.erased" }, "customer.erased", true)]
     public void Given_a_subscriptions_event_types_when_a_webhook_is_queued_then_only_wanted_types_go(string[] events, string type, bool wanted) =>
         Assert.Equal(wanted, DeliveryPolicy.Wants(events, type));
 
     [Fact]
-    public void Given_no_events_when_subscribing_then_every_alert_type_is_wanted()
+    public void Given_no_events_when_subscribing_then_every_alert_type_is_wanted_and_no_customer_type()
     {
         var (subscription, errors) = SubscriptionRequest.Parse("""{"url":"https://crm.example.com/a"}""", allowPrivate: false);
         Assert.Empty(errors);
         Assert.Equal(AlertWebhookTypes.All, subscription!.Events);
+    }
+
+    [Fact]
+    public void Given_customer_types_when_subscribing_then_they_are_kept_in_catalog_order_and_test_is_not_subscribable()
+    {
+        var (subscription, errors) = SubscriptionRequest.Parse("""{"url":"https://crm.example.com/a","events":["customer.erased","alert.raised","customer.merged"]}""",
+            allowPrivate: false);
+        Assert.Empty(errors);
+        Assert.Equal(["alert.raised", "customer.merged", "customer.erased"], subscription!.Events);
+        var (refused, why) = SubscriptionRequest.Parse("""{"url":"https://crm.example.com/a","events":["test"]}""", allowPrivate: false);
+        Assert.Null(refused);
+        Assert.Contains("'test' is not one of", why["events"][0]);
     }
 
     [Fact]
