@@ -45,8 +45,22 @@ public static class AlertWebhookDocument
             // The data by reference to its own schema, not inlined in the envelope.
             envelope.Properties![nameof(AlertWebhook.Data).ToLowerInvariant()] = new OpenApiSchemaReference(nameof(AlertWebhookData), document);
             document.Components.Schemas[nameof(AlertWebhook)] = envelope;
+            // Customer events and the test event: the same envelope around their own data.
+            var others = new List<(string Type, string Schema, string Summary)>();
+            foreach (var entry in EventCatalog.All.Where(e => !AlertWebhookTypes.All.Contains(e.Type)))
+            {
+                var (schemaName, dataType) = entry.Type switch
+                {
+                    CustomerWebhookTypes.Merged => ("CustomerMergedWebhook", typeof(CustomerMergedData)),
+                    CustomerWebhookTypes.Split => ("CustomerSplitWebhook", typeof(CustomerSplitData)),
+                    CustomerWebhookTypes.Erased => ("CustomerErasedWebhook", typeof(CustomerErasedData)),
+                    _ => ("TestWebhook", typeof(TestEventData)),
+                };
+                document.Components.Schemas[schemaName] = await context.GetOrCreateSchemaAsync(typeof(WebhookEnvelope<>).MakeGenericType(dataType), null, ct);
+                others.Add((entry.Type, schemaName, entry.Description));
+            }
             document.Webhooks ??= new Dictionary<string, IOpenApiPathItem>();
-            foreach (var type in AlertWebhookTypes.All)
+            foreach (var (type, schema, summary) in AlertWebhookTypes.All.Select(t => (t, nameof(AlertWebhook), Summaries[t])).Concat(others))
             {
                 document.Webhooks[type] = new OpenApiPathItem
                 {
@@ -55,10 +69,11 @@ public static class AlertWebhookDocument
                         [HttpMethod.Post] = new()
                         {
                             OperationId = "Webhook" + string.Concat(type.Split('.', '_').Select(w => char.ToUpperInvariant(w[0]) + w[1..])),
-                            Summary = Summaries[type],
-                            Description = "POSTed to every enabled subscription of the alert's tenant that asked for this type (and to the deployment-wide "
-                                + "webhook when one is configured), signed per Standard Webhooks with the subscription's secret. A 2xx within 15 s "
-                                + "counts; 410 disables the subscription; anything else is retried for about three days under the same webhook-id.",
+                            Summary = summary,
+                            Description = "POSTed to every enabled subscription of the tenant that asked for this type (and to the deployment-wide "
+                                + "webhook when its configuration names it), signed per Standard Webhooks with the subscription's secret. A 2xx within "
+                                + "15 s counts; 410 disables the subscription; anything else is retried for about three days under the same webhook-id. "
+                                + "GET /v1/event-types gives its JSON Schema and an example.",
                             Tags = new HashSet<OpenApiTagReference> { new("alerting", document) },
                             Parameters =
                             [
@@ -72,7 +87,7 @@ public static class AlertWebhookDocument
                                 Required = true,
                                 Content = new Dictionary<string, OpenApiMediaType>
                                 {
-                                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(nameof(AlertWebhook), document) },
+                                    ["application/json"] = new() { Schema = new OpenApiSchemaReference(schema, document) },
                                 },
                             },
                             Responses = new OpenApiResponses

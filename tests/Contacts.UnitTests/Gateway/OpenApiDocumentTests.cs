@@ -114,18 +114,21 @@ public sealed class OpenApiDocumentTests
         }
     }
 
-    /// <summary>Every webhook type alerting sends is documented with the body it writes and the Standard Webhooks headers.</summary>
+    /// <summary>Every event type alerting sends (the catalog's) is documented with the body it writes and the Standard Webhooks headers.</summary>
     [Fact]
-    public async Task Every_alert_webhook_is_documented_with_its_body_and_signature_headers()
+    public async Task Every_webhook_event_is_documented_with_its_body_and_signature_headers()
     {
         var document = JsonDocument.Parse(await Generated.Value).RootElement;
         var webhooks = document.GetProperty("webhooks");
-        Assert.Equal(Contacts.Alerting.Webhooks.AlertWebhookTypes.All.Order(StringComparer.Ordinal), webhooks.EnumerateObject().Select(w => w.Name));
+        Assert.Equal(Contacts.Alerting.Webhooks.EventCatalog.All.Select(e => e.Type).Order(StringComparer.Ordinal), webhooks.EnumerateObject().Select(w => w.Name));
+        var schemas = document.GetProperty("components").GetProperty("schemas");
         foreach (var webhook in webhooks.EnumerateObject())
         {
             var post = webhook.Value.GetProperty("post");
-            Assert.Equal("#/components/schemas/AlertWebhook",
-                post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString());
+            var reference = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
+            Assert.Equal(webhook.Name.StartsWith("alert.", StringComparison.Ordinal) ? "#/components/schemas/AlertWebhook" : reference, reference);
+            var envelope = schemas.GetProperty(reference.Split('/')[^1]).GetProperty("properties");
+            Assert.Equal(["data", "id", "tenant", "timestamp", "type"], envelope.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
             Assert.Equal(["webhook-id", "webhook-timestamp", "webhook-signature"],
                 post.GetProperty("parameters").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
         }
