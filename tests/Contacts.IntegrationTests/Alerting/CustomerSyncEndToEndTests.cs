@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Contacts.Dev.Pipeline;
@@ -16,31 +15,14 @@ namespace Contacts.IntegrationTests;
 /// </summary>
 public sealed partial class SubscriptionEndToEndTests
 {
-    private async Task<HttpClient> NewTenant()
-    {
-        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
-        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
-        using var created = await admin.PostAsJsonAsync($"admin/tenants/t{Guid.NewGuid():N}/keys", new { name = "sync-test" });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return _pipeline.Client((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString());
-    }
-
     private static object Contact(string id, object identifiers, int minutes) => new
     {
         source = "sync-test", sourceEventId = id, contactId = id, channel = "email", kind = "message",
         occurredAt = DateTimeOffset.UtcNow.AddHours(-2).AddMinutes(minutes), identifiers,
     };
 
-    private static async Task<Guid> CustomerId(HttpClient http, string query, Func<JsonElement, bool>? until = null)
-    {
-        JsonElement customer = default;
-        await TestPipeline.Eventually(async () =>
-        {
-            using var response = await http.GetAsync($"v1/customers{query}");
-            return response.StatusCode == HttpStatusCode.OK && (until ?? (_ => true))(customer = await response.Content.ReadFromJsonAsync<JsonElement>());
-        }, Patience, () => Task.FromResult($"customer{query}: {customer}"));
-        return customer.GetProperty("id").GetGuid();
-    }
+    private static async Task<Guid> CustomerId(HttpClient http, string query) =>
+        (await TestPipeline.Customer(http, query, patience: Patience)).GetProperty("id").GetGuid();
 
     private static async Task<HashSet<Guid>> Listing(HttpClient http)
     {
@@ -67,8 +49,8 @@ public sealed partial class SubscriptionEndToEndTests
     [Fact]
     public async Task A_CRM_following_customer_events_ends_with_the_listings_customers_and_every_body_meets_the_catalog()
     {
-        using var http = await NewTenant();
-        using var other = await NewTenant();
+        using var http = await _pipeline.NewTenant("sync-test");
+        using var other = await _pipeline.NewTenant("sync-test");
         await using var crm = new CrmWebhookReceiver(CrmWebhookReceiver.NewSecret());
         await using var alertsOnly = new CrmWebhookReceiver(CrmWebhookReceiver.NewSecret());
         await using var otherCrm = new CrmWebhookReceiver(CrmWebhookReceiver.NewSecret());

@@ -17,16 +17,7 @@ public sealed class IdentityEndToEndTests(ServersFixture servers) : IAsyncLifeti
 
     public Task DisposeAsync() => Task.CompletedTask;
 
-    /// <summary>A tenant of the test's own (its settings and identifiers touch no other test), with a key from the operator API.</summary>
-    private async Task<HttpClient> NewTenant()
-    {
-        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
-        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
-        using var created = await admin.PostAsJsonAsync($"admin/tenants/t{Guid.NewGuid():N}/keys", new { name = "identity-test" });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        var key = await created.Content.ReadFromJsonAsync<JsonElement>();
-        return _pipeline.Client(key.GetProperty("key").GetString());
-    }
+    private Task<HttpClient> NewTenant() => _pipeline.NewTenant("identity-test");
 
     private static object Contact(string id, object identifiers, string channel = "voice", int minutes = 0) => new
     {
@@ -34,21 +25,7 @@ public sealed class IdentityEndToEndTests(ServersFixture servers) : IAsyncLifeti
         occurredAt = DateTimeOffset.UtcNow.AddHours(-1).AddMinutes(minutes), identifiers,
     };
 
-    private static async Task<JsonElement> Customer(HttpClient http, string query, Func<JsonElement, bool> until)
-    {
-        JsonElement customer = default;
-        await TestPipeline.Eventually(async () =>
-        {
-            using var response = await http.GetAsync($"v1/customers{query}");
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                return false;
-            }
-            customer = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return until(customer);
-        }, TimeSpan.FromSeconds(30), () => Task.FromResult($"customer{query} so far: {customer}"));
-        return customer;
-    }
+    private static Task<JsonElement> Customer(HttpClient http, string query, Func<JsonElement, bool> until) => TestPipeline.Customer(http, query, until);
 
     private static int Contacts(JsonElement customer) => customer.GetProperty("timeline").GetArrayLength();
 

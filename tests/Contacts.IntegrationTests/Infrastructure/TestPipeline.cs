@@ -74,6 +74,28 @@ public sealed class TestPipeline : IAsyncDisposable
         return http;
     }
 
+    /// <summary>A tenant of the test's own (its settings, customers and subscriptions touch no other test), with a key from the operator API.</summary>
+    public async Task<HttpClient> NewTenant(string name = "test")
+    {
+        using var admin = new HttpClient { BaseAddress = Pipeline.GatewayAddress };
+        admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Pipeline.Settings.OperatorKey);
+        using var created = await admin.PostAsJsonAsync($"admin/tenants/t{Guid.NewGuid():N}/keys", new { name });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return Client((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString());
+    }
+
+    /// <summary>GET v1/customers{query} until it answers 200 with a customer the condition holds for.</summary>
+    public static async Task<JsonElement> Customer(HttpClient http, string query, Func<JsonElement, bool>? until = null, TimeSpan? patience = null)
+    {
+        JsonElement customer = default;
+        await Eventually(async () =>
+        {
+            using var response = await http.GetAsync($"v1/customers{query}");
+            return response.StatusCode == HttpStatusCode.OK && (until ?? (_ => true))(customer = await response.Content.ReadFromJsonAsync<JsonElement>());
+        }, patience ?? TimeSpan.FromSeconds(30), () => Task.FromResult($"customer{query} so far: {customer}"));
+        return customer;
+    }
+
     /// <summary>
     /// Posts an event as a platform would: retrying on 5xx and refused connections (a restart in progress) until accepted,
     /// which is safe because ingestion de-duplicates by source event id.

@@ -158,21 +158,8 @@ public sealed class ErasureTests(ServersFixture servers, ITestOutputHelper outpu
         }
     }
 
-    private static async Task<JsonElement> Customer(HttpClient http, string query, Func<JsonElement, bool> until)
-    {
-        JsonElement customer = default;
-        await TestPipeline.Eventually(async () =>
-        {
-            using var response = await http.GetAsync($"v1/customers{query}");
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                return false;
-            }
-            customer = await response.Content.ReadFromJsonAsync<JsonElement>();
-            return until(customer);
-        }, Patience, () => Task.FromResult($"customer{query} so far: {customer}"));
-        return customer;
-    }
+    private static Task<JsonElement> Customer(HttpClient http, string query, Func<JsonElement, bool> until) =>
+        TestPipeline.Customer(http, query, until, Patience);
 
     /// <summary>Every message of a queue, read without taking any out (closing the channel gives them back).</summary>
     private static async Task<List<string>> Browse(string rabbitMq, string queue)
