@@ -57,6 +57,9 @@ public sealed partial class SubscriptionEndToEndTests
         var (crmSubscription, _) = await SubscribeOk(http, crm, "customer.merged", "customer.split", "customer.erased");
         await SubscribeOk(http, alertsOnly);
         await SubscribeOk(other, otherCrm, "customer.merged", "customer.split", "customer.erased");
+        var (queued, queuedResponse) = await Subscribe(http, new { type = "amqp", events = new[] { "customer.erased" } });
+        Assert.Equal(HttpStatusCode.Created, queuedResponse.StatusCode);
+        var (queueUri, queue) = (queued.GetProperty("amqp").GetProperty("uri").GetString()!, queued.GetProperty("amqp").GetProperty("queue").GetString()!);
 
         // Four people: Ana by email, Ben by phone (so one contact can join them), Cy and Dee by email; and one of the other tenant.
         var run = Guid.NewGuid().ToString("N")[..8];
@@ -93,6 +96,25 @@ public sealed partial class SubscriptionEndToEndTests
         Assert.Equal(HttpStatusCode.Accepted, (await other.DeleteAsync($"v1/customers/{otherId}")).StatusCode);
         await TestPipeline.Eventually(() => Task.FromResult(OfType(crm, "customer.").Count() >= 3 && OfType(otherCrm, "customer.erased").Any()),
             Patience, () => Task.FromResult($"received: {string.Join(", ", crm.Received.Select(w => Body(w).GetProperty("type").GetString()))}"));
+
+        // The queue subscription gets the erasure too, under the same id as the webhook.
+        var erasedWebhook = OfType(crm, "customer.erased").Single();
+        await using (var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = new Uri(queueUri) }.CreateConnectionAsync())
+        await using (var channel = await connection.CreateChannelAsync())
+        {
+            var read = new List<(string? Id, string? Type, string Body)>();
+            await TestPipeline.Eventually(async () =>
+            {
+                while (await channel.BasicGetAsync(queue, autoAck: true) is { } message)
+                {
+                    read.Add((message.BasicProperties.MessageId, message.BasicProperties.Type, System.Text.Encoding.UTF8.GetString(message.Body.Span)));
+                }
+                return read.Count > 0;
+            }, Patience, () => Task.FromResult($"nothing in {queue}"));
+            var (id, type, body) = Assert.Single(read);
+            Assert.Equal(("customer.erased", erasedWebhook.Id), (type, id));
+            Assert.Equal(Body(erasedWebhook).GetRawText(), JsonDocument.Parse(body).RootElement.GetRawText());
+        }
 
         // Applied in the order received, once per webhook-id.
         foreach (var webhook in OfType(crm, "customer.").DistinctBy(w => w.Id))
