@@ -128,7 +128,8 @@ public sealed class PostgresServer : IAsyncDisposable
     public async Task StartAgainAsync(CancellationToken ct = default)
     {
         RequireOwned();
-        var settings = $"-p {Port} -k {_dataDir} -c listen_addresses=127.0.0.1 -c max_connections=1000 -c shared_buffers=128MB";
+        // pg_ctl hands -o to a shell: the socket folder is quoted, so a checkout whose path has a space starts.
+        var settings = $"-p {Port} -k '{_dataDir}' -c listen_addresses=127.0.0.1 -c max_connections=1000 -c shared_buffers=128MB";
         if (!_durable)
         {
             // Throwaway test data: skip the flushes that make a cluster crash-safe.
