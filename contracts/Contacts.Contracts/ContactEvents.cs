@@ -19,7 +19,16 @@ public sealed record ContactEventReceived(
     DateTimeOffset? StartedAt = null,
     DateTimeOffset? EndedAt = null,
     ContactMeasures? Measures = null,
-    int? CesScore = null);
+    int? CesScore = null,
+    string? Summary = null,
+    string? Outcome = null,
+    ContactPromise? Promise = null);
+
+/// <summary>
+/// What the customer was promised on a contact (Kind "callback" or "follow_up", due by DueAt); kept by a later outbound
+/// contact on any channel. Promises and summaries are customer content: never logged, traced or sent to subscribers.
+/// </summary>
+public sealed record ContactPromise(string Kind, DateTimeOffset DueAt);
 
 /// <summary>What the platform measured about a contact; every field optional, durations in seconds.</summary>
 public sealed record ContactMeasures(
@@ -62,7 +71,10 @@ public sealed record ContactDetails(
     DateTimeOffset? StartedAt,
     DateTimeOffset? EndedAt,
     ContactMeasures? Measures,
-    int? CesScore);
+    int? CesScore,
+    string? Summary = null,
+    string? Outcome = null,
+    ContactPromise? Promise = null);
 
 /// <summary>Identity found that several customers are one person and folded them into the survivor.</summary>
 public sealed record CustomersMerged(

@@ -56,7 +56,7 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
 
     public static ContactDetails DetailsOf(ContactEventReceived contact) =>
         new(contact.Source, contact.ContactId, contact.Direction, contact.Topic, contact.InitialContactId, contact.PreviousContactId,
-            contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore);
+            contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore, contact.Summary, contact.Outcome, contact.Promise);
 
     /// <summary>Ingestion validates, but a queue can be written by others: refuse what would corrupt a customer.</summary>
     private static void Validate(ContactEventReceived contact)

@@ -34,6 +34,12 @@ public static class ContactEventSchema
             schema.Property("occurredAt").Description =
                 $"Not more than {ContactEventValidator.FutureTolerance.TotalMinutes:0} minutes in the future, nor before 2000-01-01.";
             schema.Property("topic").MaxLength = 100;
+            var summary = schema.Property("summary");
+            summary.MaxLength = ContactEventValidator.SummaryLength;
+            summary.Description = "What the contact was about, as the platform or agent wrote it. Customer content: shown in the brief, "
+                + "never logged or sent to subscribers, erased with the customer.";
+            var outcome = schema.Property("outcome").OneOf(ContactEventValidator.Outcomes);
+            outcome.Description = "resolved and unresolved set measures.resolved (a contradiction is refused).";
             schema.Property("endedAt").Description = $"Not before startedAt, within {ContactEventValidator.LongestDuration.TotalDays:0} days of it.";
         });
         services.DescribeSchema<IdentifiersV1>(schema =>
@@ -55,6 +61,13 @@ public static class ContactEventSchema
                 (schema.Property(seconds).Minimum, schema.Property(seconds).Maximum) = ("0", longest);
             }
             (schema.Property("transfers").Minimum, schema.Property("transfers").Maximum) = ("0", "100");
+        });
+        services.DescribeSchema<PromiseV1>(schema =>
+        {
+            schema.Required = new HashSet<string> { "kind", "dueAt" };
+            schema.Description = "A promise made on this contact; kept by a later outbound contact on any channel.";
+            schema.Property("kind").OneOf(ContactEventValidator.PromiseKinds);
+            schema.Property("dueAt").Description = $"Not before occurredAt, within {ContactEventValidator.LongestPromise.TotalDays:0} days of it.";
         });
         services.DescribeSchema<SurveyV1>(schema =>
         {

@@ -26,9 +26,10 @@ public static partial class ContactEventShape
     {
         ["source"] = Kind.Text, ["sourceEventId"] = Kind.Text, ["contactId"] = Kind.Text, ["channel"] = Kind.Text,
         ["direction"] = Kind.Text, ["kind"] = Kind.Text, ["topic"] = Kind.Text, ["initialContactId"] = Kind.Text,
-        ["previousContactId"] = Kind.Text,
+        ["previousContactId"] = Kind.Text, ["summary"] = Kind.Text, ["outcome"] = Kind.Text,
         ["occurredAt"] = Kind.DateTime, ["startedAt"] = Kind.DateTime, ["endedAt"] = Kind.DateTime,
         ["identifiers"] = Kind.Object, ["measures"] = Kind.Object, ["survey"] = Kind.Object,
+        ["promise"] = Kind.Object, ["promise.kind"] = Kind.Text, ["promise.dueAt"] = Kind.DateTime,
         ["identifiers.phone"] = Kind.Text, ["identifiers.email"] = Kind.Text, ["identifiers.crmId"] = Kind.Text,
         ["identifiers.accountNumber"] = Kind.Text, ["identifiers.handle"] = Kind.Text, ["identifiers.deviceId"] = Kind.Text,
         ["measures.queueWaitSeconds"] = Kind.Seconds, ["measures.holdSeconds"] = Kind.Seconds, ["measures.handleSeconds"] = Kind.Seconds,

@@ -41,6 +41,27 @@ public sealed record ContactEventV1
 
     /// <summary>A CES 2.0 answer ("The company made it easy for me to handle my issue", 1-7); only with kind survey_answered.</summary>
     public SurveyV1? Survey { get; init; }
+
+    /// <summary>
+    /// What the contact was about, as the platform or the agent wrote it (at most 2,000 characters). Customer content: shown
+    /// in the customer's brief, never logged, traced or sent to subscribers, and erased with the customer.
+    /// </summary>
+    public string? Summary { get; init; }
+
+    /// <summary>How the contact ended: resolved, unresolved, callback_promised, escalated or follow_up_sent.</summary>
+    public string? Outcome { get; init; }
+
+    /// <summary>What the customer was promised on this contact, such as a callback by a time.</summary>
+    public PromiseV1? Promise { get; init; }
+}
+
+public sealed record PromiseV1
+{
+    /// <summary>callback (we call them back) or follow_up (we write back); kept by an outbound contact on any channel.</summary>
+    public string? Kind { get; init; }
+
+    /// <summary>By when it is due: not before occurredAt.</summary>
+    public DateTimeOffset? DueAt { get; init; }
 }
 
 public sealed record MeasuresV1

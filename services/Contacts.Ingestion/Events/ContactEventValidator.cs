@@ -10,6 +10,14 @@ public static partial class ContactEventValidator
     public static readonly IReadOnlyList<string> Channels = ["voice", "email", "chat", "sms", "social", "web_form", "voicemail", "ivr"];
     public static readonly IReadOnlyList<string> Directions = ["inbound", "outbound"];
     public static readonly IReadOnlyList<string> Kinds = ["started", "transferred", "ended", "message", "survey_answered"];
+    public static readonly IReadOnlyList<string> Outcomes = ["resolved", "unresolved", "callback_promised", "escalated", "follow_up_sent"];
+    public static readonly IReadOnlyList<string> PromiseKinds = ["callback", "follow_up"];
+
+    /// <summary>The longest summary kept: a few paragraphs, what an agent reads before answering.</summary>
+    public const int SummaryLength = 2_000;
+
+    /// <summary>How far after its contact a promise may fall due (a later date is a unit or typing error).</summary>
+    public static readonly TimeSpan LongestPromise = TimeSpan.FromDays(90);
 
     /// <summary>How far ahead of our clock an event may claim to have happened (platform clocks drift).</summary>
     public static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
@@ -70,6 +78,11 @@ public static partial class ContactEventValidator
             Fail("topic", "must be at most 100 characters with no control characters");
         }
 
+        var summary = CheckSummary(input.Summary, Fail);
+        var outcome = OneOf("outcome", input.Outcome, Outcomes, required: false, Fail);
+        var resolved = Resolution(outcome, input.Measures?.Resolved, Fail);
+        var promise = CheckPromise(input.Promise, input.OccurredAt, Fail);
+
         if (errors.Count > 0)
         {
             return new Result(null, errors);
@@ -78,8 +91,8 @@ public static partial class ContactEventValidator
         return new Result(new ContactEventReceived(eventId, tenantId, source!, sourceEventId!, contactId!, channel!, direction,
             kind!, input.OccurredAt!.Value.ToUniversalTime(), now, identifiers, string.IsNullOrEmpty(topic) ? null : topic,
             Blank(input.InitialContactId), Blank(input.PreviousContactId), input.StartedAt?.ToUniversalTime(), input.EndedAt?.ToUniversalTime(),
-            m is null ? null : new ContactMeasures(m.QueueWaitSeconds, m.HoldSeconds, m.HandleSeconds, m.Transfers, m.Abandoned, m.Resolved),
-            input.Survey?.CesScore), errors);
+            m is null && resolved is null ? null : new ContactMeasures(m?.QueueWaitSeconds, m?.HoldSeconds, m?.HandleSeconds, m?.Transfers, m?.Abandoned, resolved),
+            input.Survey?.CesScore, summary, outcome, promise), errors);
     }
 
     /// <summary>No contact centre platform reports contacts from before this; an earlier date is a default or a unit error.</summary>
@@ -150,6 +163,64 @@ public static partial class ContactEventValidator
         {
             fail("measures.transfers", "must be between 0 and 100");
         }
+    }
+
+    /// <summary>The summary trimmed (null when blank): line breaks and tabs are kept, other control characters refused.</summary>
+    private static string? CheckSummary(string? summary, Action<string, string> fail)
+    {
+        var text = summary?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+        if (text.Length > SummaryLength)
+        {
+            fail("summary", $"must be at most {SummaryLength:N0} characters; got {text.Length:N0}");
+        }
+        if (text.Any(c => char.IsControl(c) && c is not '\n' and not '\r' and not '\t'))
+        {
+            fail("summary", "must not contain control characters other than line breaks and tabs");
+        }
+        return text;
+    }
+
+    /// <summary>
+    /// measures.resolved as the outcome implies it: resolved and unresolved set it, and one that contradicts it is refused
+    /// naming both fields (the platform must say which is true).
+    /// </summary>
+    private static bool? Resolution(string? outcome, bool? measured, Action<string, string> fail)
+    {
+        bool? implied = outcome switch { "resolved" => true, "unresolved" => false, _ => null };
+        if (implied is not null && measured is not null && implied != measured)
+        {
+            var said = measured.Value ? "true" : "false";
+            fail("outcome", $"is {outcome} but measures.resolved is {said}: they must agree (or give only one of them)");
+            fail("measures.resolved", $"is {said} but outcome is {outcome}: they must agree (or give only one of them)");
+        }
+        return measured ?? implied;
+    }
+
+    private static ContactPromise? CheckPromise(PromiseV1? promise, DateTimeOffset? occurredAt, Action<string, string> fail)
+    {
+        if (promise is null)
+        {
+            return null;
+        }
+        var kind = OneOf("promise.kind", promise.Kind, PromiseKinds, required: true, fail);
+        if (promise.DueAt is not { } due)
+        {
+            fail("promise.dueAt", "is required: when the promise falls due, as an ISO 8601 date-time with offset, such as 2026-11-20T16:00:00Z");
+            return null;
+        }
+        if (occurredAt is { } at && due < at)
+        {
+            fail("promise.dueAt", "must not be before occurredAt: a promise falls due after the contact that made it");
+        }
+        else if (occurredAt is { } from && due - from > LongestPromise)
+        {
+            fail("promise.dueAt", $"must be within {LongestPromise.TotalDays:0} days of occurredAt");
+        }
+        return kind is null ? null : new ContactPromise(kind, due.ToUniversalTime());
     }
 
     private static void CheckSurvey(ContactEventV1 input, string? kind, Action<string, string> fail)

@@ -50,6 +50,8 @@ public sealed class ContactEventShapeTests
         { "measures.transfers", "\"2\"" }, { "measures.transfers", "2.5" }, { "measures.transfers", "1e30" }, { "measures.transfers", "99999999999" },
         { "measures.abandoned", "\"true\"" }, { "measures.resolved", "1" },
         { "survey.cesScore", "\"7\"" }, { "survey.cesScore", "6.5" }, { "survey.cesScore", "1e10" },
+        { "summary", "42" }, { "summary", "[\"called\"]" }, { "summary", "\"\\ud800\"" }, { "outcome", "true" }, { "promise", "\"tomorrow\"" },
+        { "promise.kind", "1" }, { "promise.dueAt", "1732100000" }, { "promise.dueAt", "\"2026-02-30T10:00:00Z\"" },
     };
 
     [Theory]

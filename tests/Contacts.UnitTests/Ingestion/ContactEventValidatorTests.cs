@@ -159,3 +159,118 @@ public sealed class ContactEventMeasuresTests
         Assert.Contains(result.Errors["endedAt"], rule => rule.Contains("before 2000", StringComparison.Ordinal));
     }
 }
+
+/// <summary>What was said and promised: summary, outcome and promise, and the rules that keep them consistent.</summary>
+public sealed class ContactEventStoryTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 22, 12, 0, 0, TimeSpan.Zero);
+
+    private static ContactEventV1 Call() => new()
+    {
+        Source = "pbx",
+        SourceEventId = "evt-1",
+        ContactId = "call-1",
+        Channel = "voice",
+        Kind = "ended",
+        OccurredAt = Now.AddMinutes(-10),
+        Identifiers = new IdentifiersV1 { Phone = "+44 20 7946 0958" },
+    };
+
+    private static ContactEventValidator.Result Validate(ContactEventV1 input) => ContactEventValidator.Validate(input, "t", Guid.NewGuid(), Now);
+
+    [Fact]
+    public void Given_a_summary_an_outcome_and_a_promise_when_validated_then_the_event_carries_them_normalised()
+    {
+        var due = new DateTimeOffset(2026, 11, 22, 17, 0, 0, TimeSpan.FromHours(1));
+        var result = Validate(Call() with
+        {
+            Summary = "  Card charged twice for the October invoice.\nAsked for a refund.  ",
+            Outcome = "Callback-Promised",
+            Promise = new PromiseV1 { Kind = "callback", DueAt = due },
+        });
+
+        Assert.True(result.IsValid, string.Join("; ", result.Errors.Select(e => $"{e.Key}: {string.Join(",", e.Value)}")));
+        var e = result.Event!;
+        Assert.Equal("Card charged twice for the October invoice.\nAsked for a refund.", e.Summary);
+        Assert.Equal("callback_promised", e.Outcome);
+        Assert.Equal(new Contacts.Contracts.ContactPromise("callback", due.ToUniversalTime()), e.Promise);
+        Assert.Equal(TimeSpan.Zero, e.Promise!.DueAt.Offset);
+        Assert.Null(e.Measures);
+    }
+
+    [Theory]
+    [InlineData("resolved", true)]
+    [InlineData("unresolved", false)]
+    public void Given_outcome_resolved_or_unresolved_when_validated_then_measures_resolved_follows(string outcome, bool resolved)
+    {
+        var withoutMeasures = Validate(Call() with { Outcome = outcome }).Event!;
+        Assert.Equal(resolved, withoutMeasures.Measures!.Resolved);
+
+        var withMeasures = Validate(Call() with { Outcome = outcome, Measures = new MeasuresV1 { HoldSeconds = 30 } }).Event!;
+        Assert.Equal((resolved, 30.0), (withMeasures.Measures!.Resolved, withMeasures.Measures.HoldSeconds));
+    }
+
+    [Theory]
+    [InlineData("resolved", false)]
+    [InlineData("unresolved", true)]
+    public void Given_an_outcome_that_contradicts_measures_resolved_when_validated_then_both_fields_are_named(string outcome, bool resolved)
+    {
+        var result = Validate(Call() with { Outcome = outcome, Measures = new MeasuresV1 { Resolved = resolved } });
+
+        Assert.Equal(["measures.resolved", "outcome"], result.Errors.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("must agree", Assert.Single(result.Errors["outcome"]));
+        Assert.Null(result.Event);
+    }
+
+    [Fact]
+    public void Given_an_outcome_that_agrees_with_measures_resolved_when_validated_then_it_is_accepted()
+    {
+        Assert.True(Validate(Call() with { Outcome = "resolved", Measures = new MeasuresV1 { Resolved = true } }).IsValid);
+        Assert.True(Validate(Call() with { Outcome = "escalated", Measures = new MeasuresV1 { Resolved = false } }).IsValid);
+    }
+
+    [Fact]
+    public void Given_a_summary_over_2000_characters_when_validated_then_summary_is_named_with_its_length()
+    {
+        Assert.True(Validate(Call() with { Summary = new string('a', 2_000) }).IsValid);
+
+        var result = Validate(Call() with { Summary = new string('a', 2_001) });
+
+        Assert.Equal("must be at most 2,000 characters; got 2,001", Assert.Single(result.Errors["summary"]));
+    }
+
+    [Fact]
+    public void Given_a_summary_with_a_control_character_other_than_a_line_break_when_validated_then_it_is_refused()
+    {
+        Assert.True(Validate(Call() with { Summary = "line one\r\n\tline two" }).IsValid);
+        Assert.Contains("control characters", Assert.Single(Validate(Call() with { Summary = "bell\u0007" }).Errors["summary"]));
+    }
+
+    [Fact]
+    public void Given_an_unknown_outcome_when_validated_then_the_allowed_ones_are_named()
+    {
+        var result = Validate(Call() with { Outcome = "sorted" });
+        Assert.Equal("must be one of resolved, unresolved, callback_promised, escalated, follow_up_sent; got \"sorted\"", Assert.Single(result.Errors["outcome"]));
+    }
+
+    [Fact]
+    public void Given_a_promise_without_dueAt_or_kind_when_validated_then_each_is_named()
+    {
+        var result = Validate(Call() with { Outcome = "callback_promised", Promise = new PromiseV1() });
+
+        Assert.Equal(["promise.dueAt", "promise.kind"], result.Errors.Keys.Order(StringComparer.Ordinal));
+        Assert.StartsWith("is required", Assert.Single(result.Errors["promise.dueAt"]));
+    }
+
+    [Fact]
+    public void Given_a_promise_due_before_the_contact_or_months_after_it_when_validated_then_dueAt_is_named()
+    {
+        var early = Validate(Call() with { Promise = new PromiseV1 { Kind = "callback", DueAt = Now.AddMinutes(-11) } });
+        Assert.Contains("must not be before occurredAt", Assert.Single(early.Errors["promise.dueAt"]));
+
+        var late = Validate(Call() with { Promise = new PromiseV1 { Kind = "callback", DueAt = Now.AddDays(91) } });
+        Assert.Contains("within 90 days", Assert.Single(late.Errors["promise.dueAt"]));
+
+        Assert.True(Validate(Call() with { Promise = new PromiseV1 { Kind = "follow_up", DueAt = Now.AddMinutes(-10) } }).IsValid);
+    }
+}
