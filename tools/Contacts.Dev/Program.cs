@@ -201,12 +201,32 @@ static async Task RunDemo(Uri gateway, string apiKey, CancellationToken ct)
         if (response.IsSuccessStatusCode && ids.All(id => body.Contains(id, StringComparison.Ordinal)))
         {
             Console.WriteLine($"\nThe stitched customer, GET /{query}:\n{Pretty(body)}");
+            await PrintBrief(http, JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!, ct);
             Console.WriteLine("The CRM's webhook with the high-effort alert follows as soon as alerting delivers it.");
             return;
         }
         await Task.Delay(100, ct);
     }
     Console.WriteLine("The demo customer did not show its three contacts within 30 s; see the service logs.");
+}
+
+// The story the next agent reads: once effort has told all three contacts.
+static async Task PrintBrief(HttpClient http, string customerId, CancellationToken ct)
+{
+    var path = $"v1/customers/{customerId}/brief";
+    for (var i = 0; i < 300 && !ct.IsCancellationRequested; i++)
+    {
+        var response = await http.GetAsync(path, ct);
+        var body = await response.Content.ReadAsStringAsync(ct);
+        if (response.IsSuccessStatusCode && JsonDocument.Parse(body).RootElement.GetProperty("journey") is { ValueKind: JsonValueKind.Object } journey
+            && journey.GetProperty("contacts").GetArrayLength() == 3)
+        {
+            Console.WriteLine($"\nWhat the next agent reads, GET /{path}:\n{Pretty(body)}");
+            return;
+        }
+        await Task.Delay(100, ct);
+    }
+    Console.WriteLine($"The brief did not tell the three contacts within 30 s; see GET /{path}.");
 }
 
 // Where the alert's trace is on screen: the CRM received its id in traceparent (00-traceid-spanid-flags).

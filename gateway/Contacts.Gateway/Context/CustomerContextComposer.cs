@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Contacts.Contracts;
 using Contacts.Gateway.Proxy;
-using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Gateway.Context;
 
@@ -52,46 +51,22 @@ public sealed record LastContactContext(
 /// Identity answers a merged id with the survivor; effort and alerting are asked again for the survivor then.
 /// A part that cannot be read is left out and named in "unavailable", so the context still answers.
 /// </summary>
-public sealed class CustomerContextComposer(IHttpClientFactory clients, IConfiguration configuration)
+public sealed class CustomerContextComposer(UpstreamReader upstream)
 {
-    private sealed record Part(HttpStatusCode? Status, JsonNode? Body)
-    {
-        public bool Ok => Status == HttpStatusCode.OK && Body is not null;
-    }
-
     public async Task Compose(Guid id, HttpContext http)
     {
         // Admitted by TenantAdmission and within the tenant's rate limit, as every /v1 request.
         var tenant = TenantAdmission.TenantOf(http) ?? throw new InvalidOperationException("the context was asked for without an admitted tenant");
-        var ct = http.RequestAborted;
-        var identityTask = Get(Upstreams.Identity, $"/v1/customers/{id}", tenant, ct);
-        var effortTask = Get(Upstreams.Effort, $"/v1/customers/{id}/effort", tenant, ct);
-        var alertsTask = Get(Upstreams.Alerting, $"/v1/alerts?customerId={id}&status=open", tenant, ct);
-        var identity = await identityTask;
-        if (identity.Status == HttpStatusCode.NotFound)
+        if (await upstream.CustomerWithEffort(id, http, tenant, withAlerts: true) is not { } read)
         {
-            await Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No customer {id} in this tenant.")
-                .ExecuteAsync(http);
             return;
         }
-        if (!identity.Ok)
-        {
-            await Results.Problem(statusCode: StatusCodes.Status502BadGateway, title: "Upstream unavailable",
-                detail: "The identity service could not be read.").ExecuteAsync(http);
-            return;
-        }
-        var (effort, alerts) = (await effortTask, await alertsTask);
-        var customerId = identity.Body!["id"]!.GetValue<Guid>();
-        if (customerId != id)
-        {
-            (effort, alerts) = (await Get(Upstreams.Effort, $"/v1/customers/{customerId}/effort", tenant, ct),
-                await Get(Upstreams.Alerting, $"/v1/alerts?customerId={customerId}&status=open", tenant, ct));
-        }
+        var (identity, _, effort, alerts) = read;
         // Written with every field, null or not, as the context has always been.
-        await Results.Json(Build(id, identity.Body!, effort, alerts), JsonSerializerOptions.Web, statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
+        await Results.Json(Build(id, identity, effort, alerts!), JsonSerializerOptions.Web, statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
     }
 
-    private static CustomerContext Build(Guid requestedId, JsonNode identity, Part effort, Part alerts)
+    private static CustomerContext Build(Guid requestedId, JsonNode identity, UpstreamPart effort, UpstreamPart alerts)
     {
         var unavailable = new List<string>();
         int? score = null;
@@ -158,31 +133,5 @@ public sealed class CustomerContextComposer(IHttpClientFactory clients, IConfigu
                 last["startedAt"]?.GetValue<DateTimeOffset>(),
                 last["endedAt"]?.GetValue<DateTimeOffset>(),
                 last["resolved"]?.GetValue<bool>()));
-    }
-
-    private async Task<Part> Get(string service, string pathAndQuery, string tenant, CancellationToken ct)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Get, pathAndQuery);
-        request.Headers.Add(Tenant.Header, tenant);
-        if (configuration["Internal:Key"] is { Length: > 0 } internalKey)
-        {
-            request.Headers.Add(Tenant.InternalKeyHeader, internalKey);
-        }
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            // The context answers within seconds even when one part hangs; that part is reported unavailable.
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var response = await clients.CreateClient(service).SendAsync(request, timeout.Token);
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                return new Part(response.StatusCode, null);
-            }
-            return new Part(response.StatusCode, await JsonNode.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token), cancellationToken: timeout.Token));
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException && !ct.IsCancellationRequested)
-        {
-            return new Part(null, null);
-        }
     }
 }

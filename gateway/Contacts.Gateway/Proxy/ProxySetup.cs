@@ -46,7 +46,9 @@ public static class ProxySetup
             // The customer context composes three reads itself, with these clients.
             builder.Services.AddHttpClient(service, (sp, c) => c.BaseAddress = new Uri(Upstreams.Address(sp.GetRequiredService<IConfiguration>(), service)));
         }
+        builder.Services.AddSingleton<Context.UpstreamReader>();
         builder.Services.AddSingleton<Context.CustomerContextComposer>();
+        builder.Services.AddSingleton<Context.CustomerBriefComposer>();
         builder.Services.AddSingleton<TenantAdmission>();
         builder.AddTenantRateLimiter();
         return builder;
@@ -64,6 +66,17 @@ public static class ProxySetup
             .Parameter("id", "The customer's id (a merged id answers for the survivor).")
             .Produces<Context.CustomerContext>()
             .Answers(StatusCodes.Status200OK, "The customer's context.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .Answers(StatusCodes.Status502BadGateway, "ProblemDetails: the identity service could not be read.");
+        app.MapGet("/v1/customers/{id:guid}/brief", (Guid id, HttpContext http, Context.CustomerBriefComposer composer) => composer.Compose(id, http))
+            .WithName("GetCustomerBrief")
+            .Documented("The customer's story for the agent who answers next, so they repeat nothing: the open journey told in order (each "
+                + "contact's channel, time, summary, outcome and promises with whether they are still open), the channels already tried, "
+                + "doNotAskAgain (identifier types they already gave), open promises, and the effort score with its drivers.")
+            .Parameter("id", "The customer's id (a merged id answers for the survivor).")
+            .Produces<Context.CustomerBrief>()
+            .Answers(StatusCodes.Status200OK, "The customer's brief.")
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status502BadGateway)
             .Answers(StatusCodes.Status502BadGateway, "ProblemDetails: the identity service could not be read.");

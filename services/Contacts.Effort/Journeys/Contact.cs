@@ -41,6 +41,12 @@ public sealed class Contact
         CesScore = survey?.CesScore;
         CesAnsweredAt = survey?.OccurredAt;
         Voicemail = live.Any(e => e.Channel == "voicemail");
+        // What was said and promised: the latest summary and outcome reported (a wrap-up is written after the contact's
+        // first events), every distinct promise with the time of the event that made it.
+        Summary = Events.LastOrDefault(e => !string.IsNullOrEmpty(e.Summary))?.Summary;
+        Outcome = Events.LastOrDefault(e => e.Outcome is not null)?.Outcome;
+        Promises = [.. Events.Where(e => e.Promise is not null).GroupBy(e => (e.Promise!.Kind, e.Promise.DueAt))
+            .Select(g => new MadePromise(Key, g.Key.Kind, g.Key.DueAt, g.First().OccurredAt))];
     }
 
     public string Key { get; }
@@ -65,7 +71,13 @@ public sealed class Contact
     public DateTimeOffset? CesAnsweredAt { get; }
     public bool Voicemail { get; }
     public bool Inbound => Direction != "outbound";
+    public string? Summary { get; }
+    public string? Outcome { get; }
+    public IReadOnlyList<MadePromise> Promises { get; }
 }
+
+/// <summary>A promise made on a contact (its key), due by DueAt, made when the event carrying it occurred.</summary>
+public sealed record MadePromise(string ContactKey, string Kind, DateTimeOffset DueAt, DateTimeOffset MadeAt);
 
 public static class ContactFolder
 {

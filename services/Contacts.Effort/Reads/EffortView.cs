@@ -47,7 +47,21 @@ public sealed record ContactView(
     bool Abandoned,
     bool Resolved,
     int? CesScore,
-    IReadOnlyList<Guid> ContactEventIds);
+    IReadOnlyList<Guid> ContactEventIds,
+    [property: Description("Only a survey answer arrived under this id: it carries a CES answer, it is not another contact.")] bool SurveyOnly,
+    [property: Description("What the contact was about, as the platform or agent wrote it (the latest reported). Customer content.")] string? Summary,
+    [property: Description("resolved, unresolved, callback_promised, escalated or follow_up_sent (the latest reported).")] string? Outcome,
+    [property: Description("Promises made on this contact and where each stands.")] IReadOnlyList<PromiseView> Promises);
+
+/// <summary>A promise made on a contact, judged as of the view's asOf.</summary>
+public sealed record PromiseView(
+    [property: Description("callback or follow_up.")] string Kind,
+    DateTimeOffset DueAt,
+    [property: Description("When the event that made it occurred.")] DateTimeOffset MadeAt,
+    [property: Description("open (not due yet), kept (an outbound contact by dueAt), kept_late (one after dueAt) or overdue (due, none yet).")] string Status,
+    [property: Description("True while the customer is still waiting on it (open or overdue).")] bool Open,
+    [property: Description("The outbound contact that kept it (source:contactId).")] string? KeptBy,
+    DateTimeOffset? KeptAt);
 
 /// <summary>A CES answer beside the score effort predicted for the same journey without it.</summary>
 public sealed record CesAnswerView(Guid JourneyId, string ContactId, int CesScore, DateTimeOffset? AnsweredAt, int PredictedScore);
@@ -57,7 +71,8 @@ public static class EffortViews
     public static CustomerEffortView Of(Guid customerId, long version, CustomerEvaluation evaluation)
     {
         var worst = evaluation.Worst;
-        var journeys = evaluation.Journeys.OrderByDescending(j => j.Journey.LastAt).Select(Journey).ToList();
+        var promises = PromisesOf(evaluation);
+        var journeys = evaluation.Journeys.OrderByDescending(j => j.Journey.LastAt).Select(j => Journey(j, promises)).ToList();
         return new CustomerEffortView(customerId, evaluation.Score, worst?.Score.Predicted ?? 0, version, evaluation.AsOf, worst?.Journey.Id,
             worst?.Score.Drivers ?? [],
             [.. journeys.Where(j => j.Status == "open")],
@@ -68,7 +83,12 @@ public static class EffortViews
             ]);
     }
 
-    public static JourneyView Journey(ScoredJourney scored)
+    /// <summary>Every promise of the evaluation judged at its asOf, by the contact that made it (kept by any of the customer's contacts).</summary>
+    public static ILookup<string, PromiseView> PromisesOf(CustomerEvaluation evaluation) =>
+        PromiseJudge.Judge(evaluation.Journeys.SelectMany(j => j.Journey.Contacts), evaluation.AsOf).ToLookup(p => p.Promise.ContactKey,
+            p => new PromiseView(p.Promise.Kind, p.Promise.DueAt, p.Promise.MadeAt, p.Status, p.IsOpen, p.KeptBy, p.KeptAt));
+
+    public static JourneyView Journey(ScoredJourney scored, ILookup<string, PromiseView> promises)
     {
         var j = scored.Journey;
         var interactions = j.Interactions.ToList();
@@ -77,7 +97,8 @@ public static class EffortViews
             scored.Score.Drivers,
             [
                 .. j.Contacts.Select(c => new ContactView(c.Key, c.Source, c.Legs, c.Channel, c.Direction, c.Topic, c.StartedAt, c.EndedAt,
-                    c.Transfers, c.HoldSeconds, c.QueueWaitSeconds, c.Abandoned, c.Resolved, c.CesScore, [.. c.Events.Select(e => e.EventId)])),
+                    c.Transfers, c.HoldSeconds, c.QueueWaitSeconds, c.Abandoned, c.Resolved, c.CesScore, [.. c.Events.Select(e => e.EventId)],
+                    c.IsSurveyOnly, c.Summary, c.Outcome, [.. promises[c.Key]])),
             ]);
     }
 }

@@ -37,6 +37,8 @@ public sealed class ErasureTests(ServersFixture servers, ITestOutputHelper outpu
         {
             source = "erasure-test", sourceEventId = $"{run}-{name}", contactId = $"{run}-{name}", channel,
             kind = channel == "voice" ? "ended" : "message", occurredAt = now - ago, identifiers, topic = about ?? topic,
+            summary = $"{name} said-{run}", outcome = channel == "voice" ? "callback_promised" : null,
+            promise = channel == "voice" ? new { kind = "callback", dueAt = now - ago + TimeSpan.FromHours(1) } : null,
         };
         async Task<Guid> Push(object contact) => (await TestPipeline.Push(http, contact)).Id;
 
@@ -82,7 +84,8 @@ public sealed class ErasureTests(ServersFixture servers, ITestOutputHelper outpu
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"v1/customers/{danaId}")).StatusCode);
 
         // Nothing of Dana's content anywhere: identifiers, topic, the platform's contact ids.
-        string[] content = [email, topic, .. new[] { 1, 2, 3, 5, 6 }.Select(i => $"{run}-x{i}"), $"{run}-h1"];
+        string[] content = [email, topic, .. new[] { 1, 2, 3, 5, 6 }.Select(i => $"{run}-x{i}"), $"{run}-h1",
+            .. new[] { 1, 2, 3, 5, 6 }.Select(i => $"x{i} said-{run}"), $"h1 said-{run}"];
         // Her ids only where an erasure or an inbox must keep them.
         string[] ids = [danaId.ToString(), .. dana.Select(d => d.ToString()), unstitched.ToString()];
         var found = new List<string>();

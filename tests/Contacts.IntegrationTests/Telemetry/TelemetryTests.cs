@@ -26,7 +26,9 @@ public sealed class TelemetryTests(ServersFixture servers)
 
         var digits = Random.Shared.Next(100, 999).ToString(System.Globalization.CultureInfo.InvariantCulture);
         var localPart = $"otel.probe.{Guid.NewGuid():N}";
-        foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone: $"+44 20 7946 0{digits}", email: $"{localPart}@Example.com", idPrefix: "otel"))
+        // The summaries (and the promise beside them) are customer content too, marked so they can be searched for.
+        var said = $"said-{Guid.NewGuid():N}";
+        foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone: $"+44 20 7946 0{digits}", email: $"{localPart}@Example.com", idPrefix: "otel", tag: said))
         {
             await TestPipeline.Push(http, e);
         }
@@ -37,6 +39,13 @@ public sealed class TelemetryTests(ServersFixture servers)
             using var byPhone = await http.GetAsync($"v1/customers?phone=%2B44207946 0{digits}");
             return byEmail.StatusCode == HttpStatusCode.OK && byPhone.StatusCode == HttpStatusCode.OK;
         }, TimeSpan.FromSeconds(30), () => Task.FromResult("the customer was not found by email and phone"));
+        // The brief carries the summaries out through the gateway: that read must not put them in a span or a log either.
+        var customerId = (await TestPipeline.Customer(http, $"?email={localPart}@example.com")).GetProperty("id").GetGuid();
+        await TestPipeline.Eventually(async () =>
+        {
+            using var brief = await http.GetAsync($"v1/customers/{customerId}/brief");
+            return brief.StatusCode == HttpStatusCode.OK && (await brief.Content.ReadAsStringAsync()).Contains(said, StringComparison.Ordinal);
+        }, TimeSpan.FromSeconds(30), () => Task.FromResult("the brief did not tell what the customer said"));
 
         List<ReceivedSpan> Trace() => [.. otlp.Spans.Where(s => s.TraceId == traceId)];
         string Describe(List<ReceivedSpan> spans) => string.Join("; ", spans.Select(s => $"{s.Service}:{s.Name} {s.SpanId}<-{s.ParentSpanId}"));
@@ -63,13 +72,13 @@ public sealed class TelemetryTests(ServersFixture servers)
         Assert.Contains(otlp.Exports, e => e.Path == "/v1/metrics");
 
         await Task.Delay(1500); // the last logs and metrics of the reads above
-        string[] secrets = [$"79460{digits}", $"7946 0{digits}", localPart];
+        string[] secrets = [$"79460{digits}", $"7946 0{digits}", localPart, said, "Charged twice for the October invoice"];
         foreach (var (path, body) in otlp.Exports.ToList())
         {
             var text = Encoding.UTF8.GetString(body);
             foreach (var secret in secrets)
             {
-                Assert.False(text.Contains(secret, StringComparison.OrdinalIgnoreCase), $"an OTLP export to {path} contains a customer's identifier");
+                Assert.False(text.Contains(secret, StringComparison.OrdinalIgnoreCase), $"an OTLP export to {path} contains a customer's identifier or what they said");
             }
         }
     }
