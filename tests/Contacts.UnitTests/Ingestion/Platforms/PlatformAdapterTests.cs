@@ -59,8 +59,8 @@ public sealed class PlatformAdapterTests
     [Fact]
     public void Genesys_topics_we_do_not_track_are_ignored()
     {
-        var body = Encoding.UTF8.GetBytes("""{"topicName":"v2.detail.events.conversation.c.acw","eventBody":{"conversationId":"c","eventTime":1}}""");
-        Assert.Contains("acw", new GenesysCloudAdapter().Map(new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now)).Ignored);
+        var body = Encoding.UTF8.GetBytes("""{"topicName":"v2.detail.events.conversation.c.acd.start","eventBody":{"conversationId":"c","eventTime":1}}""");
+        Assert.Contains("acd.start", new GenesysCloudAdapter().Map(new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now)).Ignored);
     }
 
     private const string TwilioUrl = "https://contacts.example.com/v1/webhooks/twilio";
