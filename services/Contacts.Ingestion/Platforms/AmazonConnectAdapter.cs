@@ -7,7 +7,9 @@ namespace Contacts.Ingestion.Platforms;
 /// Amazon Connect contact events as EventBridge delivers them ("detail-type": "Amazon Connect Contact Event"): INITIATED
 /// (a transfer when initiationMethod is TRANSFER or QUEUE_TRANSFER), CONNECTED_TO_SYSTEM, QUEUED, CONNECTED_TO_AGENT,
 /// DISCONNECTED and COMPLETED; CONTACT_DATA_UPDATED and newer types are ignored. EventBridge API destinations
-/// authenticate with our API key and do not sign, so there is no signature to check.
+/// authenticate with our API key and do not sign, so there is no signature to check. Summary, outcome and promise stay
+/// unset: contact events carry no description, name, attribute values or disposition (those are in the contact's API
+/// record, which this adapter does not call); CONTACT_DATA_UPDATED names the properties that changed, not their values.
 /// </summary>
 public sealed class AmazonConnectAdapter : IPlatformAdapter
 {

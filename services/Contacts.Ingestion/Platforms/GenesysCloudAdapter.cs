@@ -5,8 +5,9 @@ namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
 /// Genesys Cloud conversation detail events, as the EventBridge integration delivers them or bare: topics
-/// v2.detail.events.conversation.{id}.customer.start / .customer.end (the contact), .acd.end (the queue: wait, abandon)
-/// and .user.end (an agent's part: hold, talk, transfer). Genesys does not sign these; the API key authenticates.
+/// v2.detail.events.conversation.{id}.customer.start / .customer.end (the contact), .acd.end (the queue: wait, abandon),
+/// .user.end (an agent's part: hold, talk, transfer) and .acw (the agent's wrap-up: its notes are the summary). Genesys
+/// does not sign these; the API key authenticates.
 /// </summary>
 public sealed class GenesysCloudAdapter : IPlatformAdapter
 {
@@ -35,6 +36,9 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
             _ when topic.EndsWith(".acd.end", StringComparison.Ordinal) => (acdOutcome == "ABANDON" ? "ended" : "started", "acd.end"),
             // An agent's part ended: by a transfer, or with the contact.
             _ when topic.EndsWith(".user.end", StringComparison.Ordinal) => (transfer ? "transferred" : "ended", "user.end"),
+            // An agent finished wrap-up (after-call work). A note on the contact, not its end: as "ended" it would move the
+            // contact's end to when the agent was done writing, or end a contact whose first agent wrapped up after a transfer.
+            _ when topic.EndsWith(".acw", StringComparison.Ordinal) => ("message", "acw"),
             _ => ((string?)null, (string?)null),
         };
         if (kind is null)
@@ -95,6 +99,10 @@ public sealed class GenesysCloudAdapter : IPlatformAdapter
                 },
                 _ => null,
             },
+            // The agent's own account of the contact (AcwDetailEventTopicAfterCallWorkEvent.wrapupNotes). Its wrapupCode is the
+            // id of a wrap-up code each organisation names for itself, so it says no outcome we could read without a table
+            // per tenant; it is not mapped.
+            Summary = step == "acw" ? PlatformPayload.Summary(body.String("wrapupNotes")) : null,
         });
     }
 

@@ -160,6 +160,32 @@ internal static class PlatformPayload
             : milliseconds ? DateTimeOffset.FromUnixTimeMilliseconds(value) : DateTimeOffset.FromUnixTimeSeconds(value);
     }
 
+    /// <summary>
+    /// A vendor's text as the canonical summary: trimmed, control characters other than line breaks and tabs dropped, and
+    /// cut to the canonical <see cref="ContactEventValidator.SummaryLength"/> characters, ending in an ellipsis, where it is
+    /// longer. The platform, not a caller of ours, chose the length (a Zendesk subject or a Genesys wrap-up note may run to
+    /// pages), so a long text is shortened rather than the whole event refused; null when nothing is left.
+    /// </summary>
+    public static string? Summary(string? text)
+    {
+        var kept = new string((text ?? "").Where(c => !char.IsControl(c) || c is '\n' or '\r' or '\t').ToArray()).Trim();
+        if (kept.Length == 0)
+        {
+            return null;
+        }
+        if (kept.Length <= ContactEventValidator.SummaryLength)
+        {
+            return kept;
+        }
+        // One character is left for the ellipsis; a surrogate pair is not split.
+        var cut = ContactEventValidator.SummaryLength - 1;
+        if (char.IsHighSurrogate(kept[cut - 1]))
+        {
+            cut--;
+        }
+        return kept[..cut] + "\u2026";
+    }
+
     /// <summary>Constant-time comparison of what was sent against what we computed.</summary>
     public static bool SameSignature(string? sent, string expected) =>
         sent is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(sent.Trim()), Encoding.UTF8.GetBytes(expected));

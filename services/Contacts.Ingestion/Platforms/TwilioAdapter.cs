@@ -8,6 +8,8 @@ namespace Contacts.Ingestion.Platforms;
 /// <summary>
 /// Twilio voice status callbacks and messaging webhooks: form-encoded, signed with X-Twilio-Signature =
 /// Base64(HMAC-SHA1(auth token, full URL as configured in Twilio + every POST parameter sorted by name, name then value)).
+/// Summary, outcome and promise stay unset: a status callback says how the call went on the network, not what it was about,
+/// and a message's Body is the customer's own words of one message, not an account of the contact.
 /// </summary>
 public sealed class TwilioAdapter : IPlatformAdapter
 {

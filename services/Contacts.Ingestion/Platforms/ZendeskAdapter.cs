@@ -6,7 +6,8 @@ namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
 /// Zendesk event webhooks (type "zen:event-type:ticket.*"), signed with X-Zendesk-Webhook-Signature =
-/// Base64(HMAC-SHA256(signing secret, X-Zendesk-Webhook-Signature-Timestamp + body)).
+/// Base64(HMAC-SHA256(signing secret, X-Zendesk-Webhook-Signature-Timestamp + body)). The ticket's subject is the summary,
+/// and a solved or closed ticket's outcome is resolved; Zendesk publishes nothing that is a promise.
 /// </summary>
 public sealed class ZendeskAdapter : IPlatformAdapter
 {
@@ -80,6 +81,12 @@ public sealed class ZendeskAdapter : IPlatformAdapter
                 : new IdentifiersV1 { Handle = $"zendesk-ticket:{ticketId}" },
             Topic = detail.String("subject") is { Length: > 0 and <= 100 } subject ? subject : null,
             Measures = kind == "ended" ? new MeasuresV1 { Resolved = status == "SOLVED" || status == "CLOSED" } : null,
+            // The ticket's subject is what the contact is about, on every ticket event ("Ticket events", detail.subject).
+            // Not detail.description nor a comment's body: those are the first and latest messages, raw, not a summary.
+            Summary = PlatformPayload.Summary(detail.String("subject")),
+            // Only solved and closed end a ticket here, and both say resolved (agreeing with measures.resolved). Pending,
+            // on-hold and open tickets are still being worked: no outcome yet.
+            Outcome = kind == "ended" ? "resolved" : null,
         });
     }
 }

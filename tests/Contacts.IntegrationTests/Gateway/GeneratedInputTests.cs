@@ -229,6 +229,7 @@ public sealed class GeneratedInputTests(ServersFixture servers, HostileCorpusPip
         "VOICE", "CHAT", "EMAIL", "TASK", "MESSAGE", "CALLBACK", "INITIATED", "CONNECTED_TO_AGENT", "DISCONNECTED", "TRANSFER", "QUEUE_TRANSFER",
         "OUTBOUND", "INBOUND", "ABANDON", "EMAIL_ADDRESS", "TELEPHONE_NUMBER", "Amazon Connect Contact Event",
         "v2.detail.events.conversation.x.user.end", "v2.detail.events.conversation.x.acd.end", "v2.detail.events.conversation.x.customer.end",
+        "v2.detail.events.conversation.x.acw",
         "zen:event-type:ticket.status_changed", "zen:event-type:ticket.comment_added", "SOLVED", "CLOSED",
         "voice", "chat", "sms", "email", "started", "ended", "transferred", "message", "survey_answered", "outbound",
     ];

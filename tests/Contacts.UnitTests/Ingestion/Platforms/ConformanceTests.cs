@@ -96,7 +96,10 @@ public sealed class ConformanceTests
         }
     }
 
-    /// <summary>The canonical event as the names the corpus uses: identifiers normalised, measures flat, times in UTC.</summary>
+    /// <summary>
+    /// The canonical event as the names the corpus uses: identifiers normalised, measures flat, times in UTC; a long summary is
+    /// checked by its length (summaryLength) where writing it out would bury the case.
+    /// </summary>
     private static Dictionary<string, string?> Flatten(Contacts.Contracts.ContactEventReceived normalized, ContactEventV1 e)
     {
         static string? Number(double? d) => d?.ToString(CultureInfo.InvariantCulture);
@@ -113,6 +116,8 @@ public sealed class ConformanceTests
             ["queueWaitSeconds"] = Number(m?.QueueWaitSeconds), ["holdSeconds"] = Number(m?.HoldSeconds), ["handleSeconds"] = Number(m?.HandleSeconds),
             ["transfers"] = m?.Transfers?.ToString(CultureInfo.InvariantCulture), ["abandoned"] = m?.Abandoned is { } a ? (a ? "true" : "false") : null,
             ["resolved"] = m?.Resolved is { } r ? (r ? "true" : "false") : null,
+            ["summary"] = normalized.Summary, ["summaryLength"] = normalized.Summary?.Length.ToString(CultureInfo.InvariantCulture),
+            ["outcome"] = normalized.Outcome, ["promiseKind"] = normalized.Promise?.Kind, ["promiseDueAt"] = Time(normalized.Promise?.DueAt),
         };
     }
 }

@@ -59,8 +59,8 @@ public sealed class PlatformAdapterTests
     [Fact]
     public void Genesys_topics_we_do_not_track_are_ignored()
     {
-        var body = Encoding.UTF8.GetBytes("""{"topicName":"v2.detail.events.conversation.c.acw","eventBody":{"conversationId":"c","eventTime":1}}""");
-        Assert.Contains("acw", new GenesysCloudAdapter().Map(new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now)).Ignored);
+        var body = Encoding.UTF8.GetBytes("""{"topicName":"v2.detail.events.conversation.c.acd.start","eventBody":{"conversationId":"c","eventTime":1}}""");
+        Assert.Contains("acd.start", new GenesysCloudAdapter().Map(new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now)).Ignored);
     }
 
     private const string TwilioUrl = "https://contacts.example.com/v1/webhooks/twilio";
@@ -152,6 +152,38 @@ public sealed class PlatformAdapterTests
             """);
         var e = Single(new ZendeskAdapter(), new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now));
         Assert.Equal(("ended", "web_form", "zendesk-ticket:35436", true), (e.Kind, e.Channel, e.Identifiers!.Handle, e.Measures!.Resolved));
+    }
+
+    [Fact]
+    public void A_vendor_summary_is_cut_to_the_canonical_length_and_loses_control_characters_but_keeps_line_breaks()
+    {
+        Assert.Null(PlatformPayload.Summary(null));
+        Assert.Null(PlatformPayload.Summary(" \u0007 \n "));
+        Assert.Equal("Line one\nline\ttwo", PlatformPayload.Summary("  Line\u0000 one\nline\ttwo\u001b "));
+        var exact = new string('a', ContactEventValidator.SummaryLength);
+        Assert.Equal(exact, PlatformPayload.Summary(exact));
+        var cut = PlatformPayload.Summary(new string('b', 5_000))!;
+        Assert.Equal(ContactEventValidator.SummaryLength, cut.Length);
+        Assert.EndsWith("b\u2026", cut, StringComparison.Ordinal);
+        // An emoji (a surrogate pair) straddling the cut is dropped whole, never halved.
+        var straddling = PlatformPayload.Summary(new string('c', ContactEventValidator.SummaryLength - 2) + "\U0001F525" + new string('d', 10))!;
+        Assert.Equal(new string('c', ContactEventValidator.SummaryLength - 2) + "\u2026", straddling);
+    }
+
+    [Fact]
+    public void A_zendesk_ticket_subject_longer_than_a_summary_still_maps_cut_and_a_solved_ticket_is_resolved_both_ways()
+    {
+        var subject = string.Concat(Enumerable.Repeat("The printer smokes again. ", 120));
+        var body = Encoding.UTF8.GetBytes($$$"""
+            {"type":"zen:event-type:ticket.status_changed","account_id":88888888,"id":"01HN-LONG","time":"2026-11-20T17:18:10Z",
+             "detail":{"id":"35438","status":"SOLVED","subject":"{{{subject}}}","requester_id":"1","via":{"channel":"email"}},
+             "event":{"current":"SOLVED","previous":"OPEN"}}
+            """);
+        var e = Single(new ZendeskAdapter(), new PlatformRequest(new Uri("https://x/"), new Dictionary<string, string>(), body, "application/json", Now));
+        Assert.Equal(ContactEventValidator.SummaryLength, e.Summary!.Length);
+        Assert.StartsWith("The printer smokes again.", e.Summary, StringComparison.Ordinal);
+        Assert.Null(e.Topic);
+        Assert.Equal(("resolved", true), (e.Outcome, e.Measures!.Resolved));
     }
 
     [Fact]
