@@ -30,6 +30,8 @@ public sealed record BenchOptions
     public string? Npgsql { get; init; }
     /// <summary>Instead of the throughput run: the context read's latency with this many customers stored (issue 9's bench line).</summary>
     public int? ContextCustomers { get; init; }
+    /// <summary>What the context run reads: "context" (--context) or "brief" (--brief).</summary>
+    public string ContextRead { get; init; } = "context";
     /// <summary>In the context run, how many customers go through the pipeline; the rest are SQL copies of them.</summary>
     public int ContextThroughPipeline { get; init; } = 5000;
     /// <summary>Instances of identity and effort (the stages that partition by customer); the others run one.</summary>
@@ -56,6 +58,7 @@ public sealed record BenchOptions
           --npgsql "K=V;..."     Npgsql connection string keywords added for every service, e.g. "Max Auto Prepare=20"
           --instances N          instances of identity and effort (default 1); CPU is summed and RSS the largest over them
           --context N            instead: p50/p95/p99 of GET /v1/customers/{id}/context with N customers stored (e.g. 100000)
+          --brief N              instead: p50/p95/p99 of GET /v1/customers/{id}/brief with N customers stored (e.g. 100000)
           --context-pipeline N   of those, how many go through the pipeline; the rest are SQL copies (default 5000)
         tools/bench --identity [--contacts N] [--concurrency C]
                                  identity's cost per contact with 10,000 and with 100,000 customers stored
@@ -90,6 +93,7 @@ public sealed record BenchOptions
                 "--npgsql" => options with { Npgsql = Next() },
                 "--instances" => options with { Instances = Math.Clamp(Int(), 1, 4) },
                 "--context" => options with { ContextCustomers = Math.Max(1, Int()) },
+                "--brief" => options with { ContextCustomers = Math.Max(1, Int()), ContextRead = "brief" },
                 "--context-pipeline" => options with { ContextThroughPipeline = Math.Max(1, Int()) },
                 _ => throw new ArgumentException($"unknown option {args[i]}\n{Usage}"),
             };

@@ -122,7 +122,7 @@ try
         using var reader = new HttpClient { BaseAddress = pipeline.GatewayAddress, Timeout = TimeSpan.FromSeconds(60) };
         reader.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         var context = await ContextReadBench.RunAsync(reader, connectionOf[LocalPipeline.Gateway], "bench", stored, 2_000, Console.Out,
-            options.ContextThroughPipeline);
+            options.ContextThroughPipeline, options.ContextRead);
         await File.WriteAllTextAsync(options.Out, JsonSerializer.Serialize(context, new JsonSerializerOptions { WriteIndented = true }), ct);
         return 0;
     }
