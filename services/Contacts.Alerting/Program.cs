@@ -32,6 +32,7 @@ app.MapDefaultEndpoints();
 app.MapAlerts();
 app.MapAlertingSettings();
 app.MapSubscriptions();
+app.MapSubscriptionLifecycle();
 app.MapEventCatalog();
 app.MapDeadLetters();
 app.Run();

@@ -137,5 +137,12 @@ internal static class AlertingSchema
             alter table webhook_deliveries add column customer_id uuid;
             create index webhook_deliveries_customer on webhook_deliveries (customer_id) where customer_id is not null;
             """),
+        new("alerting_0010_subscription_lifecycle", """
+            -- Paused subscriptions keep their deliveries queued (status 'paused'); a run of failed attempts is counted so the
+            -- tenant hears once that a subscription is failing (and once that it recovered).
+            alter table webhook_subscriptions add column paused_at timestamptz,
+                add column failed_in_row int not null default 0,
+                add column failing_announced boolean not null default false;
+            """),
     ];
 }

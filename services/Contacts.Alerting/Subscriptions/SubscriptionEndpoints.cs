@@ -21,7 +21,7 @@ public sealed record SubscriptionView(
     [property: Description("webhook or amqp.")] string Type,
     [property: Description("The webhook URL; for amqp the AMQP address without the password.")] string Url,
     [property: Description("The alert webhook types it receives.")] IReadOnlyList<string> Events,
-    [property: Description("enabled or disabled (by a 410 answer, or every attempt failing for a day).")] string Status,
+    [property: Description("enabled, paused (deliveries wait, in order, for resume) or disabled (by a 410 answer, or every attempt failing for a day; nothing is queued until enable).")] string Status,
     [property: Description("Why it was disabled.")] string? DisabledReason,
     DateTimeOffset? DisabledAt,
     [property: Description("Start of the current run of failed attempts (absent when the last attempt succeeded).")] DateTimeOffset? FailingSince,
@@ -349,7 +349,7 @@ public static class SubscriptionEndpoints
         return await Find(database, tenant, id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
     }
 
-    private static async Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct)
+    internal static async Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct)
     {
         await using var cmd = database.DataSource.CreateCommand($"select {ViewColumns} from webhook_subscriptions where tenant_id = @tenant and id = @id");
         cmd.Parameters.AddWithValue("tenant", tenant);
@@ -513,10 +513,10 @@ public static class SubscriptionEndpoints
         return TypedResults.Accepted($"/v1/subscriptions/{view.SubscriptionId}/deliveries", view);
     }
 
-    private static ProblemHttpResult NotFound(Guid id) =>
+    internal static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No subscription {id} in this tenant.");
 
-    private static ProblemHttpResult NoTenant() =>
+    internal static ProblemHttpResult NoTenant() =>
         TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
             detail: "Requests must come through the gateway with a tenant API key.");
 }

@@ -54,6 +54,7 @@ public static class AlertWebhookDocument
                     CustomerWebhookTypes.Merged => ("CustomerMergedWebhook", typeof(CustomerMergedData)),
                     CustomerWebhookTypes.Split => ("CustomerSplitWebhook", typeof(CustomerSplitData)),
                     CustomerWebhookTypes.Erased => ("CustomerErasedWebhook", typeof(CustomerErasedData)),
+                    _ when SubscriptionWebhookTypes.All.Contains(entry.Type) => ("SubscriptionWebhook", typeof(SubscriptionEventData)),
                     _ => ("TestWebhook", typeof(TestEventData)),
                 };
                 document.Components.Schemas[schemaName] = await context.GetOrCreateSchemaAsync(typeof(WebhookEnvelope<>).MakeGenericType(dataType), null, ct);

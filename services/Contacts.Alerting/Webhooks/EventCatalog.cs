@@ -61,6 +61,15 @@ public static class EventCatalog
             + "Keep both records.", true, new CustomerSplitData(Customer, Other)));
         entries.Add(Entry(CustomerWebhookTypes.Erased, "A customer was erased (right to erasure), with the customers once merged into it: delete what "
             + "you hold under these ids.", true, new CustomerErasedData(Customer, [Other])));
+        var failing = new SubscriptionEventData(Other, "webhook", "https://crm.example.com/hooks/contacts", "enabled", At.AddMinutes(-40), 4, 503,
+            "503 Service Unavailable", null);
+        entries.Add(Entry(SubscriptionWebhookTypes.Failing, "Another subscription of the tenant has failed 4 attempts in a row: its endpoint needs "
+            + "attention before it is disabled. Once per run of failures; never sent to the subscription it is about.", true, failing));
+        entries.Add(Entry(SubscriptionWebhookTypes.Disabled, "Another subscription of the tenant was disabled (410 Gone, or failing for the whole "
+            + "disable window): nothing is queued for it until POST /v1/subscriptions/{id}/enable. Never sent to the subscription it is about.", true,
+            failing with { Status = "disabled", FailedAttempts = 9, DisabledReason = "every attempt failed since 2026-11-19T10:15:00Z (over 24 h)" }));
+        entries.Add(Entry(SubscriptionWebhookTypes.Recovered, "A subscription announced as failing or disabled delivered again. Never sent to the "
+            + "subscription it is about.", true, failing with { FailingSince = null, FailedAttempts = 0, LastStatusCode = 200, LastError = null }));
         entries.Add(Entry(WebhookTypes.Test, "Sent by POST /v1/subscriptions/{id}/test to that subscription alone, signed as every event: "
             + "to check an endpoint. Nothing to act on.", false, new TestEventData(Other, TestMessage)));
         return entries;

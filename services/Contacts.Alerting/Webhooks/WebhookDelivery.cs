@@ -66,11 +66,13 @@ public static class WebhookQueue
 
     /// <summary>
     /// Any subscribable event, in the one envelope: one delivery for the deployment-wide URL when its configuration names
-    /// the type, and one per enabled subscription of the tenant that wants it (only the named one, for a test event).
-    /// customerId lets an erasure find the deliveries about that customer.
+    /// the type, and one per enabled or paused subscription of the tenant that wants it (only the named one, for a test
+    /// event; all but exceptSubscription, for an event about a subscription). A paused subscription's deliveries wait for
+    /// its resume. customerId lets an erasure find the deliveries about that customer.
     /// </summary>
     public static async Task<bool> Enqueue<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset timestamp, TData data,
-        WebhookOptions options, CancellationToken ct, Guid? alertId = null, Guid? customerId = null, Guid? onlySubscription = null)
+        WebhookOptions options, CancellationToken ct, Guid? alertId = null, Guid? customerId = null, Guid? onlySubscription = null,
+        Guid? exceptSubscription = null)
     {
         var body = JsonSerializer.Serialize(new WebhookEnvelope<TData>(type, messageId, timestamp, tenantId, data), Json);
         var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
@@ -80,9 +82,11 @@ public static class WebhookQueue
         }
         await using (var subscriptions = session.Command("""
             select id, coalesce(queue, url), events from webhook_subscriptions
-            where tenant_id = @tenant and status = 'enabled' and (@only::uuid is null or id = @only)
+            where tenant_id = @tenant and status in ('enabled', 'paused') and (@only::uuid is null or id = @only)
+                and (@except::uuid is null or id <> @except)
             """))
         {
+            subscriptions.Parameters.Add(new NpgsqlParameter("except", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)exceptSubscription ?? DBNull.Value });
             subscriptions.Parameters.AddWithValue("tenant", tenantId);
             subscriptions.Parameters.Add(new NpgsqlParameter("only", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)onlySubscription ?? DBNull.Value });
             await using var reader = await subscriptions.ExecuteReaderAsync(ct);
@@ -171,35 +175,51 @@ internal sealed partial class WebhookDispatcher(
     {
         var due = new List<Due>();
         await using (var claim = dataSource.CreateCommand("""
-            update webhook_deliveries set next_attempt_at = now() + @lease, claimed_at = now()
-            where id in (select id from webhook_deliveries where status = 'pending' and next_attempt_at <= now()
-                         order by next_attempt_at limit @limit for update skip locked)
-            returning id, message_id, url, body, attempts, traceparent, subscription_id
+            with picked as (
+                select d.id, d.next_attempt_at as due_at from webhook_deliveries d
+                where d.status = 'pending' and d.next_attempt_at <= now()
+                    and not exists (select 1 from webhook_subscriptions s where s.id = d.subscription_id and s.status = 'paused')
+                order by d.next_attempt_at, d.id limit @limit for update of d skip locked)
+            update webhook_deliveries w set next_attempt_at = now() + @lease, claimed_at = now()
+            from picked where w.id = picked.id
+            returning w.id, w.message_id, w.url, w.body, w.attempts, w.traceparent, w.subscription_id, picked.due_at
             """))
         {
             claim.Parameters.AddWithValue("limit", _options.BatchSize);
             claim.Parameters.AddWithValue("lease", _options.Timeout + LeaseMargin);
             await using var reader = await claim.ExecuteReaderAsync(ct);
+            var claimed = new List<(DateTimeOffset DueAt, Due Due)>();
             while (await reader.ReadAsync(ct))
             {
-                due.Add(new Due(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetInt32(4),
-                    reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetGuid(6)));
+                claimed.Add((reader.GetFieldValue<DateTimeOffset>(7), new Due(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
+                    reader.GetInt32(4), reader.IsDBNull(5) ? null : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetGuid(6))));
             }
+            // RETURNING keeps no order: put them back in the order they fell due (queued), so each subscription's go in that order.
+            due.AddRange(claimed.OrderBy(c => c.DueAt).ThenBy(c => c.Due.Id).Select(c => c.Due));
         }
         var signing = await SigningFor(due.Where(d => d.SubscriptionId is not null).Select(d => d.SubscriptionId!.Value).Distinct().ToArray(), ct);
-        await Task.WhenAll(due.Select(async d =>
+        // One subscription's deliveries go one after another in the order they were queued (a resumed subscription gets its
+        // backlog in order); different subscriptions, and the deployment-wide URL's deliveries, go concurrently.
+        await Task.WhenAll(due.GroupBy(d => d.SubscriptionId ?? d.Id).Select(async group =>
         {
-            if (d.SubscriptionId is not { } subscription)
+            foreach (var d in group)
             {
-                await Record(d, null, await Post(d, _options.Secret, null, CrmClients.Deployment, ct), ct);
-            }
-            else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
-            {
-                await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, CrmClients.Subscribers, ct), ct);
-            }
-            else
-            {
-                await Skip(d.Id, ct); // disabled since it was queued (deleted ones took their deliveries with them)
+                if (d.SubscriptionId is not { } subscription)
+                {
+                    await Record(d, null, await Post(d, _options.Secret, null, CrmClients.Deployment, ct), ct);
+                }
+                else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
+                {
+                    await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, CrmClients.Subscribers, ct), ct);
+                }
+                else if (s?.Status == "paused")
+                {
+                    await Release(d.Id, ct); // paused since it was claimed: it waits for the resume
+                }
+                else
+                {
+                    await Skip(d.Id, ct); // disabled since it was queued (deleted ones took their deliveries with them)
+                }
             }
         }));
         return due.Count;
@@ -226,6 +246,13 @@ internal sealed partial class WebhookDispatcher(
         return result;
     }
 
+    private async Task Release(Guid id, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("update webhook_deliveries set claimed_at = null, next_attempt_at = now() where id = @id and status = 'pending'");
+        cmd.Parameters.AddWithValue("id", id);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     private async Task Skip(Guid id, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
@@ -238,6 +265,7 @@ internal sealed partial class WebhookDispatcher(
     private async Task Record(Due due, Signing? subscription, Attempt outcome, CancellationToken ct)
     {
         var attempts = due.Attempts + 1;
+        string? announced = null;
         var decision = DeliveryPolicy.Decide(attempts, outcome.Status, clock.GetUtcNow(), subscription?.FailingSince, _options.Schedule,
             _options.DisableAfter, subscribed: subscription is not null);
         // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
@@ -264,25 +292,14 @@ internal sealed partial class WebhookDispatcher(
             }
             if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
             {
-                await using var change = session.Command(decision.Effect switch
-                {
-                    SubscriptionEffect.Healthy => "update webhook_subscriptions set failing_since = null where id = @sub and failing_since is not null",
-                    SubscriptionEffect.Failing => "update webhook_subscriptions set failing_since = coalesce(failing_since, @at) where id = @sub",
-                    _ => """
-                        update webhook_subscriptions set status = 'disabled', disabled_reason = @reason, disabled_at = now(),
-                            failing_since = coalesce(failing_since, @at)
-                        where id = @sub and status = 'enabled';
-                        update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
-                        where subscription_id = @sub and status = 'pending' and claimed_at is null;
-                        """,
-                });
-                change.Parameters.AddWithValue("sub", subscriptionId);
-                change.Parameters.AddWithValue("at", outcome.At);
-                change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
-                await change.ExecuteNonQueryAsync(ct);
+                announced = await ChangeSubscription(session, subscriptionId, decision, outcome, ct);
             }
             return true;
         }, ct), ct);
+        if (announced is not null)
+        {
+            signal.Notify();
+        }
         ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
         if (decision.State != DeliveryStates.Delivered)
         {
@@ -295,6 +312,71 @@ internal sealed partial class WebhookDispatcher(
     }
 
     private sealed record Attempt(DateTimeOffset At, int? Status, string? Error, TimeSpan Latency);
+
+    /// <summary>
+    /// What the attempt does to its subscription (healthy again, failing once more, disabled), in the attempt's transaction,
+    /// and the operational event it announces to the tenant's other subscriptions (SubscriptionHealth.Announce); returns it.
+    /// </summary>
+    private async Task<string?> ChangeSubscription(Session session, Guid subscriptionId, AttemptDecision decision, Attempt outcome, CancellationToken ct)
+    {
+        await using var change = session.Command(decision.Effect switch
+        {
+            SubscriptionEffect.Healthy => """
+                update webhook_subscriptions s set failing_since = null, failed_in_row = 0, failing_announced = false
+                from (select id, failing_announced as was from webhook_subscriptions where id = @sub) before
+                where s.id = before.id and (s.failing_since is not null or s.failed_in_row > 0 or s.failing_announced)
+                returning s.tenant_id, s.type, coalesce(s.queue, s.url), s.status, s.failing_since, s.failed_in_row, s.disabled_reason,
+                    before.was, true
+                """,
+            SubscriptionEffect.Failing => """
+                update webhook_subscriptions set failing_since = coalesce(failing_since, @at), failed_in_row = failed_in_row + 1
+                where id = @sub
+                returning tenant_id, type, coalesce(queue, url), status, failing_since, failed_in_row, disabled_reason, failing_announced, true
+                """,
+            _ => """
+                with changed as (
+                    update webhook_subscriptions set status = 'disabled', disabled_reason = @reason, disabled_at = now(),
+                        failing_since = coalesce(failing_since, @at), failed_in_row = failed_in_row + 1, paused_at = null
+                    where id = @sub and status = 'enabled'
+                    returning tenant_id, type, coalesce(queue, url), status, failing_since, failed_in_row, disabled_reason, failing_announced),
+                dropped as (
+                    update webhook_deliveries set status = 'disabled', last_error = coalesce(last_error, 'the subscription is disabled')
+                    where subscription_id = @sub and status = 'pending' and claimed_at is null and exists (select 1 from changed))
+                select changed.*, true from changed
+                """,
+        });
+        change.Parameters.AddWithValue("sub", subscriptionId);
+        change.Parameters.AddWithValue("at", outcome.At);
+        change.Parameters.AddWithValue("reason", decision.DisabledReason ?? "disabled");
+        SubscriptionEventData data;
+        string? announce;
+        string tenant;
+        await using (var reader = await change.ExecuteReaderAsync(ct))
+        {
+            if (!await reader.ReadAsync(ct))
+            {
+                return null; // nothing changed: healthy and already so, or disabled already
+            }
+            tenant = reader.GetString(0);
+            var failedInRow = reader.GetInt32(5);
+            announce = SubscriptionHealth.Announce(decision.Effect, failedInRow, reader.GetBoolean(7), wasEnabled: reader.GetBoolean(8));
+            data = new SubscriptionEventData(subscriptionId, reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), failedInRow, outcome.Status, outcome.Error,
+                reader.IsDBNull(6) ? null : reader.GetString(6));
+        }
+        if (announce is null)
+        {
+            return null;
+        }
+        if (announce != SubscriptionWebhookTypes.Recovered)
+        {
+            await using var mark = session.Command("update webhook_subscriptions set failing_announced = true where id = @sub");
+            mark.Parameters.AddWithValue("sub", subscriptionId);
+            await mark.ExecuteNonQueryAsync(ct);
+        }
+        await WebhookQueue.Enqueue(session, tenant, Guid.CreateVersion7(), announce, outcome.At, data, _options, ct, exceptSubscription: subscriptionId);
+        return announce;
+    }
 
     /// <summary>A queue subscription's delivery: into its queue, confirmed by the broker (logged as 200), with the webhook-id as message-id.</summary>
     private async Task<Attempt> Enqueue(Due due, string queue, CancellationToken ct)

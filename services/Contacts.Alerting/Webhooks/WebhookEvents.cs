@@ -22,11 +22,42 @@ public static class CustomerWebhookTypes
     public static readonly string[] All = [Merged, Split, Erased];
 }
 
+/// <summary>
+/// Operational events about the tenant's own subscriptions, each once per episode and never to the subscription it is
+/// about: failing at the 4th failed attempt in a row, disabled when it is switched off, recovered at the first success after.
+/// </summary>
+public static class SubscriptionWebhookTypes
+{
+    public const string Failing = "subscription.failing";
+    public const string Disabled = "subscription.disabled";
+    public const string Recovered = "subscription.recovered";
+    public static readonly string[] All = [Failing, Disabled, Recovered];
+}
+
+/// <summary>Which operational event an attempt's outcome announces, as a pure rule over the subscription's run of failures.</summary>
+public static class SubscriptionHealth
+{
+    /// <summary>The failed attempt in a row that makes a subscription failing (Svix warns at the same point of its schedule).</summary>
+    public const int FailingAfter = 4;
+
+    /// <param name="effect">What the attempt did to the subscription.</param>
+    /// <param name="failedInRow">Failed attempts in a row, this one included (0 after a success).</param>
+    /// <param name="announced">Whether this episode was already announced (as failing or disabled).</param>
+    /// <param name="wasEnabled">For Disable: whether it was enabled until this attempt (a second disable is no news).</param>
+    public static string? Announce(Subscriptions.SubscriptionEffect effect, int failedInRow, bool announced, bool wasEnabled) => effect switch
+    {
+        Subscriptions.SubscriptionEffect.Healthy when announced => SubscriptionWebhookTypes.Recovered,
+        Subscriptions.SubscriptionEffect.Failing when failedInRow >= FailingAfter && !announced => SubscriptionWebhookTypes.Failing,
+        Subscriptions.SubscriptionEffect.Disable when wasEnabled => SubscriptionWebhookTypes.Disabled,
+        _ => null,
+    };
+}
+
 /// <summary>Every type a subscription may name, and the types it gets when it names none (the alert types, as before customer events).</summary>
 public static class WebhookTypes
 {
     public const string Test = "test";
-    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All];
+    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All, .. SubscriptionWebhookTypes.All];
     public static IReadOnlyList<string> Default => AlertWebhookTypes.All;
 }
 
@@ -47,3 +78,14 @@ public sealed record CustomerErasedData(
 public sealed record TestEventData(
     [property: Description("The subscription the test was sent to.")] Guid SubscriptionId,
     [property: Description("A fixed sentence: nothing to act on.")] string Message);
+
+public sealed record SubscriptionEventData(
+    [property: Description("The subscription this is about (never the one it is sent to).")] Guid SubscriptionId,
+    [property: Description("webhook or amqp.")] string Type,
+    [property: Description("Its URL (for amqp the AMQP address without the password).")] string Url,
+    [property: Description("enabled or disabled, after this event.")] string Status,
+    [property: Description("Start of the run of failed attempts; absent once recovered.")] DateTimeOffset? FailingSince,
+    [property: Description("Failed attempts in a row so far (0 once recovered).")] int FailedAttempts,
+    [property: Description("The last attempt's status code; absent when none came.")] int? LastStatusCode,
+    [property: Description("What went wrong on the last attempt.")] string? LastError,
+    [property: Description("Why it was disabled.")] string? DisabledReason);
