@@ -34,6 +34,8 @@ app.MapAlertingSettings();
 app.MapSubscriptions();
 app.MapSubscriptionLifecycle();
 app.MapEventCatalog();
+app.MapFeed();
+app.MapSubscriptionReplay();
 app.MapDeadLetters();
 app.Run();
 

@@ -144,5 +144,37 @@ internal static class AlertingSchema
                 add column failed_in_row int not null default 0,
                 add column failing_announced boolean not null default false;
             """),
+        new("alerting_0011_event_log", """
+            -- Every subscribable event of every tenant, whatever the subscriptions: the pull feed and replay read it. position is
+            -- given after commit by one sequencer, so a reader paging by position neither skips a late commit nor repeats.
+            create sequence event_log_position;
+            create table event_log (
+                id bigint generated always as identity primary key,
+                position bigint unique,
+                tenant_id text not null,
+                event_id uuid not null,
+                type text not null,
+                customer_id uuid,
+                occurred_at timestamptz not null,
+                created_at timestamptz not null default now(),
+                body text not null);
+            create unique index event_log_event on event_log (tenant_id, event_id, type);
+            create index event_log_unsequenced on event_log (id) where position is null;
+            create index event_log_feed on event_log (tenant_id, position) where position is not null;
+            create index event_log_customer on event_log (customer_id) where customer_id is not null;
+            create table event_log_retention (id int primary key default 1 check (id = 1), deleted_through bigint not null default 0);
+            insert into event_log_retention default values;
+            -- A replay re-sends a subscription's events from the log; its deliveries carry its id, for progress.
+            create table subscription_replays (
+                id uuid primary key,
+                tenant_id text not null,
+                subscription_id uuid not null references webhook_subscriptions (id) on delete cascade,
+                since timestamptz not null,
+                only_failed boolean not null,
+                total int not null,
+                created_at timestamptz not null default now());
+            alter table webhook_deliveries add column replay_id uuid;
+            create index webhook_deliveries_replay on webhook_deliveries (replay_id) where replay_id is not null;
+            """),
     ];
 }

@@ -58,6 +58,7 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
             var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
             await AlertStore.Lock(session, erased.TenantId, ids, context.CancellationToken);
             await AlertStore.Erase(session, erased.TenantId, ids, erased.ContactEventIds, context.CancellationToken);
+            await EventLog.Forget(session, erased.TenantId, ids, context.CancellationToken);
             await sweep.ForgetCopies(session, erased,
                 [PipelineTopology.AlertingEffortScored, PipelineTopology.AlertingCustomersMerged, PipelineTopology.AlertingCustomerSplit], context.CancellationToken);
             notified = await changes.Notify(session, erased.TenantId, erased.Id, CustomerWebhookTypes.Erased, erased.ErasedAt,

@@ -26,6 +26,9 @@ public static class WebhookDeliverySetup
         builder.Services.AddCrmClients();
         builder.Services.AddHostedService<WebhookDispatcher>();
         builder.Services.AddHostedService<SubscriptionMonitor>();
+        builder.Services.AddOptions<EventLogOptions>().Bind(builder.Configuration.GetSection("Alerting:EventLog"));
+        builder.Services.AddSingleton<EventLogSignal>();
+        builder.Services.AddHostedService<EventLogSequencer>();
         builder.Services.AddOptions<AmqpSubscriptionOptions>().Bind(builder.Configuration.GetSection("Alerting:Amqp"));
         builder.Services.AddHttpClient(QueueAccess.HttpClientName);
         builder.Services.AddSingleton<QueueAccess>();
@@ -62,7 +65,7 @@ public static class WebhookQueue
     /// <summary>An alert's change: the envelope's data is the alert as it is after the change; messageId is the webhook-id.</summary>
     public static Task<bool> Enqueue(Session session, string tenantId, Guid messageId, AlertView alert, string type, WebhookOptions options,
         CancellationToken ct) =>
-        Enqueue(session, tenantId, messageId, type, alert.UpdatedAt, AlertWebhookData.Of(alert), options, ct, alertId: alert.Id);
+        Enqueue(session, tenantId, messageId, type, alert.UpdatedAt, AlertWebhookData.Of(alert), options, ct, alertId: alert.Id, about: alert.CustomerId);
 
     /// <summary>
     /// Any subscribable event, in the one envelope: one delivery for the deployment-wide URL when its configuration names
@@ -72,9 +75,14 @@ public static class WebhookQueue
     /// </summary>
     public static async Task<bool> Enqueue<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset timestamp, TData data,
         WebhookOptions options, CancellationToken ct, Guid? alertId = null, Guid? customerId = null, Guid? onlySubscription = null,
-        Guid? exceptSubscription = null)
+        Guid? exceptSubscription = null, Guid? about = null)
     {
         var body = JsonSerializer.Serialize(new WebhookEnvelope<TData>(type, messageId, timestamp, tenantId, data), Json);
+        if (onlySubscription is null && type != WebhookTypes.Test)
+        {
+            // The tenant's log holds every event, delivered to someone or not: the feed and replay read it.
+            await EventLog.Append(session, tenantId, messageId, type, about ?? customerId, timestamp, body, ct);
+        }
         var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
         if (onlySubscription is null && !string.IsNullOrWhiteSpace(options.Url) && options.DeploymentWants(type))
         {

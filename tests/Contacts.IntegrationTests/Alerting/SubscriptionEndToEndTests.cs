@@ -39,6 +39,12 @@ public sealed partial class SubscriptionEndToEndTests(ServersFixture servers) : 
                 ["Alerting__Webhook__RetrySchedule__9"] = "00:00:02",
                 ["Alerting__Webhook__RetrySchedule__10"] = "00:00:02",
                 ["Alerting__Webhook__RetrySchedule__11"] = "00:00:02",
+                ["Alerting__Webhook__RetrySchedule__12"] = "00:00:02",
+                ["Alerting__Webhook__RetrySchedule__13"] = "00:00:02",
+                ["Alerting__Webhook__RetrySchedule__14"] = "00:00:02",
+                ["Alerting__Webhook__RetrySchedule__15"] = "00:00:02",
+                // A CRM down this long is disabled (a day in production): longer than any failing spell the other tests need.
+                ["Alerting__Webhook__DisableAfter"] = "00:00:20",
             }));
 
     public Task DisposeAsync() => Task.CompletedTask;

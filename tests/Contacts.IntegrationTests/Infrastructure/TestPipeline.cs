@@ -75,13 +75,17 @@ public sealed class TestPipeline : IAsyncDisposable
     }
 
     /// <summary>A tenant of the test's own (its settings, customers and subscriptions touch no other test), with a key from the operator API.</summary>
-    public async Task<HttpClient> NewTenant(string name = "test")
+    public async Task<HttpClient> NewTenant(string name = "test") => (await NewNamedTenant(name)).Client;
+
+    /// <summary>A new tenant with a key from the operator API: its client, and its id (for a test that reads its rows).</summary>
+    public async Task<(HttpClient Client, string Tenant)> NewNamedTenant(string name = "test")
     {
         using var admin = new HttpClient { BaseAddress = Pipeline.GatewayAddress };
         admin.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Pipeline.Settings.OperatorKey);
-        using var created = await admin.PostAsJsonAsync($"admin/tenants/t{Guid.NewGuid():N}/keys", new { name });
+        var tenant = $"t{Guid.NewGuid():N}";
+        using var created = await admin.PostAsJsonAsync($"admin/tenants/{tenant}/keys", new { name });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return Client((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString());
+        return (Client((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()), tenant);
     }
 
     /// <summary>GET v1/customers{query} until it answers 200 with a customer the condition holds for.</summary>

@@ -137,6 +137,7 @@ public sealed class ErasureTests(ServersFixture servers, ITestOutputHelper outpu
         ("identity", "outbox") => row.Contains("Contacts.Contracts.CustomerErased", StringComparison.Ordinal),
         ("effort", "erased_customers") => true,
         ("alerting", "webhook_deliveries") => row.Contains("customer.erased", StringComparison.Ordinal), // the one event about them that stays
+        ("alerting", "event_log") => row.Contains("customer.erased", StringComparison.Ordinal), // in the feed too
         ("alerting", "customer_alert_state") => row.EndsWith(",t)", StringComparison.Ordinal), // erased, nothing else kept
         _ => false,
     };
