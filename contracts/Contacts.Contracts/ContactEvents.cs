@@ -85,3 +85,16 @@ public sealed record CustomersMerged(
     Guid CausedByContactEventId,
     DateTimeOffset MergedAt,
     IReadOnlyList<string>? IdentifierTypes = null);
+
+/// <summary>
+/// A platform source of a tenant went quiet for longer than the tenant's gap (Silent), or sent again after it had
+/// (not Silent). Ingestion watches its sources; alerting tells the tenant's subscribers (source.silent, source.recovered).
+/// </summary>
+public sealed record SourceHealthChanged(
+    Guid Id,
+    string TenantId,
+    string Source,
+    bool Silent,
+    DateTimeOffset? LastEventAt,
+    DateTimeOffset ChangedAt,
+    int SilentAfterSeconds);

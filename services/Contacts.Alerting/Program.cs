@@ -17,6 +17,7 @@ builder.AddMessaging(x =>
     x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
+    x.AddConsumer<SourceHealthConsumer, SourceHealthConsumerDefinition>();
 });
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
 builder.Services.AddSingleton<AlertingSettingsStore>();

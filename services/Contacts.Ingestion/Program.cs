@@ -1,5 +1,6 @@
 using Contacts.Ingestion.Erasure;
 using Contacts.Ingestion.Events;
+using Contacts.Ingestion.Sources;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;
 using MassTransit;
@@ -10,11 +11,15 @@ builder.AddDatabase("ingestion", IngestionSchema.Migrations);
 builder.AddMessaging(x => x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>());
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.DescribeContactEventSchema();
+builder.Services.AddOptions<SourceOptions>().Bind(builder.Configuration.GetSection("Ingestion:Sources"));
+builder.Services.AddSingleton<SourceActivity>();
+builder.Services.AddHostedService<SourceWatch>();
 
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapContactEvents();
 app.MapPlatformWebhooks();
+app.MapSources();
 app.Run();
 
 public partial class Program;

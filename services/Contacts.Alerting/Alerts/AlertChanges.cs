@@ -32,7 +32,7 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
         AlertStore.Apply(session, tenantId, events, webhooks.Value, ct);
 
     /// <summary>Queues a customer event (customer.merged, .split, .erased) for the subscriptions that asked for it, in the caller's transaction.</summary>
-    public Task<bool> Notify<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset at, TData data, Guid customerId,
+    public Task<bool> Notify<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset at, TData data, Guid? customerId,
         CancellationToken ct) =>
         WebhookQueue.Enqueue(session, tenantId, messageId, type, at, data, webhooks.Value, ct, customerId: customerId);
 

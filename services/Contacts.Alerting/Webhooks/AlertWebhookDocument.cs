@@ -55,6 +55,7 @@ public static class AlertWebhookDocument
                     CustomerWebhookTypes.Split => ("CustomerSplitWebhook", typeof(CustomerSplitData)),
                     CustomerWebhookTypes.Erased => ("CustomerErasedWebhook", typeof(CustomerErasedData)),
                     _ when SubscriptionWebhookTypes.All.Contains(entry.Type) => ("SubscriptionWebhook", typeof(SubscriptionEventData)),
+                    _ when SourceWebhookTypes.All.Contains(entry.Type) => ("SourceWebhook", typeof(SourceEventData)),
                     _ => ("TestWebhook", typeof(TestEventData)),
                 };
                 document.Components.Schemas[schemaName] = await context.GetOrCreateSchemaAsync(typeof(WebhookEnvelope<>).MakeGenericType(dataType), null, ct);

@@ -70,6 +70,10 @@ public static class EventCatalog
             failing with { Status = "disabled", FailedAttempts = 9, DisabledReason = "every attempt failed since 2026-11-19T10:15:00Z (over 24 h)" }));
         entries.Add(Entry(SubscriptionWebhookTypes.Recovered, "A subscription announced as failing or disabled delivered again. Never sent to the "
             + "subscription it is about.", true, failing with { FailingSince = null, FailedAttempts = 0, LastStatusCode = 200, LastError = null }));
+        entries.Add(Entry(SourceWebhookTypes.Silent, "A platform source of the tenant that was sending has been quiet for longer than the tenant's "
+            + "gap (PUT /v1/settings/sources): check the platform's webhook or integration. Once until it sends again.", true,
+            new SourceEventData("amazon-connect", true, At.AddMinutes(-31), 1800)));
+        entries.Add(Entry(SourceWebhookTypes.Recovered, "A silent source sent again.", true, new SourceEventData("amazon-connect", false, At, 1800)));
         entries.Add(Entry(WebhookTypes.Test, "Sent by POST /v1/subscriptions/{id}/test to that subscription alone, signed as every event: "
             + "to check an endpoint. Nothing to act on.", false, new TestEventData(Other, TestMessage)));
         return entries;

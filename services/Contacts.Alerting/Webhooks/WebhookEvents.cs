@@ -34,6 +34,14 @@ public static class SubscriptionWebhookTypes
     public static readonly string[] All = [Failing, Disabled, Recovered];
 }
 
+/// <summary>A platform source of the tenant went quiet past the tenant's gap, or sent again (ingestion watches its sources).</summary>
+public static class SourceWebhookTypes
+{
+    public const string Silent = "source.silent";
+    public const string Recovered = "source.recovered";
+    public static readonly string[] All = [Silent, Recovered];
+}
+
 /// <summary>Which operational event an attempt's outcome announces, as a pure rule over the subscription's run of failures.</summary>
 public static class SubscriptionHealth
 {
@@ -57,7 +65,7 @@ public static class SubscriptionHealth
 public static class WebhookTypes
 {
     public const string Test = "test";
-    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All, .. SubscriptionWebhookTypes.All];
+    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All, .. SubscriptionWebhookTypes.All, .. SourceWebhookTypes.All];
     public static IReadOnlyList<string> Default => AlertWebhookTypes.All;
 }
 
@@ -89,3 +97,9 @@ public sealed record SubscriptionEventData(
     [property: Description("The last attempt's status code; absent when none came.")] int? LastStatusCode,
     [property: Description("What went wrong on the last attempt.")] string? LastError,
     [property: Description("Why it was disabled.")] string? DisabledReason);
+
+public sealed record SourceEventData(
+    [property: Description("The source as its events name it (amazon-connect, zendesk, or a canonical event's source).")] string Source,
+    [property: Description("True for source.silent, false for source.recovered.")] bool Silent,
+    [property: Description("When its last event came (for source.recovered: the one that ended the silence).")] DateTimeOffset? LastEventAt,
+    [property: Description("The tenant's gap: quiet for longer than this many seconds is silent (PUT /v1/settings/sources).")] int SilentAfterSeconds);

@@ -57,7 +57,8 @@ public static partial class ContactEventEndpoints
 
     public sealed record BatchResult(int Accepted, int Rejected, IReadOnlyList<BatchItemResult> Results);
 
-    internal static async Task<IResult> Accept(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
+    internal static async Task<IResult> Accept(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock,
+        Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxEventBytes, ct);
         if (refusal is not null)
@@ -71,9 +72,11 @@ public static partial class ContactEventEndpoints
         var (validation, problem) = Parse(body!.RootElement, tenantId!, clock.GetUtcNow());
         if (problem is not null)
         {
+            CountRefused(sources, tenantId!, body.RootElement);
             return TypedResults.ValidationProblem(problem, title: "The contact event is not valid");
         }
         var (id, duplicate) = await database.InTransactionTogether(StoreTogether, session => Store(session, validation!, ct), ct);
+        sources.Accepted(tenantId!, validation!.Source);
         return TypedResults.Accepted((string?)null, new Accepted(id, duplicate));
     }
 
@@ -81,7 +84,8 @@ public static partial class ContactEventEndpoints
     /// Up to 500 events (1 MiB) in one request: {"events": [...]}. Each is validated on its own; the valid ones are stored
     /// in one transaction, and the answer lists every item's outcome in order.
     /// </summary>
-    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock, CancellationToken ct)
+    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock,
+        Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxBatchBytes, ct);
         if (refusal is not null)
@@ -143,8 +147,30 @@ public static partial class ContactEventEndpoints
             return results;
         }, ct);
         var accepted = stored.Count(r => r.Status == StatusCodes.Status202Accepted);
+        foreach (var bySource in parsed.Where(p => p.Event is not null).GroupBy(p => p.Event!.Source))
+        {
+            sources.Accepted(tenantId!, bySource.Key, bySource.Count());
+        }
+        var items = events.EnumerateArray().ToList();
+        foreach (var refused in stored.Where(r => r.Status == StatusCodes.Status400BadRequest))
+        {
+            CountRefused(sources, tenantId!, items[refused.Index]);
+        }
         return TypedResults.Ok(new BatchResult(accepted, stored.Count - accepted, stored));
     }
+
+    /// <summary>A refused event counts against its source when it names one that could be a source (otherwise no source is known).</summary>
+    private static void CountRefused(Sources.SourceActivity sources, string tenant, JsonElement item)
+    {
+        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.String
+            && source.GetString() is { } name && SourceName().IsMatch(name))
+        {
+            sources.Refused(tenant, name);
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z0-9._-]{1,64}$")]
+    private static partial System.Text.RegularExpressions.Regex SourceName();
 
     /// <summary>Ambiguities as validation errors, each field named as the canonical event spells it.</summary>
     private static Dictionary<string, string[]> Errors(IEnumerable<JsonAmbiguityProblem> problems) =>

@@ -43,7 +43,7 @@ public static class PlatformWebhookEndpoints
     }
 
     internal static async Task<IResult> Accept(string platform, HttpContext http, Database database, IConfiguration configuration,
-        TimeProvider clock, CancellationToken ct)
+        TimeProvider clock, Sources.SourceActivity sources, CancellationToken ct)
     {
         var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
         if (tenantId is null)
@@ -72,6 +72,7 @@ public static class PlatformWebhookEndpoints
         var secret = configuration[$"Ingestion:Platforms:{tenantId}:{adapter.Name}:Secret"];
         if (adapter.RequiresSecret && string.IsNullOrEmpty(secret))
         {
+            sources.Refused(tenantId, adapter.Name);
             return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Signature cannot be checked",
                 detail: $"No {adapter.Name} signing secret is configured for this tenant (Ingestion:Platforms:{tenantId}:{adapter.Name}:Secret).");
         }
@@ -81,12 +82,14 @@ public static class PlatformWebhookEndpoints
             // Checking a signature can mean reading the payload (Twilio signs its form parameters), which can find it unreadable.
             if (adapter.Verify(request, secret) is { } signatureError)
             {
+                sources.Refused(tenantId, adapter.Name);
                 return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Bad signature", detail: signatureError);
             }
             mapped = adapter.Map(request);
         }
         catch (PlatformFormatException ex)
         {
+            sources.Refused(tenantId, adapter.Name);
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [ex.Field] = [ex.Rule] },
                 title: $"The {adapter.Name} payload could not be read");
         }
@@ -108,8 +111,13 @@ public static class PlatformWebhookEndpoints
             }
             return items;
         }, ct);
+        foreach (var bySource in validated.Where(v => v.IsValid).GroupBy(v => v.Event!.Source))
+        {
+            sources.Accepted(tenantId, bySource.Key, bySource.Count());
+        }
         if (results.Count > 0 && results.All(r => r.Status == StatusCodes.Status400BadRequest))
         {
+            sources.Refused(tenantId, adapter.Name);
             return TypedResults.ValidationProblem(results.SelectMany(r => r.Errors!).GroupBy(e => e.Key)
                 .ToDictionary(g => g.Key, g => g.SelectMany(e => e.Value).Distinct().ToArray()),
                 title: $"The {adapter.Name} payload maps to no valid contact event");

@@ -17,6 +17,7 @@ public static class PipelineTopology
     public const string AlertingCustomersMerged = "alerting-customers-merged";
     public const string AlertingCustomerSplit = "alerting-customer-split";
     public const string AlertingCustomerErased = "alerting-customer-erased";
+    public const string AlertingSourceHealth = "alerting-source-health";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
@@ -31,6 +32,7 @@ public static class PipelineTopology
         (AlertingCustomersMerged, [typeof(CustomersMerged)]),
         (AlertingCustomerSplit, [typeof(CustomerSplit)]),
         (AlertingCustomerErased, [typeof(CustomerErased)]),
+        (AlertingSourceHealth, [typeof(SourceHealthChanged)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>

@@ -45,6 +45,8 @@ public sealed partial class SubscriptionEndToEndTests(ServersFixture servers) : 
                 ["Alerting__Webhook__RetrySchedule__15"] = "00:00:02",
                 // A CRM down this long is disabled (a day in production): longer than any failing spell the other tests need.
                 ["Alerting__Webhook__DisableAfter"] = "00:00:20",
+                // Source counts written (and silence looked for) twice a second instead of every 5 s.
+                ["Ingestion__Sources__FlushInterval"] = "00:00:00.5",
             }));
 
     public Task DisposeAsync() => Task.CompletedTask;
