@@ -91,7 +91,7 @@ await using var pipeline = new LocalPipeline(new PipelineSettings
 {
     Postgres = postgres.ConnectionString("contacts"),
     RabbitMq = rabbit.AmqpUri("contacts"),
-    RabbitMqManagement = rabbit.ManagementUri.ToString(),
+    RabbitMqManagement = rabbit.ManagementUriWithCredentials,
     LogDirectory = Path.Combine(dataRoot, "logs"),
     ApiKeys = [("demo", apiKey)],
     WebhookUrl = deploymentWebhook,

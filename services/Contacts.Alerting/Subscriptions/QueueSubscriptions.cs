@@ -18,6 +18,13 @@ public sealed class AmqpSubscriptionOptions
 
     /// <summary>The AMQP address CRMs connect to (amqp://host:port/vhost); the services' own broker address when unset.</summary>
     public string? PublicUri { get; set; }
+
+    /// <summary>
+    /// The most messages a subscription's queue holds. A CRM that stops reading fills it; then the broker refuses new ones
+    /// (reject-publish): each refusal is a failed attempt, retried on the schedule, and the subscription is disabled after
+    /// DisableAfter like a failing webhook, so nothing already queued is dropped and nothing new is lost (replay).
+    /// </summary>
+    public int MaxLength { get; set; } = 100_000;
 }
 
 /// <summary>What a queue subscriber is given once: where to connect, as whom, and the one queue it may read.</summary>
@@ -51,8 +58,19 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
         var password = Convert.ToHexString(RandomNumberGenerator.GetBytes(24)).ToLowerInvariant();
         var vhost = Uri.EscapeDataString(VirtualHost);
         using var http = Management();
+        // A quorum queue (replicated, as the services' own in production) with a length limit; when full, publishes are refused.
         await Ensure(await http.PutAsJsonAsync($"api/queues/{vhost}/{Uri.EscapeDataString(queue)}",
-            new { durable = true, auto_delete = false, arguments = new Dictionary<string, object>() }, ct), "declare the queue");
+            new
+            {
+                durable = true,
+                auto_delete = false,
+                arguments = new Dictionary<string, object>
+                {
+                    ["x-queue-type"] = "quorum",
+                    ["x-max-length"] = options.Value.MaxLength,
+                    ["x-overflow"] = "reject-publish",
+                },
+            }, ct), "declare the queue");
         await Ensure(await http.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags = "" }, ct), "create the user");
         await Ensure(await http.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}",
             new { configure = "^$", write = "^$", read = $"^{System.Text.RegularExpressions.Regex.Escape(queue)}$" }, ct), "set the user's permissions");
@@ -78,12 +96,19 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
             "delete the queue", allowMissing: true);
     }
 
+    /// <summary>
+    /// The management API as the user named in ManagementUrl (http://user:password@host:15672/): the only one that may create
+    /// users, given to alerting alone. Without credentials in it, the services' broker user (which then needs management rights).
+    /// </summary>
     private HttpClient Management()
     {
         var http = httpClients.CreateClient(HttpClientName);
-        http.BaseAddress = new Uri(options.Value.ManagementUrl!.TrimEnd('/') + "/");
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{rabbit.Value.Username}:{rabbit.Value.Password}")));
+        var url = new Uri(options.Value.ManagementUrl!.TrimEnd('/') + "/");
+        var credentials = url.UserInfo is { Length: > 0 } info
+            ? Uri.UnescapeDataString(info)
+            : $"{rabbit.Value.Username}:{rabbit.Value.Password}";
+        http.BaseAddress = new UriBuilder(url) { UserName = "", Password = "" }.Uri;
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
         return http;
     }
 

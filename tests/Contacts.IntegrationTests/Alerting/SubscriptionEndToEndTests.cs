@@ -377,6 +377,23 @@ public sealed partial class SubscriptionEndToEndTests(ServersFixture servers) : 
         Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueDeclareAsync("tenant-b-own", durable: false, exclusive: true, autoDelete: true)));
         Assert.Contains("ACCESS_REFUSED", await Refusal(uriB, c => c.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true)));
 
+        // The queue: quorum, bounded, refusing publishes when full (so nothing queued is dropped).
+        var info = await _pipeline.Isolation.RabbitMqServer.QueueInfoAsync(_pipeline.Isolation.Name, queueA);
+        Assert.Equal("quorum", info.GetProperty("type").GetString());
+        Assert.Equal(100_000, info.GetProperty("arguments").GetProperty("x-max-length").GetInt32());
+        Assert.Equal("reject-publish", info.GetProperty("arguments").GetProperty("x-overflow").GetString());
+        // The services' own broker user has no management rights: it cannot create users (alerting's management address can).
+        var servicesUser = Contacts.Dev.Servers.RabbitMqServer.ServicesUser(_pipeline.Isolation.Name);
+        Assert.StartsWith($"amqp://{servicesUser}:", _pipeline.Isolation.RabbitMq);
+        Assert.Equal("", await _pipeline.Isolation.RabbitMqServer.UserTagsAsync(servicesUser));
+        using (var asServices = new HttpClient { BaseAddress = _pipeline.Isolation.RabbitMqServer.ManagementUri })
+        {
+            asServices.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(new Uri(_pipeline.Isolation.RabbitMq).UserInfo))));
+            using var create = await asServices.PutAsJsonAsync("api/users/not-allowed", new { password = "x", tags = "" });
+            Assert.Equal(HttpStatusCode.Unauthorized, create.StatusCode);
+        }
+
         // Deleting the subscription removes its queue and its user.
         Assert.Equal(HttpStatusCode.NoContent, (await a.DeleteAsync($"v1/subscriptions/{createdA.GetProperty("id").GetGuid()}")).StatusCode);
         await Assert.ThrowsAnyAsync<BrokerUnreachableException>(() => new ConnectionFactory { Uri = new Uri(uriA) }.CreateConnectionAsync());

@@ -49,7 +49,7 @@ public sealed class TestPipeline : IAsyncDisposable
         {
             Postgres = isolation.Postgres,
             RabbitMq = isolation.RabbitMq,
-            RabbitMqManagement = isolation.RabbitMqServer.ManagementUri.ToString(),
+            RabbitMqManagement = isolation.RabbitMqServer.ManagementUriWithCredentials,
             LogDirectory = Path.Combine(ServersFixture.LogRoot, isolation.Name),
             ApiKeys = [(TenantA, keyA), (TenantB, keyB), (TenantLimited, keyLimited)],
             WebhookUrl = crm.Url.ToString(),

@@ -88,6 +88,34 @@ public sealed class KustomizeTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Queue_subscriptions_work_and_only_alerting_holds_the_brokers_administrator(string overlay)
+    {
+        var docs = Render(overlay);
+        Assert.Empty(Sequence(Assert.Single(docs, d => Kind(d) == "User" && Name(d) == "contacts-services"), "spec", "tags"));
+        Assert.Equal("contacts-services", Scalar(Assert.Single(docs, d => Kind(d) == "Permission"), "spec", "userReference", "name"));
+        foreach (var deployment in docs.Where(d => Kind(d) == "Deployment"))
+        {
+            var env = Sequence(Assert.Single(Sequence(deployment, "spec", "template", "spec", "containers")), "env").ToList();
+            var secrets = env.Select(e => Scalar(e, "valueFrom", "secretKeyRef", "name")).OfType<string>().ToList();
+            var management = env.SingleOrDefault(e => Scalar(e, "name") == "Alerting__Amqp__ManagementUrl");
+            if (Name(deployment) == "alerting")
+            {
+                Assert.StartsWith("http://$(RABBITMQ_ADMIN_USER):$(RABBITMQ_ADMIN_PASSWORD)@contacts-rabbitmq:15672", Scalar(management, "value"));
+                // Defined before the address that names them, as Kubernetes expands only earlier variables.
+                Assert.True(env.FindIndex(e => Scalar(e, "name") == "RABBITMQ_ADMIN_PASSWORD") < env.IndexOf(management!));
+            }
+            else
+            {
+                Assert.Null(management);
+                Assert.DoesNotContain("contacts-rabbitmq-default-user", secrets);
+            }
+            Assert.Equal("contacts-services-user-credentials",
+                Scalar(Assert.Single(env, e => Scalar(e, "name") == "RABBITMQ_PASSWORD"), "valueFrom", "secretKeyRef", "name"));
+        }
+    }
+
     [Fact]
     public void Production_ships_the_alert_rules_and_the_Grafana_dashboard_for_its_sidecar()
     {

@@ -20,6 +20,10 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private readonly string? _dir;
     private readonly bool _durable;
     private readonly Dictionary<string, string> _env = [];
+    // The services' own user per virtual host: every right on it, no management tag, so it cannot create users; only the
+    // management address (with the administrator's credentials) can, and only alerting is given it.
+    private readonly string _servicesPassword = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _servicesUsers = new();
     private Process? _process;
 
     private RabbitMqServer(Uri amqp, Uri management, string? dir, bool durable)
@@ -160,7 +164,28 @@ public sealed class RabbitMqServer : IAsyncDisposable
     /// <summary>The management API (queue subscriptions create queues and users through it).</summary>
     public Uri ManagementUri => _management;
 
-    public string AmqpUri(string virtualHost) => new UriBuilder(_amqp) { Path = "/" + Uri.EscapeDataString(virtualHost) }.Uri.ToString();
+    /// <summary>The management API with the administrator's credentials in it (Alerting:Amqp:ManagementUrl): for alerting alone.</summary>
+    public string ManagementUriWithCredentials
+    {
+        get
+        {
+            var credentials = _amqp.UserInfo.Split(':', 2);
+            return new UriBuilder(_management) { UserName = credentials[0], Password = credentials.Length > 1 ? credentials[1] : "" }.Uri.ToString();
+        }
+    }
+
+    /// <summary>The services' address in a virtual host: as its own user once CreateVirtualHostAsync made one, else as the administrator.</summary>
+    public string AmqpUri(string virtualHost)
+    {
+        var address = new UriBuilder(_amqp) { Path = "/" + Uri.EscapeDataString(virtualHost) };
+        if (_servicesUsers.TryGetValue(virtualHost, out var user))
+        {
+            (address.UserName, address.Password) = (Uri.EscapeDataString(user), _servicesPassword);
+        }
+        return address.Uri.ToString();
+    }
+
+    public static string ServicesUser(string virtualHost) => $"contacts-services-{virtualHost}";
 
     public async Task CreateVirtualHostAsync(string virtualHost, CancellationToken ct = default)
     {
@@ -170,6 +195,30 @@ public sealed class RabbitMqServer : IAsyncDisposable
         var user = Uri.UnescapeDataString(_amqp.UserInfo.Split(':')[0]);
         (await http.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(user)}",
             new { configure = ".*", write = ".*", read = ".*" }, ct)).EnsureSuccessStatusCode();
+        var services = ServicesUser(virtualHost);
+        (await http.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(services)}", new { password = _servicesPassword, tags = "" }, ct)).EnsureSuccessStatusCode();
+        (await http.PutAsJsonAsync($"api/permissions/{vhost}/{Uri.EscapeDataString(services)}",
+            new { configure = ".*", write = ".*", read = ".*" }, ct)).EnsureSuccessStatusCode();
+        _servicesUsers[virtualHost] = services;
+    }
+
+    /// <summary>A queue as the management API describes it (type, arguments), for tests of what alerting declared.</summary>
+    public async Task<System.Text.Json.JsonElement> QueueInfoAsync(string virtualHost, string queue, CancellationToken ct = default)
+    {
+        using var http = Management();
+        return await http.GetFromJsonAsync<System.Text.Json.JsonElement>($"api/queues/{Uri.EscapeDataString(virtualHost)}/{Uri.EscapeDataString(queue)}", ct);
+    }
+
+    /// <summary>Whether a user of the broker may manage it (its tags), for tests of who holds which rights.</summary>
+    public async Task<string> UserTagsAsync(string user, CancellationToken ct = default)
+    {
+        using var http = Management();
+        var found = await http.GetFromJsonAsync<System.Text.Json.JsonElement>($"api/users/{Uri.EscapeDataString(user)}", ct);
+        return found.GetProperty("tags") switch
+        {
+            { ValueKind: System.Text.Json.JsonValueKind.Array } tags => string.Join(",", tags.EnumerateArray().Select(t => t.GetString())),
+            var tags => tags.GetString() ?? "",
+        };
     }
 
     /// <summary>Messages ready in a queue right now (a passive declare, exact, unlike the management API's sampled figures); 0 if it does not exist.</summary>
