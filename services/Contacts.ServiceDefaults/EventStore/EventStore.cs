@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Reflection;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
@@ -40,7 +39,7 @@ public sealed class EventTypes
 }
 
 /// <summary>
-/// A small event store shaped like Marten's (StartStream, Append with expected version, FetchStream, AggregateStream),
+/// A small event store shaped like Marten's (StartStream, Append with expected version, FetchStream),
 /// working inside the caller's transaction. Marten is not served to us; moving to it later should be a swap.
 /// </summary>
 public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes types)
@@ -170,42 +169,6 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
         return result;
     }
 
-    /// <summary>Folds the stream into a new T through its Apply(event) methods; null when the stream does not exist.</summary>
-    public async Task<T?> AggregateStream<T>(Guid streamId, CancellationToken ct = default) where T : class, IAggregate, new()
-    {
-        var events = await FetchStream(streamId, ct);
-        if (events.Count == 0)
-        {
-            return null;
-        }
-        var aggregate = new T { Id = streamId };
-        foreach (var e in events)
-        {
-            Aggregator<T>.Apply(aggregate, e.Data);
-            aggregate.Version = e.Version;
-        }
-        return aggregate;
-    }
-
     /// <summary>The message that caused the events appended in this session (the consumed message id, for audit).</summary>
     public string? CausationId { get; set; }
-}
-
-/// <summary>What AggregateStream needs of an aggregate: its stream id and the version it was built from.</summary>
-public interface IAggregate
-{
-    Guid Id { get; set; }
-    long Version { get; set; }
-}
-
-/// <summary>Finds and caches T's one-argument Apply methods, the Marten convention for self-aggregating types.</summary>
-public static class Aggregator<T>
-{
-    private static readonly ConcurrentDictionary<Type, MethodInfo?> Methods = new();
-
-    public static void Apply(T aggregate, object e)
-    {
-        var method = Methods.GetOrAdd(e.GetType(), t => typeof(T).GetMethod("Apply", BindingFlags.Public | BindingFlags.Instance, [t]));
-        method?.Invoke(aggregate, [e]);
-    }
 }

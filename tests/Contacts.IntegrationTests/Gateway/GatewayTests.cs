@@ -12,6 +12,7 @@ namespace Contacts.IntegrationTests;
 [Trait("Category", "EndToEnd")]
 public sealed class GatewayTests(ServersFixture servers) : IAsyncLifetime
 {
+    private const string KeyPrefix = "ck_"; // ApiKeyStore.Prefix
     private TestPipeline _pipeline = null!;
     private TcpListener _silent = null!;
 
@@ -113,6 +114,52 @@ public sealed class GatewayTests(ServersFixture servers) : IAsyncLifetime
         Assert.InRange(DateTimeOffset.UtcNow - started, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(15));
         var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("The effort service did not answer in time.", problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
+    public async Task Given_a_key_created_through_the_admin_API_then_the_gateway_stores_only_its_SHA256_and_only_that_key_opens_its_tenant()
+    {
+        using var admin = new HttpClient { BaseAddress = _pipeline.Pipeline.GatewayAddress };
+        admin.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _pipeline.Pipeline.Settings.OperatorKey);
+        var tenant = $"t{Guid.NewGuid():N}";
+        using var response = await admin.PostAsJsonAsync($"admin/tenants/{tenant}/keys", new { name = "stored-form" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var created = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var (id, key) = (created.GetProperty("id").GetGuid(), created.GetProperty("key").GetString()!);
+
+        // The row as PostgreSQL holds it: its hash is the key's SHA-256, computed here rather than by the gateway's code.
+        var row = Assert.Single(await _pipeline.Query("select id, name, key_hash, row_to_json(k)::text from gateway.api_keys k where tenant_id = @tenant",
+            r => (Id: r.GetGuid(0), Name: r.GetString(1), Hash: (byte[])r[2], Text: r.GetString(3)), ("tenant", tenant)));
+        Assert.Equal((id, "stored-form"), (row.Id, row.Name));
+        Assert.Equal(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)), row.Hash);
+
+        // Nothing the gateway stores holds the key, nor any 12 characters of its random part: not the row, not another table.
+        Assert.StartsWith(KeyPrefix, key);
+        var body = key[KeyPrefix.Length..];
+        var pieces = Enumerable.Range(0, body.Length - 11).Select(i => body.Substring(i, 12)).Prepend(key).ToArray();
+        Assert.DoesNotContain(pieces, row.Text.Contains);
+        var tables = await _pipeline.Query("select table_name from information_schema.tables where table_schema = 'gateway' and table_type = 'BASE TABLE'",
+            r => r.GetString(0));
+        Assert.Contains("api_keys", tables);
+        foreach (var table in tables)
+        {
+            var holding = await _pipeline.Count($"""
+                select count(*) from gateway."{table}" t where exists (select 1 from unnest(@pieces::text[]) p where strpos(row_to_json(t)::text, p) > 0)
+                """, ("pieces", pieces));
+            Assert.True(holding == 0, $"{holding} rows of gateway.{table} hold part of the key");
+        }
+        // Nor does the listing give it back.
+        var listed = await admin.GetStringAsync($"admin/tenants/{tenant}/keys");
+        Assert.Contains(id.ToString(), listed, StringComparison.Ordinal);
+        Assert.DoesNotContain(pieces, listed.Contains);
+
+        // The stored hash lets the key in (past the key check, to an identity that is not running: 502), and no other key.
+        using var withKey = _pipeline.Client(key);
+        Assert.Equal(HttpStatusCode.BadGateway, (await withKey.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        using var oneOff = _pipeline.Client(key[..^1] + (key[^1] == 'A' ? 'B' : 'A'));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await oneOff.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
+        using var stranger = _pipeline.Client($"{KeyPrefix}{Guid.NewGuid():N}");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync($"v1/customers/{Guid.NewGuid()}")).StatusCode);
     }
 
     [Fact]

@@ -100,35 +100,76 @@ public sealed class TestPipeline : IAsyncDisposable
         return customer;
     }
 
+    /// <summary>The longest Retry-After a push honours: a test waits for a restart, not for whatever a header asks.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>
-    /// Posts an event as a platform would: retrying on 5xx and refused connections (a restart in progress) until accepted,
-    /// which is safe because ingestion de-duplicates by source event id.
+    /// Posts an event as a platform would, repeating it (safe: ingestion de-duplicates by source event id) only on what a
+    /// retry can fix: a 503, which our services answer with Retry-After for a failure worth repeating (the header is
+    /// honoured up to MaxRetryAfter), and a refused connection or a timeout, a restart in progress, whether the client
+    /// meets it or the gateway does on its way to ingestion (IsRestartBehindTheGateway). Any other answer, a 500 above all,
+    /// fails at once with its body: retrying it would hide an intermittent failure as a slow test.
     /// </summary>
     public static async Task<(Guid Id, bool Duplicate)> Push(HttpClient http, object contactEvent, TimeSpan? patience = null)
     {
-        var deadline = DateTimeOffset.UtcNow + (patience ?? TimeSpan.FromSeconds(90));
+        var within = patience ?? TimeSpan.FromSeconds(90);
+        var deadline = DateTimeOffset.UtcNow + within;
         while (true)
         {
+            var wait = TimeSpan.FromMilliseconds(200);
             try
             {
                 using var response = await http.PostAsJsonAsync("v1/events", contactEvent);
                 if (response.StatusCode == HttpStatusCode.Accepted)
                 {
-                    var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-                    return (body.GetProperty("id").GetGuid(), body.GetProperty("duplicate").GetBoolean());
+                    var accepted = await response.Content.ReadFromJsonAsync<JsonElement>();
+                    return (accepted.GetProperty("id").GetGuid(), accepted.GetProperty("duplicate").GetBoolean());
                 }
-                if ((int)response.StatusCode < 500 || DateTimeOffset.UtcNow > deadline)
+                var body = await response.Content.ReadAsStringAsync();
+                var retryable = response.StatusCode == HttpStatusCode.ServiceUnavailable || IsRestartBehindTheGateway(response, body);
+                if (!retryable || DateTimeOffset.UtcNow > deadline)
                 {
-                    throw new InvalidOperationException($"POST /v1/events answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                    throw new InvalidOperationException(
+                        $"POST /v1/events answered {(int)response.StatusCode}{(retryable ? $" for {within.TotalSeconds:0} s" : "")}: {body}");
+                }
+                if (response.Headers.RetryAfter?.Delta is { } delta)
+                {
+                    wait = delta < MaxRetryAfter ? delta : MaxRetryAfter;
                 }
             }
             catch (HttpRequestException) when (DateTimeOffset.UtcNow < deadline)
             {
+                // Connection refused or reset: the gateway itself is restarting.
             }
             catch (TaskCanceledException) when (DateTimeOffset.UtcNow < deadline)
             {
+                // The client's timeout: a process stopped mid-request.
             }
-            await Task.Delay(200);
+            await Task.Delay(wait);
+        }
+    }
+
+    /// <summary>
+    /// The gateway's own answer when ingestion refused its connection or did not answer in time (ProxySetup: 502 "Upstream
+    /// unavailable", 504 "Upstream timeout", as ProblemDetails): the refused connection or timeout a restart of ingestion
+    /// causes, seen through the proxy. A 502 or 504 that is not the gateway's ProblemDetails is not one of these.
+    /// </summary>
+    private static bool IsRestartBehindTheGateway(HttpResponseMessage response, string body)
+    {
+        if (response.StatusCode is not (HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout)
+            || response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+        {
+            return false;
+        }
+        try
+        {
+            using var problem = JsonDocument.Parse(body);
+            return problem.RootElement.TryGetProperty("title", out var title)
+                && title.GetString() is "Upstream unavailable" or "Upstream timeout";
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

@@ -99,6 +99,9 @@ public sealed record Outcome(int Events, int Lost, int Duplicated, IReadOnlyList
     public string Line(string scenario) =>
         $"reliability: {scenario} events={Events} lost={Lost} duplicated={Duplicated} redelivered={Redelivered} dead-lettered={DeadLettered} problems={Problems.Count}";
 
+    /// <summary>The problems found, for an assert's message.</summary>
+    public string Summary => Problems.Count == 0 ? "no problems found" : string.Join("; ", Problems);
+
     /// <summary>Messages in the pipeline's error queues at the end (set by the scenario, which knows what it expects there).</summary>
     public long DeadLettered { get; init; }
 

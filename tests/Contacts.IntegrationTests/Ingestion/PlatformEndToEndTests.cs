@@ -75,14 +75,22 @@ public sealed class PlatformEndToEndTests(ServersFixture servers) : IAsyncLifeti
         var transferred = await Connect(http, "INITIATED", second, first, null, DateTimeOffset.UtcNow.AddMinutes(-4), "TRANSFER");
         var disconnected = await Connect(http, "DISCONNECTED", second, first, phone, DateTimeOffset.UtcNow.AddMinutes(-1), "TRANSFER");
 
-        var ids = new[] { known, queued, transferred, disconnected }.Select(i => i.ToString()).ToList();
-        var last = "";
-        await TestPipeline.Eventually(async () =>
-        {
-            using var response = await http.GetAsync($"v1/customers?phone={Uri.EscapeDataString(phone)}");
-            last = await response.Content.ReadAsStringAsync();
-            return response.IsSuccessStatusCode && ids.All(id => last.Contains(id, StringComparison.Ordinal));
-        }, TimeSpan.FromSeconds(60), () => Task.FromResult($"the customer by phone does not hold all of {string.Join(", ", ids)}: {last}"));
+        // Found by the phone only the last Connect event carried, the customer holds all four contacts and nothing else, in
+        // the order they happened, each as it was sent: the chain's events without the phone joined through its handle.
+        Guid[] ids = [known, queued, transferred, disconnected];
+        var customer = await TestPipeline.Customer(http, $"?phone={Uri.EscapeDataString(phone)}",
+            c => c.GetProperty("timeline").GetArrayLength() >= ids.Length, TimeSpan.FromSeconds(60));
+        var timeline = customer.GetProperty("timeline").EnumerateArray().Select(t => (
+            Id: t.GetProperty("contactEventId").GetGuid(), Source: t.GetProperty("source").GetString(), ContactId: t.GetProperty("contactId").GetString(),
+            Channel: t.GetProperty("channel").GetString(), Kind: t.GetProperty("kind").GetString())).ToList();
+        Assert.Equal(ids, timeline.Select(t => t.Id));
+        Assert.Equal(
+            [("web", "web_form", "message"), ("amazon-connect", "voice", "started"), ("amazon-connect", "voice", "transferred"), ("amazon-connect", "voice", "ended")],
+            timeline.Select(t => (t.Source, t.Channel, t.Kind)));
+        Assert.Equal([first, second, second], timeline.Skip(1).Select(t => t.ContactId));
+        Assert.Equal(0, customer.GetProperty("ambiguousContacts").GetArrayLength());
+        Assert.Contains(customer.GetProperty("identifiers").EnumerateArray(),
+            i => i.GetProperty("type").GetString() == "phone" && i.GetProperty("value").GetString() == phone);
     }
 
     private static async Task<Guid> Connect(HttpClient http, string eventType, string contactId, string? initialContactId, string? phone,
