@@ -162,8 +162,20 @@ public static partial class ContactEventEndpoints
     /// <summary>A refused event counts against its source when it names one that could be a source (otherwise no source is known).</summary>
     private static void CountRefused(Sources.SourceActivity sources, string tenant, JsonElement item)
     {
-        if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("source", out var source) && source.ValueKind == JsonValueKind.String
-            && source.GetString() is { } name && SourceName().IsMatch(name))
+        if (item.ValueKind != JsonValueKind.Object || !item.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.String)
+        {
+            return;
+        }
+        string? name;
+        try
+        {
+            name = source.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return; // a lone surrogate: no source anyone could name (the event was refused for it already)
+        }
+        if (name is not null && SourceName().IsMatch(name))
         {
             sources.Refused(tenant, name);
         }
