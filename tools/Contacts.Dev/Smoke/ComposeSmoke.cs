@@ -8,7 +8,8 @@ namespace Contacts.Dev.Smoke;
 /// <summary>
 /// `tools/run smoke --gateway URL --key KEY --crm-port PORT --secret SECRET`: against a running stack (docker compose),
 /// starts a stand-in CRM on every interface at PORT, pushes the sample journey through the gateway, and succeeds only
-/// when the customer is stitched from all three contacts and the high-effort alert reaches the CRM with a valid signature.
+/// when the customer is stitched from all three contacts, the high-effort alert reaches the CRM with a valid signature and
+/// a queue subscription is made (its queue and user, through the broker's management API).
 /// </summary>
 public static class ComposeSmoke
 {
@@ -75,6 +76,20 @@ public static class ComposeSmoke
                 return 1;
             }
             Console.WriteLine($"smoke: alert {webhook.Id} (score {alert.GetProperty("data").GetProperty("score")}) reached the CRM, signature valid");
+
+            // A queue subscription: alerting makes its queue and user through the management API, as the administrator
+            // its management URL names (the services' own broker user has no management rights).
+            using (var subscribed = await http.PostAsJsonAsync("v1/subscriptions", new { type = "amqp", events = new[] { "alert.raised" } }, ct))
+            {
+                var body = await subscribed.Content.ReadAsStringAsync(ct);
+                if ((int)subscribed.StatusCode != 201)
+                {
+                    Console.Error.WriteLine($"smoke: a queue subscription answered {(int)subscribed.StatusCode}: {body}");
+                    return 1;
+                }
+                var queue = JsonDocument.Parse(body).RootElement.GetProperty("amqp").GetProperty("queue").GetString();
+                Console.WriteLine($"smoke: queue subscription made, queue {queue}");
+            }
             return 0;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested)
