@@ -22,9 +22,12 @@ public static class Resolutions
     public const string Merged = "merged";
 }
 
-/// <summary>An active alert of a customer (open or acknowledged): at most one per reason.</summary>
+/// <summary>
+/// An active alert of a customer (open or acknowledged): at most one per reason. JourneyId and JourneyLastAt: the journey
+/// its latest score came from and that journey's last contact.
+/// </summary>
 public sealed record OpenAlert(Guid AlertId, string Reason, int Score, DateTimeOffset RaisedAt, Guid ContactEventId = default,
-    string Status = AlertStatus.Open, int Level = 0, Guid? JourneyId = null);
+    string Status = AlertStatus.Open, int Level = 0, Guid? JourneyId = null, DateTimeOffset? JourneyLastAt = null);
 
 /// <summary>
 /// What alerting knows of one customer: the newest score it has seen (by the effort-state version it came from), whether
@@ -103,8 +106,9 @@ public static class AlertDecision
 {
     /// <summary>
     /// A newer score: each active alert whose rule still holds takes it (and escalates once per new level reached); one
-    /// whose rule no longer holds resolves by itself (journey_closed when the score is of another journey than the
-    /// alert's, score_below_threshold otherwise); each rule crossed with no active alert raises one, unless an alert for
+    /// whose rule no longer holds resolves by itself (score_below_threshold when the score is of the alert's journey,
+    /// journey_closed when it is of a journey opened after the alert's last contact, and not at all for a journey that
+    /// overlaps the alert's, which only a merge not yet folded into the score can give); each rule crossed with no active alert raises one, unless an alert for
     /// that reason was resolved within the cooldown.
     /// </summary>
     public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, EffortScored score, AlertingSettings rules, Func<Guid> newAlertId,
@@ -130,11 +134,16 @@ public static class AlertDecision
                     events.Add(new Escalated(alert.AlertId, state.CustomerId, alert.Reason, level));
                 }
             }
-            else
+            else if (alert.JourneyId is not { } journey || score.JourneyId == journey)
             {
-                var resolution = alert.JourneyId is { } journey && score.JourneyId != journey ? Resolutions.JourneyClosed : Resolutions.ScoreBelowThreshold;
-                events.Add(new Resolved(alert.AlertId, state.CustomerId, alert.Reason, resolution));
+                events.Add(new Resolved(alert.AlertId, state.CustomerId, alert.Reason, Resolutions.ScoreBelowThreshold));
             }
+            else if (alert.JourneyLastAt is not { } lastAt || score.WindowStart > lastAt)
+            {
+                events.Add(new Resolved(alert.AlertId, state.CustomerId, alert.Reason, Resolutions.JourneyClosed));
+            }
+            // Otherwise the score is of a journey alongside the alert's, not after it: the survivor's own score from before a
+            // merge brought the alert's customer in, arriving late. It says nothing of the alert's journey, which stays as it is.
         }
         foreach (var reason in crossed.Where(r => state.Open(r) is null && !state.CoolingDown(r, rules, now)))
         {

@@ -115,7 +115,7 @@ public static class AlertStore
         from customer_alert_state where tenant_id = @tenant and customer_id = @customer
         """,
         """
-        select id, reason, score, raised_at, contact_event_id, status, level, journey_id from alerts
+        select id, reason, score, raised_at, contact_event_id, status, level, journey_id, journey_last_at from alerts
         where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
         """,
         // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges. Looked
@@ -157,7 +157,8 @@ public static class AlertStore
         while (await reader.ReadAsync(ct))
         {
             open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4),
-                reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7)));
+                reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7),
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
         }
         await reader.NextResultAsync(ct);
         var lastResolved = new Dictionary<string, DateTimeOffset>();

@@ -63,6 +63,31 @@ public sealed class AlertLifecycleTests
     }
 
     [Fact]
+    public void A_score_of_a_journey_opened_after_the_alerts_last_contact_resolves_it_as_journey_closed()
+    {
+        var alerted = new OpenAlert(Alert, AlertRules.HighEffort, 70, Now.AddDays(-3), Guid.NewGuid(), JourneyId: Journey, JourneyLastAt: Now.AddDays(-2));
+        var later = Score(10, 2, Guid.NewGuid()) with { WindowStart = Now.AddDays(-1) };
+        Assert.Equal([new ScoreRecorded(Customer, 2, 10), new Resolved(Alert, Customer, AlertRules.HighEffort, Resolutions.JourneyClosed)],
+            When(new CustomerAlertState(Customer, 1, 70, null, [alerted]), later));
+    }
+
+    [Fact]
+    public void A_survivors_late_score_from_before_the_merge_leaves_the_alert_moved_in_open_and_the_merged_score_rescores_it()
+    {
+        // Given: the alert of a customer merged into the survivor moved over (its journey's last contact two days ago); the
+        // survivor's own score, computed before the merge from a journey alongside that one, arrives only now.
+        var moved = new OpenAlert(Alert, AlertRules.HighEffort, 70, Now.AddDays(-3), Guid.NewGuid(), JourneyId: Journey, JourneyLastAt: Now.AddDays(-2));
+        var survivor = new CustomerAlertState(Customer, 1, 0, null, [moved]);
+        var beforeMerge = Score(0, 2, Guid.NewGuid()) with { WindowStart = Now.AddDays(-2).AddHours(-1), WindowEnd = Now.AddDays(-2).AddHours(-1) };
+        // Then: the score is recorded and the alert is neither resolved (and so no cooldown starts) nor rescored.
+        Assert.Equal([new ScoreRecorded(Customer, 2, 0)], When(survivor, beforeMerge));
+        // And the survivor's merged score crossing the threshold carries the same alert on: no second one.
+        var merged = Score(100, 3, Guid.NewGuid()) with { WindowStart = Now.AddDays(-3) };
+        Assert.Equal([new ScoreRecorded(Customer, 3, 100), new OpenAlertRescored(Alert, merged), new Escalated(Alert, Customer, AlertRules.HighEffort, 2)],
+            When(survivor with { ScoreVersion = 2, Score = 0 }, merged));
+    }
+
+    [Fact]
     public void An_active_alert_whose_journey_went_quiet_for_the_window_resolves_as_journey_closed()
     {
         var window = TimeSpan.FromDays(7);
