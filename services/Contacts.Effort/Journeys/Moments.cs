@@ -1,0 +1,133 @@
+namespace Contacts.Effort.Journeys;
+
+/// <summary>Shep Hyken's moments of truth: every contact is one of misery, mediocrity or magic.</summary>
+public static class MomentKinds
+{
+    public const string Misery = "misery";
+    public const string Mediocre = "mediocre";
+    public const string Magic = "magic";
+}
+
+/// <summary>Why a contact was misery (the first four) or magic (the last two).</summary>
+public static class MomentReasons
+{
+    public const string PromiseBroken = "promise_broken";
+    public const string UnresolvedRepeat = "unresolved_repeat";
+    public const string AbandonedAfterLongWait = "abandoned_after_long_wait";
+    public const string Transferred = "transferred";
+    public const string FirstContactResolution = "first_contact_resolution";
+    public const string EasyCes = "easy_ces";
+}
+
+/// <summary>
+/// One contact's moment: its kind, every reason for it, and when it was lived (the contact's last moment, or the due time
+/// of a promise it made that broke, whichever is later).
+/// </summary>
+public sealed record Moment(string ContactKey, string Kind, IReadOnlyList<string> Reasons, DateTimeOffset At);
+
+/// <summary>
+/// The pure classifier of moments of truth. A function of the customer's contacts, the journey window and the moment
+/// asked about (promises fall due by it), so the same events give the same moments in any arrival order, and a contact's
+/// moment changes whenever one of its events, its survey answer or a contact that repeats it arrives.
+/// Misery: a promise made on the contact that fell due with no outbound contact (kept late counts: it broke first), an
+/// unresolved inbound contact within the repeat window of the customer's previous inbound contact, abandoned after a long
+/// wait, or transferred the thresholds' number of times. Magic (only without misery): resolved as the one inbound contact
+/// of its journey with no transfer and a short wait, or a CES answer of 6-7. Otherwise mediocre.
+/// </summary>
+public static class MomentJudge
+{
+    public static IReadOnlyList<Moment> Classify(IEnumerable<Contact> contacts, TimeSpan journeyWindow, MomentThresholds thresholds, DateTimeOffset asOf)
+    {
+        var all = contacts.ToList();
+        var broken = PromiseJudge.Judge(all, asOf)
+            .Where(p => p.Status is PromiseStatus.Overdue or PromiseStatus.KeptLate)
+            .ToLookup(p => p.Promise.ContactKey, p => p.Promise.DueAt);
+        var inbound = all.Where(c => c.Inbound && !c.IsSurveyOnly).OrderBy(c => c.StartedAt).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
+        var journeyOf = JourneyBuilder.Build(all, journeyWindow)
+            .SelectMany(j => j.Contacts.Select(c => (c.Key, Journey: j))).ToDictionary(x => x.Key, x => x.Journey);
+        var repeatWindow = TimeSpan.FromHours(thresholds.RepeatWithinHours);
+
+        var moments = new List<Moment>();
+        foreach (var contact in all.Where(c => !c.IsSurveyOnly).OrderBy(c => c.StartedAt).ThenBy(c => c.Key, StringComparer.Ordinal))
+        {
+            var misery = new List<string>();
+            var at = contact.LastAt;
+            if (broken[contact.Key].ToList() is { Count: > 0 } dues)
+            {
+                misery.Add(MomentReasons.PromiseBroken);
+                at = new[] { at, dues.Min() }.Max();
+            }
+            var index = inbound.IndexOf(contact);
+            if (index > 0 && !contact.Resolved && inbound.Take(index).Any(p => contact.StartedAt - p.LastAt <= repeatWindow))
+            {
+                misery.Add(MomentReasons.UnresolvedRepeat);
+            }
+            if (contact.Abandoned && contact.QueueWaitSeconds >= thresholds.LongWaitSeconds)
+            {
+                misery.Add(MomentReasons.AbandonedAfterLongWait);
+            }
+            if (contact.Transfers >= thresholds.Transfers)
+            {
+                misery.Add(MomentReasons.Transferred);
+            }
+            if (misery.Count > 0)
+            {
+                moments.Add(new Moment(contact.Key, MomentKinds.Misery, misery, at));
+                continue;
+            }
+            var magic = new List<string>();
+            if (contact.Resolved && contact.Inbound && contact.Transfers == 0 && contact.QueueWaitSeconds <= thresholds.MagicMaxWaitSeconds
+                && journeyOf[contact.Key].Interactions.Count(c => c.Inbound) == 1)
+            {
+                magic.Add(MomentReasons.FirstContactResolution);
+            }
+            if (contact.CesScore >= thresholds.MagicCes)
+            {
+                magic.Add(MomentReasons.EasyCes);
+            }
+            moments.Add(magic.Count > 0
+                ? new Moment(contact.Key, MomentKinds.Magic, magic, new[] { at, contact.CesAnsweredAt ?? at }.Max())
+                : new Moment(contact.Key, MomentKinds.Mediocre, [], at));
+        }
+        return [.. moments.OrderBy(m => m.At).ThenBy(m => m.ContactKey, StringComparer.Ordinal)];
+    }
+}
+
+/// <summary>One entry of the loyalty account: what a moment deposited (positive) or withdrew, and the balance after it.</summary>
+public sealed record LedgerEntry(
+    DateTimeOffset At, string ContactKey, string Kind, string Reason, IReadOnlyList<string> Reasons, int Amount, int Balance,
+    DateTimeOffset? AmountsFrom);
+
+/// <summary>A customer's loyalty account at a moment: the balance and every entry in time order.</summary>
+public sealed record LedgerAccount(int Balance, IReadOnlyList<LedgerEntry> Entries)
+{
+    public const int Opening = 50;
+    public const int Lowest = 0;
+    public const int Highest = 100;
+}
+
+/// <summary>
+/// Chris Duffy's loyalty bank account, pure: it opens at 50 and stays within 0-100; each misery withdraws and each magic
+/// deposits the amount of its heaviest reason, in the order the moments were lived (so two customers' ledgers merged
+/// interleave by time). The amounts of a moment are those in force when it was lived: a change applies from then on and
+/// never rewrites an entry before it.
+/// </summary>
+public static class Ledger
+{
+    public static LedgerAccount Compute(IEnumerable<Moment> moments, IReadOnlyList<MomentSettingsSince> history)
+    {
+        var changes = history.OrderBy(h => h.EffectiveFrom).ToList();
+        var balance = LedgerAccount.Opening;
+        var entries = new List<LedgerEntry>();
+        foreach (var moment in moments.Where(m => m.Kind != MomentKinds.Mediocre).OrderBy(m => m.At).ThenBy(m => m.ContactKey, StringComparer.Ordinal))
+        {
+            var inForce = changes.LastOrDefault(c => c.EffectiveFrom <= moment.At);
+            var amounts = inForce?.Settings.Amounts ?? new LedgerAmounts(); // before the first change, the defaults were in force
+            var reason = moment.Reasons.MaxBy(amounts.For)!;
+            var amount = moment.Kind == MomentKinds.Misery ? -amounts.For(reason) : amounts.For(reason);
+            balance = Math.Clamp(balance + amount, LedgerAccount.Lowest, LedgerAccount.Highest);
+            entries.Add(new LedgerEntry(moment.At, moment.ContactKey, moment.Kind, reason, moment.Reasons, amount, balance, inForce?.EffectiveFrom));
+        }
+        return new LedgerAccount(balance, entries);
+    }
+}
