@@ -29,6 +29,7 @@ builder.Services.AddHostedService<ReplayWorker>();
 var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapEffort();
+app.MapLedger();
 app.Run();
 return 0;
 

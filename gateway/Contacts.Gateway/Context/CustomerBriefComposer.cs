@@ -21,7 +21,16 @@ public sealed record CustomerBrief(
     [property: Description("The open journey with the latest contact, told in order; null when no journey is open.")] BriefJourney? Journey,
     [property: Description("Promises the customer is still waiting on (open or overdue), on any open or recent journey.")] IReadOnlyList<BriefPromise> OpenPromises,
     [property: Description("Other open journeys, latest first.")] IReadOnlyList<BriefJourneyReference> OtherOpenJourneys,
-    [property: Description("The parts that could not be read (effort); the rest still answers.")] IReadOnlyList<string> Unavailable);
+    [property: Description("The customer's loyalty account (GET /v1/customers/{id}/ledger); null when nothing was scored yet or it could not be read.")]
+    BriefLoyalty? Loyalty,
+    [property: Description("The customer's latest moment of truth (misery, mediocre or magic) with its reasons.")] BriefMoment? LastMoment,
+    [property: Description("The parts that could not be read (effort, ledger); the rest still answers.")] IReadOnlyList<string> Unavailable);
+
+/// <summary>The loyalty account's balance (opens at 50, within 0-100) and whether it is below the tenant's floor.</summary>
+public sealed record BriefLoyalty(int Balance, int Floor, bool Low);
+
+/// <summary>A moment of truth: the contact, its kind and reasons, when it was lived.</summary>
+public sealed record BriefMoment([property: Description("source:contactId")] string ContactId, string Kind, IReadOnlyList<string> Reasons, DateTimeOffset At);
 
 /// <summary>A journey told contact by contact, in the order they happened.</summary>
 public sealed record BriefJourney(
@@ -70,12 +79,15 @@ public sealed class CustomerBriefComposer(UpstreamReader upstream)
     public async Task Compose(Guid id, HttpContext http)
     {
         var tenant = TenantAdmission.TenantOf(http) ?? throw new InvalidOperationException("the brief was asked for without an admitted tenant");
+        // The ledger follows merges itself: read beside identity and effort, not after them.
+        var ledger = upstream.Get(Upstreams.Effort, $"/v1/customers/{id}/ledger?limit=1", tenant, http.RequestAborted);
         if (await upstream.CustomerWithEffort(id, http, tenant, withAlerts: false) is not { } read)
         {
             return;
         }
         var (identity, customerId, effort, _) = read;
-        await Results.Json(Build(id, customerId, identity, effort), JsonSerializerOptions.Web, statusCode: StatusCodes.Status200OK).ExecuteAsync(http);
+        await Results.Json(Build(id, customerId, identity, effort, await ledger), JsonSerializerOptions.Web, statusCode: StatusCodes.Status200OK)
+            .ExecuteAsync(http);
     }
 
     // The parts of effort's answer the brief tells (names as effort writes them).
@@ -91,16 +103,21 @@ public sealed class CustomerBriefComposer(UpstreamReader upstream)
     private sealed record PromiseRead(string Kind, DateTimeOffset DueAt, DateTimeOffset MadeAt, string Status, bool Open, string? KeptBy,
         DateTimeOffset? KeptAt);
 
-    public static CustomerBrief Build(Guid requestedId, Guid customerId, JsonNode identity, UpstreamPart effort)
+    private sealed record LedgerRead(int Balance, int Floor, bool Low, BriefMoment? LastMoment);
+
+    public static CustomerBrief Build(Guid requestedId, Guid customerId, JsonNode identity, UpstreamPart effort, UpstreamPart? ledger = null)
     {
+        var account = ledger is { Ok: true } ? ledger.Body.Deserialize<LedgerRead>(JsonSerializerOptions.Web) : null;
+        var loyalty = account is null ? null : new BriefLoyalty(account.Balance, account.Floor, account.Low);
+        string[] ledgerUnavailable = ledger is null || ledger.Ok || ledger.Status == HttpStatusCode.NotFound ? [] : ["ledger"];
         var given = (identity["identifiers"] as JsonArray ?? []).Select(i => i?["type"]?.GetValue<string>()).ToHashSet();
         var doNotAsk = AskableTypes.Where(given.Contains).Select(t => IdentifierTypes.PublicNames[t]).ToList();
         var mergedFrom = identity["mergedFrom"]?.Deserialize<List<Guid>>() ?? [];
         // Effort 404: nothing scored yet, so no story and no effort; not a failure.
         if (!effort.Ok)
         {
-            return new CustomerBrief(customerId, requestedId, mergedFrom, doNotAsk, [], 0, [], null, [], [],
-                effort.Status == HttpStatusCode.NotFound ? [] : ["effort"]);
+            return new CustomerBrief(customerId, requestedId, mergedFrom, doNotAsk, [], 0, [], null, [], [], loyalty, account?.LastMoment,
+                [.. effort.Status == HttpStatusCode.NotFound ? [] : new[] { "effort" }, .. ledgerUnavailable]);
         }
         var read = effort.Body.Deserialize<EffortRead>(JsonSerializerOptions.Web)!;
         var open = (read.OpenJourneys ?? []).OrderByDescending(j => j.LastContactAt).ToList();
@@ -115,7 +132,7 @@ public sealed class CustomerBriefComposer(UpstreamReader upstream)
             ]),
             promises,
             [.. open.Skip(1).Select(j => new BriefJourneyReference(j.Id, j.Topic, j.LastContactAt, j.Score, j.Contacts?.Count ?? 0))],
-            []);
+            loyalty, account?.LastMoment, ledgerUnavailable);
     }
 
     private static BriefPromise Promise(string contactId, PromiseRead p) =>

@@ -83,5 +83,13 @@ public static class EffortSchema
         new("effort_0004_open_journeys_index", """
             create index journeys_open on journeys (customer_id) where status = 'open';
             """),
+        // A tenant's moments-of-truth settings, one row per change: the ledger applies each from its time on.
+        new("effort_0005_moment_settings", """
+            create table moment_settings (
+                tenant_id text not null,
+                effective_from timestamptz not null,
+                settings jsonb not null,
+                primary key (tenant_id, effective_from));
+            """),
     ];
 }

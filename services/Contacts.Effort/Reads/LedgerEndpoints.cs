@@ -1,0 +1,249 @@
+using System.ComponentModel;
+using System.Text;
+using System.Text.Json;
+using Contacts.Effort.Journeys;
+using Contacts.Effort.Scoring;
+using Contacts.ServiceDefaults.Http;
+using Contacts.ServiceDefaults.OpenApi;
+using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.WebUtilities;
+using Npgsql;
+
+namespace Contacts.Effort.Reads;
+
+/// <summary>A customer's loyalty account: the balance, its entries in time order (paged) and the moments behind them.</summary>
+public sealed record LedgerView(
+    Guid CustomerId,
+    [property: Description("The balance now, within 0-100.")] int Balance,
+    [property: Description("Where every account opens.")] int Opening,
+    [property: Description("The tenant's low-balance floor.")] int Floor,
+    [property: Description("The balance is below the floor.")] bool Low,
+    DateTimeOffset AsOf,
+    [property: Description("How many of the customer's contacts were each kind of moment.")] MomentCounts Moments,
+    [property: Description("The customer's latest moment of truth, of any kind.")] MomentView? LastMoment,
+    [property: Description("Deposits (magic) and withdrawals (misery) in the order the moments were lived, each with the balance after it.")]
+    IReadOnlyList<LedgerEntryView> Entries,
+    [property: Description("The cursor for the next page (after=); null on the last.")] string? Next,
+    [property: Description("When the tenant's amounts changed: each applies to moments from then on, never to earlier entries.")]
+    IReadOnlyList<AmountChangeView> AmountChanges);
+
+public sealed record LedgerEntryView(
+    DateTimeOffset At,
+    [property: Description("The contact (source:contactId).")] string ContactId,
+    [property: Description("misery (a withdrawal) or magic (a deposit).")] string Kind,
+    [property: Description("The reason whose amount applied (the heaviest of the moment's reasons).")] string Reason,
+    IReadOnlyList<string> Reasons,
+    [property: Description("Points deposited (positive) or withdrawn (negative).")] int Amount,
+    [property: Description("The balance after this entry.")] int Balance,
+    [property: Description("When the amounts applied took effect; null for the defaults.")] DateTimeOffset? AmountsFrom);
+
+public sealed record MomentView(
+    [property: Description("The contact (source:contactId).")] string ContactId,
+    [property: Description("misery, mediocre or magic.")] string Kind,
+    [property: Description("promise_broken, unresolved_repeat, abandoned_after_long_wait, transferred; first_contact_resolution, easy_ces.")]
+    IReadOnlyList<string> Reasons,
+    DateTimeOffset At);
+
+public sealed record MomentCounts(int Misery, int Mediocre, int Magic);
+
+public sealed record AmountChangeView(DateTimeOffset EffectiveFrom, LedgerAmounts Amounts);
+
+public sealed record MomentSettingsView(
+    MomentSettings Settings,
+    [property: Description("When these settings took effect; null while the defaults apply.")] DateTimeOffset? EffectiveFrom,
+    [property: Description("Every change, oldest first.")] IReadOnlyList<AmountChangeView> History);
+
+public static class LedgerEndpoints
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 500;
+
+    public static IEndpointRouteBuilder MapLedger(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/v1/customers/{id:guid}/ledger", GetLedger).WithName("GetCustomerLedger")
+            .Documented("The customer's loyalty account: balance (opens at 50, within 0-100), floor, the latest moment of truth, and the "
+                + "entries (each misery withdraws, each magic deposits), oldest first and paged, each with its contact, reason and the balance after it.")
+            .Parameter("id", "The customer's id (a merged id answers for the survivor).")
+            .Parameter("after", "The cursor from the previous page's next.")
+            .Parameter("limit", $"Entries per page, 1-{MaxLimit} ({DefaultLimit}).")
+            .Answers(StatusCodes.Status200OK, "The account.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status404NotFound);
+        app.MapGet("/v1/settings/moments", GetSettings).WithName("GetMomentSettings")
+            .Documented("The tenant's moments-of-truth settings (the classifier's thresholds, the ledger's amounts, the low-balance floor), "
+                + "when they took effect and every earlier change.")
+            .Answers(StatusCodes.Status200OK, "The settings.");
+        app.MapPut("/v1/settings/moments", PutSettings).WithName("PutMomentSettings")
+            .Documented("Replaces the tenant's moments-of-truth settings (fields left out take their defaults) from now on: thresholds and floor "
+                + "apply to every read, amounts to moments lived from now (earlier entries keep theirs). The same settings again change nothing.")
+            .Accepts<MomentSettings>("application/json")
+            .Answers(StatusCodes.Status200OK, "The settings in force.")
+            .ProducesValidationProblem()
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
+        return app;
+    }
+
+    internal static async Task<Results<Ok<LedgerView>, ProblemHttpResult, ValidationProblem>> GetLedger(
+        Guid id, string? after, string? limit, HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return EffortEndpoints.NoTenant();
+        }
+        var size = DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, out size) || size is < 1 or > MaxLimit))
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"must be a whole number from 1 to {MaxLimit}"] });
+        }
+        (DateTimeOffset At, string Contact)? cursor = null;
+        if (after is not null)
+        {
+            if (Cursor(after) is not { } decoded)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["must be the 'next' cursor of a previous page"] });
+            }
+            cursor = decoded;
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        if (await EffortEndpoints.Survivor(connection, tenant, id, ct) is not { } customerId)
+        {
+            return EffortEndpoints.NotFound($"No effort is known for customer {id} in this tenant.");
+        }
+        var events = new List<ContactEvent>();
+        await using (var cmd = new NpgsqlCommand(
+            "select data from contact_events where tenant_id = @tenant and customer_id = @id order by occurred_at, contact_event_id", connection))
+        {
+            cmd.Parameters.AddWithValue("tenant", tenant);
+            cmd.Parameters.AddWithValue("id", customerId);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                events.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(0), EffortStore.Json)!);
+            }
+        }
+        var settings = await store.Settings(connection, null, tenant, ct);
+        var history = await History(connection, tenant, ct);
+        var current = history.LastOrDefault()?.Settings ?? new MomentSettings();
+        var asOf = new[] { DateTimeOffset.UtcNow, CustomerEffort.LatestOf(events) }.Max();
+        var moments = MomentJudge.Classify(ContactFolder.Fold(events), settings.Window, current.Thresholds, asOf);
+        var account = Ledger.Compute(moments, history);
+
+        var page = account.Entries.Where(e => cursor is not { } c || e.At > c.At || e.At == c.At && string.CompareOrdinal(e.ContactKey, c.Contact) > 0)
+            .Take(size + 1).ToList();
+        var more = page.Count > size;
+        page = [.. page.Take(size)];
+        var last = moments.LastOrDefault();
+        return TypedResults.Ok(new LedgerView(customerId, account.Balance, LedgerAccount.Opening, current.Floor, account.Balance < current.Floor, asOf,
+            new MomentCounts(moments.Count(m => m.Kind == MomentKinds.Misery), moments.Count(m => m.Kind == MomentKinds.Mediocre),
+                moments.Count(m => m.Kind == MomentKinds.Magic)),
+            last is null ? null : new MomentView(last.ContactKey, last.Kind, last.Reasons, last.At),
+            [.. page.Select(e => new LedgerEntryView(e.At, e.ContactKey, e.Kind, e.Reason, e.Reasons, e.Amount, e.Balance, e.AmountsFrom))],
+            more ? Cursor(page[^1]) : null,
+            [.. history.Select(h => new AmountChangeView(h.EffectiveFrom, h.Settings.Amounts))]));
+    }
+
+    internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult>> GetSettings(
+        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return EffortEndpoints.NoTenant();
+        }
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        return TypedResults.Ok(View(await History(connection, tenant, ct)));
+    }
+
+    private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
+
+    internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult, ValidationProblem>> PutSettings(
+        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    {
+        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
+        {
+            return EffortEndpoints.NoTenant();
+        }
+        if (!http.Request.HasJsonContentType())
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
+                detail: "body: send the settings as application/json.");
+        }
+        MomentSettings? settings;
+        try
+        {
+            settings = await http.Request.ReadFromJsonAsync<MomentSettings>(SettingsJson, ct);
+        }
+        catch (JsonException e)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [JsonBody.Field(e)] = ["is not valid JSON of the expected type, or is given more than once"],
+            });
+        }
+        if (settings is null || settings.Thresholds is null || settings.Amounts is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["body"] = ["must be an object with thresholds, amounts and floor"] });
+        }
+        if (settings.Validate() is { Count: > 0 } errors)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+        await database.InTransaction(async session =>
+        {
+            // One change at a time per tenant; the same settings again (a retried PUT) add no change.
+            await using (var lockCmd = session.Command("select pg_advisory_xact_lock(hashtextextended('moment_settings:' || @t, 0))"))
+            {
+                lockCmd.Parameters.AddWithValue("t", tenant);
+                await lockCmd.ExecuteNonQueryAsync(ct);
+            }
+            await using var insert = session.Command("""
+                insert into moment_settings (tenant_id, effective_from, settings)
+                select @t, clock_timestamp(), @s::jsonb
+                where (select settings from moment_settings where tenant_id = @t order by effective_from desc limit 1) is distinct from @s::jsonb
+                """);
+            insert.Parameters.AddWithValue("t", tenant);
+            insert.Parameters.AddWithValue("s", JsonSerializer.Serialize(settings, EffortStore.Json));
+            await insert.ExecuteNonQueryAsync(ct);
+        }, ct);
+        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
+        return TypedResults.Ok(View(await History(connection, tenant, ct)));
+    }
+
+    private static MomentSettingsView View(IReadOnlyList<MomentSettingsSince> history) =>
+        new(history.LastOrDefault()?.Settings ?? new MomentSettings(), history.LastOrDefault()?.EffectiveFrom,
+            [.. history.Select(h => new AmountChangeView(h.EffectiveFrom, h.Settings.Amounts))]);
+
+    /// <summary>The tenant's settings changes, oldest first (empty while the defaults apply).</summary>
+    public static async Task<IReadOnlyList<MomentSettingsSince>> History(NpgsqlConnection connection, string tenant, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select effective_from, settings from moment_settings where tenant_id = @t order by effective_from", connection);
+        cmd.Parameters.AddWithValue("t", tenant);
+        var history = new List<MomentSettingsSince>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            history.Add(new MomentSettingsSince(reader.GetFieldValue<DateTimeOffset>(0), JsonSerializer.Deserialize<MomentSettings>(reader.GetString(1), EffortStore.Json)!));
+        }
+        return history;
+    }
+
+    private static string Cursor(LedgerEntry entry) =>
+        WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes($"{entry.At.UtcTicks}|{entry.ContactKey}"));
+
+    private static (DateTimeOffset At, string Contact)? Cursor(string value)
+    {
+        try
+        {
+            var text = Encoding.UTF8.GetString(WebEncoders.Base64UrlDecode(value));
+            var bar = text.IndexOf('|');
+            return bar > 0 && long.TryParse(text.AsSpan(0, bar), out var ticks) && ticks >= 0 && ticks <= DateTimeOffset.MaxValue.UtcTicks
+                ? (new DateTimeOffset(ticks, TimeSpan.Zero), text[(bar + 1)..])
+                : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+}
