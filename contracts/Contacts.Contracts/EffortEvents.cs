@@ -54,3 +54,32 @@ public sealed record HighEffortAlertRaised(
     Guid? JourneyId = null,
     string? Topic = null,
     IReadOnlyList<string>? Channels = null);
+
+/// <summary>
+/// A contact of the customer became a moment of misery for the first time (effort's moment watch): once per contact,
+/// whatever merges and splits follow; a contact older than the journey window (a backfill) raises none. Reasons as
+/// effort names them (promise_broken, unresolved_repeat, abandoned_after_long_wait, transferred). ContactEventId: one
+/// of the contact's events, so an alert it raises goes with the contact on a split.
+/// </summary>
+public sealed record MomentOfMisery(
+    Guid Id,
+    string TenantId,
+    Guid CustomerId,
+    string ContactId,
+    Guid ContactEventId,
+    IReadOnlyList<string> Reasons,
+    DateTimeOffset At,
+    int Balance,
+    DateTimeOffset DecidedAt);
+
+/// <summary>The customer's loyalty account fell below the tenant's floor: once per crossing (it must rise to the floor again before the next).</summary>
+public sealed record LedgerBalanceLow(
+    Guid Id,
+    string TenantId,
+    Guid CustomerId,
+    int Balance,
+    int Floor,
+    string ContactId,
+    string Reason,
+    DateTimeOffset At,
+    DateTimeOffset DecidedAt);

@@ -18,6 +18,7 @@ builder.AddMessaging(x =>
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
     x.AddConsumer<SourceHealthConsumer, SourceHealthConsumerDefinition>();
+    x.AddConsumer<MomentsConsumer, MomentsConsumerDefinition>();
 });
 builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
 builder.Services.AddSingleton<AlertingSettingsStore>();

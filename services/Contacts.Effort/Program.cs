@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Reads;
 using Contacts.Effort.Scoring;
@@ -23,7 +24,10 @@ builder.AddMessaging(x =>
     x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
     x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
 });
+builder.Services.TryAddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<ReplaySignal>();
+builder.Services.AddOptions<Contacts.Effort.Moments.MomentWatchOptions>().Bind(builder.Configuration.GetSection("Effort:Moments"));
+builder.Services.AddHostedService<Contacts.Effort.Moments.MomentWatch>();
 builder.Services.AddHostedService<ReplayWorker>();
 
 var app = builder.Build();

@@ -124,7 +124,7 @@ public static class AlertDecision
         }
         var events = new List<AlertDecisionEvent> { new ScoreRecorded(state.CustomerId, score.Version, score.Score) };
         var crossed = AlertRules.ReasonsFor(score, rules).ToList();
-        foreach (var alert in state.OpenAlerts)
+        foreach (var alert in state.OpenAlerts.Where(a => AlertRules.FollowsScores(a.Reason)))
         {
             if (crossed.Contains(alert.Reason))
             {
@@ -244,6 +244,27 @@ public static class AlertDecision
             events.AddRange(Decide(restored with { MergedInto = null, HeldScore = null, OpenAlerts = restoredOpen }, held, rules, newAlertId, now));
         }
         return events;
+    }
+
+    /// <summary>
+    /// A promise made to the customer broke (effort's moment of misery with promise_broken): an alert promise_broken on
+    /// the customer it belongs to now, unless one is active or one was resolved within the cooldown. Its evidence is the
+    /// contact that made the promise; scores never rescore or resolve it (resolve it through the API, or it closes with its
+    /// journey's quiet).
+    /// </summary>
+    public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, MomentOfMisery misery, AlertingSettings rules, Func<Guid> newAlertId,
+        DateTimeOffset now)
+    {
+        if (state.Erased || state.MergedInto is not null || !misery.Reasons.Contains(AlertRules.PromiseBroken)
+            || state.Open(AlertRules.PromiseBroken) is not null || state.CoolingDown(AlertRules.PromiseBroken, rules, now))
+        {
+            return [];
+        }
+        var evidence = new EffortScored(misery.Id, misery.TenantId, state.CustomerId, misery.ContactEventId, state.Score ?? 0, 1, 1,
+            [new EffortDriver(AlertRules.PromiseBroken, 0, $"a promise made on {misery.ContactId} fell due at {misery.At:yyyy-MM-dd HH:mm} UTC with no outbound contact",
+                [misery.ContactId])],
+            misery.At, misery.At, state.ScoreVersion ?? 0);
+        return [new AlertRaised(newAlertId(), state.CustomerId, AlertRules.PromiseBroken, evidence)];
     }
 
     /// <summary>

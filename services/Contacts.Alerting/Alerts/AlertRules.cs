@@ -8,6 +8,12 @@ public static class AlertRules
 {
     public const string HighEffort = AlertingSettingsValidation.HighEffort;
 
+    /// <summary>A promise made to the customer fell due with no outbound contact (effort's moment of misery): not a score's rule.</summary>
+    public const string PromiseBroken = AlertingSettingsValidation.PromiseBroken;
+
+    /// <summary>Whether scores decide an alert of this reason (rescore, escalate, resolve); a broken promise's alert is not theirs.</summary>
+    public static bool FollowsScores(string reason) => reason != PromiseBroken;
+
     public static string? ReasonFor(EffortScored score, AlertingSettings rules) =>
         score.Score >= rules.Threshold ? HighEffort : null;
 

@@ -69,6 +69,7 @@ public sealed class AlertRuleOptions
 public static partial class AlertingSettingsValidation
 {
     public const string HighEffort = "high_effort";
+    public const string PromiseBroken = "promise_broken";
     public const int MaxCooldownMinutes = 30 * 24 * 60;
     public const int MaxLevels = 5;
     public const int MaxDriverRules = 20;
@@ -139,9 +140,9 @@ public static partial class AlertingSettingsValidation
                 errors[at] = ["must be an object"];
                 continue;
             }
-            if (rule.Reason is null || !ReasonPattern().IsMatch(rule.Reason) || rule.Reason == HighEffort)
+            if (rule.Reason is null || !ReasonPattern().IsMatch(rule.Reason) || rule.Reason is HighEffort or PromiseBroken)
             {
-                errors[$"{at}.reason"] = [$"required: 1-64 of a-z 0-9 _, not '{HighEffort}'"];
+                errors[$"{at}.reason"] = [$"required: 1-64 of a-z 0-9 _, not '{HighEffort}' or '{PromiseBroken}'"];
             }
             else if (inputRules.Take(i).Any(r => r?.Reason == rule.Reason))
             {

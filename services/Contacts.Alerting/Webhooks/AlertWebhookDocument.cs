@@ -56,6 +56,8 @@ public static class AlertWebhookDocument
                     CustomerWebhookTypes.Erased => ("CustomerErasedWebhook", typeof(CustomerErasedData)),
                     _ when SubscriptionWebhookTypes.All.Contains(entry.Type) => ("SubscriptionWebhook", typeof(SubscriptionEventData)),
                     _ when SourceWebhookTypes.All.Contains(entry.Type) => ("SourceWebhook", typeof(SourceEventData)),
+                    StoryWebhookTypes.MomentMisery => ("MomentMiseryWebhook", typeof(MomentMiseryData)),
+                    StoryWebhookTypes.LedgerBalanceLow => ("LedgerBalanceLowWebhook", typeof(LedgerBalanceLowData)),
                     _ => ("TestWebhook", typeof(TestEventData)),
                 };
                 document.Components.Schemas[schemaName] = await context.GetOrCreateSchemaAsync(typeof(WebhookEnvelope<>).MakeGenericType(dataType), null, ct);

@@ -74,6 +74,13 @@ public static class EventCatalog
             + "gap (PUT /v1/settings/sources): check the platform's webhook or integration. Once until it sends again.", true,
             new SourceEventData("amazon-connect", true, At.AddMinutes(-31), 1800)));
         entries.Add(Entry(SourceWebhookTypes.Recovered, "A silent source sent again.", true, new SourceEventData("amazon-connect", false, At, 1800)));
+        entries.Add(Entry(StoryWebhookTypes.MomentMisery, "A contact of the customer became a moment of misery (a promise broken, an unresolved "
+            + "repeat, abandoned after a long wait, transferred again): once per contact, the first time it is misery; contacts older than the "
+            + "journey window raise none. The customer's ledger (GET /v1/customers/{id}/ledger) has the withdrawal.", true,
+            new MomentMiseryData(Customer, "genesys-cloud:7f1c2a9e", ["promise_broken"], At.AddMinutes(-1), 30)));
+        entries.Add(Entry(StoryWebhookTypes.LedgerBalanceLow, "The customer's loyalty account fell below the tenant's floor (PUT /v1/settings/moments): "
+            + "once per crossing; it must be back at the floor before the next.", true,
+            new LedgerBalanceLowData(Customer, 25, 30, "genesys-cloud:7f1c2a9e", "promise_broken", At.AddMinutes(-1))));
         entries.Add(Entry(WebhookTypes.Test, "Sent by POST /v1/subscriptions/{id}/test to that subscription alone, signed as every event: "
             + "to check an endpoint. Nothing to act on.", false, new TestEventData(Other, TestMessage)));
         return entries;

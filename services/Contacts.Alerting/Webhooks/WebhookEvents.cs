@@ -42,6 +42,17 @@ public static class SourceWebhookTypes
     public static readonly string[] All = [Silent, Recovered];
 }
 
+/// <summary>
+/// The customer's story (effort's moment watch): a contact became a moment of misery (once per contact), and the loyalty
+/// account fell below the tenant's floor (once per crossing).
+/// </summary>
+public static class StoryWebhookTypes
+{
+    public const string MomentMisery = "moment.misery";
+    public const string LedgerBalanceLow = "ledger.balance_low";
+    public static readonly string[] All = [MomentMisery, LedgerBalanceLow];
+}
+
 /// <summary>Which operational event an attempt's outcome announces, as a pure rule over the subscription's run of failures.</summary>
 public static class SubscriptionHealth
 {
@@ -65,7 +76,8 @@ public static class SubscriptionHealth
 public static class WebhookTypes
 {
     public const string Test = "test";
-    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All, .. SubscriptionWebhookTypes.All, .. SourceWebhookTypes.All];
+    public static readonly string[] Subscribable = [.. AlertWebhookTypes.All, .. CustomerWebhookTypes.All, .. SubscriptionWebhookTypes.All, .. SourceWebhookTypes.All,
+        .. StoryWebhookTypes.All];
     public static IReadOnlyList<string> Default => AlertWebhookTypes.All;
 }
 
@@ -103,3 +115,18 @@ public sealed record SourceEventData(
     [property: Description("True for source.silent, false for source.recovered.")] bool Silent,
     [property: Description("When its last event came (for source.recovered: the one that ended the silence).")] DateTimeOffset? LastEventAt,
     [property: Description("The tenant's gap: quiet for longer than this many seconds is silent (PUT /v1/settings/sources).")] int SilentAfterSeconds);
+
+public sealed record MomentMiseryData(
+    [property: Description("The customer the contact belongs to (GET /v1/customers/{id}/ledger).")] Guid CustomerId,
+    [property: Description("The contact (source:contactId).")] string ContactId,
+    [property: Description("promise_broken, unresolved_repeat, abandoned_after_long_wait, transferred.")] IReadOnlyList<string> Reasons,
+    [property: Description("When the moment was lived (for a broken promise, its due time).")] DateTimeOffset At,
+    [property: Description("The customer's loyalty balance after it (0-100).")] int Balance);
+
+public sealed record LedgerBalanceLowData(
+    Guid CustomerId,
+    [property: Description("The balance now, below the floor.")] int Balance,
+    [property: Description("The tenant's floor (PUT /v1/settings/moments).")] int Floor,
+    [property: Description("The contact whose entry took the balance below it.")] string ContactId,
+    [property: Description("That entry's reason.")] string Reason,
+    [property: Description("When that moment was lived.")] DateTimeOffset At);

@@ -131,3 +131,26 @@ public static class Ledger
         return new LedgerAccount(balance, entries);
     }
 }
+
+/// <summary>What the moment watch tells subscribers about one customer at a pass, and when to look again.</summary>
+public sealed record MomentAnnouncements(IReadOnlyList<Moment> Misery, LedgerEntry? CrossedBelow, bool Low, DateTimeOffset? NextDue);
+
+/// <summary>
+/// The watch's pure rule. A misery moment is announced the first time it is seen (once per contact: announced keys are
+/// never announced again, whoever holds the contact after merges and splits); the account's fall below the floor once per
+/// crossing (it must be back at the floor or above before the next). What was lived longer than the journey window ago
+/// (a backfill) announces nothing. The watch looks again when the next open promise falls due.
+/// </summary>
+public static class MomentAnnouncer
+{
+    public static MomentAnnouncements Decide(IReadOnlyList<Moment> moments, LedgerAccount account, int floor, IReadOnlySet<string> announced, bool wasLow,
+        IReadOnlyList<PromiseState> promises, DateTimeOffset now, TimeSpan journeyWindow)
+    {
+        var fresh = now - journeyWindow;
+        var misery = moments.Where(m => m.Kind == MomentKinds.Misery && m.At >= fresh && !announced.Contains(m.ContactKey)).ToList();
+        var low = account.Balance < floor;
+        var crossed = low && !wasLow && account.Entries.LastOrDefault() is { } last && last.At >= fresh ? last : null;
+        var next = promises.Where(p => p.Status == PromiseStatus.Open).Select(p => (DateTimeOffset?)p.Promise.DueAt).Min();
+        return new MomentAnnouncements(misery, crossed, low, next);
+    }
+}

@@ -53,6 +53,9 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
                 delete from customer_effort where tenant_id = @tenant and customer_id = any(@ids);
                 delete from journeys where tenant_id = @tenant and customer_id = any(@ids);
                 delete from contact_events where tenant_id = @tenant and (customer_id = any(@ids) or contact_event_id = any(@events));
+                delete from moment_watch where tenant_id = @tenant and customer_id = any(@ids);
+                delete from moment_announced where tenant_id = @tenant and customer_id = any(@ids);
+                delete from ledger_state where tenant_id = @tenant and customer_id = any(@ids);
                 insert into erased_customers (customer_id, tenant_id) select unnest(@ids), @tenant on conflict do nothing;
                 """);
             cmd.Parameters.AddWithValue("tenant", erased.TenantId);

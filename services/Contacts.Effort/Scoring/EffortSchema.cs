@@ -91,5 +91,28 @@ public static class EffortSchema
                 settings jsonb not null,
                 primary key (tenant_id, effective_from));
             """),
+        // The moment watch: customers to look at again (now after a change, or when their next promise falls due), the
+        // contacts already announced as misery (once per contact, whoever holds it after merges) and whether each
+        // customer's account is below the floor (so a crossing is announced once).
+        new("effort_0006_moment_watch", """
+            create table moment_watch (
+                customer_id uuid primary key,
+                tenant_id text not null,
+                due_at timestamptz not null);
+            create index moment_watch_due on moment_watch (due_at);
+            create table moment_announced (
+                tenant_id text not null,
+                contact_key text not null,
+                customer_id uuid not null,
+                announced_at timestamptz not null default now(),
+                primary key (tenant_id, contact_key));
+            create index moment_announced_customer on moment_announced (customer_id);
+            create table ledger_state (
+                customer_id uuid primary key,
+                tenant_id text not null,
+                balance int not null,
+                low boolean not null,
+                updated_at timestamptz not null default now());
+            """),
     ];
 }

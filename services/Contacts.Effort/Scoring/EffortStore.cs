@@ -202,6 +202,10 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
             moves.Parameters.AddWithValue("tenants", decision.Moves.Select(m => m.TenantId).ToArray());
             batch.BatchCommands.Add(moves);
         }
+        if (decision.Customers.Where(c => c.MergedInto is null).ToList() is { Count: > 0 } scored)
+        {
+            batch.BatchCommands.Add(WatchCommand([.. scored.Select(c => c.TenantId)], [.. scored.Select(c => c.CustomerId)]));
+        }
         var created = decision.Customers.Where(c => c.ExpectedVersion is null).ToList();
         var updated = decision.Customers.Where(c => c.ExpectedVersion is not null).ToList();
         NpgsqlBatchCommand? insert = null, update = null;
@@ -430,6 +434,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         save.Parameters.AddWithValue("snapshot", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(retained, Json));
         save.Parameters.Add(new NpgsqlParameter("journey", NpgsqlDbType.Uuid) { Value = (object?)worst?.Journey.Id ?? DBNull.Value });
         batch.BatchCommands.Add(save);
+        batch.BatchCommands.Add(WatchCommand([tenantId], [customerId]));
         AddJourneys(batch, tenantId, customerId, evaluation, allJourneys);
 
         // Everything after a lost version race runs too, in the same transaction, and is rolled back with it.
@@ -450,6 +455,22 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
             throw new ConcurrencyException(customerId, expectedVersion ?? 0, null);
         }
         return new Saved(version, merged);
+    }
+
+    /// <summary>
+    /// Puts customers whose contacts changed in front of the moment watch (Moments/MomentWatch.cs), due now: their moments
+    /// and loyalty account are looked at again, off the scoring path.
+    /// </summary>
+    public static NpgsqlBatchCommand WatchCommand(string[] tenants, Guid[] customers)
+    {
+        var watch = new NpgsqlBatchCommand("""
+            insert into moment_watch (tenant_id, customer_id, due_at)
+            select distinct on (c) t, c, now() from unnest(@wt, @wc) as w(t, c)
+            on conflict (customer_id) do update set due_at = least(moment_watch.due_at, excluded.due_at)
+            """);
+        watch.Parameters.AddWithValue("wt", tenants);
+        watch.Parameters.AddWithValue("wc", customers);
+        return watch;
     }
 
     /// <summary>A saved snapshot's version and the customers merged into it.</summary>

@@ -18,6 +18,7 @@ public static class PipelineTopology
     public const string AlertingCustomerSplit = "alerting-customer-split";
     public const string AlertingCustomerErased = "alerting-customer-erased";
     public const string AlertingSourceHealth = "alerting-source-health";
+    public const string AlertingMoments = "alerting-moments";
 
     public static readonly IReadOnlyList<(string Queue, Type[] Messages)> Endpoints =
     [
@@ -33,6 +34,7 @@ public static class PipelineTopology
         (AlertingCustomerSplit, [typeof(CustomerSplit)]),
         (AlertingCustomerErased, [typeof(CustomerErased)]),
         (AlertingSourceHealth, [typeof(SourceHealthChanged)]),
+        (AlertingMoments, [typeof(MomentOfMisery), typeof(LedgerBalanceLow)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>

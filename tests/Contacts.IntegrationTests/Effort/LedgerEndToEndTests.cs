@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Contacts.Dev.Pipeline;
 using Contacts.IntegrationTests.Infrastructure;
 
 namespace Contacts.IntegrationTests;
@@ -9,20 +10,11 @@ namespace Contacts.IntegrationTests;
 /// Moments of truth and the loyalty account through the gateway (GET /v1/customers/{id}/ledger, /v1/settings/moments, the
 /// brief): a callback promised and never made is a misery moment and a withdrawal once it falls due; a CES answer of 7 is
 /// magic and a deposit; a merge interleaves both customers' entries in time order, a split recomputes each side and an
-/// erasure takes the account with the customer.
+/// erasure takes the account with the customer. A subscriber gets one moment.misery, one ledger.balance_low and the alert
+/// promise_broken. On the subscriptions' pipeline (its stand-in CRM is on loopback).
 /// </summary>
-[Collection(ServersCollection.Name)]
-[Trait("Category", "EndToEnd")]
-public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
+public sealed partial class SubscriptionEndToEndTests
 {
-    private TestPipeline _pipeline = null!;
-
-    // The identity tests' pipeline, with a tenant of its own.
-    public async Task InitializeAsync() =>
-        _pipeline = await servers.Shared("identity-e2e", async () => await TestPipeline.Create(await servers.Isolate("identity-e2e")));
-
-    public Task DisposeAsync() => Task.CompletedTask;
-
     private static async Task<JsonElement> Ledger(HttpClient http, Guid id, Func<JsonElement, bool> until)
     {
         JsonElement ledger = default;
@@ -34,7 +26,7 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
         return ledger;
     }
 
-    private static (string Contact, string Reason, int Amount, int Balance)[] Entries(JsonElement ledger) =>
+    private static (string Contact, string Reason, int Amount, int Balance)[] LedgerEntries(JsonElement ledger) =>
     [
         .. ledger.GetProperty("entries").EnumerateArray().Select(e => (e.GetProperty("contactId").GetString()!, e.GetProperty("reason").GetString()!,
             e.GetProperty("amount").GetInt32(), e.GetProperty("balance").GetInt32())),
@@ -44,6 +36,8 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
     public async Task A_callback_never_made_withdraws_once_due_a_CES_of_7_deposits_and_merge_split_and_erasure_keep_the_account_right()
     {
         using var http = await _pipeline.NewTenant("ledger-test");
+        await using var crm = new CrmWebhookReceiver(CrmWebhookReceiver.NewSecret());
+        await SubscribeOk(http, crm, "moment.misery", "ledger.balance_low", "alert.raised");
         var run = Guid.NewGuid().ToString("N")[..8];
         var n = Random.Shared.Next(1000, 9999);
         var (phone, email, account) = ($"+44 20 7946 {n}", $"lee.{run}@ledger.example", $"ACC-{run}");
@@ -82,16 +76,30 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
         var before = await Ledger(http, leeId, l => l.GetProperty("moments").GetProperty("mediocre").GetInt32() == 2);
         if (DateTimeOffset.UtcNow < due)
         {
-            Assert.Empty(Entries(before)); // not due yet: nothing broken
+            Assert.Empty(LedgerEntries(before)); // not due yet: nothing broken
             Assert.Equal(50, before.GetProperty("balance").GetInt32());
         }
         // Once due, the promising call is misery: one withdrawal with its contact id, the account below the floor.
         var broken = await Ledger(http, leeId, l => l.GetProperty("entries").GetArrayLength() > 0);
-        Assert.Equal([($"ledger-test:{run}-call", "promise_broken", -20, 30)], Entries(broken));
+        Assert.Equal([($"ledger-test:{run}-call", "promise_broken", -20, 30)], LedgerEntries(broken));
         Assert.Equal((30, true, 1), (broken.GetProperty("balance").GetInt32(), broken.GetProperty("low").GetBoolean(),
             broken.GetProperty("moments").GetProperty("misery").GetInt32()));
         var last = broken.GetProperty("lastMoment");
         Assert.Equal(($"ledger-test:{run}-call", "misery"), (last.GetProperty("contactId").GetString(), last.GetProperty("kind").GetString()));
+        // A subscriber hears of it: the moment, the fall below the floor, and an alert promise_broken.
+        bool PromiseBrokenAlert(ReceivedWebhook w) => Type(w) == "alert.raised" && Data(w).GetProperty("reason").GetString() == "promise_broken";
+        await TestPipeline.Eventually(() => Task.FromResult(crm.Received.Any(w => Type(w) == "moment.misery")
+                && crm.Received.Any(w => Type(w) == "ledger.balance_low") && crm.Received.Any(PromiseBrokenAlert)), Patience,
+            () => Task.FromResult($"the CRM got {string.Join(", ", crm.Received.Select(Type))}"));
+        var moment = Data(crm.Received.Single(w => Type(w) == "moment.misery"));
+        Assert.Equal(($"ledger-test:{run}-call", "promise_broken", leeId),
+            (moment.GetProperty("contactId").GetString(), Assert.Single(moment.GetProperty("reasons").EnumerateArray()).GetString(), moment.GetProperty("customerId").GetGuid()));
+        var low = Data(crm.Received.Single(w => Type(w) == "ledger.balance_low"));
+        Assert.Equal((30, 40, $"ledger-test:{run}-call"), (low.GetProperty("balance").GetInt32(), low.GetProperty("floor").GetInt32(), low.GetProperty("contactId").GetString()));
+        var alert = Data(crm.Received.Single(PromiseBrokenAlert));
+        Assert.Equal(("promise_broken", leeId), (alert.GetProperty("reason").GetString(), alert.GetProperty("customerId").GetGuid()));
+        var alertId = alert.GetProperty("alertId").GetGuid();
+
         // The agent's brief shows it.
         var brief = await http.GetFromJsonAsync<JsonElement>($"v1/customers/{leeId}/brief");
         Assert.Equal((30, 40, true), (brief.GetProperty("loyalty").GetProperty("balance").GetInt32(), brief.GetProperty("loyalty").GetProperty("floor").GetInt32(),
@@ -105,7 +113,7 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
             contactId: $"{run}-form");
         var formId = (await TestPipeline.Customer(http, $"?accountNumber={account}")).GetProperty("id").GetGuid();
         var magic = await Ledger(http, formId, l => l.GetProperty("entries").GetArrayLength() == 1);
-        Assert.Equal([($"ledger-test:{run}-form", "easy_ces", 5, 55)], Entries(magic));
+        Assert.Equal([($"ledger-test:{run}-form", "easy_ces", 5, 55)], LedgerEntries(magic));
 
         // A chat naming the account and the email merges them: the entries interleave in time order, from either id.
         await Push("joined", "chat", new { accountNumber = account, email }, now.AddSeconds(-30), outcome: "resolved");
@@ -117,13 +125,13 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
         {
             var both = await Ledger(http, id, l => l.GetProperty("entries").GetArrayLength() == 2);
             Assert.Equal(survivor, both.GetProperty("customerId").GetGuid());
-            Assert.Equal(interleaved, Entries(both));
+            Assert.Equal(interleaved, LedgerEntries(both));
             Assert.Equal(35, both.GetProperty("balance").GetInt32());
         }
         // Paged one at a time, the same entries in the same order.
         var first = await http.GetFromJsonAsync<JsonElement>($"v1/customers/{survivor}/ledger?limit=1");
         var second = await http.GetFromJsonAsync<JsonElement>($"v1/customers/{survivor}/ledger?limit=1&after={first.GetProperty("next").GetString()}");
-        Assert.Equal(interleaved, Entries(first).Concat(Entries(second)).ToArray());
+        Assert.Equal(interleaved, LedgerEntries(first).Concat(LedgerEntries(second)).ToArray());
         Assert.False(second.TryGetProperty("next", out var next) && next.ValueKind != JsonValueKind.Null, $"a next page after the last: {second}");
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"v1/customers/{survivor}/ledger?limit=0")).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync($"v1/customers/{survivor}/ledger?after=nonsense")).StatusCode);
@@ -134,9 +142,18 @@ public sealed class LedgerEndToEndTests(ServersFixture servers) : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, split.StatusCode);
         }
         var leeSide = await Ledger(http, leeId, l => l.GetProperty("customerId").GetGuid() == leeId && l.GetProperty("entries").GetArrayLength() == 1);
-        Assert.Equal([($"ledger-test:{run}-call", "promise_broken", -20, 30)], Entries(leeSide));
+        Assert.Equal([($"ledger-test:{run}-call", "promise_broken", -20, 30)], LedgerEntries(leeSide));
         var formSide = await Ledger(http, formId, l => l.GetProperty("customerId").GetGuid() == formId && l.GetProperty("entries").GetArrayLength() == 1);
-        Assert.Equal([($"ledger-test:{run}-form", "easy_ces", 5, 55)], Entries(formSide));
+        Assert.Equal([($"ledger-test:{run}-form", "easy_ces", 5, 55)], LedgerEntries(formSide));
+
+        // Through merge and split nothing was announced twice, and the alert went with the contact that broke the promise.
+        await Task.Delay(TimeSpan.FromSeconds(2)); // the watch looks every second: time for a wrong second announcement to arrive
+        Assert.Equal(1, crm.Received.Count(w => Type(w) == "moment.misery"));
+        Assert.Equal(1, crm.Received.Count(w => Type(w) == "ledger.balance_low"));
+        // (The merged journey's four channels may raise high_effort beside it: a rule of its own.)
+        Assert.Equal(1, crm.Received.Count(PromiseBrokenAlert));
+        var followed = await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}");
+        Assert.Equal((leeId, "open"), (followed.GetProperty("customerId").GetGuid(), followed.GetProperty("status").GetString()));
 
         // Another tenant cannot read it; erased, it is gone.
         using (var other = await _pipeline.NewTenant("ledger-other"))

@@ -1,6 +1,7 @@
 using Contacts.Alerting.Alerts;
 using Contacts.Alerting.Settings;
 using Contacts.Contracts;
+using Contacts.Effort.Journeys;
 
 namespace Contacts.UnitTests;
 
@@ -85,6 +86,33 @@ public sealed class AlertLifecycleTests
         var merged = Score(100, 3, Guid.NewGuid()) with { WindowStart = Now.AddDays(-3) };
         Assert.Equal([new ScoreRecorded(Customer, 3, 100), new OpenAlertRescored(Alert, merged), new Escalated(Alert, Customer, AlertRules.HighEffort, 2)],
             When(survivor with { ScoreVersion = 2, Score = 0 }, merged));
+    }
+
+    private static MomentOfMisery Misery(params string[] reasons) =>
+        new(Guid.NewGuid(), "t", Customer, "pbx:call-1", Guid.NewGuid(), reasons, Now.AddMinutes(-1), 30, Now);
+
+    [Fact]
+    public void Given_a_broken_promise_when_no_alert_for_it_is_active_then_an_alert_promise_broken_is_raised_with_the_contact_as_evidence()
+    {
+        var raised = Assert.IsType<AlertRaised>(Assert.Single(AlertDecision.Decide(WithAlert(3, 70), Misery(MomentReasons.PromiseBroken), Rules, () => NewAlert, Now)));
+        Assert.Equal((NewAlert, AlertRules.PromiseBroken, 70), (raised.AlertId, raised.Reason, raised.Score.Score));
+        Assert.Equal(["pbx:call-1"], Assert.Single(raised.Score.Drivers).ContactIds!);
+        // Other misery raises none; nor does a second broken promise while the first alert is active, or one within the cooldown.
+        Assert.Empty(AlertDecision.Decide(WithAlert(3, 70), Misery(MomentReasons.Transferred), Rules, () => NewAlert, Now));
+        var active = new CustomerAlertState(Customer, 3, 70, null, [new OpenAlert(Alert, AlertRules.PromiseBroken, 70, Now.AddHours(-1))]);
+        Assert.Empty(AlertDecision.Decide(active, Misery(MomentReasons.PromiseBroken), Rules, () => NewAlert, Now));
+        var cooling = CustomerAlertState.Unknown(Customer) with { LastResolved = new Dictionary<string, DateTimeOffset> { [AlertRules.PromiseBroken] = Now.AddMinutes(-5) } };
+        Assert.Empty(AlertDecision.Decide(cooling, Misery(MomentReasons.PromiseBroken), Rules, () => NewAlert, Now));
+        Assert.Empty(AlertDecision.Decide(CustomerAlertState.Unknown(Customer) with { MergedInto = Alert }, Misery(MomentReasons.PromiseBroken), Rules, () => NewAlert, Now));
+    }
+
+    [Fact]
+    public void Given_an_alert_promise_broken_when_scores_arrive_then_they_neither_rescore_nor_resolve_it()
+    {
+        var state = new CustomerAlertState(Customer, 1, 70, null, [new OpenAlert(Alert, AlertRules.PromiseBroken, 70, Now.AddHours(-1), JourneyId: Journey)]);
+        Assert.Equal([new ScoreRecorded(Customer, 2, 10)], When(state, Score(10, 2, Guid.NewGuid())));
+        var high = Score(75, 3);
+        Assert.Equal([new ScoreRecorded(Customer, 3, 75), new AlertRaised(NewAlert, Customer, AlertRules.HighEffort, high)], When(state with { ScoreVersion = 2 }, high));
     }
 
     [Fact]

@@ -136,6 +136,43 @@ public sealed class MomentsTests
         Assert.Equal(0, account.Balance);
     }
 
+    private static LedgerEntry Entry(string contact, double hours, int balance) =>
+        new(T0.AddHours(hours), contact, MomentKinds.Misery, MomentReasons.PromiseBroken, [MomentReasons.PromiseBroken], -20, balance, null);
+
+    [Fact]
+    public void Given_misery_moments_when_the_watch_looks_then_each_not_yet_announced_and_within_the_window_is_announced_once()
+    {
+        Moment[] moments = [Misery("old", -200, MomentReasons.Transferred), Misery("told", 1, MomentReasons.Transferred), Misery("new", 2, MomentReasons.PromiseBroken),
+            Magic("nice", 3, MomentReasons.EasyCes)];
+        var decision = MomentAnnouncer.Decide(moments, new LedgerAccount(50, []), 30, new HashSet<string> { "told" }, false, [], T0.AddHours(3), Window);
+        Assert.Equal(["new"], decision.Misery.Select(m => m.ContactKey)); // "old" was lived before the window: a backfill
+        Assert.Null(decision.NextDue);
+    }
+
+    [Fact]
+    public void Given_the_balance_when_it_falls_below_the_floor_then_the_crossing_is_announced_once_and_again_only_after_it_rose()
+    {
+        var low = new LedgerAccount(25, [Entry("a", 1, 30), Entry("b", 2, 25)]);
+        var now = T0.AddHours(3);
+        Assert.Equal("b", MomentAnnouncer.Decide([], low, 30, new HashSet<string>(), wasLow: false, [], now, Window).CrossedBelow?.ContactKey);
+        Assert.Null(MomentAnnouncer.Decide([], low, 30, new HashSet<string>(), wasLow: true, [], now, Window).CrossedBelow);
+        var back = MomentAnnouncer.Decide([], new LedgerAccount(35, [Entry("a", 1, 35)]), 30, new HashSet<string>(), wasLow: true, [], now, Window);
+        Assert.False(back.Low);
+        // A fall lived before the window (a backfill) is not announced, but counts as low from then on.
+        var old = MomentAnnouncer.Decide([], new LedgerAccount(25, [Entry("a", -200, 25)]), 30, new HashSet<string>(), wasLow: false, [], now, Window);
+        Assert.Equal((true, (LedgerEntry?)null), (old.Low, old.CrossedBelow));
+    }
+
+    [Fact]
+    public void Given_a_promise_still_open_when_the_watch_looks_then_it_looks_again_when_the_promise_falls_due()
+    {
+        var call = Event("call-1", "voice", 0, "ended", promise: new ContactPromise("callback", T0.AddHours(2)));
+        var promises = PromiseJudge.Judge(ContactFolder.Fold([call]), T0.AddHours(1));
+        Assert.Equal(T0.AddHours(2), MomentAnnouncer.Decide([], new LedgerAccount(50, []), 30, new HashSet<string>(), false, promises, T0.AddHours(1), Window).NextDue);
+        var due = PromiseJudge.Judge(ContactFolder.Fold([call]), T0.AddHours(3));
+        Assert.Null(MomentAnnouncer.Decide([], new LedgerAccount(50, []), 30, new HashSet<string>(), false, due, T0.AddHours(3), Window).NextDue);
+    }
+
     [Fact]
     public void Moment_settings_name_each_field_out_of_range()
     {
