@@ -186,7 +186,7 @@ static async Task RunDemo(Uri gateway, string apiKey, CancellationToken ct)
     var email = $"Ana.Lima.{Random.Shared.Next(1000, 9999)}@example.com";
     Console.WriteLine($"Demo: a call from {phone}, a web form with that number and {email}, then an email from that address.");
     var ids = new List<string>();
-    foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone, email))
+    foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone, email, brokenPromise: true))
     {
         var response = await http.PostAsJsonAsync("v1/events", e, ct);
         var body = await response.Content.ReadAsStringAsync(ct);
@@ -202,7 +202,7 @@ static async Task RunDemo(Uri gateway, string apiKey, CancellationToken ct)
         {
             Console.WriteLine($"\nThe stitched customer, GET /{query}:\n{Pretty(body)}");
             await PrintBrief(http, JsonDocument.Parse(body).RootElement.GetProperty("id").GetString()!, ct);
-            Console.WriteLine("The CRM's webhook with the high-effort alert follows as soon as alerting delivers it.");
+            Console.WriteLine("The CRM's webhooks with the high-effort and promise-broken alerts follow as soon as alerting delivers them.");
             return;
         }
         await Task.Delay(100, ct);
@@ -222,6 +222,9 @@ static async Task PrintBrief(HttpClient http, string customerId, CancellationTok
             && journey.GetProperty("contacts").GetArrayLength() == 3)
         {
             Console.WriteLine($"\nWhat the next agent reads, GET /{path}:\n{Pretty(body)}");
+            // Each contact was misery (a callback never made, then two unresolved repeats): the account shows the withdrawals.
+            var ledger = await http.GetStringAsync($"v1/customers/{customerId}/ledger", ct);
+            Console.WriteLine($"\nThe customer's loyalty account, GET /v1/customers/{customerId}/ledger:\n{Pretty(ledger)}");
             return;
         }
         await Task.Delay(100, ct);

@@ -3,12 +3,14 @@ namespace Contacts.Dev.Pipeline;
 /// <summary>
 /// The journey a newcomer is shown: a phone call from a number, a web form carrying that number and an email address,
 /// then an email from that address. Three channels, one person, linked only through shared identifiers. The call ends with a
-/// callback promised within four hours that never comes: the customer's brief tells it as overdue.
+/// callback promised: with brokenPromise (the demo and the compose smoke), within four hours, and it never comes (the brief
+/// tells it as overdue, the ledger withdraws, an alert promise_broken is raised beside high_effort); otherwise it is due
+/// tomorrow and still open, so the journey raises the high-effort alert alone.
 /// </summary>
 public static class SampleJourney
 {
     public static IReadOnlyList<object> Events(DateTimeOffset now, string phone = "+44 20 7946 0958", string email = "Ana.Lima@example.com",
-        string idPrefix = "demo", string? tag = null)
+        string idPrefix = "demo", string? tag = null, bool brokenPromise = false)
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         // The tag marks the summaries, so a test can search telemetry for them.
@@ -21,7 +23,7 @@ public static class SampleJourney
                 channel = "voice", direction = "inbound", kind = "ended", occurredAt = now.AddDays(-2),
                 identifiers = new { phone }, topic = "billing",
                 summary = Said("Charged twice for the October invoice; asked for a refund."), outcome = "callback_promised",
-                promise = new { kind = "callback", dueAt = now.AddDays(-2).AddHours(4) },
+                promise = new { kind = "callback", dueAt = brokenPromise ? now.AddDays(-2).AddHours(4) : now.AddDays(1) },
             },
             new
             {

@@ -35,7 +35,7 @@ public static class ComposeSmoke
             var email = $"smoke.{Guid.NewGuid():N}@example.com";
             var phone = $"+44 20 7946 {Random.Shared.Next(1000, 9999)}";
             var ids = new List<string>();
-            foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone, email, idPrefix: "smoke"))
+            foreach (var e in SampleJourney.Events(DateTimeOffset.UtcNow, phone, email, idPrefix: "smoke", brokenPromise: true))
             {
                 using var response = await http.PostAsJsonAsync("v1/events", e, ct);
                 var body = await response.Content.ReadAsStringAsync(ct);
