@@ -56,6 +56,12 @@ public sealed record HighEffortAlertRaised(
     IReadOnlyList<string>? Channels = null);
 
 /// <summary>
+/// What one pass of effort's moment watch announced for one tenant, in one message: alerting takes it in one transaction
+/// (a message per moment would cost a transaction per contact).
+/// </summary>
+public sealed record MomentsAnnounced(Guid Id, string TenantId, IReadOnlyList<MomentOfMisery> Misery, IReadOnlyList<LedgerBalanceLow> BalanceLow);
+
+/// <summary>
 /// A contact of the customer became a moment of misery for the first time (effort's moment watch): once per contact,
 /// whatever merges and splits follow; a contact older than the journey window (a backfill) raises none. Reasons as
 /// effort names them (promise_broken, unresolved_repeat, abandoned_after_long_wait, transferred). ContactEventId: one

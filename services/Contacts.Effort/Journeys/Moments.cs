@@ -42,12 +42,14 @@ public static class MomentJudge
         var broken = PromiseJudge.Judge(all, asOf)
             .Where(p => p.Status is PromiseStatus.Overdue or PromiseStatus.KeptLate)
             .ToLookup(p => p.Promise.ContactKey, p => p.Promise.DueAt);
-        var inbound = all.Where(c => c.Inbound && !c.IsSurveyOnly).OrderBy(c => c.StartedAt).ThenBy(c => c.Key, StringComparer.Ordinal).ToList();
-        var journeyOf = JourneyBuilder.Build(all, journeyWindow)
-            .SelectMany(j => j.Contacts.Select(c => (c.Key, Journey: j))).ToDictionary(x => x.Key, x => x.Journey);
+        // The inbound contacts of each contact's journey, counted once (a long history stays linear).
+        var inboundInJourney = JourneyBuilder.Build(all, journeyWindow)
+            .SelectMany(j => j.Contacts.Select(c => (c.Key, Inbound: j.Interactions.Count(i => i.Inbound)))).ToDictionary(x => x.Key, x => x.Inbound);
         var repeatWindow = TimeSpan.FromHours(thresholds.RepeatWithinHours);
 
         var moments = new List<Moment>();
+        // The latest end of the inbound contacts before this one: a repeat is within the window of it.
+        DateTimeOffset? previousInboundEnd = null;
         foreach (var contact in all.Where(c => !c.IsSurveyOnly).OrderBy(c => c.StartedAt).ThenBy(c => c.Key, StringComparer.Ordinal))
         {
             var misery = new List<string>();
@@ -57,10 +59,13 @@ public static class MomentJudge
                 misery.Add(MomentReasons.PromiseBroken);
                 at = new[] { at, dues.Min() }.Max();
             }
-            var index = inbound.IndexOf(contact);
-            if (index > 0 && !contact.Resolved && inbound.Take(index).Any(p => contact.StartedAt - p.LastAt <= repeatWindow))
+            if (contact.Inbound && !contact.Resolved && previousInboundEnd is { } end && contact.StartedAt - end <= repeatWindow)
             {
                 misery.Add(MomentReasons.UnresolvedRepeat);
+            }
+            if (contact.Inbound)
+            {
+                previousInboundEnd = previousInboundEnd is { } before && before > contact.LastAt ? before : contact.LastAt;
             }
             if (contact.Abandoned && contact.QueueWaitSeconds >= thresholds.LongWaitSeconds)
             {
@@ -77,7 +82,7 @@ public static class MomentJudge
             }
             var magic = new List<string>();
             if (contact.Resolved && contact.Inbound && contact.Transfers == 0 && contact.QueueWaitSeconds <= thresholds.MagicMaxWaitSeconds
-                && journeyOf[contact.Key].Interactions.Count(c => c.Inbound) == 1)
+                && inboundInJourney[contact.Key] == 1)
             {
                 magic.Add(MomentReasons.FirstContactResolution);
             }

@@ -21,8 +21,8 @@ public sealed class MomentWatchOptions
 }
 
 /// <summary>
-/// Announces moments of misery and falls of the loyalty account below the floor (MomentOfMisery, LedgerBalanceLow, through
-/// the outbox), off the scoring path: every save puts its customers in moment_watch, due now; each pass claims the due
+/// Announces moments of misery and falls of the loyalty account below the floor (MomentOfMisery, LedgerBalanceLow, in one
+/// MomentsAnnounced per tenant and pass, through the outbox), off the scoring path: every save puts its customers in moment_watch, due now; each pass claims the due
 /// ones (skip locked, so several instances share them), works out their moments and account from every stored contact
 /// event (MomentJudge, Ledger, MomentAnnouncer, all pure) and writes what it announced, in one transaction. A customer
 /// counts as low already when one merged into it was (one person, one crossing). A customer
@@ -107,6 +107,8 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
         var announced = await Announced(session, decided.SelectMany(d => d.Moments.Where(m => m.Kind == MomentKinds.Misery)
             .Select(m => (d.Customer.TenantId, m.ContactKey))).ToList(), ct);
 
+        var misery = new List<MomentOfMisery>();
+        var fallen = new List<LedgerBalanceLow>();
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         var (marks, states, nextDue, done) = (new List<(string, string, Guid)>(), new List<(string, Guid, int, bool)>(),
             new List<(Guid, DateTimeOffset)>(), new List<Guid>());
@@ -115,18 +117,16 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
             var decision = MomentAnnouncer.Decide(moments, account, floor, announced.TryGetValue(customer.TenantId, out var keys) ? keys : [],
                 customer.WasLow, promises, now, window);
             var byKey = contacts.ToDictionary(c => c.Key);
-            foreach (var misery in decision.Misery)
+            foreach (var moment in decision.Misery)
             {
-                var message = new MomentOfMisery(IdOf(customer.TenantId, misery.ContactKey), customer.TenantId, customer.CustomerId, misery.ContactKey,
-                    byKey[misery.ContactKey].Events[0].EventId, misery.Reasons, misery.At, account.Balance, now);
-                session.Publish(message, message.Id);
-                marks.Add((customer.TenantId, misery.ContactKey, customer.CustomerId));
+                misery.Add(new MomentOfMisery(IdOf(customer.TenantId, moment.ContactKey), customer.TenantId, customer.CustomerId, moment.ContactKey,
+                    byKey[moment.ContactKey].Events[0].EventId, moment.Reasons, moment.At, account.Balance, now));
+                marks.Add((customer.TenantId, moment.ContactKey, customer.CustomerId));
             }
             if (decision.CrossedBelow is { } crossed)
             {
-                var message = new LedgerBalanceLow(Guid.CreateVersion7(), customer.TenantId, customer.CustomerId, account.Balance, floor, crossed.ContactKey,
-                    crossed.Reason, crossed.At, now);
-                session.Publish(message, message.Id);
+                fallen.Add(new LedgerBalanceLow(Guid.CreateVersion7(), customer.TenantId, customer.CustomerId, account.Balance, floor, crossed.ContactKey,
+                    crossed.Reason, crossed.At, now));
             }
             if (customer.Events.Count > 0)
             {
@@ -140,6 +140,13 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
             {
                 done.Add(customer.CustomerId);
             }
+        }
+        // One message per tenant for the whole pass.
+        foreach (var tenant in misery.Select(m => m.TenantId).Concat(fallen.Select(f => f.TenantId)).Distinct())
+        {
+            var told = new MomentsAnnounced(Guid.CreateVersion7(), tenant, [.. misery.Where(m => m.TenantId == tenant)],
+                [.. fallen.Where(f => f.TenantId == tenant)]);
+            session.Publish(told, told.Id);
         }
         if (marks.Count > 0)
         {

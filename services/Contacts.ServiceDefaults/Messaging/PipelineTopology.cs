@@ -34,7 +34,7 @@ public static class PipelineTopology
         (AlertingCustomerSplit, [typeof(CustomerSplit)]),
         (AlertingCustomerErased, [typeof(CustomerErased)]),
         (AlertingSourceHealth, [typeof(SourceHealthChanged)]),
-        (AlertingMoments, [typeof(MomentOfMisery), typeof(LedgerBalanceLow)]),
+        (AlertingMoments, [typeof(MomentsAnnounced)]),
     ];
 
     /// <summary>Events with no queue of ours: CRMs and other subscribers bind their own queues to these exchanges.</summary>
