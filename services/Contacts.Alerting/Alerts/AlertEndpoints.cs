@@ -88,7 +88,8 @@ public static class AlertEndpoints
 
     public static IEndpointRouteBuilder MapAlerts(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/alerts");
+        var scoped = app.MapTenantScoped();
+        var group = scoped.MapGroup("/v1/alerts");
         group.MapGet("/", List).WithName("ListAlerts")
             .Documented("The tenant's alerts, newest first, a page at a time. With customerId, that person's alerts: the customer's own and those "
                 + "of every customer merged into it; a merged customer's id finds the survivor's (alerts follow merges, one open alert per "
@@ -105,7 +106,7 @@ public static class AlertEndpoints
             .Answers(StatusCodes.Status200OK, "The alert.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/acknowledge", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
-            IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Acknowledge, http, database, signal, webhooks, configuration, ct))
+            CancellationToken ct) => Command(id, AlertDecision.Acknowledge, http, database, signal, webhooks, ct))
             .WithName("AcknowledgeAlert")
             .Documented("Acknowledge an open alert: it stays active (rescored, escalated, resolved by itself) and the CRM gets alert.acknowledged. "
                 + "Again: 200, nothing changes; 409 for a resolved or merged alert.")
@@ -113,7 +114,7 @@ public static class AlertEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict);
         group.MapPost("/{id:guid}/resolve", (Guid id, HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks,
-            IConfiguration configuration, CancellationToken ct) => Command(id, AlertDecision.Resolve, http, database, signal, webhooks, configuration, ct))
+            CancellationToken ct) => Command(id, AlertDecision.Resolve, http, database, signal, webhooks, ct))
             .WithName("ResolveAlert")
             .Documented("Resolve an open or acknowledged alert: the CRM gets alert.resolved (resolution manual) and the reason raises no new alert "
                 + "for the customer within the cooldown. Again: 200, nothing changes; 409 for a merged alert.")
@@ -129,12 +130,9 @@ public static class AlertEndpoints
     /// ?status=open|acknowledged|resolved|merged, ?limit=1-200 (50), ?after=cursor.
     /// </summary>
     internal static async Task<Results<Ok<AlertPage>, ProblemHttpResult, ValidationProblem>> List(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var query = http.Request.Query;
         var errors = new Dictionary<string, string[]>();
         Guid? customerId = null;
@@ -192,12 +190,9 @@ public static class AlertEndpoints
     }
 
     internal static async Task<Results<Ok<AlertView>, ProblemHttpResult>> GetById(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var cmd = database.DataSource.CreateCommand($"{AlertReads.Select} where tenant_id = @tenant and id = @id");
         cmd.Parameters.AddWithValue("tenant", tenant);
         cmd.Parameters.AddWithValue("id", id);
@@ -212,12 +207,9 @@ public static class AlertEndpoints
     /// again is 200 with nothing changed; 409 when the alert's status does not allow it.
     /// </summary>
     internal static async Task<Results<Ok<AlertView>, ProblemHttpResult>> Command(Guid id, Func<AlertSnapshot, (IReadOnlyList<AlertDecisionEvent> Events, string? Conflict)> decide,
-        HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, WebhookSignal signal, IOptions<WebhookOptions> webhooks, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var (result, queued) = await database.InTransaction<(Results<Ok<AlertView>, ProblemHttpResult>, bool)>(async session =>
         {
             for (var attempt = 0; attempt < 100; attempt++)
@@ -276,7 +268,4 @@ public static class AlertEndpoints
         return (Guid)(await cmd.ExecuteScalarAsync(ct))!;
     }
 
-    private static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 }

@@ -52,10 +52,11 @@ public static class AlertingSettingsEndpoints
 {
     public static IEndpointRouteBuilder MapAlertingSettings(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/settings/alerting", Get).WithName("GetAlertingSettings")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/settings/alerting", Get).WithName("GetAlertingSettings")
             .Documented("The tenant's alert rules (the deployment's defaults until set).")
             .Answers(StatusCodes.Status200OK, "The rules.");
-        app.MapPut("/v1/settings/alerting", Put).WithName("PutAlertingSettings")
+        scoped.MapPut("/v1/settings/alerting", Put).WithName("PutAlertingSettings")
             .Documented("Replace the tenant's alert rules (fields left out take the defaults); they apply from the next score decided.")
             .Accepts<AlertingSettings>("application/json")
             .Answers(StatusCodes.Status200OK, "The rules as stored.");
@@ -63,24 +64,18 @@ public static class AlertingSettingsEndpoints
     }
 
     internal static async Task<Results<Ok<AlertingSettings>, ProblemHttpResult>> Get(
-        HttpContext http, Database database, AlertingSettingsStore store, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, AlertingSettingsStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return TypedResults.Ok(await store.For(connection, null, tenant, ct));
     }
 
     /// <summary>Replaces the tenant's rules (fields left out take the defaults); they apply to the next score decided.</summary>
     internal static async Task<Results<Ok<AlertingSettings>, ProblemHttpResult, ValidationProblem>> Put(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         using var reader = new StreamReader(http.Request.Body);
         var (settings, errors) = AlertingSettingsValidation.Parse(await reader.ReadToEndAsync(ct));
         if (settings is null)
@@ -92,7 +87,4 @@ public static class AlertingSettingsEndpoints
         return TypedResults.Ok(settings);
     }
 
-    private static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 }

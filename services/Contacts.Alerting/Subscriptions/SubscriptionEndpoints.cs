@@ -78,7 +78,8 @@ public static class SubscriptionEndpoints
 
     public static IEndpointRouteBuilder MapSubscriptions(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/subscriptions");
+        var scoped = app.MapTenantScoped();
+        var group = scoped.MapGroup("/v1/subscriptions");
         group.MapPost("/", Create).WithName("CreateSubscription")
             .Documented("Subscribe a URL to the tenant's alert webhooks (or, with type amqp, a queue of its own); secrets are in this answer only.",
                 "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature), retried with backoff for about three days; 410, or every "
@@ -130,7 +131,7 @@ public static class SubscriptionEndpoints
             .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
             .Answers(StatusCodes.Status200OK, "A page of deliveries.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithName("Redeliver")
+        scoped.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithName("Redeliver")
             .Documented("Send a delivery again now, with the same webhook-id, on a fresh retry schedule (one already queued is brought forward).")
             .Answers(StatusCodes.Status202Accepted, "Queued again.")
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -139,12 +140,9 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem>> Create(
-        HttpContext http, Database database, IOptions<WebhookOptions> options, QueueAccess queues, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, IOptions<WebhookOptions> options, QueueAccess queues, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var key = http.Request.Headers[IdempotencyHeader].ToString();
         if (key.Length > 255)
         {
@@ -316,12 +314,9 @@ public static class SubscriptionEndpoints
     private static DateTimeOffset? Time(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
 
     internal static async Task<Results<Ok<SubscriptionPage>, ProblemHttpResult, ValidationProblem>> List(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();
         var (limit, after) = PageQuery.Read(http.Request.Query, errors);
         if (errors.Count > 0)
@@ -340,12 +335,9 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> Get(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         return await Find(database, tenant, id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
     }
 
@@ -359,12 +351,9 @@ public static class SubscriptionEndpoints
 
     /// <summary>Removes the subscription; for a queue subscription the broker's user and queue first (so a failure there can be retried).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
-        Guid id, HttpContext http, Database database, QueueAccess queues, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, QueueAccess queues, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (await Find(database, tenant, id, ct) is not { } found)
         {
             return NotFound(id);
@@ -388,12 +377,9 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Ok<SecretRotated>, ProblemHttpResult>> RotateSecret(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var secret = StandardWebhooks.NewSecret();
         await using var cmd = database.DataSource.CreateCommand("""
             update webhook_subscriptions set previous_secret = secret, previous_secret_until = now() + @lifetime, secret = @secret
@@ -415,12 +401,9 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Ok<DeliveryPage>, ProblemHttpResult, ValidationProblem>> Deliveries(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();
         var (limit, after) = PageQuery.Read(http.Request.Query, errors);
         if (errors.Count > 0)
@@ -475,12 +458,9 @@ public static class SubscriptionEndpoints
     /// schedule; one already queued is brought forward unless it is being sent this moment. 409 when the subscription is disabled.
     /// </summary>
     internal static async Task<Results<Accepted<DeliveryView>, ProblemHttpResult>> Redeliver(
-        Guid id, HttpContext http, Database database, WebhookSignal signal, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, WebhookSignal signal, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         string? subscriptionStatus;
         await using (var find = new NpgsqlCommand("""
@@ -516,7 +496,4 @@ public static class SubscriptionEndpoints
     internal static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No subscription {id} in this tenant.");
 
-    internal static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 }

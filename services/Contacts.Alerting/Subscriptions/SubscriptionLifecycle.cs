@@ -35,7 +35,8 @@ public static class SubscriptionLifecycle
 
     public static IEndpointRouteBuilder MapSubscriptionLifecycle(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/subscriptions/{id:guid}");
+        var scoped = app.MapTenantScoped();
+        var group = scoped.MapGroup("/v1/subscriptions/{id:guid}");
         Map(group, Pause, "PauseSubscription",
             "Hold the subscription's events: they stay queued (and new ones queue behind them) until resume, then go in order.");
         Map(group, Resume, "ResumeSubscription", "Send what a paused subscription holds, in the order it was queued, and new events as they come.");
@@ -46,8 +47,8 @@ public static class SubscriptionLifecycle
     }
 
     private static void Map(RouteGroupBuilder group, string action, string name, string summary) =>
-        group.MapPost("/" + action, (Guid id, HttpContext http, Database database, WebhookSignal signal, IConfiguration configuration, CancellationToken ct) =>
-                Apply(id, action, http, database, signal, configuration, ct))
+        group.MapPost("/" + action, (Guid id, HttpContext http, Database database, WebhookSignal signal, CancellationToken ct) =>
+                Apply(id, action, http, database, signal, ct))
             .WithName(name)
             .Documented(summary, "Asking for the state it is already in answers 200 with it unchanged, so a retry is safe.")
             .Answers(StatusCodes.Status200OK, "The subscription after the change.")
@@ -55,12 +56,9 @@ public static class SubscriptionLifecycle
             .Answers(StatusCodes.Status409Conflict, "ProblemDetails: the action does not apply to its state (pause or resume a disabled one, enable a paused one).");
 
     internal static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> Apply(Guid id, string action, HttpContext http, Database database,
-        WebhookSignal signal, IConfiguration configuration, CancellationToken ct)
+        WebhookSignal signal, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return SubscriptionEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var refusal = await database.InTransaction<(bool Found, string? Refusal)>(async session =>
         {
             await using var find = session.Command("select status from webhook_subscriptions where tenant_id = @tenant and id = @id for update");

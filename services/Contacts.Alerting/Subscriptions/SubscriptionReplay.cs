@@ -37,7 +37,8 @@ public static class SubscriptionReplay
 {
     public static IEndpointRouteBuilder MapSubscriptionReplay(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/subscriptions/{id:guid}/replay", Start).WithName("ReplaySubscription")
+        var scoped = app.MapTenantScoped();
+        scoped.MapPost("/v1/subscriptions/{id:guid}/replay", Start).WithName("ReplaySubscription")
             .Documented("Re-send the subscription's events logged since a moment, each once, in order, with its original webhook-id.",
                 "only failed (the default) leaves out events the subscription already received or has pending. Answers 202 with a Location to "
                 + "poll for progress. 409 while another replay of it runs or when it is disabled (enable it first); 422 when since is past the "
@@ -48,7 +49,7 @@ public static class SubscriptionReplay
             .ProducesProblem(StatusCodes.Status404NotFound)
             .Answers(StatusCodes.Status409Conflict, "ProblemDetails: a replay of this subscription is running, or the subscription is disabled.")
             .Answers(StatusCodes.Status422UnprocessableEntity, "ProblemDetails: since is older than the event log keeps.");
-        app.MapGet("/v1/subscriptions/{id:guid}/replays/{replayId:guid}", Get).WithName("GetSubscriptionReplay")
+        scoped.MapGet("/v1/subscriptions/{id:guid}/replays/{replayId:guid}", Get).WithName("GetSubscriptionReplay")
             .Documented("A replay's progress: how many of its events were delivered, are pending, or failed.")
             .Answers(StatusCodes.Status200OK, "The replay.")
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -58,12 +59,9 @@ public static class SubscriptionReplay
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { AllowDuplicateProperties = false };
 
     internal static async Task<Results<Accepted<SubscriptionReplayView>, ProblemHttpResult, ValidationProblem>> Start(Guid id, HttpContext http,
-        Database database, WebhookSignal signal, IOptions<EventLogOptions> log, IConfiguration configuration, CancellationToken ct)
+        Database database, WebhookSignal signal, IOptions<EventLogOptions> log, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return SubscriptionEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         SubscriptionReplayInput? input;
         try
         {
@@ -177,13 +175,9 @@ public static class SubscriptionReplay
         return TypedResults.Accepted(location, await Find(database, tenant, id, replayId, ct));
     }
 
-    internal static async Task<Results<Ok<SubscriptionReplayView>, ProblemHttpResult>> Get(Guid id, Guid replayId, HttpContext http, Database database,
-        IConfiguration configuration, CancellationToken ct)
+    internal static async Task<Results<Ok<SubscriptionReplayView>, ProblemHttpResult>> Get(Guid id, Guid replayId, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return SubscriptionEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         return await Find(database, tenant, id, replayId, ct) is { } view
             ? TypedResults.Ok(view)
             : TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No replay {replayId} of subscription {id} in this tenant.");

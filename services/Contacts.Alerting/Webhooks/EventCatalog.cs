@@ -1,3 +1,4 @@
+using Contacts.ServiceDefaults.Tenancy;
 using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
@@ -115,12 +116,13 @@ public static class EventCatalog
 
     public static IEndpointRouteBuilder MapEventCatalog(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/event-types", List).WithName("ListEventTypes")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/event-types", List).WithName("ListEventTypes")
             .Documented("Every event a subscription can receive (and the test event), each with the JSON Schema of its body and an example.",
                 "Every body is {type, id, timestamp, tenant, data}: id is the webhook-id, the same on every retry and for every subscription. A "
                 + "subscription that names no events gets the alert types; customer types are opt-in.")
             .Answers(StatusCodes.Status200OK, "The catalog.");
-        app.MapPost("/v1/subscriptions/{id:guid}/test", SendTest).WithName("SendTestEvent")
+        scoped.MapPost("/v1/subscriptions/{id:guid}/test", SendTest).WithName("SendTestEvent")
             .Documented("Send a signed test event to this subscription alone, now, to check the endpoint (it shows in the delivery log).")
             .Answers(StatusCodes.Status202Accepted, "Queued: the webhook-id of the test event.")
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -128,16 +130,12 @@ public static class EventCatalog
         return app;
     }
 
-    internal static Results<Ok<EventTypeCatalog>, ProblemHttpResult> List(HttpContext http, IConfiguration configuration) =>
-        Contacts.ServiceDefaults.Tenancy.Tenant.Of(http, configuration["Internal:Key"]) is null ? NoTenant() : TypedResults.Ok(new EventTypeCatalog(All));
+    internal static Ok<EventTypeCatalog> List() => TypedResults.Ok(new EventTypeCatalog(All));
 
     internal static async Task<Results<Accepted<TestEventSent>, ProblemHttpResult>> SendTest(Guid id, HttpContext http, Database database,
-        IOptions<WebhookOptions> webhooks, WebhookSignal signal, IConfiguration configuration, CancellationToken ct)
+        IOptions<WebhookOptions> webhooks, WebhookSignal signal, CancellationToken ct)
     {
-        if (Contacts.ServiceDefaults.Tenancy.Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var webhookId = Guid.CreateVersion7();
         var (exists, queued) = await database.InTransaction(async session =>
         {
@@ -164,7 +162,4 @@ public static class EventCatalog
         return TypedResults.Accepted((string?)null, new TestEventSent(webhookId, WebhookTypes.Test));
     }
 
-    private static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 }

@@ -79,7 +79,8 @@ public static class EventLog
 
     public static IEndpointRouteBuilder MapFeed(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/feed", Read).WithName("ReadFeed")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/feed", Read).WithName("ReadFeed")
             .Documented("Every subscribable event of the tenant in commit order, for consumers that pull rather than take pushes.",
                 "Without after it starts at the oldest retained event. Pass the answer's next as after to read on (and to poll: an empty page "
                 + "gives next unchanged). The cursor never skips an event nor repeats one: positions are assigned after commit. Events are kept "
@@ -93,13 +94,9 @@ public static class EventLog
         return app;
     }
 
-    internal static async Task<Results<Ok<FeedPage>, ProblemHttpResult, ValidationProblem>> Read(HttpContext http, Database database,
-        IConfiguration configuration, CancellationToken ct)
+    internal static async Task<Results<Ok<FeedPage>, ProblemHttpResult, ValidationProblem>> Read(HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return SubscriptionEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var query = http.Request.Query;
         var errors = new Dictionary<string, string[]>();
         long? after = null;

@@ -17,26 +17,27 @@ public static class EffortEndpoints
 {
     public static IEndpointRouteBuilder MapEffort(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort).WithName("GetCustomerEffort")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort).WithName("GetCustomerEffort")
             .Documented("The customer's effort: score (their worst open journey's), drivers with evidence, open and recent journeys with their "
                 + "contacts, CES answers beside the predicted score.")
             .Parameter("id", "The customer's id (a merged id answers for the survivor).")
             .Answers(StatusCodes.Status200OK, "The customer's effort.")
             .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapGet("/v1/effort/calibration", GetCalibration).WithName("GetEffortCalibration")
+        scoped.MapGet("/v1/effort/calibration", GetCalibration).WithName("GetEffortCalibration")
             .Documented("Predicted effort against the customers' CES answers over the tenant's journeys: count, mean predicted score per CES value, "
                 + "Spearman rank correlation (negative when high predicted effort meets low CES).")
             .Answers(StatusCodes.Status200OK, "The calibration.");
-        app.MapGet("/v1/settings/effort", GetSettings).WithName("GetEffortSettings")
+        scoped.MapGet("/v1/settings/effort", GetSettings).WithName("GetEffortSettings")
             .Documented("The tenant's effort settings (weights, thresholds, window), their version and the last replay.")
             .Answers(StatusCodes.Status200OK, "The settings.");
-        app.MapPut("/v1/settings/effort", PutSettings).WithName("PutEffortSettings")
+        scoped.MapPut("/v1/settings/effort", PutSettings).WithName("PutEffortSettings")
             .Documented("Replaces the tenant's effort settings (fields left out take their defaults) and re-scores every customer from their stored "
                 + "contacts by replay. Answers 202 with a Location to poll; afterwards reads and new EffortScored use the new settings.")
             .Accepts<EffortSettings>("application/json")
             .Answers(StatusCodes.Status202Accepted, "Accepted; the replay runs in the background.")
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        app.MapGet("/v1/settings/effort/replays/{id:guid}", GetReplay).WithName("GetEffortReplay")
+        scoped.MapGet("/v1/settings/effort/replays/{id:guid}", GetReplay).WithName("GetEffortReplay")
             .Documented("Progress of a re-scoring replay: running, done, or superseded by a later settings change.")
             .Parameter("id", "The replay's id, from the PUT's Location.")
             .Answers(StatusCodes.Status200OK, "The replay.")
@@ -45,12 +46,9 @@ public static class EffortEndpoints
     }
 
     internal static async Task<Results<Ok<CustomerEffortView>, ProblemHttpResult>> GetCustomerEffort(
-        Guid id, HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, EffortStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         if (await Survivor(connection, tenant, id, ct) is not { } customerId)
         {
@@ -76,12 +74,9 @@ public static class EffortEndpoints
     }
 
     internal static async Task<Results<Ok<CalibrationReport>, ProblemHttpResult>> GetCalibration(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var cmd = database.DataSource.CreateCommand("select predicted, ces_score from journeys where tenant_id = @tenant and ces_score is not null");
         cmd.Parameters.AddWithValue("tenant", tenant);
         var pairs = new List<(int, int)>();
@@ -94,12 +89,9 @@ public static class EffortEndpoints
     }
 
     internal static async Task<Results<Ok<SettingsView>, ProblemHttpResult>> GetSettings(
-        HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, EffortStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         var settings = await store.Settings(connection, null, tenant, ct);
         await using var cmd = new NpgsqlCommand("select version from effort_settings where tenant_id = @t", connection);
@@ -112,12 +104,9 @@ public static class EffortEndpoints
     private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
 
     internal static async Task<Results<AcceptedAtRoute<ReplayView>, Accepted<ReplayView>, ProblemHttpResult, ValidationProblem>> PutSettings(
-        HttpContext http, Database database, ReplaySignal signal, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, ReplaySignal signal, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (!http.Request.HasJsonContentType())
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
@@ -151,12 +140,9 @@ public static class EffortEndpoints
     }
 
     internal static async Task<Results<Ok<ReplayView>, ProblemHttpResult>> GetReplay(
-        Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return await Replays.Find(connection, tenant, id, ct) is { } replay ? TypedResults.Ok(replay) : NotFound($"No replay {id} in this tenant.");
     }
@@ -177,9 +163,6 @@ public static class EffortEndpoints
         return await cmd.ExecuteScalarAsync(ct) as Guid?;
     }
 
-    internal static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 
     internal static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);

@@ -62,7 +62,8 @@ public static class LedgerEndpoints
 
     public static IEndpointRouteBuilder MapLedger(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/customers/{id:guid}/ledger", GetLedger).WithName("GetCustomerLedger")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/customers/{id:guid}/ledger", GetLedger).WithName("GetCustomerLedger")
             .Documented("The customer's loyalty account: balance (opens at 50, within 0-100), floor, the latest moment of truth, and the "
                 + "entries (each misery withdraws, each magic deposits), oldest first and paged, each with its contact, reason and the balance after it.")
             .Parameter("id", "The customer's id (a merged id answers for the survivor).")
@@ -71,11 +72,11 @@ public static class LedgerEndpoints
             .Answers(StatusCodes.Status200OK, "The account.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
-        app.MapGet("/v1/settings/moments", GetSettings).WithName("GetMomentSettings")
+        scoped.MapGet("/v1/settings/moments", GetSettings).WithName("GetMomentSettings")
             .Documented("The tenant's moments-of-truth settings (the classifier's thresholds, the ledger's amounts, the low-balance floor), "
                 + "when they took effect and every earlier change.")
             .Answers(StatusCodes.Status200OK, "The settings.");
-        app.MapPut("/v1/settings/moments", PutSettings).WithName("PutMomentSettings")
+        scoped.MapPut("/v1/settings/moments", PutSettings).WithName("PutMomentSettings")
             .Documented("Replaces the tenant's moments-of-truth settings (fields left out take their defaults) from now on: thresholds and floor "
                 + "apply to every read, amounts to moments lived from now (earlier entries keep theirs). The same settings again change nothing.")
             .Accepts<MomentSettings>("application/json")
@@ -86,12 +87,9 @@ public static class LedgerEndpoints
     }
 
     internal static async Task<Results<Ok<LedgerView>, ProblemHttpResult, ValidationProblem>> GetLedger(
-        Guid id, string? after, string? limit, HttpContext http, Database database, EffortStore store, IConfiguration configuration, CancellationToken ct)
+        Guid id, string? after, string? limit, HttpContext http, Database database, EffortStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return EffortEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var size = DefaultLimit;
         if (limit is not null && (!int.TryParse(limit, out size) || size is < 1 or > MaxLimit))
         {
@@ -145,12 +143,9 @@ public static class LedgerEndpoints
     }
 
     internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult>> GetSettings(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return EffortEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return TypedResults.Ok(View(await History(connection, tenant, ct)));
     }
@@ -158,12 +153,9 @@ public static class LedgerEndpoints
     private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
 
     internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult, ValidationProblem>> PutSettings(
-        HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+        HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return EffortEndpoints.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (!http.Request.HasJsonContentType())
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",

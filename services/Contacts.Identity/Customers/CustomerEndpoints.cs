@@ -45,7 +45,8 @@ public static class CustomerEndpoints
 
     public static IEndpointRouteBuilder MapCustomers(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/v1/customers");
+        var scoped = app.MapTenantScoped();
+        var group = scoped.MapGroup("/v1/customers");
         group.MapGet("/{id:guid}", GetById).WithName("GetCustomer")
             .Documented("A customer by id, following merges to the survivor.")
             .Produces<CustomerView>()
@@ -105,23 +106,17 @@ public static class CustomerEndpoints
         return app;
     }
 
-    internal static async Task<IResult> GetById(Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> GetById(Guid id, HttpContext http, Database database, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var view = await Load(database.DataSource, tenant, id, ct);
         return view is null ? Problems.NotFound($"No customer {id} in this tenant.") : TypedResults.Ok(view);
     }
 
     /// <summary>Finds the customer an identifier belongs to: ?phone=, ?email=, ?crmId=, ?accountNumber=, ?handle= or ?deviceId=.</summary>
-    internal static async Task<IResult> Lookup(HttpContext http, Database database, SettingsStore settings, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> Lookup(HttpContext http, Database database, SettingsStore settings, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var given = IdentifierTypes.All.Select(t => (Type: t, Query: IdentifierTypes.PublicName(t)))
             .Where(k => http.Request.Query.ContainsKey(k.Query)).ToList();
         var paging = new[] { "after", "limit" }.Where(http.Request.Query.ContainsKey).ToList();

@@ -25,13 +25,10 @@ public sealed record ErasureResult(
 /// </summary>
 public static class CustomerErasure
 {
-    internal static async Task<IResult> Erase(Guid id, HttpContext http, Database database, ErasureSweep sweep, IConfiguration configuration,
+    internal static async Task<IResult> Erase(Guid id, HttpContext http, Database database, ErasureSweep sweep,
         CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         var result = await database.InTransaction(session => EraseIn(session, sweep, tenant, id, ct), ct);
         return result.Problem ?? TypedResults.Accepted((string?)null, result.Erased);
     }

@@ -22,13 +22,10 @@ public static class CustomerHistory
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    internal static async Task<IResult> Get(Guid id, HttpContext http, Database database, IConfiguration configuration, CancellationToken ct,
+    internal static async Task<IResult> Get(Guid id, HttpContext http, Database database, CancellationToken ct,
         long? after = null, int? limit = null)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (limit is < 1 or > MaxLimit)
         {
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"must be between 1 and {MaxLimit}"] });

@@ -29,13 +29,10 @@ public static class CustomerSplitting
     // A member given twice is refused, not read one way of two.
     private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web) { AllowDuplicateProperties = false };
 
-    internal static async Task<IResult> Split(Guid id, HttpContext http, Database database, SettingsStore settings, IConfiguration configuration,
+    internal static async Task<IResult> Split(Guid id, HttpContext http, Database database, SettingsStore settings,
         CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         SplitRequest? request;
         try
         {

@@ -12,11 +12,12 @@ public static class SettingsEndpoints
 
     public static IEndpointRouteBuilder MapIdentitySettings(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/settings/identity", Get).WithName("GetIdentitySettings")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/settings/identity", Get).WithName("GetIdentitySettings")
             .Documented("The tenant's effective identity settings (defaults where it set nothing).")
             .Produces<IdentitySettings>()
             .Answers(StatusCodes.Status200OK, "Effective settings.");
-        app.MapPut("/v1/settings/identity", Put).WithName("PutIdentitySettings")
+        scoped.MapPut("/v1/settings/identity", Put).WithName("PutIdentitySettings")
             .Documented("Replace the tenant's identity settings; a field left out takes its default. Answers the effective settings.")
             .Accepts<IdentitySettingsInput>("application/json")
             .Produces<IdentitySettings>()
@@ -27,22 +28,16 @@ public static class SettingsEndpoints
         return app;
     }
 
-    internal static async Task<IResult> Get(HttpContext http, SettingsStore store, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> Get(HttpContext http, SettingsStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         return TypedResults.Ok(IdentitySettings.Effective(await store.Stored(tenant, ct)));
     }
 
     /// <summary>Replaces the tenant's settings; fields left out take their defaults. Answers the effective settings.</summary>
-    internal static async Task<IResult> Put(HttpContext http, SettingsStore store, IConfiguration configuration, CancellationToken ct)
+    internal static async Task<IResult> Put(HttpContext http, SettingsStore store, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return Problems.NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (http.Request.ContentLength > MaxBodyBytes)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large", detail: $"at most {MaxBodyBytes} bytes");
@@ -80,10 +75,6 @@ public static class SettingsEndpoints
 
 internal static class Problems
 {
-    public static IResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
-
     public static IResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
 }

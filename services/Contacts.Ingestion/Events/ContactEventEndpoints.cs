@@ -28,7 +28,8 @@ public static partial class ContactEventEndpoints
 
     public static IEndpointRouteBuilder MapContactEvents(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/events", Accept).WithName("AcceptContactEvent")
+        var scoped = app.MapTenantScoped();
+        scoped.MapPost("/v1/events", Accept).WithName("AcceptContactEvent")
             .Documented("Push one canonical contact event (at most 64 KiB).")
             .Accepts<ContactEventV1>("application/json")
             .Produces<Accepted>(StatusCodes.Status202Accepted)
@@ -36,7 +37,7 @@ public static partial class ContactEventEndpoints
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType);
-        app.MapPost("/v1/events/batch", AcceptBatch).WithName("AcceptContactEventBatch")
+        scoped.MapPost("/v1/events/batch", AcceptBatch).WithName("AcceptContactEventBatch")
             .Documented("Push up to 500 events (at most 1 MiB); each item gets its own result, valid ones are stored even when others are not.")
             .Accepts<ContactEventBatch>("application/json")
             .Produces<BatchResult>()
@@ -57,10 +58,10 @@ public static partial class ContactEventEndpoints
 
     public sealed record BatchResult(int Accepted, int Rejected, IReadOnlyList<BatchItemResult> Results);
 
-    internal static async Task<IResult> Accept(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock,
+    internal static async Task<IResult> Accept(HttpContext http, Database database, TimeProvider clock,
         Sources.SourceActivity sources, CancellationToken ct)
     {
-        var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxEventBytes, ct);
+        var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxEventBytes, ct);
         if (refusal is not null)
         {
             return refusal;
@@ -84,10 +85,10 @@ public static partial class ContactEventEndpoints
     /// Up to 500 events (1 MiB) in one request: {"events": [...]}. Each is validated on its own; the valid ones are stored
     /// in one transaction, and the answer lists every item's outcome in order.
     /// </summary>
-    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, IConfiguration configuration, TimeProvider clock,
+    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, TimeProvider clock,
         Sources.SourceActivity sources, CancellationToken ct)
     {
-        var (tenantId, body, bytes, refusal) = await ReadRequest(http, configuration, MaxBatchBytes, ct);
+        var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxBatchBytes, ct);
         if (refusal is not null)
         {
             return refusal;
@@ -191,16 +192,11 @@ public static partial class ContactEventEndpoints
     [System.Text.RegularExpressions.GeneratedRegex(@"^events\[([0-9]+)\](?:\.(.+))?$")]
     private static partial System.Text.RegularExpressions.Regex BatchItemPath();
 
-    /// <summary>The tenant, the JSON body and its bytes, or the answer that refuses the request (401, 413, 415, 400).</summary>
+    /// <summary>The tenant, the JSON body and its bytes, or the answer that refuses the request (413, 415, 400).</summary>
     private static async Task<(string? Tenant, JsonDocument? Body, byte[] Bytes, IResult? Refusal)> ReadRequest(
-        HttpContext http, IConfiguration configuration, int maxBytes, CancellationToken ct)
+        HttpContext http, int maxBytes, CancellationToken ct)
     {
-        var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
-        if (tenantId is null)
-        {
-            return (null, null, [], TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-                detail: "Requests must come through the gateway with a tenant API key."));
-        }
+        var tenantId = TenantScope.Of(http);
         if (!http.Request.HasJsonContentType())
         {
             return (null, null, [], TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",

@@ -22,7 +22,8 @@ public static class PlatformWebhookEndpoints
 
     public static IEndpointRouteBuilder MapPlatformWebhooks(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/webhooks/{platform}", Accept).WithName("AcceptPlatformWebhook")
+        var scoped = app.MapTenantScoped();
+        scoped.MapPost("/v1/webhooks/{platform}", Accept).WithName("AcceptPlatformWebhook")
             .Documented("A platform's own webhook payload, mapped to canonical events. Signed platforms are checked on the raw body with the tenant's "
                 + "secret for that platform (Ingestion:Platforms:{tenant}:{platform}:Secret), with a 5-minute tolerance where a timestamp is signed. "
                 + "Unknown event types answer 202 with the reason they were ignored.",
@@ -45,12 +46,7 @@ public static class PlatformWebhookEndpoints
     internal static async Task<IResult> Accept(string platform, HttpContext http, Database database, IConfiguration configuration,
         TimeProvider clock, Sources.SourceActivity sources, CancellationToken ct)
     {
-        var tenantId = Tenant.Of(http, configuration["Internal:Key"]);
-        if (tenantId is null)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-                detail: "Requests must come through the gateway with a tenant API key.");
-        }
+        var tenantId = TenantScope.Of(http);
         if (PlatformAdapters.Find(platform) is not { } adapter)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown platform",

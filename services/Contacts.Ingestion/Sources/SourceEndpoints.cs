@@ -42,14 +42,15 @@ public static class SourceEndpoints
 
     public static IEndpointRouteBuilder MapSources(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/v1/sources", List).WithName("ListSources")
+        var scoped = app.MapTenantScoped();
+        scoped.MapGet("/v1/sources", List).WithName("ListSources")
             .Documented("Each platform source of the tenant: last event, whether it is silent, accepted events and refused requests per hour over "
                 + "the last day (counts are written every few seconds).")
             .Answers(StatusCodes.Status200OK, "The tenant's sources, by name.");
-        app.MapGet("/v1/settings/sources", GetSettings).WithName("GetSourceSettings")
+        scoped.MapGet("/v1/settings/sources", GetSettings).WithName("GetSourceSettings")
             .Documented("The tenant's gap: a source quiet for longer is silent.")
             .Answers(StatusCodes.Status200OK, "The settings.");
-        app.MapPut("/v1/settings/sources", PutSettings).WithName("PutSourceSettings")
+        scoped.MapPut("/v1/settings/sources", PutSettings).WithName("PutSourceSettings")
             .Documented("Sets the tenant's gap (silentAfterSeconds, 1 to 604800; null for the deployment's default of 30 minutes).")
             .Accepts<SourceSettings>("application/json")
             .Answers(StatusCodes.Status200OK, "The settings now.")
@@ -58,13 +59,9 @@ public static class SourceEndpoints
         return app;
     }
 
-    internal static async Task<Results<Ok<SourcesView>, ProblemHttpResult>> List(HttpContext http, Database database, IOptions<SourceOptions> options,
-        IConfiguration configuration, CancellationToken ct)
+    internal static async Task<Results<Ok<SourcesView>, ProblemHttpResult>> List(HttpContext http, Database database, IOptions<SourceOptions> options, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         var gap = await Gap(connection, tenant, options.Value, ct);
         var hours = new Dictionary<string, List<SourceHour>>();
@@ -98,23 +95,17 @@ public static class SourceEndpoints
     }
 
     internal static async Task<Results<Ok<SourceSettings>, ProblemHttpResult>> GetSettings(HttpContext http, Database database,
-        IOptions<SourceOptions> options, IConfiguration configuration, CancellationToken ct)
+        IOptions<SourceOptions> options, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return TypedResults.Ok(new SourceSettings(await Gap(connection, tenant, options.Value, ct)));
     }
 
     internal static async Task<Results<Ok<SourceSettings>, ProblemHttpResult, ValidationProblem>> PutSettings(HttpContext http, Database database,
-        IOptions<SourceOptions> options, IConfiguration configuration, CancellationToken ct)
+        IOptions<SourceOptions> options, CancellationToken ct)
     {
-        if (Tenant.Of(http, configuration["Internal:Key"]) is not { } tenant)
-        {
-            return NoTenant();
-        }
+        var tenant = TenantScope.Of(http);
         if (!http.Request.HasJsonContentType())
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
@@ -157,7 +148,4 @@ public static class SourceEndpoints
 
     private static DateTimeOffset? Time(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
 
-    private static ProblemHttpResult NoTenant() =>
-        TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "No tenant",
-            detail: "Requests must come through the gateway with a tenant API key.");
 }
