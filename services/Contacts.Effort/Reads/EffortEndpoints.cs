@@ -100,29 +100,14 @@ public static class EffortEndpoints
         return TypedResults.Ok(new SettingsView(settings, version, await Replays.Latest(connection, tenant, ct)));
     }
 
-    // As stored settings are read, but a member given twice is refused rather than the last one winning.
-    private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
-
     internal static async Task<Results<AcceptedAtRoute<ReplayView>, Accepted<ReplayView>, ProblemHttpResult, ValidationProblem>> PutSettings(
         HttpContext http, Database database, ReplaySignal signal, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        if (!http.Request.HasJsonContentType())
+        var (settings, refusal) = await JsonBody.ReadRequest<EffortSettings>(http.Request, EffortStore.Json, ct);
+        if (refusal is not null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: "body: send the settings as application/json.");
-        }
-        EffortSettings? settings;
-        try
-        {
-            settings = await http.Request.ReadFromJsonAsync<EffortSettings>(SettingsJson, ct);
-        }
-        catch (JsonException e)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                [JsonBody.Field(e)] = ["is not valid JSON of the expected type, or is given more than once"],
-            });
+            return refusal;
         }
         if (settings is null || settings.Weights is null || settings.Thresholds is null)
         {

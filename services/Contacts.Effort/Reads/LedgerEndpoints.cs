@@ -150,28 +150,14 @@ public static class LedgerEndpoints
         return TypedResults.Ok(View(await History(connection, tenant, ct)));
     }
 
-    private static readonly JsonSerializerOptions SettingsJson = new(EffortStore.Json) { AllowDuplicateProperties = false };
-
     internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult, ValidationProblem>> PutSettings(
         HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        if (!http.Request.HasJsonContentType())
+        var (settings, refusal) = await JsonBody.ReadRequest<MomentSettings>(http.Request, EffortStore.Json, ct);
+        if (refusal is not null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: "body: send the settings as application/json.");
-        }
-        MomentSettings? settings;
-        try
-        {
-            settings = await http.Request.ReadFromJsonAsync<MomentSettings>(SettingsJson, ct);
-        }
-        catch (JsonException e)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                [JsonBody.Field(e)] = ["is not valid JSON of the expected type, or is given more than once"],
-            });
+            return refusal;
         }
         if (settings is null || settings.Thresholds is null || settings.Amounts is null)
         {

@@ -106,19 +106,10 @@ public static class SourceEndpoints
         IOptions<SourceOptions> options, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        if (!http.Request.HasJsonContentType())
+        var (settings, refusal) = await JsonBody.ReadRequest<SourceSettings>(http.Request, Json, ct);
+        if (refusal is not null)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: "body: send the settings as application/json.");
-        }
-        SourceSettings? settings;
-        try
-        {
-            settings = await http.Request.ReadFromJsonAsync<SourceSettings>(Json, ct);
-        }
-        catch (JsonException e)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [JsonBody.Field(e)] = ["is not valid JSON of the expected type"] });
+            return refusal;
         }
         if (settings?.SilentAfterSeconds is < 1 or > SourceSettings.Longest)
         {
