@@ -245,9 +245,10 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             await using var cmd = new NpgsqlCommand(sql, connection);
             return string.Join("\n", await ReadAll(cmd));
         }
-        // Given a young table, analysed while small, and a statement whose generic plan was made then
+        // Given a young table, analysed while small, and a statement whose generic plan was made then (the server's own
+        // autovacuum is off for it: when it analysed the table first, the keeper rightly found nothing stale and the test failed)
         await Run("""
-            create table growing (id int primary key, merged_into int);
+            create table growing (id int primary key, merged_into int) with (autovacuum_enabled = false);
             create index growing_merged on growing (merged_into) where merged_into is not null;
             insert into growing select g, case when g % 3 = 0 then g / 3 end from generate_series(1, 20) g;
             analyze growing;
