@@ -39,7 +39,14 @@ public static class MomentJudge
     public static IReadOnlyList<Moment> Classify(IEnumerable<Contact> contacts, TimeSpan journeyWindow, MomentThresholds thresholds, DateTimeOffset asOf)
     {
         var all = contacts.ToList();
-        var broken = PromiseJudge.Judge(all, asOf)
+        return Classify(all, PromiseJudge.Judge(all, asOf), journeyWindow, thresholds);
+    }
+
+    /// <summary>The same, given the contacts' promises already judged at the moment asked about.</summary>
+    public static IReadOnlyList<Moment> Classify(IReadOnlyList<Contact> all, IReadOnlyList<PromiseState> promises, TimeSpan journeyWindow,
+        MomentThresholds thresholds)
+    {
+        var broken = promises
             .Where(p => p.Status is PromiseStatus.Overdue or PromiseStatus.KeptLate)
             .ToLookup(p => p.Promise.ContactKey, p => p.Promise.DueAt);
         // The inbound contacts of each contact's journey, counted once (a long history stays linear).
@@ -134,6 +141,27 @@ public static class Ledger
             entries.Add(new LedgerEntry(moment.At, moment.ContactKey, moment.Kind, reason, moment.Reasons, amount, balance, inForce?.EffectiveFrom));
         }
         return new LedgerAccount(balance, entries);
+    }
+}
+
+/// <summary>A customer's story at a moment: contacts, their promises judged, moments, the account, and the settings in force.</summary>
+public sealed record StoryEvaluation(
+    IReadOnlyList<Contact> Contacts, IReadOnlyList<PromiseState> Promises, IReadOnlyList<Moment> Moments, LedgerAccount Account, MomentSettings Settings,
+    DateTimeOffset AsOf);
+
+/// <summary>The one way the ledger's read and the moment watch work out a customer's moments and account from stored events.</summary>
+public static class CustomerStory
+{
+    /// <summary>As of now, or of the latest moment the events know of when that is later (a clock behind the platforms').</summary>
+    public static StoryEvaluation Evaluate(IReadOnlyList<ContactEvent> events, TimeSpan journeyWindow, IReadOnlyList<MomentSettingsSince> history,
+        DateTimeOffset now)
+    {
+        var settings = history.LastOrDefault()?.Settings ?? new MomentSettings();
+        var contacts = ContactFolder.Fold(events);
+        var asOf = new[] { now, CustomerEffort.LatestOf(events) }.Max();
+        var promises = PromiseJudge.Judge(contacts, asOf);
+        var moments = MomentJudge.Classify(contacts, promises, journeyWindow, settings.Thresholds);
+        return new StoryEvaluation(contacts, promises, moments, Ledger.Compute(moments, history), settings, asOf);
     }
 }
 

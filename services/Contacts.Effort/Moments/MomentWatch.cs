@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
-using Contacts.Effort.Reads;
 using Contacts.Effort.Scoring;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.Options;
@@ -89,22 +88,17 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
         var tenants = new Dictionary<string, (EffortSettings Effort, IReadOnlyList<MomentSettingsSince> History)>();
         foreach (var tenant in watched.Values.Select(w => w.TenantId).Distinct())
         {
-            tenants[tenant] = (await store.Settings(session.Connection, session.Transaction, tenant, ct), await LedgerEndpoints.History(session.Connection, tenant, ct));
+            tenants[tenant] = (await store.Settings(session.Connection, session.Transaction, tenant, ct), await EffortStore.MomentSettingsHistory(session.Connection, tenant, ct));
         }
 
         var now = clock.GetUtcNow();
-        var decided = new List<(Watched Customer, IReadOnlyList<Contact> Contacts, LedgerAccount Account, int Floor, IReadOnlyList<Moment> Moments,
-            IReadOnlyList<PromiseState> Promises, TimeSpan Window)>();
+        var decided = new List<(Watched Customer, StoryEvaluation Story, TimeSpan Window)>();
         foreach (var customer in watched.Values)
         {
             var (effort, history) = tenants[customer.TenantId];
-            var settings = history.LastOrDefault()?.Settings ?? new MomentSettings();
-            var contacts = ContactFolder.Fold(customer.Events);
-            var asOf = new[] { now, CustomerEffort.LatestOf(customer.Events) }.Max();
-            var moments = MomentJudge.Classify(contacts, effort.Window, settings.Thresholds, asOf);
-            decided.Add((customer, contacts, Ledger.Compute(moments, history), settings.Floor, moments, PromiseJudge.Judge(contacts, asOf), effort.Window));
+            decided.Add((customer, CustomerStory.Evaluate(customer.Events, effort.Window, history, now), effort.Window));
         }
-        var announced = await Announced(session, decided.SelectMany(d => d.Moments.Where(m => m.Kind == MomentKinds.Misery)
+        var announced = await Announced(session, decided.SelectMany(d => d.Story.Moments.Where(m => m.Kind == MomentKinds.Misery)
             .Select(m => (d.Customer.TenantId, m.ContactKey))).ToList(), ct);
 
         var misery = new List<MomentOfMisery>();
@@ -112,11 +106,12 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         var (marks, states, nextDue, done) = (new List<(string, string, Guid)>(), new List<(string, Guid, int, bool)>(),
             new List<(Guid, DateTimeOffset)>(), new List<Guid>());
-        foreach (var (customer, contacts, account, floor, moments, promises, window) in decided)
+        foreach (var (customer, story, window) in decided)
         {
-            var decision = MomentAnnouncer.Decide(moments, account, floor, announced.TryGetValue(customer.TenantId, out var keys) ? keys : [],
-                customer.WasLow, promises, now, window);
-            var byKey = contacts.ToDictionary(c => c.Key);
+            var (account, floor) = (story.Account, story.Settings.Floor);
+            var decision = MomentAnnouncer.Decide(story.Moments, account, floor, announced.TryGetValue(customer.TenantId, out var keys) ? keys : [],
+                customer.WasLow, story.Promises, now, window);
+            var byKey = story.Contacts.ToDictionary(c => c.Key);
             foreach (var moment in decision.Misery)
             {
                 misery.Add(new MomentOfMisery(IdOf(customer.TenantId, moment.ContactKey), customer.TenantId, customer.CustomerId, moment.ContactKey,

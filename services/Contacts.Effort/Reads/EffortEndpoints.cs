@@ -50,22 +50,24 @@ public static class EffortEndpoints
     {
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        if (await Survivor(connection, tenant, id, ct) is not { } customerId)
-        {
-            return NotFound($"No effort is known for customer {id} in this tenant.");
-        }
+        // The survivor's snapshot in the same round trip as the chain that finds it.
+        await using var cmd = new NpgsqlCommand(SurvivorChain + """
+            select c.customer_id, c.version, c.snapshot from chain join customer_effort c on c.customer_id = chain.customer_id
+            where chain.merged_into is null
+            """, connection);
+        cmd.Parameters.AddWithValue("id", id);
+        cmd.Parameters.AddWithValue("tenant", tenant);
+        Guid customerId;
         long version;
         List<ContactEvent> events;
-        await using (var cmd = new NpgsqlCommand("select version, snapshot from customer_effort where customer_id = @id", connection))
+        await using (var reader = await cmd.ExecuteReaderAsync(ct))
         {
-            cmd.Parameters.AddWithValue("id", customerId);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
             if (!await reader.ReadAsync(ct))
             {
                 return NotFound($"No effort is known for customer {id} in this tenant.");
             }
-            version = reader.GetInt64(0);
-            events = JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(1), EffortStore.Json)!;
+            (customerId, version) = (reader.GetGuid(0), reader.GetInt64(1));
+            events = JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(2), EffortStore.Json)!;
         }
         var settings = await store.Settings(connection, null, tenant, ct);
         // Scored as of now: a journey quiet for the whole window reads as closed even before the next contact arrives.
@@ -132,17 +134,20 @@ public static class EffortEndpoints
         return await Replays.Find(connection, tenant, id, ct) is { } replay ? TypedResults.Ok(replay) : NotFound($"No replay {id} in this tenant.");
     }
 
+    /// <summary>The merge chain from @id in @tenant (customer_id, merged_into): its row with merged_into null is the survivor.</summary>
+    private const string SurvivorChain = """
+        with recursive chain as (
+            select customer_id, merged_into, 0 as depth from customer_effort where customer_id = @id and tenant_id = @tenant
+            union all
+            select c.customer_id, c.merged_into, chain.depth + 1
+            from customer_effort c join chain on c.customer_id = chain.merged_into where chain.depth < 100)
+
+        """;
+
     /// <summary>The customer a (possibly merged) id stands for now in the tenant: the end of its merge chain; null when effort knows none.</summary>
     internal static async Task<Guid?> Survivor(NpgsqlConnection connection, string tenant, Guid id, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("""
-            with recursive chain as (
-                select customer_id, merged_into, 0 as depth from customer_effort where customer_id = @id and tenant_id = @tenant
-                union all
-                select c.customer_id, c.merged_into, chain.depth + 1
-                from customer_effort c join chain on c.customer_id = chain.merged_into where chain.depth < 100)
-            select customer_id from chain where merged_into is null
-            """, connection);
+        await using var cmd = new NpgsqlCommand(SurvivorChain + "select customer_id from chain where merged_into is null", connection);
         cmd.Parameters.AddWithValue("id", id);
         cmd.Parameters.AddWithValue("tenant", tenant);
         return await cmd.ExecuteScalarAsync(ct) as Guid?;

@@ -121,12 +121,9 @@ public static class LedgerEndpoints
                 events.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(0), EffortStore.Json)!);
             }
         }
-        var settings = await store.Settings(connection, null, tenant, ct);
-        var history = await History(connection, tenant, ct);
-        var current = history.LastOrDefault()?.Settings ?? new MomentSettings();
-        var asOf = new[] { DateTimeOffset.UtcNow, CustomerEffort.LatestOf(events) }.Max();
-        var moments = MomentJudge.Classify(ContactFolder.Fold(events), settings.Window, current.Thresholds, asOf);
-        var account = Ledger.Compute(moments, history);
+        var history = await EffortStore.MomentSettingsHistory(connection, tenant, ct);
+        var story = CustomerStory.Evaluate(events, (await store.Settings(connection, null, tenant, ct)).Window, history, DateTimeOffset.UtcNow);
+        var (moments, account, current, asOf) = (story.Moments, story.Account, story.Settings, story.AsOf);
 
         var page = account.Entries.Where(e => cursor is not { } c || e.At > c.At || e.At == c.At && string.CompareOrdinal(e.ContactKey, c.Contact) > 0)
             .Take(size + 1).ToList();
@@ -147,7 +144,7 @@ public static class LedgerEndpoints
     {
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        return TypedResults.Ok(View(await History(connection, tenant, ct)));
+        return TypedResults.Ok(View(await EffortStore.MomentSettingsHistory(connection, tenant, ct)));
     }
 
     internal static async Task<Results<Ok<MomentSettingsView>, ProblemHttpResult, ValidationProblem>> PutSettings(
@@ -185,26 +182,12 @@ public static class LedgerEndpoints
             await insert.ExecuteNonQueryAsync(ct);
         }, ct);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        return TypedResults.Ok(View(await History(connection, tenant, ct)));
+        return TypedResults.Ok(View(await EffortStore.MomentSettingsHistory(connection, tenant, ct)));
     }
 
     private static MomentSettingsView View(IReadOnlyList<MomentSettingsSince> history) =>
         new(history.LastOrDefault()?.Settings ?? new MomentSettings(), history.LastOrDefault()?.EffectiveFrom,
             [.. history.Select(h => new AmountChangeView(h.EffectiveFrom, h.Settings.Amounts))]);
-
-    /// <summary>The tenant's settings changes, oldest first (empty while the defaults apply).</summary>
-    public static async Task<IReadOnlyList<MomentSettingsSince>> History(NpgsqlConnection connection, string tenant, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("select effective_from, settings from moment_settings where tenant_id = @t order by effective_from", connection);
-        cmd.Parameters.AddWithValue("t", tenant);
-        var history = new List<MomentSettingsSince>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            history.Add(new MomentSettingsSince(reader.GetFieldValue<DateTimeOffset>(0), JsonSerializer.Deserialize<MomentSettings>(reader.GetString(1), EffortStore.Json)!));
-        }
-        return history;
-    }
 
     private static string Cursor(LedgerEntry entry) =>
         WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes($"{entry.At.UtcTicks}|{entry.ContactKey}"));

@@ -553,4 +553,18 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         session.Publish(scored, scored.Id);
         return true;
     }
+
+    /// <summary>The tenant's settings changes, oldest first (empty while the defaults apply).</summary>
+    public static async Task<IReadOnlyList<MomentSettingsSince>> MomentSettingsHistory(NpgsqlConnection connection, string tenant, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("select effective_from, settings from moment_settings where tenant_id = @t order by effective_from", connection);
+        cmd.Parameters.AddWithValue("t", tenant);
+        var history = new List<MomentSettingsSince>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            history.Add(new MomentSettingsSince(reader.GetFieldValue<DateTimeOffset>(0), JsonSerializer.Deserialize<MomentSettings>(reader.GetString(1), EffortStore.Json)!));
+        }
+        return history;
+    }
 }
