@@ -6,7 +6,9 @@ namespace Contacts.Contracts;
 /// version of the customer's effort state the score was computed from, rising with every change: a consumer that has
 /// seen a higher version for the customer ignores this one as stale. MergedCustomerIds names every customer whose contacts
 /// this score includes because identity merged them into this one (directly or down a chain), so a consumer can fold
-/// those merges before deciding on the score even when identity's CustomersMerged reaches it later.
+/// those merges before deciding on the score even when identity's CustomersMerged reaches it later. Split is set on
+/// effort's re-score of either side after identity split a customer: a consumer that has not seen that split yet applies
+/// it before deciding on the score (identity's CustomerSplit travels apart and may arrive later).
 /// </summary>
 public sealed record EffortScored(
     Guid Id,
@@ -23,7 +25,8 @@ public sealed record EffortScored(
     Guid? JourneyId = null,
     string? Topic = null,
     IReadOnlyList<string>? Channels = null,
-    IReadOnlyList<Guid>? MergedCustomerIds = null);
+    IReadOnlyList<Guid>? MergedCustomerIds = null,
+    CustomerSplit? Split = null);
 
 /// <summary>
 /// One reason behind a score: which driver, how many points, and the evidence for it (the contacts that showed it and

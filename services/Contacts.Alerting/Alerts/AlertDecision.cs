@@ -156,11 +156,24 @@ public static class AlertDecision
     /// A score that names customers merged into its customer (effort computed it from their contacts): the merges alerting
     /// has not heard of yet are folded first, as identity's CustomersMerged would fold them, and the score is decided on
     /// the folded state. CustomersMerged travels apart from the scores and may arrive after them; without this, the
-    /// survivor's crossing would raise a second alert beside the one its merged part already had.
+    /// survivor's crossing would raise a second alert beside the one its merged part already had. Likewise a score that
+    /// follows a split of its customer (Split set, with <paramref name="restored"/> the split's other side) applies the
+    /// split first when alerting has not seen it yet.
     /// </summary>
     public static IReadOnlyList<AlertDecisionEvent> Decide(CustomerAlertState state, IReadOnlyList<CustomerAlertState> merged, EffortScored score,
-        AlertingSettings rules, Func<Guid> newAlertId, DateTimeOffset now)
+        AlertingSettings rules, Func<Guid> newAlertId, DateTimeOffset now, CustomerAlertState? restored = null)
     {
+        if (restored is not null && score.Split is { } split && split.CustomerId == state.CustomerId && restored.CustomerId == split.RestoredCustomerId
+            && !state.Erased && state.MergedInto is null && !(state.ScoreVersion is { } known && score.Version <= known)
+            && Decide(state, restored, split, rules, newAlertId, now) is { Count: > 0 } splitEvents)
+        {
+            // Effort's re-score after a split overtook identity's CustomerSplit: the split is applied first (the restored
+            // customer takes back the alert its own contact raised), so the survivor's lower score does not resolve that alert
+            // as if it were still the survivor's. The split, arriving later, finds it done.
+            var gone = splitEvents.OfType<AlertMoved>().Select(m => m.AlertId).ToHashSet();
+            var remaining = state with { OpenAlerts = [.. state.OpenAlerts.Where(a => !gone.Contains(a.AlertId))] };
+            return [.. splitEvents, .. Decide(remaining, merged, score, rules, newAlertId, now)];
+        }
         if (merged.Count == 0 || state.Erased || state.MergedInto is not null || state.ScoreVersion is { } seen && score.Version <= seen)
         {
             return Decide(state, score, rules, newAlertId, now);

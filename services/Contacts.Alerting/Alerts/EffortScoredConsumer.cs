@@ -52,10 +52,14 @@ public sealed class EffortScoredConsumer(AlertChanges changes, AlertingSettingsS
     {
         // Customers merged into this one that alerting has not recorded as merged yet (usually none: CustomersMerged came first).
         var unmerged = await AlertStore.NotYetMerged(session, score.TenantId, score.CustomerId, score.MergedCustomerIds ?? [], ct);
-        var (states, rules) = await AlertStore.LockAndLoad(session, score.TenantId, [score.CustomerId, .. unmerged], [score.CustomerId, .. unmerged],
-            settings, ct);
-        var (state, merged) = (states[0], states.Skip(1).ToList());
-        return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow());
+        // The survivor's re-score after a split also loads the restored side, in case the split has not reached alerting yet.
+        Guid[] restored = score.Split is { } split && split.CustomerId == score.CustomerId && split.RestoredCustomerId != score.CustomerId
+            ? [split.RestoredCustomerId]
+            : [];
+        Guid[] ids = [score.CustomerId, .. unmerged.Except(restored), .. restored];
+        var (states, rules) = await AlertStore.LockAndLoad(session, score.TenantId, ids, ids, settings, ct);
+        var (state, merged) = (states[0], states.Skip(1).Take(ids.Length - 1 - restored.Length).ToList());
+        return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow(), restored.Length > 0 ? states[^1] : null);
     }
 }
 

@@ -7,7 +7,8 @@ namespace Contacts.Effort.Scoring;
 
 /// <summary>
 /// Identity undid a merge: each side takes back the contact events the message lists, and both are re-scored from their
-/// stored events, each publishing its new score at a higher version.
+/// stored events, each publishing its new score at a higher version with the split attached (a score may reach alerting
+/// before the split does, and must not be decided as if the split had not happened).
 /// </summary>
 public sealed class CustomerSplitConsumer(Database database, EffortStore store) : IConsumer<CustomerSplit>
 {
@@ -33,8 +34,8 @@ public sealed class CustomerSplitConsumer(Database database, EffortStore store) 
                 await restore.ExecuteNonQueryAsync(ct);
             }
             var settings = await store.Settings(session.Connection, session.Transaction, split.TenantId, ct);
-            await EffortStore.Rebuild(session, split.TenantId, split.CustomerId, settings, ct);
-            await EffortStore.Rebuild(session, split.TenantId, split.RestoredCustomerId, settings, ct);
+            await EffortStore.Rebuild(session, split.TenantId, split.CustomerId, settings, ct, split);
+            await EffortStore.Rebuild(session, split.TenantId, split.RestoredCustomerId, settings, ct, split);
         });
 }
 

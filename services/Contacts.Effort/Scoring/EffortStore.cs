@@ -532,9 +532,11 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
 
     /// <summary>
     /// Re-scores a customer from every stored contact event (after new settings or a split), saves the snapshot at the next
-    /// version and publishes the new score. Returns false for a customer that has no state here.
+    /// version and publishes the new score. Returns false for a customer that has no state here. After a split the score
+    /// carries the split it follows, so a consumer the score reaches before the split itself can apply the split first.
     /// </summary>
-    public static async Task<bool> Rebuild(Session session, string tenantId, Guid customerId, EffortSettings settings, CancellationToken ct)
+    public static async Task<bool> Rebuild(Session session, string tenantId, Guid customerId, EffortSettings settings, CancellationToken ct,
+        CustomerSplit? split = null)
     {
         var current = await Load(session, customerId, ct);
         if (current?.MergedInto is not null)
@@ -549,7 +551,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
         var lastEvent = events.MaxBy(e => (e.OccurredAt, e.EventId))?.EventId;
         var saved = await Save(session, tenantId, customerId, current?.Version, evaluation, CustomerEffort.Retain(evaluation), lastEvent, true, ct);
-        var scored = Scored(tenantId, customerId, lastEvent ?? Guid.Empty, saved, evaluation);
+        var scored = Scored(tenantId, customerId, lastEvent ?? Guid.Empty, saved, evaluation) with { Split = split };
         session.Publish(scored, scored.Id);
         return true;
     }

@@ -156,7 +156,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         // The alert goes back to R, whose contact raised it; S, left with its call and the merging form, has none open.
         await TestPipeline.Eventually(async () =>
                 (await http.GetFromJsonAsync<JsonElement>($"v1/alerts/{alertId}")).GetProperty("customerId").GetGuid() == restored,
-            TimeSpan.FromSeconds(120), () => Task.FromResult("the alert did not go back with the split"));
+            TimeSpan.FromSeconds(120), async () => "the alert did not go back with the split: " + await AlertingStateOf(alertId, survivor, restored));
         var restoredOpen = await OpenAlerts(http, restored);
         Assert.Equal(alertId, Assert.Single(restoredOpen.EnumerateArray()).GetProperty("id").GetGuid());
         Assert.Equal(0, (await OpenAlerts(http, survivor)).GetArrayLength());
@@ -168,6 +168,25 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         // One alert for the person R, one webhook: nothing raised twice.
         Assert.Single(WebhooksOf(alertId), w => w.Type == "alert.raised");
         _ = (s1, merging);
+    }
+
+    /// <summary>What alerting holds about an alert and two customers, for a failure message.</summary>
+    private async Task<string> AlertingStateOf(Guid alertId, params Guid[] customers)
+    {
+        var alert = await _pipeline.Query("select customer_id, status, resolution, contact_event_id, score_version, journey_last_at from alerting.alerts where id = @a",
+            r => $"alert customer={r.GetGuid(0)} status={r.GetString(1)} resolution={(r.IsDBNull(2) ? "-" : r.GetString(2))} event={r.GetGuid(3)} "
+                 + $"version={(r.IsDBNull(4) ? "-" : r.GetInt64(4))} journeyLastAt={(r.IsDBNull(5) ? "-" : r.GetDateTime(5).ToString("O"))}", ("a", alertId));
+        var states = await _pipeline.Query("""
+            select customer_id, score_version, score, merged_into, split_from, held_score is not null, erased
+            from alerting.customer_alert_state where customer_id = any(@c)
+            """,
+            r => $"state {r.GetGuid(0)} version={(r.IsDBNull(1) ? "-" : r.GetInt64(1))} score={(r.IsDBNull(2) ? "-" : r.GetInt32(2))} "
+                 + $"mergedInto={(r.IsDBNull(3) ? "-" : r.GetGuid(3))} splitFrom=[{string.Join(",", r.GetFieldValue<Guid[]>(4))}] held={r.GetBoolean(5)} erased={r.GetBoolean(6)}",
+            ("c", customers));
+        var others = await _pipeline.Query("select id, customer_id, reason, status from alerting.alerts where customer_id = any(@c) and id <> @a",
+            r => $"other alert {r.GetGuid(0)} customer={r.GetGuid(1)} {r.GetString(2)} {r.GetString(3)}", ("c", customers), ("a", alertId));
+        var inbox = await _pipeline.Count("select count(*) from alerting.inbox where consumer = 'alerting-customer-split'");
+        return string.Join("; ", [.. alert, .. states, .. others, $"split inbox rows={inbox}", $"customers S={customers[0]} R={customers[1]}"]);
     }
 
     /// <summary>A tenant of the test's own (its alert settings touch no other test), with a key from the operator API.</summary>

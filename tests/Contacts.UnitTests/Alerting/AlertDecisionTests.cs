@@ -217,6 +217,31 @@ public sealed class AlertDecisionTests
         Assert.Empty(AlertDecision.Decide(State(Customer), State(Restored) with { SplitFrom = [Customer] }, Split([], []), Rules, () => NewAlert, Now));
 
     [Fact]
+    public void A_survivors_post_split_score_that_overtook_the_split_applies_the_split_before_deciding()
+    {
+        // Given the survivor carries the alert a contact of the merged-in customer raised, and effort's re-score of the
+        // survivor after the split (35: only its own calm contacts, same journey id) reaches alerting before identity's split.
+        var (alert, raisedBy, journey) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        var survivor = State(Customer, 7, 75, null, new OpenAlert(alert, AlertRules.HighEffort, 75, DateTimeOffset.UnixEpoch, raisedBy, JourneyId: journey));
+        var restored = State(Restored, 2, 70, Customer);
+        var split = Split([Guid.NewGuid()], [raisedBy]);
+        var score = Score(Customer, 35, 8) with { JourneyId = journey, Split = split };
+        // Without the split it names, the lower score would resolve the alert on the wrong customer.
+        Assert.Contains(new Resolved(alert, Customer, AlertRules.HighEffort, Resolutions.ScoreBelowThreshold), When(survivor, score with { Split = null }));
+        // When it is decided with the split's other side, then the split comes first and the alert goes back, unresolved.
+        var events = AlertDecision.Decide(survivor, [], score, Rules, () => NewAlert, Now, restored);
+        Assert.Equal([new CustomerRestored(Restored, Customer), new AlertMoved(alert, Customer, Restored), new ScoreRecorded(Customer, 8, 35)], events);
+        // And identity's split, arriving afterwards, finds it done.
+        Assert.Empty(AlertDecision.Decide(events.Aggregate(survivor, Fold), events.Aggregate(restored, Fold), split, Rules, () => NewAlert, Now));
+    }
+
+    [Fact]
+    public void A_post_split_score_seen_after_the_split_decides_as_any_score() =>
+        Assert.Equal([new ScoreRecorded(Customer, 8, 35)],
+            AlertDecision.Decide(State(Customer, 7, 40), [], Score(Customer, 35, 8) with { Split = Split([], []) }, Rules, () => NewAlert, Now,
+                State(Restored, 2, 70) with { SplitFrom = [Customer] }));
+
+    [Fact]
     public void A_merge_arriving_after_the_split_that_undid_it_leaves_the_two_apart()
     {
         var restored = State(Restored, 2, 70, null, Open(Guid.NewGuid())) with { SplitFrom = [Customer] };
@@ -241,6 +266,8 @@ public sealed class AlertDecisionTests
         AlertRaised a when a.CustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts, new OpenAlert(a.AlertId, a.Reason, a.Score.Score, DateTimeOffset.UnixEpoch)] },
         CustomerMergedInto m when m.CustomerId == state.CustomerId => state with { MergedInto = m.SurvivorId },
         ScoreHeld h when h.CustomerId == state.CustomerId => state with { HeldScore = h.Score },
+        CustomerRestored r when r.RestoredId == state.CustomerId => state with { MergedInto = null, HeldScore = null, SplitFrom = [.. state.SplitFrom ?? [], r.SplitFromId] },
+        AlertMoved m when m.FromCustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts.Where(a => a.AlertId != m.AlertId)] },
         _ => state,
     };
 
