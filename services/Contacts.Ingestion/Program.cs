@@ -1,5 +1,6 @@
 using Contacts.Ingestion.Erasure;
 using Contacts.Ingestion.Events;
+using Contacts.Ingestion.Platforms;
 using Contacts.Ingestion.Sources;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Messaging;

@@ -32,7 +32,11 @@ public sealed record QueueAccessGranted(
     [property: System.ComponentModel.Description("amqp://username:password@host:port/vhost")] string Uri,
     string Queue,
     string Username,
-    string Password);
+    string Password)
+{
+    /// <summary>The address as stored and shown after the create: without the password.</summary>
+    public string UriWithoutPassword() => new UriBuilder(Uri) { Password = "" }.Uri.ToString();
+}
 
 /// <summary>
 /// A queue subscription's broker side, through the RabbitMQ management API: a durable queue of its own and a user whose
@@ -84,6 +88,36 @@ public sealed class QueueAccess(IHttpClientFactory httpClients, IOptions<AmqpSub
             address.Path = "/" + Uri.EscapeDataString(VirtualHost);
         }
         return new QueueAccessGranted(address.Uri.ToString(), queue, user, password);
+    }
+
+    /// <summary>
+    /// Provisions a new subscription's queue and user; null when the broker refused or could not be reached, after removing
+    /// again whatever part was made (as far as the broker lets it now).
+    /// </summary>
+    public async Task<QueueAccessGranted?> TryCreate(Guid subscriptionId, CancellationToken ct)
+    {
+        try
+        {
+            return await Create(subscriptionId, ct);
+        }
+        catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
+        {
+            await TryRemove(subscriptionId);
+            return null;
+        }
+    }
+
+    /// <summary>Removes what a create that will not be kept left on the broker, as far as the broker lets it now.</summary>
+    public async Task TryRemove(Guid subscriptionId)
+    {
+        try
+        {
+            await Remove(subscriptionId, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
+        {
+            // nothing refers to it; the user has no password anyone was given
+        }
     }
 
     /// <summary>Deletes the user (closing its connections) and the queue; either already gone is fine.</summary>

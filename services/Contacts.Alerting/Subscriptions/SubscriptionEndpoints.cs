@@ -8,7 +8,6 @@ using Contacts.ServiceDefaults.Webhooks;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
-using Npgsql;
 
 namespace Contacts.Alerting.Subscriptions;
 
@@ -161,18 +160,14 @@ public static class SubscriptionEndpoints
         }
 
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        if (key.Length > 0 && await ByIdempotencyKey(connection, tenant, key, ct) is { } earlier)
+        if (key.Length > 0 && await SubscriptionStore.ByIdempotencyKey(connection, tenant, key, ct) is { } earlier)
         {
             return Replay(earlier, input, key);
         }
-        await using (var count = new NpgsqlCommand("select count(*) from webhook_subscriptions where tenant_id = @tenant", connection))
+        if (await SubscriptionStore.Count(connection, tenant, ct) >= options.Value.MaxSubscriptionsPerTenant)
         {
-            count.Parameters.AddWithValue("tenant", tenant);
-            if ((long)(await count.ExecuteScalarAsync(ct))! >= options.Value.MaxSubscriptionsPerTenant)
-            {
-                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Too many subscriptions",
-                    detail: $"A tenant may hold {options.Value.MaxSubscriptionsPerTenant} subscriptions; delete one first.");
-            }
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Too many subscriptions",
+                detail: $"A tenant may hold {options.Value.MaxSubscriptionsPerTenant} subscriptions; delete one first.");
         }
         var id = Guid.CreateVersion7();
         QueueAccessGranted? access = null;
@@ -183,61 +178,27 @@ public static class SubscriptionEndpoints
                 return TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Queue subscriptions are not available",
                     detail: "This deployment has no broker management API configured (Alerting:Amqp:ManagementUrl); subscribe a webhook instead.");
             }
-            try
+            if ((access = await queues.TryCreate(id, ct)) is null)
             {
-                access = await queues.Create(id, ct);
-            }
-            catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
-            {
-                await Undo(queues, id);
                 return TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Broker unavailable",
                     detail: "The queue could not be set up on the broker; retry (with the same Idempotency-Key, it is safe).");
             }
         }
-        await using (var insert = new NpgsqlCommand("""
-            insert into webhook_subscriptions (id, tenant_id, type, url, events, secret, queue, amqp_user, idempotency_key, fingerprint)
-            values (@id, @tenant, @type, @url, @events, @secret, @queue, @user, @key, @fingerprint)
-            on conflict (tenant_id, idempotency_key) where idempotency_key is not null do nothing
-            """, connection))
+        var stored = await SubscriptionStore.Insert(connection, new NewSubscriptionRow(id, tenant, input.Type, access?.UriWithoutPassword() ?? input.Url!,
+            [.. input.Events], access?.Password ?? StandardWebhooks.NewSecret(), access?.Queue, access?.Username, key.Length > 0 ? key : null,
+            input.Fingerprint), ct);
+        if (!stored)
         {
-            insert.Parameters.AddWithValue("id", id);
-            insert.Parameters.AddWithValue("tenant", tenant);
-            insert.Parameters.AddWithValue("type", input.Type);
-            insert.Parameters.AddWithValue("url", access is null ? input.Url! : WithoutPassword(access));
-            insert.Parameters.AddWithValue("events", input.Events.ToArray());
-            insert.Parameters.AddWithValue("secret", access?.Password ?? StandardWebhooks.NewSecret());
-            insert.Parameters.Add(new NpgsqlParameter("queue", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)access?.Queue ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("user", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)access?.Username ?? DBNull.Value });
-            insert.Parameters.Add(new NpgsqlParameter("key", NpgsqlTypes.NpgsqlDbType.Text) { Value = key.Length > 0 ? key : DBNull.Value });
-            insert.Parameters.AddWithValue("fingerprint", input.Fingerprint);
-            if (await insert.ExecuteNonQueryAsync(ct) == 0)
+            // The same key won a race with this request: undo this one's queue, answer as for a retry.
+            if (access is not null)
             {
-                // The same key won a race with this request: undo this one's queue, answer as for a retry.
-                if (access is not null)
-                {
-                    await Undo(queues, id);
-                }
-                return Replay((await ByIdempotencyKey(connection, tenant, key, ct))!.Value, input, key);
+                await queues.TryRemove(id);
             }
+            return Replay((await SubscriptionStore.ByIdempotencyKey(connection, tenant, key, ct))!.Value, input, key);
         }
-        var created = (await ReadCreated(connection, tenant, "id = @id", ("id", id), ct))!;
-        return TypedResults.Created($"/v1/subscriptions/{id}", created.Value.Value);
+        var created = (await SubscriptionStore.Created(connection, tenant, id, ct))!.Value.Value;
+        return TypedResults.Created($"/v1/subscriptions/{id}", created);
     }
-
-    /// <summary>Removes what a failed create left on the broker, as far as the broker lets it now.</summary>
-    private static async Task Undo(QueueAccess queues, Guid id)
-    {
-        try
-        {
-            await queues.Remove(id, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is QueueAccessException or HttpRequestException)
-        {
-            // nothing refers to it; the user has no password anyone was given
-        }
-    }
-
-    private static string WithoutPassword(QueueAccessGranted access) => new UriBuilder(access.Uri) { Password = "" }.Uri.ToString();
 
     /// <summary>A retry with the same Idempotency-Key gets the same answer (with the current secret); another request under it is refused.</summary>
     private static Results<Created<SubscriptionCreated>, ProblemHttpResult, ValidationProblem> Replay(
@@ -246,31 +207,6 @@ public static class SubscriptionEndpoints
             ? TypedResults.Created($"/v1/subscriptions/{earlier.Value.Id}", earlier.Value)
             : TypedResults.Problem(statusCode: StatusCodes.Status422UnprocessableEntity, title: "Idempotency-Key reused",
                 detail: $"Idempotency-Key '{key}' was used for a different subscription request ({earlier.Value.Id}); use a new key.");
-
-    private static Task<(SubscriptionCreated Value, string Fingerprint)?> ByIdempotencyKey(NpgsqlConnection connection, string tenant, string key,
-        CancellationToken ct) => ReadCreated(connection, tenant, "idempotency_key = @key", ("key", key), ct);
-
-    private static async Task<(SubscriptionCreated Value, string Fingerprint)?> ReadCreated(NpgsqlConnection connection, string tenant, string where,
-        (string Name, object Value) arg, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand($"""
-            select id, url, events, status, created_at, secret, coalesce(fingerprint, ''), type, queue, amqp_user
-            from webhook_subscriptions where tenant_id = @tenant and {where}
-            """, connection);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue(arg.Name, arg.Value);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
-        {
-            return null;
-        }
-        var (url, type, secret) = (reader.GetString(1), reader.GetString(7), reader.GetString(5));
-        var amqp = type == SubscriptionRequest.AmqpType
-            ? new QueueAccessGranted(new UriBuilder(url) { Password = secret }.Uri.ToString(), reader.GetString(8), reader.GetString(9), secret)
-            : null;
-        return (new SubscriptionCreated(reader.GetGuid(0), type, url, reader.GetFieldValue<string[]>(2), reader.GetString(3),
-            reader.GetFieldValue<DateTimeOffset>(4), amqp is null ? secret : null, amqp), reader.GetString(6));
-    }
 
     /// <summary>The create-time check on the name's current addresses (the send-time check repeats it on every connection); unresolvable names pass.</summary>
     private static async Task<string?> ResolvesToForbidden(Uri url, bool allowPrivate, CancellationToken ct)
@@ -293,26 +229,6 @@ public static class SubscriptionEndpoints
         return null;
     }
 
-    private const string ViewColumns = """
-        id, url, events, status, disabled_reason, disabled_at, failing_since,
-        case when previous_secret_until > now() then previous_secret_until end, created_at, type, queue
-        """;
-
-    private static async Task<List<SubscriptionView>> ReadViews(NpgsqlCommand cmd, CancellationToken ct)
-    {
-        var result = new List<SubscriptionView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(new SubscriptionView(reader.GetGuid(0), reader.GetString(9), reader.GetString(1), reader.GetFieldValue<string[]>(2),
-                reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4), Time(reader, 5), Time(reader, 6), Time(reader, 7),
-                reader.GetFieldValue<DateTimeOffset>(8), reader.IsDBNull(10) ? null : reader.GetString(10)));
-        }
-        return result;
-    }
-
-    private static DateTimeOffset? Time(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
-
     internal static async Task<Results<Ok<SubscriptionPage>, ProblemHttpResult, ValidationProblem>> List(
         HttpContext http, Database database, CancellationToken ct)
     {
@@ -323,31 +239,16 @@ public static class SubscriptionEndpoints
         {
             return TypedResults.ValidationProblem(errors);
         }
-        await using var cmd = database.DataSource.CreateCommand($"""
-            select {ViewColumns} from webhook_subscriptions
-            where tenant_id = @tenant and (@after::uuid is null or id < @after) order by id desc limit @limit
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.Add(new NpgsqlParameter("after", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)after ?? DBNull.Value });
-        cmd.Parameters.AddWithValue("limit", limit + 1);
-        var items = await ReadViews(cmd, ct);
+        var items = await SubscriptionStore.Page(database.DataSource, tenant, after, limit + 1, ct);
         return TypedResults.Ok(new SubscriptionPage([.. items.Take(limit)], items.Count > limit ? items[limit - 1].Id.ToString() : null));
     }
 
     internal static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> Get(
-        Guid id, HttpContext http, Database database, CancellationToken ct)
-    {
-        var tenant = TenantScope.Of(http);
-        return await Find(database, tenant, id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
-    }
+        Guid id, HttpContext http, Database database, CancellationToken ct) =>
+        await Find(database, TenantScope.Of(http), id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
 
-    internal static async Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct)
-    {
-        await using var cmd = database.DataSource.CreateCommand($"select {ViewColumns} from webhook_subscriptions where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        return (await ReadViews(cmd, ct)).SingleOrDefault();
-    }
+    internal static Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct) =>
+        SubscriptionStore.Find(database.DataSource, tenant, id, ct);
 
     /// <summary>Removes the subscription; for a queue subscription the broker's user and queue first (so a failure there can be retried).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
@@ -370,10 +271,7 @@ public static class SubscriptionEndpoints
                     detail: "The queue and its user could not be removed from the broker; retry.");
             }
         }
-        await using var cmd = database.DataSource.CreateCommand("delete from webhook_subscriptions where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        return await cmd.ExecuteNonQueryAsync(ct) == 0 ? NotFound(id) : TypedResults.NoContent();
+        return await SubscriptionStore.Delete(database.DataSource, tenant, id, ct) ? TypedResults.NoContent() : NotFound(id);
     }
 
     internal static async Task<Results<Ok<SecretRotated>, ProblemHttpResult>> RotateSecret(
@@ -381,18 +279,9 @@ public static class SubscriptionEndpoints
     {
         var tenant = TenantScope.Of(http);
         var secret = StandardWebhooks.NewSecret();
-        await using var cmd = database.DataSource.CreateCommand("""
-            update webhook_subscriptions set previous_secret = secret, previous_secret_until = now() + @lifetime, secret = @secret
-            where tenant_id = @tenant and id = @id and type = 'webhook'
-            returning previous_secret_until
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("secret", secret);
-        cmd.Parameters.AddWithValue("lifetime", PreviousSecretLifetime);
-        if (await cmd.ExecuteScalarAsync(ct) is DateTime until)
+        if (await SubscriptionStore.RotateSecret(database.DataSource, tenant, id, secret, PreviousSecretLifetime, ct) is { } until)
         {
-            return TypedResults.Ok(new SecretRotated(id, secret, new DateTimeOffset(until, TimeSpan.Zero)));
+            return TypedResults.Ok(new SecretRotated(id, secret, until));
         }
         return await Find(database, tenant, id, ct) is null
             ? NotFound(id)
@@ -414,43 +303,8 @@ public static class SubscriptionEndpoints
         {
             return NotFound(id);
         }
-        await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        var items = await ReadDeliveries(connection, """
-            d.subscription_id = @id and (@after::uuid is null or d.id < @after) order by d.id desc limit @limit
-            """, ct, ("id", id), ("after", (object?)after ?? DBNull.Value), ("limit", limit + 1));
+        var items = await SubscriptionStore.Deliveries(database.DataSource, id, after, limit + 1, ct);
         return TypedResults.Ok(new DeliveryPage([.. items.Take(limit)], items.Count > limit ? items[limit - 1].Id.ToString() : null));
-    }
-
-    private static async Task<List<DeliveryView>> ReadDeliveries(NpgsqlConnection connection, string where, CancellationToken ct,
-        params (string Name, object Value)[] args)
-    {
-        await using var cmd = new NpgsqlCommand($"""
-            select d.id, d.subscription_id, d.message_id, d.event_type, d.alert_id, d.customer_id, d.status, d.created_at,
-                   case when d.status = 'pending' then d.next_attempt_at end, d.delivered_at,
-                   coalesce((select json_agg(json_build_object('at', a.attempted_at, 'statusCode', a.status_code, 'latencyMs', a.latency_ms,
-                       'error', a.error) order by a.id) from webhook_attempts a where a.delivery_id = d.id), '[]')::text
-            from webhook_deliveries d
-            where {where}
-            """, connection);
-        foreach (var (name, value) in args)
-        {
-            var parameter = new NpgsqlParameter(name, value);
-            if (value is DBNull)
-            {
-                parameter.NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Uuid; // the only optional argument is the cursor
-            }
-            cmd.Parameters.Add(parameter);
-        }
-        var result = new List<DeliveryView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(new DeliveryView(reader.GetGuid(0), reader.GetGuid(1), reader.GetGuid(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5), reader.GetString(6),
-                reader.GetFieldValue<DateTimeOffset>(7), Time(reader, 8), Time(reader, 9),
-                System.Text.Json.JsonSerializer.Deserialize<List<DeliveryAttemptView>>(reader.GetString(10), System.Text.Json.JsonSerializerOptions.Web) ?? []));
-        }
-        return result;
     }
 
     /// <summary>
@@ -462,38 +316,20 @@ public static class SubscriptionEndpoints
     {
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        string? subscriptionStatus;
-        await using (var find = new NpgsqlCommand("""
-            select s.status from webhook_deliveries d join webhook_subscriptions s on s.id = d.subscription_id where d.id = @id and s.tenant_id = @tenant
-            """, connection))
+        switch (await SubscriptionStore.SubscriptionStatusOfDelivery(connection, tenant, id, ct))
         {
-            find.Parameters.AddWithValue("id", id);
-            find.Parameters.AddWithValue("tenant", tenant);
-            subscriptionStatus = await find.ExecuteScalarAsync(ct) as string;
+            case null:
+                return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No delivery {id} in this tenant.");
+            case not "enabled":
+                return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Subscription disabled",
+                    detail: "The delivery's subscription is disabled; create a new subscription to receive webhooks again.");
         }
-        if (subscriptionStatus is null)
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No delivery {id} in this tenant.");
-        }
-        if (subscriptionStatus != "enabled")
-        {
-            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Subscription disabled",
-                detail: "The delivery's subscription is disabled; create a new subscription to receive webhooks again.");
-        }
-        await using (var queue = new NpgsqlCommand("""
-            update webhook_deliveries set status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = null
-            where id = @id and (status <> 'pending' or claimed_at is null)
-            """, connection))
-        {
-            queue.Parameters.AddWithValue("id", id);
-            await queue.ExecuteNonQueryAsync(ct);
-        }
+        await SubscriptionStore.Requeue(connection, id, ct);
         signal.Notify();
-        var view = (await ReadDeliveries(connection, "d.id = @id", ct, ("id", id))).Single();
+        var view = await SubscriptionStore.Delivery(connection, id, ct);
         return TypedResults.Accepted($"/v1/subscriptions/{view.SubscriptionId}/deliveries", view);
     }
 
     internal static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No subscription {id} in this tenant.");
-
 }

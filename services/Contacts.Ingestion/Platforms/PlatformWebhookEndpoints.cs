@@ -1,11 +1,11 @@
 using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.Ingestion.Platforms;
+using Contacts.Ingestion.Events;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 
-namespace Contacts.Ingestion.Events;
+namespace Contacts.Ingestion.Platforms;
 
 /// <summary>
 /// Platforms' own webhooks: POST /v1/webhooks/{platform}. The signature is checked on the raw body with the tenant's
