@@ -3,6 +3,7 @@ using System.Text.Json;
 using Contacts.Alerting.Paging;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -98,8 +99,7 @@ public static class AlertEndpoints
                 + "customer merged into it.", format: "uuid")
             .Query("status", JsonSchemaType.String, "open and acknowledged are active; merged: closed because the customer was merged into one with "
                 + "an active alert for the same reason.", allowed: Statuses)
-            .Query("limit", JsonSchemaType.Integer, "Alerts per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
-            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Paged("Alerts", PageQuery.DefaultLimit, PageQuery.MaxLimit)
             .Answers(StatusCodes.Status200OK, "A page of alerts.");
         group.MapGet("/{id:guid}", GetById).WithName("GetAlert")
             .Documented("One alert by id.")
@@ -130,7 +130,7 @@ public static class AlertEndpoints
     /// ?status=open|acknowledged|resolved|merged, ?limit=1-200 (50), ?after=cursor.
     /// </summary>
     internal static async Task<Results<Ok<AlertPage>, ProblemHttpResult, ValidationProblem>> List(
-        HttpContext http, Database database, CancellationToken ct)
+        [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var query = http.Request.Query;
@@ -152,7 +152,7 @@ public static class AlertEndpoints
         {
             errors["status"] = [$"must be one of {string.Join(", ", Statuses)}"];
         }
-        var (limit, after) = PageQuery.Read(query, errors);
+        var (limit, after) = PageQuery.Read(page, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);

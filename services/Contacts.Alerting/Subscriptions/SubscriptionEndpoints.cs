@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Contacts.Alerting.Paging;
 using Contacts.Alerting.Webhooks;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -108,8 +109,7 @@ public static class SubscriptionEndpoints
                 "ProblemDetails: the Idempotency-Key was used for a different request, or (amqp) this deployment has no broker management API.");
         group.MapGet("/", List).WithName("ListSubscriptions")
             .Documented("The tenant's subscriptions, newest first, a page at a time (never their secrets).")
-            .Query("limit", JsonSchemaType.Integer, "Subscriptions per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
-            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Paged("Subscriptions", PageQuery.DefaultLimit, PageQuery.MaxLimit)
             .Answers(StatusCodes.Status200OK, "A page of subscriptions.");
         group.MapGet("/{id:guid}", Get).WithName("GetSubscription")
             .Documented("One subscription: enabled or disabled, and when disabled why and since when.")
@@ -126,8 +126,7 @@ public static class SubscriptionEndpoints
             .Answers(StatusCodes.Status409Conflict, "ProblemDetails: a queue subscription has no signing secret.");
         group.MapGet("/{id:guid}/deliveries", Deliveries).WithName("ListSubscriptionDeliveries")
             .Documented("The subscription's deliveries, newest first, each with every attempt: time, status code, latency and error.")
-            .Query("limit", JsonSchemaType.Integer, "Deliveries per page.", minimum: 1, maximum: PageQuery.MaxLimit, @default: PageQuery.DefaultLimit)
-            .Query("after", JsonSchemaType.String, "The next cursor of the previous page.")
+            .Paged("Deliveries", PageQuery.DefaultLimit, PageQuery.MaxLimit)
             .Answers(StatusCodes.Status200OK, "A page of deliveries.")
             .ProducesProblem(StatusCodes.Status404NotFound);
         scoped.MapPost("/v1/deliveries/{id:guid}/redeliver", Redeliver).WithName("Redeliver")
@@ -230,11 +229,11 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Ok<SubscriptionPage>, ProblemHttpResult, ValidationProblem>> List(
-        HttpContext http, Database database, CancellationToken ct)
+        [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();
-        var (limit, after) = PageQuery.Read(http.Request.Query, errors);
+        var (limit, after) = PageQuery.Read(page, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);
@@ -290,11 +289,11 @@ public static class SubscriptionEndpoints
     }
 
     internal static async Task<Results<Ok<DeliveryPage>, ProblemHttpResult, ValidationProblem>> Deliveries(
-        Guid id, HttpContext http, Database database, CancellationToken ct)
+        Guid id, [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();
-        var (limit, after) = PageQuery.Read(http.Request.Query, errors);
+        var (limit, after) = PageQuery.Read(page, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Contacts.Alerting.Subscriptions;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
@@ -85,37 +86,23 @@ public static class EventLog
                 "Without after it starts at the oldest retained event. Pass the answer's next as after to read on (and to poll: an empty page "
                 + "gives next unchanged). The cursor never skips an event nor repeats one: positions are assigned after commit. Events are kept "
                 + "for the retention (30 days by default); an after older than that answers 410.")
-            .Query("after", JsonSchemaType.String, "The next of the previous page.")
+            .Paged("Events", DefaultLimit, MaxLimit, cursor: "The next of the previous page.")
             .Query("types", JsonSchemaType.String, "Comma-separated event types to include (default all); the cursor moves past the others.")
-            .Query("limit", JsonSchemaType.Integer, "Events per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
             .Answers(StatusCodes.Status200OK, "A page of events.")
             .Answers(StatusCodes.Status400BadRequest, "ValidationProblemDetails: after, types or limit is not valid.")
             .Answers(StatusCodes.Status410Gone, "ProblemDetails: events after that cursor were deleted by retention; start again without after.");
         return app;
     }
 
-    internal static async Task<Results<Ok<FeedPage>, ProblemHttpResult, ValidationProblem>> Read(HttpContext http, Database database, CancellationToken ct)
+    internal static async Task<Results<Ok<FeedPage>, ProblemHttpResult, ValidationProblem>> Read([AsParameters] PageRequest page, HttpContext http,
+        Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var query = http.Request.Query;
         var errors = new Dictionary<string, string[]>();
-        long? after = null;
-        if (query.ContainsKey("after"))
-        {
-            if (long.TryParse(query["after"].ToString(), out var cursor) && cursor >= 0)
-            {
-                after = cursor;
-            }
-            else
-            {
-                errors["after"] = ["must be the next of a previous page"];
-            }
-        }
-        var limit = DefaultLimit;
-        if (query.ContainsKey("limit") && (!int.TryParse(query["limit"].ToString(), out limit) || limit is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
-        }
+        var after = page.Cursor(text => long.TryParse(text, out var position) && position >= 0 ? position : (long?)null, errors,
+            "must be the next of a previous page");
+        var limit = page.Size(DefaultLimit, MaxLimit, errors);
         string[]? types = null;
         if (query.ContainsKey("types"))
         {

@@ -67,8 +67,7 @@ public static class LedgerEndpoints
             .Documented("The customer's loyalty account: balance (opens at 50, within 0-100), floor, the latest moment of truth, and the "
                 + "entries (each misery withdraws, each magic deposits), oldest first and paged, each with its contact, reason and the balance after it.")
             .Parameter("id", "The customer's id (a merged id answers for the survivor).")
-            .Parameter("after", "The cursor from the previous page's next.")
-            .Parameter("limit", $"Entries per page, 1-{MaxLimit} ({DefaultLimit}).")
+            .Paged("Entries", DefaultLimit, MaxLimit, cursor: "The cursor from the previous page's next.")
             .Answers(StatusCodes.Status200OK, "The account.")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
@@ -87,22 +86,15 @@ public static class LedgerEndpoints
     }
 
     internal static async Task<Results<Ok<LedgerView>, ProblemHttpResult, ValidationProblem>> GetLedger(
-        Guid id, string? after, string? limit, HttpContext http, Database database, EffortStore store, CancellationToken ct)
+        Guid id, [AsParameters] PageRequest paging, HttpContext http, Database database, EffortStore store, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        var size = DefaultLimit;
-        if (limit is not null && (!int.TryParse(limit, out size) || size is < 1 or > MaxLimit))
+        var errors = new Dictionary<string, string[]>();
+        var size = paging.Size(DefaultLimit, MaxLimit, errors);
+        var cursor = paging.Cursor(Cursor, errors);
+        if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"must be a whole number from 1 to {MaxLimit}"] });
-        }
-        (DateTimeOffset At, string Contact)? cursor = null;
-        if (after is not null)
-        {
-            if (Cursor(after) is not { } decoded)
-            {
-                return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["must be the 'next' cursor of a previous page"] });
-            }
-            cursor = decoded;
+            return TypedResults.ValidationProblem(errors);
         }
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         if (await EffortEndpoints.Survivor(connection, tenant, id, ct) is not { } customerId)

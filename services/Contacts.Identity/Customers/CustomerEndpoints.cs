@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using Contacts.Identity.Settings;
 using Contacts.ServiceDefaults.Identifiers;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.OpenApi;
@@ -65,8 +66,8 @@ public static class CustomerEndpoints
                 }
             })
             .Answers(StatusCodes.Status200OK, "With an identifier: the customer with identifiers, channels and timeline. Without one: a page of current customers (customers, each with id and createdAt, and next).")
-            .Query("after", JsonSchemaType.String, "Listing only: the next value of the previous page (a customer id).", format: "uuid")
-            .Query("limit", JsonSchemaType.Integer, "Listing only: customers per page.", minimum: 1, maximum: MaxLimit, @default: DefaultLimit)
+            .Paged("Listing only: customers", DefaultLimit, MaxLimit, cursor: "Listing only: the next value of the previous page (a customer id).",
+                cursorFormat: "uuid")
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status409Conflict)
@@ -79,8 +80,8 @@ public static class CustomerEndpoints
             .Documented("Every decision about the customer and the customers merged into it, oldest first, each with its contact, identifier and rule.")
             .Produces<HistoryPage>()
             .Answers(StatusCodes.Status200OK, "A page of history.")
-            .Parameter("after", "The next value of the previous page.", minimum: 0)
-            .Parameter("limit", "Entries per page.", minimum: 1, maximum: CustomerHistory.MaxLimit, @default: CustomerHistory.DefaultLimit)
+            .Paged("Entries", CustomerHistory.DefaultLimit, CustomerHistory.MaxLimit, cursor: "The next value of the previous page.",
+                cursorType: JsonSchemaType.Integer, cursorFormat: "int64", cursorMinimum: 0)
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapPost("/{id:guid}/split", CustomerSplitting.Split).WithName("SplitCustomer")
@@ -114,19 +115,20 @@ public static class CustomerEndpoints
     }
 
     /// <summary>Finds the customer an identifier belongs to: ?phone=, ?email=, ?crmId=, ?accountNumber=, ?handle= or ?deviceId=.</summary>
-    internal static async Task<IResult> Lookup(HttpContext http, Database database, SettingsStore settings, CancellationToken ct)
+    internal static async Task<IResult> Lookup([AsParameters] PageRequest page, HttpContext http, Database database, SettingsStore settings,
+        CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var given = IdentifierTypes.All.Select(t => (Type: t, Query: IdentifierTypes.PublicName(t)))
             .Where(k => http.Request.Query.ContainsKey(k.Query)).ToList();
-        var paging = new[] { "after", "limit" }.Where(http.Request.Query.ContainsKey).ToList();
+        var paging = new[] { ("limit", page.Limit), ("after", page.After) }.Where(p => p.Item2 is not null).Select(p => p.Item1).ToList();
         if (given.Count > 0 && paging.Count > 0)
         {
             return TypedResults.ValidationProblem(paging.ToDictionary(p => p, _ => new[] { "pages the listing of customers: give it without an identifier" }));
         }
         if (given.Count == 0)
         {
-            return await List(http, database, tenant, ct);
+            return await List(page, database, tenant, ct);
         }
         if (given.Count != 1)
         {
@@ -176,19 +178,12 @@ public static class CustomerEndpoints
     /// Ids are time-ordered, so a customer made during a pass mostly comes on a later page; one merged or erased during it
     /// drops out. The change events are how a CRM follows changes; this is how it checks it has them all.
     /// </summary>
-    private static async Task<IResult> List(HttpContext http, Database database, string tenant, CancellationToken ct)
+    private static async Task<IResult> List(PageRequest paging, Database database, string tenant, CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        Guid after = Guid.Empty;
-        if (http.Request.Query.TryGetValue("after", out var afterRaw) && !Guid.TryParse(afterRaw.ToString(), out after))
-        {
-            errors["after"] = ["must be the next value of the previous page (a customer id)"];
-        }
-        var limit = DefaultLimit;
-        if (http.Request.Query.TryGetValue("limit", out var limitRaw) && (!int.TryParse(limitRaw.ToString(), out limit) || limit is < 1 or > MaxLimit))
-        {
-            errors["limit"] = [$"must be a whole number from 1 to {MaxLimit}"];
-        }
+        var after = paging.Cursor(text => Guid.TryParse(text, out var id) ? id : (Guid?)null, errors,
+            "must be the next value of the previous page (a customer id)") ?? Guid.Empty;
+        var limit = paging.Size(DefaultLimit, MaxLimit, errors);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors);

@@ -1,4 +1,5 @@
 using Contacts.Identity.Settings;
+using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 
@@ -22,19 +23,17 @@ public static class CustomerHistory
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    internal static async Task<IResult> Get(Guid id, HttpContext http, Database database, CancellationToken ct,
-        long? after = null, int? limit = null)
+    internal static async Task<IResult> Get(Guid id, [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        if (limit is < 1 or > MaxLimit)
+        var errors = new Dictionary<string, string[]>();
+        var after = page.Cursor(text => long.TryParse(text, out var seq) && seq >= 0 ? seq : (long?)null, errors,
+            "must be a seq from an earlier page (0 or more)");
+        var take = page.Size(DefaultLimit, MaxLimit, errors);
+        if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = [$"must be between 1 and {MaxLimit}"] });
+            return TypedResults.ValidationProblem(errors);
         }
-        if (after is < 0)
-        {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["after"] = ["must be a seq from an earlier page (0 or more)"] });
-        }
-        var take = limit ?? DefaultLimit;
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         await using var cmd = connection.CreateCommand();
         cmd.CommandText = """

@@ -209,9 +209,9 @@ public static class PublicApiDocument
             return Task.CompletedTask;
         });
 
-    /// <summary>Describes a parameter the handler already binds (path or query), optionally with the values it takes or its bounds.</summary>
+    /// <summary>Describes a parameter the handler already binds (path or query), optionally with the values it takes, its bounds or its type.</summary>
     public static TBuilder Parameter<TBuilder>(this TBuilder builder, string name, string? description, IEnumerable<string>? allowed = null,
-        int? minimum = null, int? maximum = null, JsonNode? @default = null)
+        int? minimum = null, int? maximum = null, JsonNode? @default = null, JsonSchemaType? type = null, string? format = null)
         where TBuilder : IEndpointConventionBuilder =>
         builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {
@@ -224,7 +224,16 @@ public static class PublicApiDocument
                 schema.Minimum = minimum?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? schema.Minimum;
                 schema.Maximum = maximum?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? schema.Maximum;
                 schema.Default = @default?.DeepClone() ?? schema.Default;
+                schema.Type = type ?? schema.Type; // a value bound as text to answer its own 400, documented as what it must be
+                schema.Format = format ?? (type is null ? schema.Format : null);
             }
             return Task.CompletedTask;
         });
+
+    /// <summary>Describes the two parameters of a <see cref="Http.PageRequest"/> the handler binds: limit's bounds and the cursor.</summary>
+    public static TBuilder Paged<TBuilder>(this TBuilder builder, string items, int @default, int maximum, string cursor = "The next cursor of the previous page.",
+        JsonSchemaType? cursorType = null, string? cursorFormat = null, int? cursorMinimum = null)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.Parameter("limit", $"{items} per page.", minimum: 1, maximum: maximum, @default: @default, type: JsonSchemaType.Integer)
+            .Parameter("after", cursor, minimum: cursorMinimum, type: cursorType, format: cursorFormat);
 }
