@@ -1,44 +1,10 @@
-using Contacts.Alerting.Alerts;
-using Contacts.Alerting.DeadLetters;
-using Contacts.Alerting.Settings;
-using Contacts.Alerting.Subscriptions;
-using Contacts.Alerting.Webhooks;
-using Contacts.ServiceDefaults.Hosting;
-using Contacts.ServiceDefaults.Messaging;
-using MassTransit;
+using Contacts.Alerting;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults("alerting");
-builder.AddDatabase("alerting", AlertingSchema.Migrations);
-builder.AddMessaging(x =>
-{
-    x.AddConsumer<EffortScoredBatchConsumer, EffortScoredBatchConsumerDefinition>();
-    x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>();
-    x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
-    x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
-    x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
-    x.AddConsumer<SourceHealthConsumer, SourceHealthConsumerDefinition>();
-    x.AddConsumer<MomentsConsumer, MomentsConsumerDefinition>();
-});
-builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
-builder.Services.AddSingleton<AlertingSettingsStore>();
-builder.Services.AddSingleton<AlertChanges>();
-builder.Services.AddHostedService<AlertExpiry>();
-builder.AddWebhookDelivery();
-builder.Services.AddSingleton<DeadLetterBroker>();
-builder.Services.DescribeSubscriptionSchema();
-builder.Services.DescribeAlertWebhooks();
+builder.AddAlerting();
 
 var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapAlerts();
-app.MapAlertingSettings();
-app.MapSubscriptions();
-app.MapSubscriptionLifecycle();
-app.MapEventCatalog();
-app.MapFeed();
-app.MapSubscriptionReplay();
-app.MapDeadLetters();
+app.MapAlerting();
 app.Run();
 
 public partial class Program;

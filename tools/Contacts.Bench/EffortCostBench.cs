@@ -1,8 +1,7 @@
 extern alias effort;
 
 using Contacts.Dev.Servers;
-using Contacts.ServiceDefaults.Hosting;
-using effort::Contacts.Effort.Bench;
+using Contacts.Messaging.Persistence;
 using effort::Contacts.Effort.Journeys;
 using effort::Contacts.Effort.Scoring;
 using Microsoft.AspNetCore.Builder;
@@ -12,7 +11,7 @@ namespace Contacts.Bench;
 
 /// <summary>
 /// Effort's cost against a customer's history: tools/bench --effort [--history N] [--samples N] starts a throwaway
-/// PostgreSQL and runs effort's own cost bench (CostBench) on it, scoring new contacts for a customer with 10 past contacts
+/// PostgreSQL and runs the cost run (EffortCostRun) on it, scoring new contacts for a customer with 10 past contacts
 /// and for one with N (default 10,000), through the consumer's whole step. The two medians should be within 20%.
 /// </summary>
 public static class EffortCostBench
@@ -33,6 +32,6 @@ public static class EffortCostBench
         builder.Services.AddOptions<EffortSettings>();
         builder.Services.AddSingleton<EffortStore>();
         await using var app = builder.Build();
-        return await CostBench.Run(args, app.Services);
+        return await EffortCostRun.Run(args, app.Services);
     }
 }

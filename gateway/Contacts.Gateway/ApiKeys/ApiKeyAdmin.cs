@@ -1,7 +1,7 @@
-using Contacts.ServiceDefaults.OpenApi;
 using System.Security.Cryptography;
 using System.Text;
 using Contacts.ServiceDefaults.Hosting;
+using Contacts.ServiceDefaults.OpenApi;
 using Npgsql;
 
 namespace Contacts.Gateway.ApiKeys;
@@ -93,14 +93,14 @@ public static class ApiKeyAdmin
         return app;
     }
 
-    /// <summary>`Contacts.Gateway keys create|list|revoke`: the documented command for operators with database access.</summary>
+    /// <summary>`tools/keys create|list|revoke` (tools/Contacts.Keys): the documented command for operators with database access.</summary>
     public static async Task<int> RunCommand(string[] args, IServiceProvider services)
     {
         await services.EnsureSchemaAsync();
         var store = services.GetRequiredService<ApiKeyStore>();
         var db = services.GetRequiredService<NpgsqlDataSource>();
         string? Option(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
-        switch (args.ElementAtOrDefault(1))
+        switch (args.ElementAtOrDefault(0))
         {
             case "create" when Option("--tenant") is { } tenant:
                 if (TenantRule.Check(tenant) is { } error)
@@ -122,7 +122,7 @@ public static class ApiKeyAdmin
                 Console.WriteLine(revoked ? $"revoked {id}" : $"no live key {id}");
                 return revoked ? 0 : 1;
             default:
-                await Console.Error.WriteLineAsync("usage: Contacts.Gateway keys create --tenant TENANT [--name NAME] | keys list [--tenant TENANT] | keys revoke --id ID");
+                await Console.Error.WriteLineAsync("usage: tools/keys create --tenant TENANT [--name NAME] | list [--tenant TENANT] | revoke --id ID");
                 return 2;
         }
     }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -109,11 +110,19 @@ internal sealed class ApiKeySeeder(ApiKeyStore store, IConfiguration configurati
 
 public static class ApiKeySetup
 {
-    public static WebApplicationBuilder AddApiKeys(this WebApplicationBuilder builder)
+    /// <summary>The keys' table (the gateway's schema, migrated at start-up) and the store over it: what tools/keys needs too.</summary>
+    public static WebApplicationBuilder AddApiKeyStore(this WebApplicationBuilder builder)
     {
+        builder.AddPostgres("gateway", ApiKeySchema.Migrations);
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyCache>();
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddApiKeys(this WebApplicationBuilder builder)
+    {
+        builder.AddApiKeyStore();
         builder.Services.AddHostedService<ApiKeyChangeListener>();
         builder.Services.AddHostedService<ApiKeySeeder>();
         return builder;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Contacts.Contracts;
 using Contacts.Gateway.Proxy;
-using Contacts.ServiceDefaults.Identifiers;
+using Contacts.Identifiers;
 
 namespace Contacts.Gateway.Context;
 

@@ -1,6 +1,6 @@
 using Contacts.Alerting.Webhooks;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;

@@ -2,8 +2,8 @@ using System.Text.Json;
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.EventStore;
+using Contacts.Messaging.Persistence;
 using Npgsql;
 using NpgsqlTypes;
 

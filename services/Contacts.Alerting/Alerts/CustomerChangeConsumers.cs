@@ -1,8 +1,8 @@
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 
 namespace Contacts.Alerting.Alerts;

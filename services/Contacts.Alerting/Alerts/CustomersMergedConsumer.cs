@@ -1,7 +1,7 @@
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Identifiers;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Identifiers;
+using Contacts.Messaging;
 using MassTransit;
 
 namespace Contacts.Alerting.Alerts;

@@ -1,7 +1,7 @@
 using Contacts.Alerting.Settings;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 
 namespace Contacts.Alerting.Alerts;

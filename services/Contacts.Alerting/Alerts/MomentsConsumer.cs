@@ -1,7 +1,7 @@
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using MassTransit;
 
 namespace Contacts.Alerting.Alerts;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,6 +1,6 @@
 using System.Text.Json;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;

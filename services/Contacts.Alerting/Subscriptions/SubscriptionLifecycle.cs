@@ -1,6 +1,6 @@
 using Contacts.Alerting.Webhooks;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 

@@ -1,4 +1,3 @@
-using Contacts.ServiceDefaults.Tenancy;
 using System.ComponentModel;
 using System.Reflection;
 using System.Text.Json;
@@ -7,8 +6,9 @@ using System.Text.Json.Schema;
 using System.Text.Json.Serialization.Metadata;
 using Contacts.Alerting.Alerts;
 using Contacts.Contracts;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Contacts.Alerting.Subscriptions;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Persistence;
@@ -23,7 +24,7 @@ public sealed class EventLogOptions
 }
 
 /// <summary>Wakes the sequencer when an event has just been logged.</summary>
-public sealed class EventLogSignal : Contacts.ServiceDefaults.Outbox.WakeSignal;
+public sealed class EventLogSignal : Contacts.Messaging.Outbox.WakeSignal;
 
 /// <summary>One event of the feed: its position (the cursor) and the body exactly as webhooks deliver it.</summary>
 public sealed record FeedItem(

@@ -1,6 +1,6 @@
 using Contacts.Alerting.Alerts;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using MassTransit;
 
 namespace Contacts.Alerting.Webhooks;

@@ -5,7 +5,8 @@ using System.Text.Json;
 using Contacts.Alerting.Alerts;
 using Contacts.Alerting.Subscriptions;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
@@ -278,7 +279,7 @@ internal sealed partial class WebhookDispatcher(
             _options.DisableAfter, subscribed: subscription is not null);
         // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
         // Outcomes known at the same moment share a transaction (the POSTs of a pass end together under a burst).
-        await Retries.Transient.ExecuteAsync(async ct => await database.InTransactionTogether("webhook outcomes", async session =>
+        await DatabaseRetries.Transient.ExecuteAsync(async ct => await database.InTransactionTogether("webhook outcomes", async session =>
         {
             await using (var update = session.Command("""
                 update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,

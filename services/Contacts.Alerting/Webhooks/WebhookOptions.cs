@@ -42,4 +42,4 @@ public sealed class WebhookOptions
 }
 
 /// <summary>Wakes the dispatcher when a delivery has just been queued.</summary>
-public sealed class WebhookSignal : Contacts.ServiceDefaults.Outbox.WakeSignal;
+public sealed class WebhookSignal : Contacts.Messaging.Outbox.WakeSignal;

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;

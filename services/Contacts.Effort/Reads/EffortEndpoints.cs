@@ -3,9 +3,9 @@ using Contacts.Effort.Calibration;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
 using Contacts.Effort.Settings;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -15,7 +15,7 @@ namespace Contacts.Effort.Reads;
 
 public static class EffortEndpoints
 {
-    public static IEndpointRouteBuilder MapEffort(this IEndpointRouteBuilder app)
+    public static IEndpointRouteBuilder MapEffortReads(this IEndpointRouteBuilder app)
     {
         var scoped = app.MapTenantScoped();
         scoped.MapGet("/v1/customers/{id:guid}/effort", GetCustomerEffort).WithName("GetCustomerEffort")

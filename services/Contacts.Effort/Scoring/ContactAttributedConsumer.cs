@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 
 namespace Contacts.Effort.Scoring;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.EventStore;
+using Contacts.Messaging.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.EventStore;
+using Contacts.Messaging.Persistence;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -153,7 +153,7 @@ public sealed class ReplayWorker(Database database, EffortStore store, ReplaySig
             {
                 return;
             }
-            catch (Exception e) when (e is ConcurrencyException || Contacts.ServiceDefaults.Messaging.RetryConventions.IsTransient(e))
+            catch (Exception e) when (e is ConcurrencyException || Contacts.Messaging.RetryConventions.IsTransient(e))
             {
                 await Task.Delay(200, stoppingToken);
             }

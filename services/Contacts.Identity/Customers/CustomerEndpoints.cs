@@ -1,11 +1,11 @@
 using System.ComponentModel;
+using Contacts.Identifiers;
 using Contacts.Identity.Settings;
-using Contacts.ServiceDefaults.Identifiers;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
-using Microsoft.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.OpenApi;
 using Npgsql;
 
 namespace Contacts.Identity.Customers;

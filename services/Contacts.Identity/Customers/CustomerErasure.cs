@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using Contacts.Contracts;
 using Contacts.Identity.Settings;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Outbox;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Outbox;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using static Contacts.Identity.Customers.CustomerSplitting;
 

@@ -1,6 +1,6 @@
 using Contacts.Identity.Settings;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
-using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Identity.Customers;

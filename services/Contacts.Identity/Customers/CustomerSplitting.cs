@@ -2,7 +2,7 @@ using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using Npgsql;
 

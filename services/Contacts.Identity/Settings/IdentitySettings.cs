@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Contacts.ServiceDefaults.Identifiers;
+using Contacts.Identifiers;
 
 namespace Contacts.Identity.Settings;
 

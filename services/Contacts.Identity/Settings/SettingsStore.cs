@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Contacts.Identity.Stitching;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.Persistence;
 using NpgsqlTypes;
 
 namespace Contacts.Identity.Settings;

@@ -1,6 +1,6 @@
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 
 namespace Contacts.Identity.Stitching;

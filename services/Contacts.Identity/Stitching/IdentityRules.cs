@@ -1,6 +1,6 @@
 using Contacts.Contracts;
+using Contacts.Identifiers;
 using Contacts.Identity.Settings;
-using Contacts.ServiceDefaults.Identifiers;
 
 namespace Contacts.Identity.Stitching;
 

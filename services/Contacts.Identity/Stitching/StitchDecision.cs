@@ -206,5 +206,5 @@ public static class StitchDecision
         return outcomes;
     }
 
-    private static string Public(string type) => Contacts.ServiceDefaults.Identifiers.IdentifierTypes.PublicName(type);
+    private static string Public(string type) => Contacts.Identifiers.IdentifierTypes.PublicName(type);
 }

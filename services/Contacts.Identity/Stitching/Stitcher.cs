@@ -1,6 +1,6 @@
 using Contacts.Contracts;
 using Contacts.Identity.Settings;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.Persistence;
 using Npgsql;
 using NpgsqlTypes;
 

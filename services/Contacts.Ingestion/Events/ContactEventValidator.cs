@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.Identifiers;
+using Contacts.Identifiers;
 
 namespace Contacts.Ingestion.Events;
 

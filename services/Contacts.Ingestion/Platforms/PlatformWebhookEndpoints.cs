@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Contacts.Contracts;
-using Contacts.ServiceDefaults.OpenApi;
 using Contacts.Ingestion.Events;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.Persistence;
+using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
 
 namespace Contacts.Ingestion.Platforms;

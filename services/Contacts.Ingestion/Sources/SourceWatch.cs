@@ -1,4 +1,5 @@
 using Contacts.Contracts;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;

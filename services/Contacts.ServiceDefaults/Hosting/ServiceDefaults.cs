@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Contacts.ServiceDefaults.EventStore;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Outbox;
 using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Contacts.ServiceDefaults.Tenancy;
@@ -11,9 +9,9 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Contacts.ServiceDefaults.Hosting;
@@ -45,11 +43,11 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// The service's own PostgreSQL schema (ConnectionStrings:postgres, search path set to the schema), migrated at
-    /// start-up, with the inbox, outbox and event store tables; readiness waits for the migrations.
+    /// The service's own PostgreSQL schema (ConnectionStrings:postgres, search path set to the schema) as an
+    /// NpgsqlDataSource, migrated at start-up; readiness waits for the migrations. The pipeline services add the inbox,
+    /// outbox and event store on top (Contacts.Messaging's AddDatabase); the gateway uses this alone.
     /// </summary>
-    public static WebApplicationBuilder AddDatabase(this WebApplicationBuilder builder, string schema,
-        IEnumerable<Migration> migrations, params Type[] eventTypes)
+    public static WebApplicationBuilder AddPostgres(this WebApplicationBuilder builder, string schema, IEnumerable<Migration> migrations)
     {
         var connectionString = builder.Configuration.GetConnectionString("postgres")
             ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (e.g. Host=127.0.0.1;Username=postgres;Database=contacts)");
@@ -77,14 +75,8 @@ public static class ServiceDefaultsExtensions
             csb.MaxAutoPrepare = 64;
         }
         builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(csb.ConnectionString).Build());
-        builder.Services.AddSingleton(new SchemaDefinition(schema, [.. SharedMigrations.All, .. migrations]));
-        builder.Services.AddSingleton(new EventTypes().Register(eventTypes));
+        builder.Services.AddSingleton(new SchemaDefinition(schema, [.. migrations]));
         builder.Services.AddSingleton<MigrationState>();
-        builder.Services.AddSingleton<OutboxSignal>();
-        builder.Services.AddSingleton<CrashAfterCommit>();
-        // Persistence:BatchLimit: how many waiting messages of one consumer may share a transaction (1 turns sharing off).
-        var batchLimit = builder.Configuration.GetValue<int?>("Persistence:BatchLimit") ?? Database.DefaultBatchLimit;
-        builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<Database>(sp, batchLimit));
         builder.Services.AddSingleton<SchemaMigrator>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
         builder.Services.AddOptions<StatisticsOptions>().Bind(builder.Configuration.GetSection("Persistence:Statistics"));

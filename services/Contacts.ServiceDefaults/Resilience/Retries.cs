@@ -1,10 +1,9 @@
-using Contacts.ServiceDefaults.Messaging;
 using Polly;
 using Polly.Retry;
 
 namespace Contacts.ServiceDefaults.Resilience;
 
-/// <summary>The retry strategies the services share, on Polly (message consumers retry through MassTransit's own).</summary>
+/// <summary>Start-up retries on Polly (database work retries with Contacts.Messaging's DatabaseRetries; consumers through MassTransit's own).</summary>
 public static class Retries
 {
     /// <summary>
@@ -25,17 +24,4 @@ public static class Retries
                 return default;
             },
         }).Build();
-
-    /// <summary>A short piece of database work that must not be lost to a busy database: ten tries, 50 ms doubling to 2 s, on transient failures.</summary>
-    public static ResiliencePipeline Transient { get; } = TransientOn(TimeProvider.System);
-
-    /// <summary><see cref="Transient"/> waiting on the given clock (tests pass a fake one).</summary>
-    public static ResiliencePipeline TransientOn(TimeProvider time) => new ResiliencePipelineBuilder { TimeProvider = time }.AddRetry(new RetryStrategyOptions
-    {
-        ShouldHandle = new PredicateBuilder().Handle<Exception>(RetryConventions.IsTransient),
-        BackoffType = DelayBackoffType.Exponential,
-        Delay = TimeSpan.FromMilliseconds(50),
-        MaxDelay = TimeSpan.FromSeconds(2),
-        MaxRetryAttempts = 9,
-    }).Build();
 }

@@ -2,7 +2,7 @@ using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Messaging.Persistence;
 
 namespace Contacts.IntegrationTests;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using RabbitMQ.Client;
 
 namespace Contacts.IntegrationTests;

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Contacts.Dev.Pipeline;
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 using RabbitMQ.Client;
 
 namespace Contacts.IntegrationTests;
@@ -499,7 +499,7 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
     {
         long deadLettered = 0;
         var rabbit = pipeline.Isolation.RabbitMqServer;
-        foreach (var (queue, _) in Contacts.ServiceDefaults.Messaging.PipelineTopology.Endpoints)
+        foreach (var (queue, _) in Contacts.Messaging.PipelineTopology.Endpoints)
         {
             var errors = await rabbit.QueueMessageCountAsync(pipeline.Isolation.Name, $"{queue}_error");
             if (errors > 0)
@@ -570,5 +570,5 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
 /// <summary>The queue names, as the services declare them.</summary>
 internal static class PipelineQueues
 {
-    public const string Identity = Contacts.ServiceDefaults.Messaging.PipelineTopology.IdentityContactEvents;
+    public const string Identity = Contacts.Messaging.PipelineTopology.IdentityContactEvents;
 }

@@ -1,6 +1,7 @@
 using Contacts.IntegrationTests.Infrastructure;
-using Contacts.ServiceDefaults.EventStore;
-using Contacts.ServiceDefaults.Outbox;
+using Contacts.Messaging.EventStore;
+using Contacts.Messaging.Outbox;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;

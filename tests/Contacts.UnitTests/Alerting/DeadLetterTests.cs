@@ -35,7 +35,7 @@ public sealed class DeadLetterTests
     private static Dictionary<string, object?> Fault(string message) => new()
     {
         ["MT-Fault-Message"] = Encoding.UTF8.GetBytes(message),
-        ["MT-Fault-ExceptionType"] = Encoding.UTF8.GetBytes("Contacts.ServiceDefaults.Messaging.InvalidMessageException"),
+        ["MT-Fault-ExceptionType"] = Encoding.UTF8.GetBytes("Contacts.Messaging.InvalidMessageException"),
         ["MT-Fault-Timestamp"] = Encoding.UTF8.GetBytes("2026-12-05T10:11:12.0000000Z"),
         ["MT-Reason"] = Encoding.UTF8.GetBytes("fault"),
     };
@@ -51,7 +51,7 @@ public sealed class DeadLetterTests
         Assert.Equal([ItemId.ToString()], letter.Items);
         Assert.Equal([ItemId.ToString()], letter.ContactEventIds);
         Assert.Equal("ContactEventReceived x lacks a channel", letter.Reason);
-        Assert.Equal("Contacts.ServiceDefaults.Messaging.InvalidMessageException", letter.ExceptionType);
+        Assert.Equal("Contacts.Messaging.InvalidMessageException", letter.ExceptionType);
         Assert.Equal(new DateTimeOffset(2026, 12, 5, 10, 11, 12, TimeSpan.Zero), letter.FirstSeen);
     }
 

@@ -1,4 +1,4 @@
-using Contacts.ServiceDefaults.Identifiers;
+using Contacts.Identifiers;
 
 namespace Contacts.UnitTests;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 
 namespace Contacts.UnitTests;
 

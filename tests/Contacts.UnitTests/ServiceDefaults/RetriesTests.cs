@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Resilience;
 using Microsoft.Extensions.Time.Testing;
 
@@ -105,7 +106,7 @@ public sealed class RetriesTests
     {
         var clock = new WaitingClock();
         var tries = new List<DateTimeOffset>();
-        var run = Retries.TransientOn(clock).ExecuteAsync(_ => { tries.Add(clock.GetUtcNow()); throw new TimeoutException("busy"); }).AsTask();
+        var run = DatabaseRetries.TransientOn(clock).ExecuteAsync(_ => { tries.Add(clock.GetUtcNow()); throw new TimeoutException("busy"); }).AsTask();
 
         var waits = await RunToEnd(clock, run);
 
@@ -122,7 +123,7 @@ public sealed class RetriesTests
         var clock = new WaitingClock();
         var tries = 0;
         await Assert.ThrowsAsync<ArgumentException>(async () =>
-            await Retries.TransientOn(clock).ExecuteAsync(_ => { tries++; throw new ArgumentException("a bug"); }));
+            await DatabaseRetries.TransientOn(clock).ExecuteAsync(_ => { tries++; throw new ArgumentException("a bug"); }));
         Assert.Equal(1, tries);
         Assert.False(clock.Waits.Reader.TryRead(out _));
     }

@@ -1,4 +1,4 @@
-using Contacts.ServiceDefaults.Messaging;
+using Contacts.Messaging;
 
 namespace Contacts.UnitTests.ServiceDefaults;
 

@@ -1,4 +1,4 @@
-using Contacts.ServiceDefaults.Outbox;
+using Contacts.Messaging.Outbox;
 
 namespace Contacts.UnitTests.ServiceDefaults;
 

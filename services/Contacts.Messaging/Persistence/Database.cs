@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Contacts.Messaging.EventStore;
+using Contacts.Messaging.Outbox;
+using Contacts.ServiceDefaults.Telemetry;
+using Npgsql;
+using NpgsqlTypes;
+
+using Contacts.ServiceDefaults.Persistence;
+
+namespace Contacts.Messaging.Persistence;
+
+/// <summary>
+/// Runs work in one PostgreSQL transaction together with the inbox record of the message being handled and the
+/// outbox rows of what it publishes, so a state change and its messages commit or vanish together.
+/// </summary>
+public sealed partial class Database(
+    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit? faults,
+    int batchLimit = Database.DefaultBatchLimit)
+{
+    public NpgsqlDataSource DataSource => dataSource;
+
+    public Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct) => InTransaction(work, ct, messages: 1);
+
+    /// <summary>As above, for work on this many messages at once (what fault injection counts as committed).</summary>
+    private async Task<T> InTransaction<T>(Func<Session, Task<T>> work, CancellationToken ct, int messages)
+    {
+        await migrations.WaitAsync(ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var session = new Session(connection, transaction, eventTypes);
+        var result = await work(session);
+        var published = await session.FlushOutbox(ct);
+        await transaction.CommitAsync(ct);
+        AfterCommit(published > 0 ? messages : 0);
+        return result;
+    }
+
+    /// <summary>After a commit in which this many handled messages queued outgoing rows: wake the relay (and count for fault injection).</summary>
+    private void AfterCommit(int publishers)
+    {
+        if (publishers > 0)
+        {
+            faults?.Committed(publishers);
+            outboxSignal.Notify();
+        }
+    }
+
+    private static void RecordDuplicate(string consumer)
+    {
+        ContactsTelemetry.InboxDuplicates.Add(1, new KeyValuePair<string, object?>("consumer", consumer));
+        Activity.Current?.SetTag("contacts.inbox.duplicate", true);
+    }
+
+    public Task InTransaction(Func<Session, Task> work, CancellationToken ct) =>
+        InTransaction(async s => { await work(s); return true; }, ct);
+
+    /// <summary>
+    /// Handles a message exactly once per consumer: records its id in the inbox in the same transaction as the work.
+    /// Returns false (and does nothing) when this consumer has already handled that message id.
+    /// </summary>
+    public Task<bool> HandleOnce(string consumer, Guid messageId, Func<Session, Task> work, CancellationToken ct) =>
+        InTransaction(async session =>
+        {
+            await using (var cmd = session.Command("insert into inbox (consumer, message_id) values (@c, @m) on conflict do nothing"))
+            {
+                cmd.Parameters.AddWithValue("c", consumer);
+                cmd.Parameters.AddWithValue("m", messageId);
+                if (await cmd.ExecuteNonQueryAsync(ct) == 0)
+                {
+                    RecordDuplicate(consumer);
+                    return false;
+                }
+            }
+            session.Events.CausationId = messageId.ToString();
+            await work(session);
+            return true;
+        }, ct);
+}
+
+/// <summary>One open transaction: run commands, append events, and queue messages for the outbox.</summary>
+public sealed class Session
+{
+    private readonly List<(Guid Id, object Message, string? Traceparent, string? Queue)> _outgoing = [];
+
+    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        Events = new EventStoreSession(connection, transaction, eventTypes);
+    }
+
+    public NpgsqlConnection Connection { get; }
+    public NpgsqlTransaction Transaction { get; }
+    public EventStoreSession Events { get; }
+
+    public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
+
+    /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
+    public void Publish<T>(T message, Guid messageId) where T : class => Publish(message, messageId, Activity.Current);
+
+    /// <summary>As above, in the trace of the given span (one item of a batch decided as a set) rather than the current one.</summary>
+    public void Publish<T>(T message, Guid messageId, Activity? span) where T : class => _outgoing.Add((messageId, message, span?.Id, null));
+
+    /// <summary>
+    /// Sends to one queue after commit, through the outbox (a batch consumer's failed items, each on its way back to its
+    /// own queue alone). A row of that id already queued is left as it is, so splitting the same batch twice sends once.
+    /// </summary>
+    public void Send<T>(string queue, T message, Guid messageId) where T : class => _outgoing.Add((messageId, message, Activity.Current?.Id, queue));
+
+    internal bool HasOutgoing => _outgoing.Count > 0;
+
+    internal async Task<int> FlushOutbox(CancellationToken ct) => await FlushOutboxes([this], ct);
+
+    /// <summary>The outbox rows of several sessions on one transaction, in one round trip; returns how many.</summary>
+    internal static async Task<int> FlushOutboxes(IReadOnlyList<Session> sessions, CancellationToken ct)
+    {
+        var outgoing = sessions.SelectMany(s => s._outgoing).ToList();
+        if (outgoing.Count == 0)
+        {
+            return 0;
+        }
+        // One statement for all of them, whatever their number.
+        await using var cmd = new NpgsqlCommand("""
+            insert into outbox (id, message_type, body, traceparent, destination)
+            select id, type, body::jsonb, trace, queue from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
+            on conflict (id) do nothing
+            """, sessions[0].Connection, sessions[0].Transaction);
+        cmd.Parameters.AddWithValue("ids", outgoing.Select(o => o.Id).ToArray());
+        cmd.Parameters.AddWithValue("types", outgoing.Select(o => o.Message.GetType().FullName!).ToArray());
+        cmd.Parameters.AddWithValue("bodies", outgoing.Select(o => JsonSerializer.Serialize(o.Message, o.Message.GetType(), EventStoreSession.Json)).ToArray());
+        cmd.Parameters.AddWithValue("traces", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Traceparent).ToArray());
+        cmd.Parameters.AddWithValue("queues", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Queue).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+        return outgoing.Count;
+    }
+}

@@ -1,0 +1,62 @@
+using Contacts.ServiceDefaults.Persistence;
+
+namespace Contacts.Messaging.Persistence;
+
+/// <summary>Tables every service has: the inbox, the outbox and the event store (laid out like Marten's).</summary>
+internal static class SharedMigrations
+{
+    public static readonly Migration[] All =
+    [
+        new("0001_inbox_outbox", """
+            create table inbox (
+                consumer text not null,
+                message_id uuid not null,
+                processed_at timestamptz not null default now(),
+                primary key (consumer, message_id));
+            create index inbox_processed_at on inbox (processed_at);
+
+            create table outbox (
+                seq bigint generated always as identity primary key,
+                id uuid not null unique,
+                message_type text not null,
+                body jsonb not null,
+                traceparent text,
+                created_at timestamptz not null default now(),
+                attempts int not null default 0,
+                next_attempt_at timestamptz not null default now(),
+                sent_at timestamptz,
+                last_error text);
+            create index outbox_pending on outbox (next_attempt_at) where sent_at is null;
+            create index outbox_sent_at on outbox (sent_at) where sent_at is not null;
+            """),
+        new("0002_event_store", """
+            create table streams (
+                id uuid primary key,
+                type text not null,
+                version bigint not null,
+                tenant_id text not null,
+                created timestamptz not null default now(),
+                timestamp timestamptz not null default now());
+
+            create table events (
+                seq_id bigint generated always as identity primary key,
+                id uuid not null unique,
+                stream_id uuid not null references streams (id),
+                version bigint not null,
+                type text not null,
+                data jsonb not null,
+                tenant_id text not null,
+                timestamp timestamptz not null default now(),
+                correlation_id text,
+                causation_id text,
+                unique (stream_id, version));
+
+            create table event_progression (
+                name text primary key,
+                last_seq_id bigint not null,
+                last_updated timestamptz not null default now());
+            """),
+        // A row with a destination is sent to that queue alone; without one it is published to its type's exchange.
+        new("0003_outbox_destination", "alter table outbox add column destination text"),
+    ];
+}

@@ -1,0 +1,43 @@
+using RabbitMQ.Client;
+
+namespace Contacts.Messaging;
+
+/// <summary>Broker settings, bound from the "RabbitMq" section; the address comes from ConnectionStrings:rabbitmq.</summary>
+public sealed class RabbitMqOptions
+{
+    /// <summary>amqp://user:password@host:port/vhost</summary>
+    public string ConnectionString { get; set; } = "";
+
+    /// <summary>Quorum queues, as production runs them on a 3-node cluster; classic durable queues otherwise.</summary>
+    public bool QuorumQueues { get; set; }
+
+    public ushort PrefetchCount { get; set; } = 64;
+
+    /// <summary>Messages each endpoint handles at once when set (RabbitMq:ConcurrentMessageLimit, or per queue under
+    /// RabbitMq:Endpoints:{queue}); otherwise the consumer definition's limit (32). It can lower that limit, not raise it.</summary>
+    public int? ConcurrentMessageLimit { get; set; }
+
+    public int HeartbeatSeconds { get; set; } = 5;
+
+    public Uri Address => new(ConnectionString);
+
+    public string VirtualHost => Address.AbsolutePath.Length <= 1 ? "/" : Uri.UnescapeDataString(Address.AbsolutePath[1..]);
+
+    public string Username => Uri.UnescapeDataString(Address.UserInfo.Split(':')[0] is { Length: > 0 } user ? user : "guest");
+
+    public string Password => Address.UserInfo.Split(':') is [_, var password] ? Uri.UnescapeDataString(password) : "guest";
+
+    public ushort Port => (ushort)(Address.IsDefaultPort || Address.Port <= 0 ? 5672 : Address.Port);
+
+    public Dictionary<string, object?>? QueueArguments() =>
+        QuorumQueues ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+
+    public ConnectionFactory CreateConnectionFactory() => new()
+    {
+        HostName = Address.Host,
+        Port = Port,
+        VirtualHost = VirtualHost,
+        UserName = Username,
+        Password = Password,
+    };
+}
