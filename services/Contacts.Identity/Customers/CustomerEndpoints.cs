@@ -5,6 +5,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.OpenApi;
 using Npgsql;
 
@@ -107,7 +108,7 @@ public static class CustomerEndpoints
         return app;
     }
 
-    internal static async Task<IResult> GetById(Guid id, HttpContext http, Database database, CancellationToken ct)
+    internal static async Task<Results<Ok<CustomerView>, ProblemHttpResult>> GetById(Guid id, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var view = await Load(database.DataSource, tenant, id, ct);
@@ -115,7 +116,7 @@ public static class CustomerEndpoints
     }
 
     /// <summary>Finds the customer an identifier belongs to: ?phone=, ?email=, ?crmId=, ?accountNumber=, ?handle= or ?deviceId=.</summary>
-    internal static async Task<IResult> Lookup([AsParameters] PageRequest page, HttpContext http, Database database, SettingsStore settings,
+    internal static async Task<Results<Ok<CustomerView>, Ok<CustomerPage>, ProblemHttpResult, ValidationProblem>> Lookup([AsParameters] PageRequest page, HttpContext http, Database database, SettingsStore settings,
         CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
@@ -128,7 +129,8 @@ public static class CustomerEndpoints
         }
         if (given.Count == 0)
         {
-            return await List(page, database, tenant, ct);
+            var (listed, errors) = await List(page, database, tenant, ct);
+            return listed is null ? TypedResults.ValidationProblem(errors!) : TypedResults.Ok(listed);
         }
         if (given.Count != 1)
         {
@@ -178,7 +180,8 @@ public static class CustomerEndpoints
     /// Ids are time-ordered, so a customer made during a pass mostly comes on a later page; one merged or erased during it
     /// drops out. The change events are how a CRM follows changes; this is how it checks it has them all.
     /// </summary>
-    private static async Task<IResult> List(PageRequest paging, Database database, string tenant, CancellationToken ct)
+    private static async Task<(CustomerPage? Page, Dictionary<string, string[]>? Errors)> List(PageRequest paging, Database database, string tenant,
+        CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
         var after = paging.Cursor(text => Guid.TryParse(text, out var id) ? id : (Guid?)null, errors,
@@ -186,7 +189,7 @@ public static class CustomerEndpoints
         var limit = paging.Size(DefaultLimit, MaxLimit, errors);
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors);
+            return (null, errors);
         }
         await using var cmd = database.DataSource.CreateCommand("""
             select id, created_at from customers
@@ -204,7 +207,7 @@ public static class CustomerEndpoints
         }
         var more = customers.Count > limit;
         var page = customers.Take(limit).ToList();
-        return TypedResults.Ok(new CustomerPage(page, more ? page[^1].Id : null));
+        return (new CustomerPage(page, more ? page[^1].Id : null), null);
     }
 
     /// <summary>The live customer an id now stands for, following merges; null when unknown in this tenant or erased.</summary>

@@ -6,6 +6,7 @@ using Contacts.Messaging.Outbox;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
 using static Contacts.Identity.Customers.CustomerSplitting;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Identity.Customers;
 
@@ -25,15 +26,15 @@ public sealed record ErasureResult(
 /// </summary>
 public static class CustomerErasure
 {
-    internal static async Task<IResult> Erase(Guid id, HttpContext http, Database database, ErasureSweep sweep,
+    internal static async Task<Results<Accepted<ErasureResult>, ProblemHttpResult>> Erase(Guid id, HttpContext http, Database database, ErasureSweep sweep,
         CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var result = await database.InTransaction(session => EraseIn(session, sweep, tenant, id, ct), ct);
-        return result.Problem ?? TypedResults.Accepted((string?)null, result.Erased);
+        return result.Problem is { } problem ? problem : TypedResults.Accepted((string?)null, result.Erased!);
     }
 
-    internal static async Task<(ErasureResult? Erased, IResult? Problem)> EraseIn(Session session, ErasureSweep sweep, string tenant, Guid id,
+    internal static async Task<(ErasureResult? Erased, ProblemHttpResult? Problem)> EraseIn(Session session, ErasureSweep sweep, string tenant, Guid id,
         CancellationToken ct)
     {
         var rows = await CustomerRows(session, tenant, [id], ct);

@@ -2,6 +2,7 @@ using Contacts.Identity.Settings;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Identity.Customers;
 
@@ -23,7 +24,7 @@ public static class CustomerHistory
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    internal static async Task<IResult> Get(Guid id, [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
+    internal static async Task<Results<Ok<HistoryPage>, ProblemHttpResult, ValidationProblem>> Get(Guid id, [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();

@@ -4,6 +4,7 @@ using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 
 namespace Contacts.Identity.Customers;
@@ -23,13 +24,13 @@ public static class CustomerSplitting
 {
     private sealed class Refusal(int status, string title, string detail) : Exception(detail)
     {
-        public IResult Result => TypedResults.Problem(statusCode: status, title: title, detail: Message);
+        public ProblemHttpResult Result => TypedResults.Problem(statusCode: status, title: title, detail: Message);
     }
 
     // A member given twice is refused, not read one way of two.
     private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web) { AllowDuplicateProperties = false };
 
-    internal static async Task<IResult> Split(Guid id, HttpContext http, Database database, SettingsStore settings,
+    internal static async Task<Results<Ok<SplitResult>, ProblemHttpResult, ValidationProblem>> Split(Guid id, HttpContext http, Database database, SettingsStore settings,
         CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);

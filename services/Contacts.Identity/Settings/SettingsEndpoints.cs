@@ -2,6 +2,7 @@ using System.Text.Json;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Identity.Settings;
 
@@ -28,14 +29,14 @@ public static class SettingsEndpoints
         return app;
     }
 
-    internal static async Task<IResult> Get(HttpContext http, SettingsStore store, CancellationToken ct)
+    internal static async Task<Ok<IdentitySettings>> Get(HttpContext http, SettingsStore store, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         return TypedResults.Ok(IdentitySettings.Effective(await store.Stored(tenant, ct)));
     }
 
     /// <summary>Replaces the tenant's settings; fields left out take their defaults. Answers the effective settings.</summary>
-    internal static async Task<IResult> Put(HttpContext http, SettingsStore store, CancellationToken ct)
+    internal static async Task<Results<Ok<IdentitySettings>, ProblemHttpResult, ValidationProblem>> Put(HttpContext http, SettingsStore store, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         if (http.Request.ContentLength > MaxBodyBytes)
@@ -75,6 +76,6 @@ public static class SettingsEndpoints
 
 internal static class Problems
 {
-    public static IResult NotFound(string detail) =>
+    public static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
 }

@@ -6,6 +6,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -58,13 +59,13 @@ public static partial class ContactEventEndpoints
 
     public sealed record BatchResult(int Accepted, int Rejected, IReadOnlyList<BatchItemResult> Results);
 
-    internal static async Task<IResult> Accept(HttpContext http, Database database, TimeProvider clock,
+    internal static async Task<Results<Accepted<Accepted>, ProblemHttpResult, ValidationProblem>> Accept(HttpContext http, Database database, TimeProvider clock,
         Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxEventBytes, ct);
         if (refusal is not null)
         {
-            return refusal;
+            return refusal.Problem is { } refused ? refused : refusal.Invalid!;
         }
         if (JsonAmbiguity.Find(bytes, ignoreCase: true) is { Count: > 0 } ambiguous)
         {
@@ -85,13 +86,13 @@ public static partial class ContactEventEndpoints
     /// Up to 500 events (1 MiB) in one request: {"events": [...]}. Each is validated on its own; the valid ones are stored
     /// in one transaction, and the answer lists every item's outcome in order.
     /// </summary>
-    internal static async Task<IResult> AcceptBatch(HttpContext http, Database database, TimeProvider clock,
+    internal static async Task<Results<Ok<BatchResult>, ProblemHttpResult, ValidationProblem>> AcceptBatch(HttpContext http, Database database, TimeProvider clock,
         Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxBatchBytes, ct);
         if (refusal is not null)
         {
-            return refusal;
+            return refusal.Problem is { } refused ? refused : refusal.Invalid!;
         }
         // A member given twice inside an item refuses that item; anywhere else (two "events"), the whole batch.
         var ambiguousItems = new Dictionary<int, List<JsonAmbiguityProblem>>();
@@ -193,18 +194,18 @@ public static partial class ContactEventEndpoints
     private static partial System.Text.RegularExpressions.Regex BatchItemPath();
 
     /// <summary>The tenant, the JSON body and its bytes, or the answer that refuses the request (413, 415, 400).</summary>
-    private static async Task<(string? Tenant, JsonDocument? Body, byte[] Bytes, IResult? Refusal)> ReadRequest(
+    private static async Task<(string? Tenant, JsonDocument? Body, byte[] Bytes, Refusal? Refusal)> ReadRequest(
         HttpContext http, int maxBytes, CancellationToken ct)
     {
         var tenantId = TenantScope.Of(http);
         if (!http.Request.HasJsonContentType())
         {
-            return (null, null, [], TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
-                detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'."));
+            return (null, null, [], new Refusal(TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported content type",
+                detail: $"Content-Type must be application/json; got '{http.Request.ContentType}'."), null));
         }
         if (await ReadLimited(http.Request, maxBytes, ct) is not { } bytes)
         {
-            return (null, null, [], TooLarge(maxBytes));
+            return (null, null, [], new Refusal(TooLarge(maxBytes), null));
         }
         try
         {
@@ -213,10 +214,10 @@ public static partial class ContactEventEndpoints
         catch (JsonException ex)
         {
             var where = $"(line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
-            return (null, null, [], TypedResults.ValidationProblem(ContactEventShape.PathOfSyntaxError(bytes) is { } field
+            return (null, null, [], new Refusal(null, TypedResults.ValidationProblem(ContactEventShape.PathOfSyntaxError(bytes) is { } field
                 ? new Dictionary<string, string[]> { [field] = [$"is not valid JSON {where}: numbers must be finite JSON numbers (NaN and Infinity are not JSON), strings in double quotes"] }
                 : new Dictionary<string, string[]> { ["body"] = [$"is not valid JSON {where}"] },
-                title: "The body is not valid JSON"));
+                title: "The body is not valid JSON")));
         }
     }
 
@@ -241,7 +242,10 @@ public static partial class ContactEventEndpoints
         return buffer.ToArray();
     }
 
-    internal static IResult TooLarge(int maxBytes) =>
+    /// <summary>Why a body was not read: a problem (415, 413) or the JSON it is not (400 naming where).</summary>
+    private sealed record Refusal(ProblemHttpResult? Problem, ValidationProblem? Invalid);
+
+    internal static ProblemHttpResult TooLarge(int maxBytes) =>
         TypedResults.Problem(statusCode: StatusCodes.Status413PayloadTooLarge, title: "Body too large",
             detail: $"body: at most {maxBytes} bytes.");
 

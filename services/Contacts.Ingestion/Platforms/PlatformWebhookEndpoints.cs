@@ -4,6 +4,7 @@ using Contacts.Ingestion.Events;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Ingestion.Platforms;
 
@@ -43,7 +44,8 @@ public static class PlatformWebhookEndpoints
         return app;
     }
 
-    internal static async Task<IResult> Accept(string platform, HttpContext http, Database database, IConfiguration configuration,
+    internal static async Task<Results<Accepted<WebhookAccepted>, ProblemHttpResult, ValidationProblem>> Accept(string platform, HttpContext http,
+        Database database, IConfiguration configuration,
         TimeProvider clock, Sources.SourceActivity sources, CancellationToken ct)
     {
         var tenantId = TenantScope.Of(http);
