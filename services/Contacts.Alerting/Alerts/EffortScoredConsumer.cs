@@ -56,9 +56,10 @@ public sealed class EffortScoredConsumer(AlertChanges changes, AlertingSettingsS
         Guid[] restored = score.Split is { } split && split.CustomerId == score.CustomerId && split.RestoredCustomerId != score.CustomerId
             ? [split.RestoredCustomerId]
             : [];
-        Guid[] ids = [score.CustomerId, .. unmerged.Except(restored), .. restored];
+        var folded = unmerged.Except(restored).ToList();
+        Guid[] ids = [score.CustomerId, .. folded, .. restored];
         var (states, rules) = await AlertStore.LockAndLoad(session, score.TenantId, ids, ids, settings, ct);
-        var (state, merged) = (states[0], states.Skip(1).Take(ids.Length - 1 - restored.Length).ToList());
+        var (state, merged) = (states[0], states.Skip(1).Take(folded.Count).ToList());
         return AlertDecision.Decide(state, merged, score, rules, Guid.CreateVersion7, clock.GetUtcNow(), restored.Length > 0 ? states[^1] : null);
     }
 }

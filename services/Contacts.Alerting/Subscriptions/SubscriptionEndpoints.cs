@@ -244,17 +244,14 @@ public static class SubscriptionEndpoints
 
     internal static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> Get(
         Guid id, HttpContext http, Database database, CancellationToken ct) =>
-        await Find(database, TenantScope.Of(http), id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
-
-    internal static Task<SubscriptionView?> Find(Database database, string tenant, Guid id, CancellationToken ct) =>
-        SubscriptionStore.Find(database.DataSource, tenant, id, ct);
+        await SubscriptionStore.Find(database.DataSource, TenantScope.Of(http), id, ct) is { } found ? TypedResults.Ok(found) : NotFound(id);
 
     /// <summary>Removes the subscription; for a queue subscription the broker's user and queue first (so a failure there can be retried).</summary>
     internal static async Task<Results<NoContent, ProblemHttpResult>> Delete(
         Guid id, HttpContext http, Database database, QueueAccess queues, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        if (await Find(database, tenant, id, ct) is not { } found)
+        if (await SubscriptionStore.Find(database.DataSource, tenant, id, ct) is not { } found)
         {
             return NotFound(id);
         }
@@ -282,7 +279,7 @@ public static class SubscriptionEndpoints
         {
             return TypedResults.Ok(new SecretRotated(id, secret, until));
         }
-        return await Find(database, tenant, id, ct) is null
+        return await SubscriptionStore.Find(database.DataSource, tenant, id, ct) is null
             ? NotFound(id)
             : TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "No signing secret",
                 detail: "A queue subscription has no signing secret; delete it and subscribe again for new credentials.");
@@ -298,7 +295,7 @@ public static class SubscriptionEndpoints
         {
             return TypedResults.ValidationProblem(errors);
         }
-        if (await Find(database, tenant, id, ct) is null)
+        if (await SubscriptionStore.Find(database.DataSource, tenant, id, ct) is null)
         {
             return NotFound(id);
         }

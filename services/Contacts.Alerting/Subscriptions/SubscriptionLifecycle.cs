@@ -100,6 +100,8 @@ public static class SubscriptionLifecycle
         {
             signal.Notify();
         }
-        return await SubscriptionEndpoints.Find(database, tenant, id, ct) is { } view ? TypedResults.Ok(view) : SubscriptionEndpoints.NotFound(id);
+        return await SubscriptionStore.Find(database.DataSource, tenant, id, ct) is { } view
+            ? TypedResults.Ok(view)
+            : SubscriptionEndpoints.NotFound(id);
     }
 }

@@ -101,8 +101,7 @@ public static class EventLog
         var tenant = TenantScope.Of(http);
         var query = http.Request.Query;
         var errors = new Dictionary<string, string[]>();
-        var after = page.Cursor(text => long.TryParse(text, out var position) && position >= 0 ? position : (long?)null, errors,
-            "must be the next of a previous page");
+        var after = page.PositionCursor(errors, "must be the next of a previous page");
         var limit = page.Size(DefaultLimit, MaxLimit, errors);
         string[]? types = null;
         if (query.ContainsKey("types"))

@@ -116,8 +116,8 @@ public static class CustomerEndpoints
     }
 
     /// <summary>Finds the customer an identifier belongs to: ?phone=, ?email=, ?crmId=, ?accountNumber=, ?handle= or ?deviceId=.</summary>
-    internal static async Task<Results<Ok<CustomerView>, Ok<CustomerPage>, ProblemHttpResult, ValidationProblem>> Lookup([AsParameters] PageRequest page, HttpContext http, Database database, SettingsStore settings,
-        CancellationToken ct)
+    internal static async Task<Results<Ok<CustomerView>, Ok<CustomerPage>, ProblemHttpResult, ValidationProblem>> Lookup(
+        [AsParameters] PageRequest page, HttpContext http, Database database, SettingsStore settings, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var given = IdentifierTypes.All.Select(t => (Type: t, Query: IdentifierTypes.PublicName(t)))
@@ -184,8 +184,7 @@ public static class CustomerEndpoints
         CancellationToken ct)
     {
         var errors = new Dictionary<string, string[]>();
-        var after = paging.Cursor(text => Guid.TryParse(text, out var id) ? id : (Guid?)null, errors,
-            "must be the next value of the previous page (a customer id)") ?? Guid.Empty;
+        var after = paging.IdCursor(errors, "must be the next value of the previous page (a customer id)") ?? Guid.Empty;
         var limit = paging.Size(DefaultLimit, MaxLimit, errors);
         if (errors.Count > 0)
         {

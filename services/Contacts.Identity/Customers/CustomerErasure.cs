@@ -5,8 +5,8 @@ using Contacts.Messaging;
 using Contacts.Messaging.Outbox;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
-using static Contacts.Identity.Customers.CustomerSplitting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using static Contacts.Identity.Customers.CustomerSplitting;
 
 namespace Contacts.Identity.Customers;
 

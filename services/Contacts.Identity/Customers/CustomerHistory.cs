@@ -24,12 +24,12 @@ public static class CustomerHistory
     public const int DefaultLimit = 100;
     public const int MaxLimit = 500;
 
-    internal static async Task<Results<Ok<HistoryPage>, ProblemHttpResult, ValidationProblem>> Get(Guid id, [AsParameters] PageRequest page, HttpContext http, Database database, CancellationToken ct)
+    internal static async Task<Results<Ok<HistoryPage>, ProblemHttpResult, ValidationProblem>> Get(Guid id, [AsParameters] PageRequest page,
+        HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         var errors = new Dictionary<string, string[]>();
-        var after = page.Cursor(text => long.TryParse(text, out var seq) && seq >= 0 ? seq : (long?)null, errors,
-            "must be a seq from an earlier page (0 or more)");
+        var after = page.PositionCursor(errors, "must be a seq from an earlier page (0 or more)");
         var take = page.Size(DefaultLimit, MaxLimit, errors);
         if (errors.Count > 0)
         {

@@ -30,8 +30,8 @@ public static class CustomerSplitting
     // A member given twice is refused, not read one way of two.
     private static readonly JsonSerializerOptions RequestJson = new(JsonSerializerDefaults.Web) { AllowDuplicateProperties = false };
 
-    internal static async Task<Results<Ok<SplitResult>, ProblemHttpResult, ValidationProblem>> Split(Guid id, HttpContext http, Database database, SettingsStore settings,
-        CancellationToken ct)
+    internal static async Task<Results<Ok<SplitResult>, ProblemHttpResult, ValidationProblem>> Split(Guid id, HttpContext http, Database database,
+        SettingsStore settings, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         SplitRequest? request;

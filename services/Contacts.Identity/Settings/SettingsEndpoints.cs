@@ -36,7 +36,8 @@ public static class SettingsEndpoints
     }
 
     /// <summary>Replaces the tenant's settings; fields left out take their defaults. Answers the effective settings.</summary>
-    internal static async Task<Results<Ok<IdentitySettings>, ProblemHttpResult, ValidationProblem>> Put(HttpContext http, SettingsStore store, CancellationToken ct)
+    internal static async Task<Results<Ok<IdentitySettings>, ProblemHttpResult, ValidationProblem>> Put(HttpContext http, SettingsStore store,
+        CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
         if (http.Request.ContentLength > MaxBodyBytes)

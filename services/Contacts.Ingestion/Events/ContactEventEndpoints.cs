@@ -59,8 +59,8 @@ public static partial class ContactEventEndpoints
 
     public sealed record BatchResult(int Accepted, int Rejected, IReadOnlyList<BatchItemResult> Results);
 
-    internal static async Task<Results<Accepted<Accepted>, ProblemHttpResult, ValidationProblem>> Accept(HttpContext http, Database database, TimeProvider clock,
-        Sources.SourceActivity sources, CancellationToken ct)
+    internal static async Task<Results<Accepted<Accepted>, ProblemHttpResult, ValidationProblem>> Accept(HttpContext http, Database database,
+        TimeProvider clock, Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxEventBytes, ct);
         if (refusal is not null)
@@ -86,8 +86,8 @@ public static partial class ContactEventEndpoints
     /// Up to 500 events (1 MiB) in one request: {"events": [...]}. Each is validated on its own; the valid ones are stored
     /// in one transaction, and the answer lists every item's outcome in order.
     /// </summary>
-    internal static async Task<Results<Ok<BatchResult>, ProblemHttpResult, ValidationProblem>> AcceptBatch(HttpContext http, Database database, TimeProvider clock,
-        Sources.SourceActivity sources, CancellationToken ct)
+    internal static async Task<Results<Ok<BatchResult>, ProblemHttpResult, ValidationProblem>> AcceptBatch(HttpContext http, Database database,
+        TimeProvider clock, Sources.SourceActivity sources, CancellationToken ct)
     {
         var (tenantId, body, bytes, refusal) = await ReadRequest(http, MaxBatchBytes, ct);
         if (refusal is not null)

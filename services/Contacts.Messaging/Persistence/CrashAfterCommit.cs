@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Configuration;
 
-
 namespace Contacts.Messaging.Persistence;
 
 /// <summary>
@@ -11,7 +10,12 @@ namespace Contacts.Messaging.Persistence;
 /// </summary>
 public sealed class CrashAfterCommit(IConfiguration configuration)
 {
-    private readonly int _crashAt = configuration.GetValue<int?>("Faults:CrashAfterCommit") ?? 0;
+    public const string Setting = "Faults:CrashAfterCommit";
+
+    private readonly int _crashAt = configuration.GetValue<int?>(Setting) ?? 0;
+
+    /// <summary>Whether configuration asks for the crash (the hook is registered only then).</summary>
+    public static bool Asked(IConfiguration configuration) => configuration.GetValue<int?>(Setting) is > 0;
     private int _commits;
 
     internal void Committed(int messages)

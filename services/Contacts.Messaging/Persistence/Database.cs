@@ -2,11 +2,10 @@ using System.Diagnostics;
 using System.Text.Json;
 using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
+using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Npgsql;
 using NpgsqlTypes;
-
-using Contacts.ServiceDefaults.Persistence;
 
 namespace Contacts.Messaging.Persistence;
 

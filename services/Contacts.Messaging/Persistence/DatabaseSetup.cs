@@ -21,7 +21,7 @@ public static class DatabaseSetup
         builder.Services.AddSingleton(new EventTypes().Register(eventTypes));
         builder.Services.AddSingleton<OutboxSignal>();
         // Fault injection for the reliability suite, registered only when a setting asks for it.
-        if (builder.Configuration.GetValue<int?>("Faults:CrashAfterCommit") is > 0)
+        if (CrashAfterCommit.Asked(builder.Configuration))
         {
             builder.Services.AddSingleton<CrashAfterCommit>();
         }

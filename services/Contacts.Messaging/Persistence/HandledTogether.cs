@@ -3,7 +3,6 @@ using System.Diagnostics;
 using Contacts.ServiceDefaults.Telemetry;
 using Npgsql;
 
-
 namespace Contacts.Messaging.Persistence;
 
 /// <summary>

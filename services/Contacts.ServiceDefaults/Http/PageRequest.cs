@@ -41,6 +41,11 @@ public readonly record struct PageRequest([FromQuery(Name = "limit")] string? Li
         return null;
     }
 
-    /// <summary>A cursor that is a time-ordered id (the last of the previous page).</summary>
-    public Guid? IdCursor(IDictionary<string, string[]> errors) => Cursor(text => Guid.TryParse(text, out var id) ? id : (Guid?)null, errors);
+    /// <summary>A cursor that is an id (the last of the previous page).</summary>
+    public Guid? IdCursor(IDictionary<string, string[]> errors, string rule = CursorRule) =>
+        Cursor(text => Guid.TryParse(text, out var id) ? id : (Guid?)null, errors, rule);
+
+    /// <summary>A cursor that is a position in a sequence (0 or more).</summary>
+    public long? PositionCursor(IDictionary<string, string[]> errors, string rule = CursorRule) =>
+        Cursor(text => long.TryParse(text, out var position) && position >= 0 ? position : (long?)null, errors, rule);
 }

@@ -3,7 +3,6 @@ using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Persistence;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -31,7 +30,7 @@ public sealed class MigratedDatabase : IAsyncDisposable
             .MigrateAsync(CancellationToken.None);
         state.Complete();
         return new MigratedDatabase(dataSource, new Database(dataSource, state, new OutboxSignal(), new EventTypes().Register([.. eventTypes]),
-            new CrashAfterCommit(new ConfigurationBuilder().Build())));
+            faults: null));
     }
 
     /// <summary>What a consumer does, minus the broker: inbox + work in one transaction, retried on a transient failure.</summary>
