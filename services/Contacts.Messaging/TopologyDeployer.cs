@@ -1,4 +1,5 @@
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
+using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Resilience;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -4,7 +4,7 @@ using System.Diagnostics;
 using Contacts.Contracts;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Hosting;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using effort::Contacts.Effort.Journeys;
 using effort::Contacts.Effort.Scoring;
 using Microsoft.Extensions.DependencyInjection;

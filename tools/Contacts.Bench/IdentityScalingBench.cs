@@ -6,7 +6,7 @@ using Contacts.Dev.Servers;
 using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Hosting;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using identity::Contacts.Identity.Stitching;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Contacts.Persistence;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.OpenApi;
 using Npgsql;

@@ -64,7 +64,7 @@ public sealed class ApiKeyCache(TimeProvider clock)
 
 /// <summary>Keeps a connection listening on the key table's channel and tells the cache of every change; reconnects.</summary>
 internal sealed partial class ApiKeyChangeListener(
-    NpgsqlDataSource dataSource, Contacts.ServiceDefaults.Persistence.MigrationState migrations, ApiKeyCache cache,
+    NpgsqlDataSource dataSource, Contacts.Persistence.MigrationState migrations, ApiKeyCache cache,
     ILogger<ApiKeyChangeListener> logger) : BackgroundService
 {
     public const string Channel = "contacts_api_keys";

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Contacts.ServiceDefaults.Hosting;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 

@@ -1,7 +1,7 @@
 using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Messaging.Persistence;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Npgsql;
 

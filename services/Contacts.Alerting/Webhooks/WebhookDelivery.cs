@@ -7,7 +7,7 @@ using Contacts.Alerting.Subscriptions;
 using Contacts.Contracts;
 using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
 using Contacts.ServiceDefaults.Webhooks;

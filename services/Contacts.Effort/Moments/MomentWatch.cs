@@ -5,7 +5,7 @@ using Contacts.Contracts;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
 using Contacts.Messaging.Persistence;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -1,6 +1,6 @@
 using Contacts.Contracts;
 using Contacts.Messaging.Persistence;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
 

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Messaging;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using MassTransit.Serialization;
 using Microsoft.Extensions.Hosting;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Npgsql;
 using NpgsqlTypes;

@@ -1,7 +1,7 @@
 using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
 using Contacts.ServiceDefaults.Hosting;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Contacts.ServiceDefaults.OpenApi;
-using Contacts.ServiceDefaults.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Contacts.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Builder;
@@ -12,7 +11,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Contacts.ServiceDefaults.Hosting;
 
@@ -40,59 +38,6 @@ public static class ServiceDefaultsExtensions
         builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<InternalKeyOptions>, InternalKeyValidation>();
         builder.Services.AddHostedService<InternalKeyWarning>();
         return builder;
-    }
-
-    /// <summary>
-    /// The service's own PostgreSQL schema (ConnectionStrings:postgres, search path set to the schema) as an
-    /// NpgsqlDataSource, migrated at start-up; readiness waits for the migrations. The pipeline services add the inbox,
-    /// outbox and event store on top (Contacts.Messaging's AddDatabase); the gateway uses this alone.
-    /// </summary>
-    public static WebApplicationBuilder AddPostgres(this WebApplicationBuilder builder, string schema, IEnumerable<Migration> migrations)
-    {
-        var connectionString = builder.Configuration.GetConnectionString("postgres")
-            ?? throw new InvalidOperationException("ConnectionStrings:postgres is not set (e.g. Host=127.0.0.1;Username=postgres;Database=contacts)");
-        var csb = new NpgsqlConnectionStringBuilder(connectionString)
-        {
-            SearchPath = schema,
-            ApplicationName = $"contacts-{schema}",
-        };
-        // Bounded pools that let idle connections go, so replicas of every service fit in the server's max_connections.
-        if (!Mentions(connectionString, "Maximum Pool Size", "MaxPoolSize", "Max Pool Size"))
-        {
-            csb.MaxPoolSize = 40;
-        }
-        csb.ConnectionIdleLifetime = 30;
-        // Measured with tools/bench --profile: the DISCARD ALL that resets a pooled connection was half of PostgreSQL's
-        // transactions, and nothing here leaves session state behind (search path is in the connection string; advisory
-        // locks are transaction-scoped, the migration lock is released explicitly). Statements repeat per message, so
-        // Npgsql prepares the frequent ones. Either can be set otherwise in the connection string.
-        if (!Mentions(connectionString, "No Reset On Close", "NoResetOnClose"))
-        {
-            csb.NoResetOnClose = true;
-        }
-        if (!Mentions(connectionString, "Max Auto Prepare", "MaxAutoPrepare"))
-        {
-            csb.MaxAutoPrepare = 64;
-        }
-        builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(csb.ConnectionString).Build());
-        builder.Services.AddSingleton(new SchemaDefinition(schema, [.. migrations]));
-        builder.Services.AddSingleton<MigrationState>();
-        builder.Services.AddSingleton<SchemaMigrator>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<SchemaMigrator>());
-        builder.Services.AddOptions<StatisticsOptions>().Bind(builder.Configuration.GetSection("Persistence:Statistics"));
-        builder.Services.AddHostedService<StatisticsKeeper>();
-        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
-        return builder;
-    }
-
-    private static bool Mentions(string connectionString, params string[] keywords) =>
-        keywords.Any(k => connectionString.Contains(k, StringComparison.OrdinalIgnoreCase));
-
-    /// <summary>Brings the schema up to date now (for command-line tools that run without starting the host).</summary>
-    public static async Task EnsureSchemaAsync(this IServiceProvider services, CancellationToken ct = default)
-    {
-        await services.GetRequiredService<SchemaMigrator>().MigrateAsync(ct);
-        services.GetRequiredService<MigrationState>().Complete();
     }
 
     /// <summary>/health/live answers while the process runs; /health/ready when the broker and database are usable.</summary>

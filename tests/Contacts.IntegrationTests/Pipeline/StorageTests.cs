@@ -2,7 +2,7 @@ using Contacts.IntegrationTests.Infrastructure;
 using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
 using Contacts.Messaging.Persistence;
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;

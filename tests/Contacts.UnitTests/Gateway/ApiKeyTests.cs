@@ -50,7 +50,7 @@ public sealed class ApiKeyTests
     {
         var cache = new ApiKeyCache(TimeProvider.System);
         cache.SetListening(true);
-        var migrated = new Contacts.ServiceDefaults.Persistence.MigrationState();
+        var migrated = new Contacts.Persistence.MigrationState();
         migrated.Complete();
         // Nothing listens on port 1: a lookup that misses the cache and reaches the database fails at once.
         var store = new ApiKeyStore(Npgsql.NpgsqlDataSource.Create("Host=127.0.0.1;Port=1;Timeout=2"), migrated, cache);

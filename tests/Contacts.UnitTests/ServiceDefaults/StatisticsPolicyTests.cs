@@ -1,4 +1,4 @@
-using Contacts.ServiceDefaults.Persistence;
+using Contacts.Persistence;
 
 namespace Contacts.UnitTests.ServiceDefaults;
 

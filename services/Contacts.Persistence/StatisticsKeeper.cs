@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Contacts.ServiceDefaults.Persistence;
+namespace Contacts.Persistence;
 
 public sealed class StatisticsOptions
 {

@@ -1,3 +1,4 @@
+using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -5,25 +6,13 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
-namespace Contacts.ServiceDefaults.Persistence;
+namespace Contacts.Persistence;
 
 /// <summary>One schema change, applied once per schema and recorded by its id. Never edit one that has shipped.</summary>
 public sealed record Migration(string Id, string Sql);
 
 /// <summary>The schema a service owns and the migrations that build it (shared ones first).</summary>
 public sealed record SchemaDefinition(string Schema, IReadOnlyList<Migration> Migrations);
-
-/// <summary>A start-up step that readiness and dependent work wait for.</summary>
-public abstract class StartupGate
-{
-    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public bool IsComplete => _done.Task.IsCompletedSuccessfully;
-
-    public Task WaitAsync(CancellationToken ct) => _done.Task.WaitAsync(ct);
-
-    internal void Complete() => _done.TrySetResult();
-}
 
 /// <summary>Completes when this process has brought its schema up to date; work that touches tables waits on it.</summary>
 public sealed class MigrationState : StartupGate;
