@@ -77,6 +77,11 @@ public static class MessagingSetup
         builder.Services.AddSingleton<ReceiveActivity>();
         builder.Services.AddReceiveObserver(sp => sp.GetRequiredService<ReceiveActivity>());
         builder.Services.AddReceiveEndpointObserver(sp => sp.GetRequiredService<ReceiveActivity>());
+        if (StopReceiving.Asked(builder.Configuration))
+        {
+            builder.Services.AddSingleton<StopReceiving>();
+            builder.Services.AddReceiveObserver(sp => sp.GetRequiredService<StopReceiving>());
+        }
         builder.Services.AddOptions<ReceiveWatchdogOptions>().Bind(section.GetSection("Watchdog"));
         builder.Services.AddHostedService<ReceiveWatchdog>();
 

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Contacts.ServiceDefaults.Telemetry;
 using MassTransit;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -60,10 +59,9 @@ public static class StallPolicy
 
 /// <summary>
 /// Counts, per receive endpoint, the messages received and finished, and keeps each pipeline endpoint MassTransit started,
-/// so the watchdog can restart it. Fault injection for the reliability suite: "Faults:StopReceiving" = "queue:N" stops
-/// that queue's endpoint after its N-th message, as a lost consumer would; off unless configured.
+/// so the watchdog can restart it.
 /// </summary>
-public sealed class ReceiveActivity(IConfiguration configuration) : IReceiveObserver, IReceiveEndpointObserver
+public sealed class ReceiveActivity : IReceiveObserver, IReceiveEndpointObserver
 {
     private sealed class Counters
     {
@@ -73,7 +71,6 @@ public sealed class ReceiveActivity(IConfiguration configuration) : IReceiveObse
 
     private readonly ConcurrentDictionary<Uri, Counters> _counters = new();
     private readonly ConcurrentDictionary<string, IReceiveEndpoint> _endpoints = new();
-    private readonly (string Queue, int After)? _stopAt = ParseStopAt(configuration["Faults:StopReceiving"]);
 
     /// <summary>The pipeline's queues this service consumes, with their endpoints.</summary>
     public IReadOnlyDictionary<string, IReceiveEndpoint> Endpoints => _endpoints;
@@ -87,14 +84,7 @@ public sealed class ReceiveActivity(IConfiguration configuration) : IReceiveObse
 
     public Task PreReceive(ReceiveContext context)
     {
-        var received = Interlocked.Increment(ref _counters.GetOrAdd(context.InputAddress, _ => new Counters()).Received);
-        if (_stopAt is var (queue, after) && received == after && QueueOf(context.InputAddress) == queue
-            && _endpoints.TryGetValue(queue, out var endpoint))
-        {
-            Console.Error.WriteLine($"fault injection: stopping the receive endpoint of {queue} after its message {after}");
-            // Not awaited: stopping waits for the messages in hand, this one included.
-            _ = Task.Run(() => endpoint.Stop());
-        }
+        Interlocked.Increment(ref _counters.GetOrAdd(context.InputAddress, _ => new Counters()).Received);
         return Task.CompletedTask;
     }
 
@@ -128,9 +118,6 @@ public sealed class ReceiveActivity(IConfiguration configuration) : IReceiveObse
     public Task Completed(ReceiveEndpointCompleted completed) => Task.CompletedTask;
 
     public Task Faulted(ReceiveEndpointFaulted faulted) => Task.CompletedTask;
-
-    private static (string, int)? ParseStopAt(string? setting) =>
-        setting?.Split(':') is [var queue, var n] && int.TryParse(n, out var after) && after > 0 ? (queue, after) : null;
 }
 
 /// <summary>

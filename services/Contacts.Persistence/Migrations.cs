@@ -1,6 +1,7 @@
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.Resilience;
 using Contacts.ServiceDefaults.Telemetry;
+using Dapper;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -37,57 +38,36 @@ internal sealed partial class SchemaMigrator(
         using var activity = ContactsTelemetry.Source.StartActivity("schema migrate");
         activity?.SetTag("db.schema", schema.Schema);
         await using var conn = await dataSource.OpenConnectionAsync(ct);
-        await Exec(conn, "select pg_advisory_lock(hashtext('contacts.migrations.' || @schema))", ct, ("schema", schema.Schema));
+        await Exec(conn, "select pg_advisory_lock(hashtext('contacts.migrations.' || @schema))", new { schema = schema.Schema }, ct);
         try
         {
-            await Exec(conn, $"create schema if not exists \"{schema.Schema}\"", ct);
+            await Exec(conn, $"create schema if not exists \"{schema.Schema}\"", null, ct);
             await Exec(conn, """
                 create table if not exists schema_migrations (
                     id text primary key,
                     applied_at timestamptz not null default now())
-                """, ct);
+                """, null, ct);
 
-            var applied = new HashSet<string>();
-            await using (var cmd = new NpgsqlCommand("select id from schema_migrations", conn))
-            await using (var reader = await cmd.ExecuteReaderAsync(ct))
-            {
-                while (await reader.ReadAsync(ct))
-                {
-                    applied.Add(reader.GetString(0));
-                }
-            }
+            var applied = (await conn.QueryAsync<string>(new CommandDefinition("select id from schema_migrations", cancellationToken: ct))).ToHashSet();
 
             foreach (var migration in schema.Migrations.Where(m => !applied.Contains(m.Id)))
             {
                 await using var tx = await conn.BeginTransactionAsync(ct);
-                await using (var cmd = new NpgsqlCommand(migration.Sql, conn, tx))
-                {
-                    await cmd.ExecuteNonQueryAsync(ct);
-                }
-                await using (var cmd = new NpgsqlCommand("insert into schema_migrations (id) values (@id)", conn, tx))
-                {
-                    cmd.Parameters.AddWithValue("id", migration.Id);
-                    await cmd.ExecuteNonQueryAsync(ct);
-                }
+                await conn.ExecuteAsync(new CommandDefinition(migration.Sql, transaction: tx, cancellationToken: ct));
+                await conn.ExecuteAsync(new CommandDefinition("insert into schema_migrations (id) values (@id)", new { id = migration.Id }, tx,
+                    cancellationToken: ct));
                 await tx.CommitAsync(ct);
                 LogApplied(logger, schema.Schema, migration.Id);
             }
         }
         finally
         {
-            await Exec(conn, "select pg_advisory_unlock(hashtext('contacts.migrations.' || @schema))", CancellationToken.None, ("schema", schema.Schema));
+            await Exec(conn, "select pg_advisory_unlock(hashtext('contacts.migrations.' || @schema))", new { schema = schema.Schema }, CancellationToken.None);
         }
     }
 
-    private static async Task Exec(NpgsqlConnection conn, string sql, CancellationToken ct, params (string Name, object Value)[] args)
-    {
-        await using var cmd = new NpgsqlCommand(sql, conn);
-        foreach (var (name, value) in args)
-        {
-            cmd.Parameters.AddWithValue(name, value);
-        }
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    private static Task Exec(NpgsqlConnection conn, string sql, object? args, CancellationToken ct) =>
+        conn.ExecuteAsync(new CommandDefinition(sql, args, cancellationToken: ct));
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {MigrationId} to schema {Schema}")]
     private static partial void LogApplied(ILogger logger, string schema, string migrationId);

@@ -3,6 +3,7 @@ using System.Text;
 using Contacts.Persistence;
 using Contacts.ServiceDefaults.Hosting;
 using Contacts.ServiceDefaults.OpenApi;
+using Dapper;
 using Npgsql;
 
 namespace Contacts.Gateway.ApiKeys;
@@ -26,27 +27,19 @@ public static class ApiKeyAdmin
 
     public static async Task<List<ApiKeyView>> List(NpgsqlDataSource db, string? tenant, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("""
-            select id, tenant_id, name, created_at, revoked_at from api_keys
+        await using var connection = db.CreateConnection();
+        return (await connection.QueryAsync<ApiKeyView>(new CommandDefinition("""
+            select id, tenant_id as tenant, name, created_at as createdat, revoked_at as revokedat from api_keys
             where @tenant::text is null or tenant_id = @tenant order by tenant_id, created_at
-            """);
-        cmd.Parameters.AddWithValue("tenant", (object?)tenant ?? DBNull.Value);
-        var keys = new List<ApiKeyView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            keys.Add(new ApiKeyView(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4)));
-        }
-        return keys;
+            """, new { tenant }, cancellationToken: ct))).AsList();
     }
 
     /// <summary>Revokes a key; false when there is no such key (or it was already revoked).</summary>
     public static async Task<bool> Revoke(NpgsqlDataSource db, Guid id, CancellationToken ct)
     {
-        await using var cmd = db.CreateCommand("update api_keys set revoked_at = now() where id = @id and revoked_at is null");
-        cmd.Parameters.AddWithValue("id", id);
-        return await cmd.ExecuteNonQueryAsync(ct) == 1;
+        await using var connection = db.CreateConnection();
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "update api_keys set revoked_at = now() where id = @id and revoked_at is null", new { id }, cancellationToken: ct)) == 1;
     }
 
     /// <summary>The admin API's keys part, open only to the operator key ("Gateway:OperatorKey"); absent that setting it is switched off.</summary>

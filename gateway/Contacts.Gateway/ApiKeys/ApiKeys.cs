@@ -1,7 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
-using Contacts.ServiceDefaults.Hosting;
 using Contacts.Persistence;
+using Contacts.ServiceDefaults.Hosting;
+using Dapper;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
 
@@ -60,9 +61,9 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migr
         }
         var generation = cache.Generation;
         await migrations.WaitAsync(ct);
-        await using var cmd = dataSource.CreateCommand("select tenant_id from api_keys where key_hash = @hash and revoked_at is null");
-        cmd.Parameters.AddWithValue("hash", hash);
-        var tenant = await cmd.ExecuteScalarAsync(ct) as string;
+        await using var connection = dataSource.CreateConnection();
+        var tenant = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "select tenant_id from api_keys where key_hash = @hash and revoked_at is null", new { hash }, cancellationToken: ct));
         if (tenant is not null)
         {
             cache.Put(cacheKey, tenant, generation);
@@ -77,16 +78,12 @@ public sealed class ApiKeyStore(NpgsqlDataSource dataSource, MigrationState migr
     public async Task<Guid> Add(string tenantId, string name, string key, CancellationToken ct)
     {
         await migrations.WaitAsync(ct);
-        await using var cmd = dataSource.CreateCommand("""
+        await using var connection = dataSource.CreateConnection();
+        return await connection.ExecuteScalarAsync<Guid>(new CommandDefinition("""
             insert into api_keys (id, tenant_id, name, key_hash) values (@id, @tenant, @name, @hash)
             on conflict (key_hash) do update set key_hash = excluded.key_hash
             returning id
-            """);
-        cmd.Parameters.AddWithValue("id", Guid.CreateVersion7());
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("name", name);
-        cmd.Parameters.AddWithValue("hash", Hash(key));
-        return (Guid)(await cmd.ExecuteScalarAsync(ct))!;
+            """, new { id = Guid.CreateVersion7(), tenant = tenantId, name, hash = Hash(key) }, cancellationToken: ct));
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');

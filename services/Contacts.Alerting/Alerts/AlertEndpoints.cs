@@ -7,6 +7,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Microsoft.OpenApi;
@@ -48,38 +49,29 @@ public sealed record AlertPage(
 public static class AlertReads
 {
     public const string Select = """
-        select id, customer_id, reason, status, level, score, drivers::text, contact_event_id, journey_id, topic, channels, score_version,
-               raised_at, updated_at, acknowledged_at, closed_at, resolution, superseded_by
+        select id, customer_id as customerid, reason, status, level, score, drivers::text as drivers, contact_event_id as contacteventid,
+               journey_id as journeyid, topic, channels, score_version as scoreversion, raised_at as raisedat, updated_at as updatedat,
+               acknowledged_at as acknowledgedat, closed_at as closedat, resolution, superseded_by as supersededby
         from alerts
         """;
 
-    public static async Task<List<AlertView>> Read(NpgsqlCommand cmd, CancellationToken ct)
-    {
-        var result = new List<AlertView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            var id = reader.GetGuid(0);
-            var customerId = reader.GetGuid(1);
-            result.Add(new AlertView(id, customerId, reader.GetString(2), reader.GetString(3), reader.GetInt32(4), reader.GetInt32(5),
-                JsonSerializer.Deserialize<List<EffortDriver>>(reader.GetString(6), JsonSerializerOptions.Web) ?? [],
-                reader.GetGuid(7), reader.IsDBNull(8) ? null : reader.GetGuid(8), reader.IsDBNull(9) ? null : reader.GetString(9),
-                reader.IsDBNull(10) ? null : reader.GetFieldValue<string[]>(10), reader.IsDBNull(11) ? null : reader.GetInt64(11),
-                reader.GetFieldValue<DateTimeOffset>(12), reader.GetFieldValue<DateTimeOffset>(13),
-                reader.IsDBNull(14) ? null : reader.GetFieldValue<DateTimeOffset>(14), reader.IsDBNull(15) ? null : reader.GetFieldValue<DateTimeOffset>(15),
-                reader.IsDBNull(16) ? null : reader.GetString(16), reader.IsDBNull(17) ? null : reader.GetGuid(17),
-                new AlertLinks($"/v1/alerts/{id}", $"/v1/customers/{customerId}/context")));
-        }
-        return result;
-    }
+    /// <summary>The alerts a query that starts with <see cref="Select"/> finds.</summary>
+    public static async Task<List<AlertView>> Read(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, object args, CancellationToken ct) =>
+        [.. (await connection.QueryAsync<AlertRow>(new CommandDefinition(sql, args, tx, cancellationToken: ct))).Select(r => r.View())];
 
     /// <summary>One alert in the session's transaction (it must exist: the caller just wrote it).</summary>
-    public static async Task<AlertView> Find(Session session, string tenantId, Guid alertId, CancellationToken ct)
+    public static async Task<AlertView> Find(Session session, string tenantId, Guid alertId, CancellationToken ct) =>
+        (await Read(session.Connection, session.Transaction, $"{Select} where tenant_id = @tenant and id = @id", new { tenant = tenantId, id = alertId },
+            ct)).Single();
+
+    private sealed record AlertRow(Guid Id, Guid CustomerId, string Reason, string Status, int Level, int Score, string Drivers, Guid ContactEventId,
+        Guid? JourneyId, string? Topic, string[]? Channels, long? ScoreVersion, DateTimeOffset RaisedAt, DateTimeOffset UpdatedAt,
+        DateTimeOffset? AcknowledgedAt, DateTimeOffset? ClosedAt, string? Resolution, Guid? SupersededBy)
     {
-        await using var cmd = session.Command($"{Select} where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("id", alertId);
-        return (await Read(cmd, ct)).Single();
+        public AlertView View() => new(Id, CustomerId, Reason, Status, Level, Score,
+            JsonSerializer.Deserialize<List<EffortDriver>>(Drivers, JsonSerializerOptions.Web) ?? [], ContactEventId, JourneyId, Topic, Channels,
+            ScoreVersion, RaisedAt, UpdatedAt, AcknowledgedAt, ClosedAt, Resolution, SupersededBy,
+            new AlertLinks($"/v1/alerts/{Id}", $"/v1/customers/{CustomerId}/context"));
     }
 }
 
@@ -165,7 +157,7 @@ public static class AlertEndpoints
         }
         // Alert ids are time-ordered (UUIDv7), so the id is both the order and the cursor. A customer's alerts are the
         // person's: their own and those of every customer merged into them, down each chain of merges.
-        await using var cmd = new NpgsqlCommand($"""
+        var items = await AlertReads.Read(connection, null, $"""
             with recursive parts as (
                 select @customer::uuid as customer_id, 0 as depth
                 union all
@@ -178,13 +170,7 @@ public static class AlertEndpoints
               and (@after::uuid is null or id < @after)
             order by id desc
             limit @limit
-            """, connection);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.Add(new NpgsqlParameter("customer", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)customerId ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("status", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)status ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("after", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)after ?? DBNull.Value });
-        cmd.Parameters.AddWithValue("limit", limit + 1);
-        var items = await AlertReads.Read(cmd, ct);
+            """, new { tenant, customer = customerId, status, after, limit = limit + 1 }, ct);
         var next = items.Count > limit ? items[limit - 1].Id.ToString() : null;
         return TypedResults.Ok(new AlertPage([.. items.Take(limit)], next));
     }
@@ -193,10 +179,8 @@ public static class AlertEndpoints
         Guid id, HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        await using var cmd = database.DataSource.CreateCommand($"{AlertReads.Select} where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        var found = await AlertReads.Read(cmd, ct);
+        await using var connection = database.DataSource.CreateConnection();
+        var found = await AlertReads.Read(connection, null, $"{AlertReads.Select} where tenant_id = @tenant and id = @id", new { tenant, id }, ct);
         return found.Count == 0
             ? NotFound(id)
             : TypedResults.Ok(found[0]);
@@ -241,31 +225,21 @@ public static class AlertEndpoints
         return result;
     }
 
-    private static async Task<AlertSnapshot?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct)
-    {
-        await using var cmd = session.Command("select customer_id, reason, status from alerts where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? new AlertSnapshot(id, reader.GetGuid(0), reader.GetString(1), reader.GetString(2)) : null;
-    }
+    private static Task<AlertSnapshot?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct) =>
+        session.Connection.QuerySingleOrDefaultAsync<AlertSnapshot?>(new CommandDefinition(
+            "select id as alertid, customer_id as customerid, reason, status from alerts where tenant_id = @tenant and id = @id", new { tenant, id },
+            session.Transaction, cancellationToken: ct));
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No alert {id} in this tenant.");
 
-    private static async Task<Guid> LastSurvivor(NpgsqlConnection connection, string tenant, Guid customerId, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
+    private static Task<Guid> LastSurvivor(NpgsqlConnection connection, string tenant, Guid customerId, CancellationToken ct) =>
+        connection.ExecuteScalarAsync<Guid>(new CommandDefinition("""
             with recursive chain as (
                 select customer_id, merged_into, 0 as depth from customer_alert_state where tenant_id = @tenant and customer_id = @id
                 union all
                 select s.customer_id, s.merged_into, chain.depth + 1 from customer_alert_state s
                 join chain on s.tenant_id = @tenant and s.customer_id = chain.merged_into where chain.depth < 100)
             select coalesce((select coalesce(merged_into, customer_id) from chain order by depth desc limit 1), @id)
-            """, connection);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", customerId);
-        return (Guid)(await cmd.ExecuteScalarAsync(ct))!;
-    }
-
+            """, new { tenant, id = customerId }, cancellationToken: ct));
 }

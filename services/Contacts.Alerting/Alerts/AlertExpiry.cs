@@ -2,6 +2,7 @@ using Contacts.Alerting.Settings;
 using Contacts.Alerting.Webhooks;
 using Contacts.Messaging.Persistence;
 using Contacts.Persistence;
+using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -35,17 +36,12 @@ internal sealed partial class AlertExpiry(
 
     private async Task Sweep(TimeSpan window, CancellationToken ct)
     {
-        var due = new List<(string Tenant, Guid Id)>();
-        await using (var cmd = dataSource.CreateCommand("""
-            select tenant_id, id from alerts where status in ('open', 'acknowledged') and journey_last_at < @before order by journey_last_at limit 500
-            """))
+        List<(string Tenant, Guid Id)> due;
+        await using (var connection = dataSource.CreateConnection())
         {
-            cmd.Parameters.AddWithValue("before", clock.GetUtcNow() - window);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                due.Add((reader.GetString(0), reader.GetGuid(1)));
-            }
+            due = (await connection.QueryAsync<(string, Guid)>(new CommandDefinition("""
+                select tenant_id, id from alerts where status in ('open', 'acknowledged') and journey_last_at < @before order by journey_last_at limit 500
+                """, new { before = clock.GetUtcNow() - window }, cancellationToken: ct))).AsList();
         }
         var queued = false;
         foreach (var (tenant, id) in due)
@@ -71,16 +67,14 @@ internal sealed partial class AlertExpiry(
         }
     }
 
-    private static async Task<(AlertSnapshot Alert, DateTimeOffset? JourneyLastAt)?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct)
-    {
-        await using var cmd = session.Command("select customer_id, reason, status, journey_last_at from alerts where tenant_id = @tenant and id = @id");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct)
-            ? (new AlertSnapshot(id, reader.GetGuid(0), reader.GetString(1), reader.GetString(2)), reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3))
+    private static async Task<(AlertSnapshot Alert, DateTimeOffset? JourneyLastAt)?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct) =>
+        await session.Connection.QuerySingleOrDefaultAsync<ExpiryRow>(new CommandDefinition(
+            "select customer_id as customerid, reason, status, journey_last_at as journeylastat from alerts where tenant_id = @tenant and id = @id",
+            new { tenant, id }, session.Transaction, cancellationToken: ct)) is { } row
+            ? (new AlertSnapshot(id, row.CustomerId, row.Reason, row.Status), row.JourneyLastAt)
             : null;
-    }
+
+    private sealed record ExpiryRow(Guid CustomerId, string Reason, string Status, DateTimeOffset? JourneyLastAt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Alert expiry sweep failed: {Reason}")]
     private static partial void LogSweepFailed(ILogger logger, string reason);

@@ -2,10 +2,10 @@ using System.Text.Json;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Contacts.Alerting.Settings;
 
@@ -18,12 +18,8 @@ public sealed class AlertingSettingsStore(IOptions<AlertRuleOptions> defaults)
 
     private const string Select = "select settings::text from alerting_settings where tenant_id = @tenant";
 
-    public async Task<AlertingSettings> For(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(Select, connection, transaction);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        return From(await cmd.ExecuteScalarAsync(ct));
-    }
+    public async Task<AlertingSettings> For(NpgsqlConnection connection, NpgsqlTransaction? transaction, string tenantId, CancellationToken ct) =>
+        From(await connection.ExecuteScalarAsync<string?>(new CommandDefinition(Select, new { tenant = tenantId }, transaction, cancellationToken: ct)));
 
     /// <summary>The read of For as a statement of someone else's batch, so a decision reads its rules without a round trip of its own.</summary>
     public static NpgsqlBatchCommand Query(string tenantId)
@@ -36,16 +32,11 @@ public sealed class AlertingSettingsStore(IOptions<AlertRuleOptions> defaults)
     /// <summary>The rules from the value Query read: the tenant's own, or the defaults when it has none.</summary>
     public AlertingSettings From(object? value) => value is string json ? JsonSerializer.Deserialize<AlertingSettings>(json, Json)! : Defaults;
 
-    public static async Task Save(NpgsqlConnection connection, string tenantId, AlertingSettings settings, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            insert into alerting_settings (tenant_id, settings) values (@tenant, @settings)
+    public static Task Save(NpgsqlConnection connection, string tenantId, AlertingSettings settings, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition("""
+            insert into alerting_settings (tenant_id, settings) values (@tenant, @settings::jsonb)
             on conflict (tenant_id) do update set settings = excluded.settings, updated_at = now()
-            """, connection);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("settings", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(settings, Json));
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+            """, new { tenant = tenantId, settings = JsonSerializer.Serialize(settings, Json) }, cancellationToken: ct));
 }
 
 public static class AlertingSettingsEndpoints

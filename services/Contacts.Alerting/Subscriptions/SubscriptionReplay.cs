@@ -5,6 +5,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -98,38 +99,32 @@ public static class SubscriptionReplay
         var replayId = Guid.CreateVersion7();
         var outcome = await database.InTransaction<(int Code, string? Why, int Total)>(async session =>
         {
-            await using var find = session.Command("""
-                select status, events, coalesce(queue, url) from webhook_subscriptions where tenant_id = @tenant and id = @id for update
-                """);
-            find.Parameters.AddWithValue("tenant", tenant);
-            find.Parameters.AddWithValue("id", id);
-            string status, url;
-            string[] events;
-            await using (var reader = await find.ExecuteReaderAsync(ct))
+            var (connection, tx) = (session.Connection, session.Transaction);
+            var found = await connection.QuerySingleOrDefaultAsync<Target>(new CommandDefinition("""
+                select status, events, coalesce(queue, url) as url from webhook_subscriptions where tenant_id = @tenant and id = @id for update
+                """, new { tenant, id }, tx, cancellationToken: ct));
+            if (found is not var (status, events, url))
             {
-                if (!await reader.ReadAsync(ct))
-                {
-                    return (StatusCodes.Status404NotFound, null, 0);
-                }
-                (status, events, url) = (reader.GetString(0), reader.GetFieldValue<string[]>(1), reader.GetString(2));
+                return (StatusCodes.Status404NotFound, null, 0);
             }
             if (status == SubscriptionLifecycle.Disabled)
             {
                 return (StatusCodes.Status409Conflict, "The subscription is disabled: POST .../enable first, then replay.", 0);
             }
-            await using (var running = session.Command("""
-                select 1 from subscription_replays r where r.subscription_id = @id
-                    and exists (select 1 from webhook_deliveries d where d.replay_id = r.id and d.status = 'pending')
-                """))
+            if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
+                select exists (select 1 from subscription_replays r where r.subscription_id = @id
+                    and exists (select 1 from webhook_deliveries d where d.replay_id = r.id and d.status = 'pending'))
+                """, new { id }, tx, cancellationToken: ct)))
             {
-                running.Parameters.AddWithValue("id", id);
-                if (await running.ExecuteScalarAsync(ct) is not null)
-                {
-                    return (StatusCodes.Status409Conflict, "A replay of this subscription is still running; poll it, then replay again.", 0);
-                }
+                return (StatusCodes.Status409Conflict, "A replay of this subscription is still running; poll it, then replay again.", 0);
             }
             // In log order, each a microsecond after the one before: the dispatcher sends a subscription's deliveries in that order.
-            await using var queue = session.Command("""
+            var replay = new
+            {
+                tenant, id, url, replay = replayId, since, onlyFailed = only == "failed",
+                types = (events.Length == 0 ? WebhookTypes.Default : events).ToArray(),
+            };
+            var total = await connection.ExecuteAsync(new CommandDefinition("""
                 insert into webhook_deliveries (id, message_id, alert_id, customer_id, url, body, event_type, subscription_id, replay_id, next_attempt_at)
                 select gen_random_uuid(), e.event_id,
                     case when e.type like 'alert.%' then ((e.body::jsonb) -> 'data' ->> 'alertId')::uuid end,
@@ -141,25 +136,11 @@ public static class SubscriptionReplay
                         select 1 from webhook_deliveries d where d.subscription_id = @id and d.message_id = e.event_id and d.event_type = e.type
                             and d.status in ('delivered', 'pending')))
                 order by e.position
-                """);
-            queue.Parameters.AddWithValue("tenant", tenant);
-            queue.Parameters.AddWithValue("id", id);
-            queue.Parameters.AddWithValue("url", url);
-            queue.Parameters.AddWithValue("replay", replayId);
-            queue.Parameters.AddWithValue("since", since);
-            queue.Parameters.AddWithValue("types", (events.Length == 0 ? WebhookTypes.Default : events).ToArray());
-            queue.Parameters.AddWithValue("onlyFailed", only == "failed");
-            var total = await queue.ExecuteNonQueryAsync(ct);
-            await using var record = session.Command("""
-                insert into subscription_replays (id, tenant_id, subscription_id, since, only_failed, total) values (@replay, @tenant, @id, @since, @onlyFailed, @total)
-                """);
-            record.Parameters.AddWithValue("replay", replayId);
-            record.Parameters.AddWithValue("tenant", tenant);
-            record.Parameters.AddWithValue("id", id);
-            record.Parameters.AddWithValue("since", since);
-            record.Parameters.AddWithValue("onlyFailed", only == "failed");
-            record.Parameters.AddWithValue("total", total);
-            await record.ExecuteNonQueryAsync(ct);
+                """, replay, tx, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition("""
+                insert into subscription_replays (id, tenant_id, subscription_id, since, only_failed, total)
+                values (@replay, @tenant, @id, @since, @onlyFailed, @total)
+                """, new { replay = replayId, tenant, id, since, onlyFailed = only == "failed", total }, tx, cancellationToken: ct));
             return (StatusCodes.Status202Accepted, null, total);
         }, ct);
         if (outcome.Code == StatusCodes.Status404NotFound)
@@ -185,25 +166,23 @@ public static class SubscriptionReplay
 
     private static async Task<SubscriptionReplayView?> Find(Database database, string tenant, Guid id, Guid replayId, CancellationToken ct)
     {
-        await using var cmd = database.DataSource.CreateCommand("""
-            select r.since, r.only_failed, r.total, r.created_at,
-                count(*) filter (where d.status = 'delivered'), count(*) filter (where d.status = 'pending'),
-                count(*) filter (where d.status in ('failed', 'disabled'))
+        await using var connection = database.DataSource.CreateConnection();
+        var row = await connection.QuerySingleOrDefaultAsync<ReplayRow>(new CommandDefinition("""
+            select r.since, r.only_failed as onlyfailed, r.total, r.created_at as createdat,
+                count(*) filter (where d.status = 'delivered') as delivered, count(*) filter (where d.status = 'pending') as pending,
+                count(*) filter (where d.status in ('failed', 'disabled')) as failed
             from subscription_replays r left join webhook_deliveries d on d.replay_id = r.id
             where r.id = @replay and r.subscription_id = @id and r.tenant_id = @tenant
             group by r.id
-            """);
-        cmd.Parameters.AddWithValue("replay", replayId);
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
-        {
-            return null;
-        }
-        var pending = (int)reader.GetInt64(5);
-        return new SubscriptionReplayView(replayId, id, reader.GetFieldValue<DateTimeOffset>(0), reader.GetBoolean(1) ? "failed" : "all",
-            pending > 0 ? "running" : "done", reader.GetInt32(2), (int)reader.GetInt64(4), pending, (int)reader.GetInt64(6),
-            reader.GetFieldValue<DateTimeOffset>(3));
+            """, new { replay = replayId, id, tenant }, cancellationToken: ct));
+        return row is null
+            ? null
+            : new SubscriptionReplayView(replayId, id, row.Since, row.OnlyFailed ? "failed" : "all", row.Pending > 0 ? "running" : "done", row.Total,
+                (int)row.Delivered, (int)row.Pending, (int)row.Failed, row.CreatedAt);
     }
+
+    /// <summary>Where a replay sends (the queue or URL), what the subscription takes, and whether it may.</summary>
+    private sealed record Target(string Status, string[] Events, string Url);
+
+    private sealed record ReplayRow(DateTimeOffset Since, bool OnlyFailed, int Total, DateTimeOffset CreatedAt, long Delivered, long Pending, long Failed);
 }

@@ -7,9 +7,9 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Contacts.Effort.Reads;
 
@@ -51,24 +51,16 @@ public static class EffortEndpoints
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         // The survivor's snapshot in the same round trip as the chain that finds it.
-        await using var cmd = new NpgsqlCommand(SurvivorChain + """
-            select c.customer_id, c.version, c.snapshot from chain join customer_effort c on c.customer_id = chain.customer_id
+        var row = await connection.QuerySingleOrDefaultAsync<SnapshotRow>(new CommandDefinition(SurvivorChain + """
+            select c.customer_id as customerid, c.version, c.snapshot from chain join customer_effort c on c.customer_id = chain.customer_id
             where chain.merged_into is null
-            """, connection);
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        Guid customerId;
-        long version;
-        List<ContactEvent> events;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            """, new { id, tenant }, cancellationToken: ct));
+        if (row is null)
         {
-            if (!await reader.ReadAsync(ct))
-            {
-                return NotFound($"No effort is known for customer {id} in this tenant.");
-            }
-            (customerId, version) = (reader.GetGuid(0), reader.GetInt64(1));
-            events = JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(2), EffortStore.Json)!;
+            return NotFound($"No effort is known for customer {id} in this tenant.");
         }
+        var (customerId, version) = (row.CustomerId, row.Version);
+        var events = JsonSerializer.Deserialize<List<ContactEvent>>(row.Snapshot, EffortStore.Json)!;
         var settings = await store.Settings(connection, null, tenant, ct);
         // Scored as of now: a journey quiet for the whole window reads as closed even before the next contact arrives.
         var asOf = new[] { DateTimeOffset.UtcNow, CustomerEffort.LatestOf(events) }.Max();
@@ -79,15 +71,10 @@ public static class EffortEndpoints
         HttpContext http, Database database, CancellationToken ct)
     {
         var tenant = TenantScope.Of(http);
-        await using var cmd = database.DataSource.CreateCommand("select predicted, ces_score from journeys where tenant_id = @tenant and ces_score is not null");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        var pairs = new List<(int, int)>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            pairs.Add((reader.GetInt32(0), reader.GetInt32(1)));
-        }
-        return TypedResults.Ok(CalibrationReports.Compute(pairs));
+        await using var connection = database.DataSource.CreateConnection();
+        var pairs = await connection.QueryAsync<(int, int)>(new CommandDefinition(
+            "select predicted, ces_score from journeys where tenant_id = @tenant and ces_score is not null", new { tenant }, cancellationToken: ct));
+        return TypedResults.Ok(CalibrationReports.Compute([.. pairs]));
     }
 
     internal static async Task<Results<Ok<SettingsView>, ProblemHttpResult>> GetSettings(
@@ -96,9 +83,8 @@ public static class EffortEndpoints
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         var settings = await store.Settings(connection, null, tenant, ct);
-        await using var cmd = new NpgsqlCommand("select version from effort_settings where tenant_id = @t", connection);
-        cmd.Parameters.AddWithValue("t", tenant);
-        var version = await cmd.ExecuteScalarAsync(ct) as int? ?? 0;
+        var version = await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "select version from effort_settings where tenant_id = @tenant", new { tenant }, cancellationToken: ct)) ?? 0;
         return TypedResults.Ok(new SettingsView(settings, version, await Replays.Latest(connection, tenant, ct)));
     }
 
@@ -145,15 +131,12 @@ public static class EffortEndpoints
         """;
 
     /// <summary>The customer a (possibly merged) id stands for now in the tenant: the end of its merge chain; null when effort knows none.</summary>
-    internal static async Task<Guid?> Survivor(NpgsqlConnection connection, string tenant, Guid id, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(SurvivorChain + "select customer_id from chain where merged_into is null", connection);
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        return await cmd.ExecuteScalarAsync(ct) as Guid?;
-    }
-
+    internal static Task<Guid?> Survivor(NpgsqlConnection connection, string tenant, Guid id, CancellationToken ct) =>
+        connection.ExecuteScalarAsync<Guid?>(new CommandDefinition(
+            SurvivorChain + "select customer_id from chain where merged_into is null", new { id, tenant }, cancellationToken: ct));
 
     internal static ProblemHttpResult NotFound(string detail) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+
+    private sealed record SnapshotRow(Guid CustomerId, long Version, string Snapshot);
 }

@@ -7,9 +7,9 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
-using Npgsql;
 
 namespace Contacts.Effort.Reads;
 
@@ -101,18 +101,10 @@ public static class LedgerEndpoints
         {
             return EffortEndpoints.NotFound($"No effort is known for customer {id} in this tenant.");
         }
-        var events = new List<ContactEvent>();
-        await using (var cmd = new NpgsqlCommand(
-            "select data from contact_events where tenant_id = @tenant and customer_id = @id order by occurred_at, contact_event_id", connection))
-        {
-            cmd.Parameters.AddWithValue("tenant", tenant);
-            cmd.Parameters.AddWithValue("id", customerId);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                events.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(0), EffortStore.Json)!);
-            }
-        }
+        var events = (await connection.QueryAsync<string>(new CommandDefinition(
+                "select data from contact_events where tenant_id = @tenant and customer_id = @id order by occurred_at, contact_event_id",
+                new { tenant, id = customerId }, cancellationToken: ct)))
+            .Select(data => JsonSerializer.Deserialize<ContactEvent>(data, EffortStore.Json)!).ToList();
         var history = await EffortStore.MomentSettingsHistory(connection, tenant, ct);
         var story = CustomerStory.Evaluate(events, (await store.Settings(connection, null, tenant, ct)).Window, history, DateTimeOffset.UtcNow);
         var (moments, account, current, asOf) = (story.Moments, story.Account, story.Settings, story.AsOf);
@@ -156,23 +148,13 @@ public static class LedgerEndpoints
         {
             return TypedResults.ValidationProblem(errors);
         }
-        await database.InTransaction(async session =>
-        {
-            // One change at a time per tenant; the same settings again (a retried PUT) add no change.
-            await using (var lockCmd = session.Command("select pg_advisory_xact_lock(hashtextextended('moment_settings:' || @t, 0))"))
-            {
-                lockCmd.Parameters.AddWithValue("t", tenant);
-                await lockCmd.ExecuteNonQueryAsync(ct);
-            }
-            await using var insert = session.Command("""
-                insert into moment_settings (tenant_id, effective_from, settings)
-                select @t, clock_timestamp(), @s::jsonb
-                where (select settings from moment_settings where tenant_id = @t order by effective_from desc limit 1) is distinct from @s::jsonb
-                """);
-            insert.Parameters.AddWithValue("t", tenant);
-            insert.Parameters.AddWithValue("s", JsonSerializer.Serialize(settings, EffortStore.Json));
-            await insert.ExecuteNonQueryAsync(ct);
-        }, ct);
+        // One change at a time per tenant; the same settings again (a retried PUT) add no change.
+        await database.InTransaction(session => session.Connection.ExecuteAsync(new CommandDefinition("""
+            select pg_advisory_xact_lock(hashtextextended('moment_settings:' || @tenant, 0));
+            insert into moment_settings (tenant_id, effective_from, settings)
+            select @tenant, clock_timestamp(), @settings::jsonb
+            where (select settings from moment_settings where tenant_id = @tenant order by effective_from desc limit 1) is distinct from @settings::jsonb
+            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, session.Transaction, cancellationToken: ct)), ct);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return TypedResults.Ok(View(await EffortStore.MomentSettingsHistory(connection, tenant, ct)));
     }

@@ -3,8 +3,8 @@ using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
 using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Persistence;
+using Dapper;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Contacts.Effort.Settings;
 
@@ -38,101 +38,63 @@ public static class Replays
 
     public static async Task<ReplayView> Start(Session session, string tenant, EffortSettings settings, CancellationToken ct)
     {
-        int version;
-        await using (var save = session.Command("""
-            insert into effort_settings (tenant_id, settings, version) values (@t, @s, 1)
+        var (connection, tx) = (session.Connection, session.Transaction);
+        var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+            insert into effort_settings (tenant_id, settings, version) values (@tenant, @settings::jsonb, 1)
             on conflict (tenant_id) do update set settings = excluded.settings, version = effort_settings.version + 1, updated_at = now()
             returning version
-            """))
-        {
-            save.Parameters.AddWithValue("t", tenant);
-            save.Parameters.AddWithValue("s", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(settings, EffortStore.Json));
-            version = (int)(await save.ExecuteScalarAsync(ct))!;
-        }
+            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, tx, cancellationToken: ct));
         var id = Guid.CreateVersion7();
-        await using var start = session.Command("""
-            update replays set status = 'superseded', finished_at = now() where tenant_id = @t and status = 'running';
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update replays set status = 'superseded', finished_at = now() where tenant_id = @tenant and status = 'running';
             insert into replays (id, tenant_id, settings_version, status, total)
-            select @id, @t, @v, 'running', count(*) from customer_effort where tenant_id = @t and merged_into is null;
-            """);
-        start.Parameters.AddWithValue("t", tenant);
-        start.Parameters.AddWithValue("id", id);
-        start.Parameters.AddWithValue("v", version);
-        await start.ExecuteNonQueryAsync(ct);
+            select @id, @tenant, @version, 'running', count(*) from customer_effort where tenant_id = @tenant and merged_into is null;
+            """, new { tenant, id, version }, tx, cancellationToken: ct));
         return (await Find(session.Connection, tenant, id, ct, session.Transaction))!;
     }
 
-    public static async Task<ReplayView?> Find(NpgsqlConnection connection, string tenant, Guid id, CancellationToken ct, NpgsqlTransaction? tx = null) =>
-        (await Query(connection, tx, "where id = @id and tenant_id = @t", tenant, id, ct)).FirstOrDefault();
+    public static Task<ReplayView?> Find(NpgsqlConnection connection, string tenant, Guid id, CancellationToken ct, NpgsqlTransaction? tx = null) =>
+        connection.QuerySingleOrDefaultAsync<ReplayView?>(new CommandDefinition(
+            $"select {ViewColumns} from replays where id = @id and tenant_id = @tenant", new { tenant, id }, tx, cancellationToken: ct));
 
-    public static async Task<ReplayView?> Latest(NpgsqlConnection connection, string tenant, CancellationToken ct) =>
-        (await Query(connection, null, "where tenant_id = @t order by created_at desc limit 1", tenant, Guid.Empty, ct)).FirstOrDefault();
+    public static Task<ReplayView?> Latest(NpgsqlConnection connection, string tenant, CancellationToken ct) =>
+        connection.QueryFirstOrDefaultAsync<ReplayView?>(new CommandDefinition(
+            $"select {ViewColumns} from replays where tenant_id = @tenant order by created_at desc limit 1", new { tenant }, cancellationToken: ct));
 
-    private static async Task<List<ReplayView>> Query(NpgsqlConnection connection, NpgsqlTransaction? tx, string where, string tenant, Guid id, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"select id, status, settings_version, total, done, created_at, finished_at from replays {where}", connection, tx);
-        cmd.Parameters.AddWithValue("t", tenant);
-        cmd.Parameters.AddWithValue("id", id);
-        var result = new List<ReplayView>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(new ReplayView(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetInt32(3), reader.GetInt32(4),
-                reader.GetFieldValue<DateTimeOffset>(5), reader.IsDBNull(6) ? null : reader.GetFieldValue<DateTimeOffset>(6)));
-        }
-        return result;
-    }
+    private const string ViewColumns =
+        "id, status, settings_version as settingsversion, total as customers, done as rescored, created_at as startedat, finished_at as finishedat";
 
     /// <summary>Re-scores the next batch of one running replay; false when there was nothing to do.</summary>
     public static async Task<bool> Step(Session session, EffortStore store, CancellationToken ct)
     {
-        Guid id;
-        string tenant;
-        Guid? cursor;
-        await using (var claim = session.Command("""
-            select id, tenant_id, cursor from replays where status = 'running' order by created_at limit 1 for update skip locked
-            """))
+        var (connection, tx) = (session.Connection, session.Transaction);
+        var replay = await connection.QuerySingleOrDefaultAsync<RunningReplay>(new CommandDefinition("""
+            select id, tenant_id as tenant, cursor from replays where status = 'running' order by created_at limit 1 for update skip locked
+            """, transaction: tx, cancellationToken: ct));
+        if (replay is null)
         {
-            await using var reader = await claim.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct))
-            {
-                return false;
-            }
-            (id, tenant, cursor) = (reader.GetGuid(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetGuid(2));
+            return false;
         }
-        var settings = await store.Settings(session.Connection, session.Transaction, tenant, ct);
-        var customers = new List<Guid>();
-        await using (var next = session.Command("""
-            select customer_id from customer_effort where tenant_id = @t and merged_into is null and customer_id > @cursor
+        var (id, tenant, cursor) = (replay.Id, replay.Tenant, replay.Cursor);
+        var settings = await store.Settings(connection, tx, tenant, ct);
+        var customers = (await connection.QueryAsync<Guid>(new CommandDefinition("""
+            select customer_id from customer_effort where tenant_id = @tenant and merged_into is null and customer_id > @cursor
             order by customer_id limit @n
-            """))
-        {
-            next.Parameters.AddWithValue("t", tenant);
-            next.Parameters.AddWithValue("cursor", cursor ?? Guid.Empty);
-            next.Parameters.AddWithValue("n", BatchSize);
-            await using var reader = await next.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                customers.Add(reader.GetGuid(0));
-            }
-        }
+            """, new { tenant, cursor = cursor ?? Guid.Empty, n = BatchSize }, tx, cancellationToken: ct))).AsList();
         foreach (var customer in customers)
         {
             await EffortStore.Rebuild(session, tenant, customer, settings, ct);
         }
-        await using var progress = session.Command("""
-            update replays set cursor = @cursor, done = done + @n,
+        await connection.ExecuteAsync(new CommandDefinition("""
+            update replays set cursor = @last, done = done + @n,
                 status = case when @finished then 'done' else status end, finished_at = case when @finished then now() end
             where id = @id
-            """);
-        progress.Parameters.AddWithValue("id", id);
-        progress.Parameters.Add(new NpgsqlParameter("cursor", NpgsqlDbType.Uuid) { Value = customers.Count > 0 ? customers[^1] : (object?)cursor ?? DBNull.Value });
-        progress.Parameters.AddWithValue("n", customers.Count);
-        progress.Parameters.AddWithValue("finished", customers.Count < BatchSize);
-        await progress.ExecuteNonQueryAsync(ct);
+            """, new { id, last = customers.Count > 0 ? customers[^1] : cursor, n = customers.Count, finished = customers.Count < BatchSize }, tx,
+            cancellationToken: ct));
         return true;
     }
+
+    private sealed record RunningReplay(Guid Id, string Tenant, Guid? Cursor);
 }
 
 /// <summary>Runs replays in the background; a batch that meets a concurrent writer is rolled back and tried again.</summary>

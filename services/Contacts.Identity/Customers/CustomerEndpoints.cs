@@ -5,6 +5,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.OpenApi;
 using Npgsql;
@@ -149,28 +150,19 @@ public static class CustomerEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { [query] = [error] });
         }
 
-        await using var cmd = database.DataSource.CreateCommand("""
-            select i.customer_id, i.shared, array(select s.customer_id from identifier_sharers s
-                where s.tenant_id = i.tenant_id and s.type = i.type and s.value = i.value order by s.customer_id)
+        await using var connection = database.DataSource.CreateConnection();
+        var found = await connection.QuerySingleOrDefaultAsync<IdentifierOwner>(new CommandDefinition("""
+            select i.customer_id as customerid, i.shared, array(select s.customer_id from identifier_sharers s
+                where s.tenant_id = i.tenant_id and s.type = i.type and s.value = i.value order by s.customer_id) as sharers
             from customer_identifiers i where i.tenant_id = @tenant and i.type = @type and i.value = @value
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("type", type);
-        cmd.Parameters.AddWithValue("value", value!);
-        Guid? customerId = null;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
+            """, new { tenant, type, value }, cancellationToken: ct));
+        if (found is { Shared: true })
         {
-            if (await reader.ReadAsync(ct))
-            {
-                if (reader.GetBoolean(1))
-                {
-                    return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Shared identifier",
-                        detail: $"That {query} is shared by several customers and identifies none of them alone.",
-                        extensions: new Dictionary<string, object?> { ["candidateCustomerIds"] = reader.GetFieldValue<Guid[]>(2) });
-                }
-                customerId = reader.GetGuid(0);
-            }
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "Shared identifier",
+                detail: $"That {query} is shared by several customers and identifies none of them alone.",
+                extensions: new Dictionary<string, object?> { ["candidateCustomerIds"] = found.Sharers });
         }
+        var customerId = found?.CustomerId;
         var view = customerId is { } id ? await Load(database.DataSource, tenant, id, ct) : null;
         return view is null ? Problems.NotFound($"No customer with that {query} in this tenant.") : TypedResults.Ok(view);
     }
@@ -190,20 +182,12 @@ public static class CustomerEndpoints
         {
             return (null, errors);
         }
-        await using var cmd = database.DataSource.CreateCommand("""
-            select id, created_at from customers
+        await using var connection = database.DataSource.CreateConnection();
+        var customers = (await connection.QueryAsync<CustomerSummary>(new CommandDefinition("""
+            select id, created_at as createdat from customers
             where tenant_id = @tenant and id > @after and merged_into is null and erased_at is null
             order by id limit @take
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("after", after);
-        cmd.Parameters.AddWithValue("take", limit + 1);
-        var customers = new List<CustomerSummary>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            customers.Add(new CustomerSummary(reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)));
-        }
+            """, new { tenant, after, take = limit + 1 }, cancellationToken: ct))).AsList();
         var more = customers.Count > limit;
         var page = customers.Take(limit).ToList();
         return (new CustomerPage(page, more ? page[^1].Id : null), null);
@@ -212,17 +196,14 @@ public static class CustomerEndpoints
     /// <summary>The live customer an id now stands for, following merges; null when unknown in this tenant or erased.</summary>
     internal static async Task<(Guid Id, DateTimeOffset CreatedAt)?> Resolve(NpgsqlConnection connection, NpgsqlTransaction? tx, string tenant, Guid requestedId, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("""
+        var live = await connection.QuerySingleOrDefaultAsync<CustomerSummary>(new CommandDefinition("""
             with recursive chain as (
                 select id, merged_into, created_at, erased_at, 0 as depth from customers where id = @id and tenant_id = @tenant
                 union all
                 select c.id, c.merged_into, c.created_at, c.erased_at, chain.depth + 1 from customers c join chain on c.id = chain.merged_into where chain.depth < 100)
-            select id, created_at from chain where merged_into is null and erased_at is null
-            """, connection, tx);
-        cmd.Parameters.AddWithValue("id", requestedId);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await reader.ReadAsync(ct) ? (reader.GetGuid(0), reader.GetFieldValue<DateTimeOffset>(1)) : null;
+            select id, created_at as createdat from chain where merged_into is null and erased_at is null
+            """, new { id = requestedId, tenant }, tx, cancellationToken: ct));
+        return live is null ? null : (live.Id, live.CreatedAt);
     }
 
     /// <summary>Loads a customer, following merges to the survivor; null when it does not exist in this tenant.</summary>
@@ -235,45 +216,40 @@ public static class CustomerEndpoints
         {
             return null;
         }
-        var mergedFrom = await List(connection, tx, "select id from customers where merged_into = @id order by created_at", id,
-            r => r.GetGuid(0), ct);
-        var identifiers = await List(connection, tx, """
-            select type, value, false, '{}'::uuid[] from customer_identifiers where customer_id = @id
+        var mergedFrom = await List<Guid>(connection, tx, "select id from customers where merged_into = @id order by created_at", id, ct);
+        var identifiers = (await List<IdentifierRow>(connection, tx, """
+            select type, value, false as shared, '{}'::uuid[] as sharers from customer_identifiers where customer_id = @id
             union all
             select s.type, s.value, true, array(select o.customer_id from identifier_sharers o
                 where o.tenant_id = s.tenant_id and o.type = s.type and o.value = s.value and o.customer_id <> @id order by o.customer_id)
             from identifier_sharers s where s.customer_id = @id
             order by 1, 2
-            """, id, r => new IdentifierView(r.GetString(0), r.GetString(1), r.GetBoolean(2), r.GetBoolean(2) ? r.GetFieldValue<Guid[]>(3) : null), ct);
-        var timeline = await List(connection, tx, """
-            select contact_event_id, occurred_at, channel, direction, kind, source, contact_id, topic
+            """, id, ct)).Select(r => new IdentifierView(r.Type, r.Value, r.Shared, r.Shared ? r.Sharers : null)).ToList();
+        var timeline = await List<TimelineEntry>(connection, tx, """
+            select contact_event_id as contacteventid, occurred_at as occurredat, channel, direction, kind, source, contact_id as contactid, topic
             from timeline where customer_id = @id order by occurred_at, contact_event_id
-            """, id,
-            r => new TimelineEntry(r.GetGuid(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.GetString(3), r.GetString(4),
-                r.GetString(5), r.GetString(6), r.IsDBNull(7) ? null : r.GetString(7)), ct);
-        var held = await List(connection, tx, """
-            select contact_event_id, occurred_at, channel, kind, source, contact_id, candidate_ids, rule
+            """, id, ct);
+        var held = (await List<HeldRow>(connection, tx, """
+            select contact_event_id as contacteventid, occurred_at as occurredat, channel, kind, source, contact_id as contactid,
+                candidate_ids as candidatecustomerids, rule
             from held_contacts where candidate_ids @> array[@id] order by occurred_at, contact_event_id
-            """, id,
-            r => new AmbiguousContact(r.GetGuid(0), r.GetFieldValue<DateTimeOffset>(1), r.GetString(2), r.GetString(3), r.GetString(4),
-                r.GetString(5), r.GetFieldValue<Guid[]>(6), r.GetString(7)), ct);
-        var distinct = await List(connection, tx, "select other_id from distinct_customers where customer_id = @id order by other_id", id,
-            r => r.GetGuid(0), ct);
+            """, id, ct)).Select(r => r.Contact()).ToList();
+        var distinct = await List<Guid>(connection, tx, "select other_id from distinct_customers where customer_id = @id order by other_id", id, ct);
         var channels = timeline.Select(t => t.Channel).Distinct().ToList();
         return new CustomerView(id, createdAt, mergedFrom, identifiers, channels, timeline, held, distinct);
     }
 
-    internal static async Task<List<T>> List<T>(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, Guid id,
-        Func<NpgsqlDataReader, T> read, CancellationToken ct)
+    /// <summary>The rows of one of a customer's reads (the id is @id), as T.</summary>
+    internal static async Task<List<T>> List<T>(NpgsqlConnection connection, NpgsqlTransaction? tx, string sql, Guid id, CancellationToken ct) =>
+        (await connection.QueryAsync<T>(new CommandDefinition(sql, new { id }, tx, cancellationToken: ct))).AsList();
+
+    private sealed record IdentifierOwner(Guid CustomerId, bool Shared, Guid[] Sharers);
+
+    private sealed record IdentifierRow(string Type, string Value, bool Shared, Guid[] Sharers);
+
+    private sealed record HeldRow(Guid ContactEventId, DateTimeOffset OccurredAt, string Channel, string Kind, string Source, string ContactId,
+        Guid[] CandidateCustomerIds, string Rule)
     {
-        await using var cmd = new NpgsqlCommand(sql, connection, tx);
-        cmd.Parameters.AddWithValue("id", id);
-        var result = new List<T>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(read(reader));
-        }
-        return result;
+        public AmbiguousContact Contact() => new(ContactEventId, OccurredAt, Channel, Kind, Source, ContactId, CandidateCustomerIds, Rule);
     }
 }

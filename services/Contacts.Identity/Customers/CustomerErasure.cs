@@ -48,27 +48,26 @@ public static class CustomerErasure
                 detail: $"Customer {id} was merged into {into}: erase {into} (the person), or split them first."));
         }
 
-        var family = (await Read(session, """
+        var family = (await Read<Guid>(session, """
             with recursive family as (
                 select id, 0 as depth from customers where id = @id
                 union all
                 select c.id, family.depth + 1 from customers c join family on c.merged_into = family.id where family.depth < 100)
             select id from family
-            """, r => r.GetGuid(0), ct, ("id", id))).ToArray();
+            """, new { id }, ct)).ToArray();
 
         // Serialise with stitching: a contact carrying one of these identifiers waits, then finds nothing and starts afresh.
-        var identifiers = await Read(session, """
+        var identifiers = await Read<(string Type, string Value, bool Shared)>(session, """
             select type, value, false from customer_identifiers where customer_id = any(@family)
             union
             select type, value, true from identifier_sharers where customer_id = any(@family)
-            """, r => (Type: r.GetString(0), Value: r.GetString(1), Shared: r.GetBoolean(2)), ct, ("family", family));
-        await Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)", ct,
-            ("keys", identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}").Distinct().Order(StringComparer.Ordinal).ToArray()));
+            """, new { family }, ct);
+        await LockIdentifiers(session, identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}"), ct);
 
-        var contacts = (await Read(session, "select contact_event_id from timeline where customer_id = any(@family) order by attach_order",
-            r => r.GetGuid(0), ct, ("family", family))).ToArray();
-        var held = (await Read(session, "select contact_event_id from held_contacts where tenant_id = @tenant and candidate_ids && @family",
-            r => r.GetGuid(0), ct, ("tenant", tenant), ("family", family))).ToArray();
+        var contacts = (await Read<Guid>(session, "select contact_event_id from timeline where customer_id = any(@family) order by attach_order",
+            new { family }, ct)).ToArray();
+        var held = (await Read<Guid>(session, "select contact_event_id from held_contacts where tenant_id = @tenant and candidate_ids && @family",
+            new { tenant, family }, ct)).ToArray();
 
         await Execute(session, """
             delete from contact_identifiers where contact_event_id = any(@contacts) or contact_event_id = any(@held);
@@ -82,7 +81,7 @@ public static class CustomerErasure
             delete from streams where id = any(@family);
             update customers set erased_at = now() where id = any(@family);
             insert into customer_history (tenant_id, customer_id, kind, rule) values (@tenant, @id, 'erased', 'erasure requested');
-            """, ct, ("id", id), ("family", family), ("contacts", contacts), ("held", held), ("tenant", tenant));
+            """, new { id, family, contacts, held, tenant }, ct);
         // Other customers' records keep what is theirs (a shared identifier, a held contact's history line) but lose their
         // link to the erased customer: its id leaves their history and the id lists of their stream events.
         await Execute(session, """
@@ -96,8 +95,7 @@ public static class CustomerErasure
                     then coalesce((select jsonb_agg(x) from jsonb_array_elements(v) x where x #>> '{}' <> all(@familyText)), '[]'::jsonb) else v end)
                 from jsonb_each(e.data) j(k, v))
             where e.tenant_id = @tenant and e.data::text ~ @pattern;
-            """, ct, ("tenant", tenant), ("family", family), ("held", held), ("contacts", contacts), ("familyText", family.Select(f => f.ToString()).ToArray()),
-            ("pattern", string.Join('|', family)));
+            """, new { tenant, family, held, contacts, familyText = family.Select(f => f.ToString()).ToArray(), pattern = string.Join('|', family) }, ct);
 
         // Copies: their dead letters, found by id or by an identifier they alone held (an event that failed before it was
         // stitched is theirs by its identifiers alone, and ingestion is told to forget it too), and identity's outbox rows

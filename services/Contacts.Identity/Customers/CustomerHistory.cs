@@ -2,6 +2,7 @@ using Contacts.Identity.Settings;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Identity.Customers;
@@ -36,45 +37,33 @@ public static class CustomerHistory
             return TypedResults.ValidationProblem(errors);
         }
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
-        await using var cmd = connection.CreateCommand();
-        cmd.CommandText = """
+        var rows = (await connection.QueryAsync<HistoryRow>(new CommandDefinition("""
             with recursive family as (
                 select id, 0 as depth from customers where id = @id and tenant_id = @tenant
                 union all
                 select c.id, family.depth + 1 from customers c join family on c.merged_into = family.id where family.depth < 100)
-            select h.seq, h.customer_id, h.kind, h.at, h.contact_event_id, h.identifier_type, h.identifier_value, h.rule, h.related_customer_ids,
-                   exists (select 1 from family) as known
+            select h.seq, h.customer_id as customerid, h.kind, h.at, h.contact_event_id as contacteventid, h.identifier_type as identifiertype,
+                   h.identifier_value as identifiervalue, h.rule, h.related_customer_ids as relatedcustomerids, exists (select 1 from family) as known
             from (select 1) one
             left join customer_history h on h.customer_id in (select id from family) and h.tenant_id = @tenant and h.seq > @after
             order by h.seq
             limit @take
-            """;
-        cmd.Parameters.AddWithValue("id", id);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("after", after ?? 0L);
-        cmd.Parameters.AddWithValue("take", take + 1);
-        var entries = new List<HistoryEntry>();
-        var known = false;
-        await using (var reader = await cmd.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                known = reader.GetBoolean(9);
-                if (reader.IsDBNull(0))
-                {
-                    continue;
-                }
-                entries.Add(new HistoryEntry(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                    reader.IsDBNull(4) ? null : reader.GetGuid(4),
-                    reader.IsDBNull(5) ? null : new IdentifierView(reader.GetString(5), reader.GetString(6)),
-                    reader.IsDBNull(7) ? null : reader.GetString(7), reader.GetFieldValue<Guid[]>(8)));
-            }
-        }
+            """, new { id, tenant, after = after ?? 0L, take = take + 1 }, cancellationToken: ct))).AsList();
+        var known = rows.Count > 0 && rows[0].Known;
+        var entries = rows.Where(r => r.Seq is not null).Select(r => r.Entry()).ToList();
         if (!known)
         {
             return Problems.NotFound($"No customer {id} in this tenant.");
         }
         var next = entries.Count > take ? entries[take - 1].Seq : (long?)null;
         return TypedResults.Ok(new HistoryPage(id, entries.Take(take).ToList(), next));
+    }
+
+    /// <summary>A history row, or the one row of nulls that says the customer is known but has nothing after the cursor.</summary>
+    private sealed record HistoryRow(long? Seq, Guid? CustomerId, string? Kind, DateTimeOffset? At, Guid? ContactEventId, string? IdentifierType,
+        string? IdentifierValue, string? Rule, Guid[]? RelatedCustomerIds, bool Known)
+    {
+        public HistoryEntry Entry() => new(Seq!.Value, CustomerId!.Value, Kind!, At!.Value, ContactEventId,
+            IdentifierType is null ? null : new IdentifierView(IdentifierType, IdentifierValue!), Rule, RelatedCustomerIds!);
     }
 }

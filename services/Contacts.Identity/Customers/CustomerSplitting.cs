@@ -4,8 +4,8 @@ using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Npgsql;
 
 namespace Contacts.Identity.Customers;
 
@@ -86,45 +86,44 @@ public static class CustomerSplitting
         }
 
         // Serialise with stitching: lock the survivor's identifiers as a contact would; the stream versions catch the rest.
-        var identifiers = await Read(session, "select type, value from customer_identifiers where customer_id = @id order by type, value",
-            r => $"{tenant}\n{r.GetString(0)}\n{r.GetString(1)}", ct, ("id", survivorId));
-        await Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)", ct,
-            ("keys", identifiers.Order(StringComparer.Ordinal).ToArray()));
+        var identifiers = await Read<(string Type, string Value)>(session,
+            "select type, value from customer_identifiers where customer_id = @id order by type, value", new { id = survivorId }, ct);
+        await LockIdentifiers(session, identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}"), ct);
         var survivorVersion = await session.Events.StreamVersion(survivorId, ct) ?? 0;
         var restoredVersion = await session.Events.StreamVersion(restoredId, ct) ?? 0;
 
-        var family = await Read(session, """
+        var family = await Read<Guid>(session, """
             with recursive family as (
                 select id, 0 as depth from customers where id = @id
                 union all
                 select c.id, family.depth + 1 from customers c join family on c.merged_into = family.id where family.depth < 100)
             select id from family
-            """, r => r.GetGuid(0), ct, ("id", restoredId));
+            """, new { id = restoredId }, ct);
         var familyIds = family.ToArray();
 
         await Execute(session, """
             update customers set merged_into = null, merged_at = null where id = @restored;
-            """, ct, ("restored", restoredId));
+            """, new { restored = restoredId }, ct);
         await Execute(session, """
             update customer_identifiers set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
             update timeline set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
-            """, ct, ("restored", restoredId), ("survivor", survivorId), ("family", familyIds));
+            """, new { restored = restoredId, survivor = survivorId, family = familyIds }, ct);
 
         // Contacts the survivor took since the merge follow their own identifiers (linked before them, by someone else);
         // the contact that caused the merge was the survivor's by that very decision, and stays.
-        var since = await Read(session, """
+        var since = await Read<Guid>(session, """
             select contact_event_id from timeline where customer_id = @survivor and origin_customer_id = @survivor and attach_order > @mergeOrder
                 and contact_event_id is distinct from @mergedBy
             order by attach_order
-            """, r => r.GetGuid(0), ct, ("survivor", survivorId), ("mergeOrder", restored.MergeOrder ?? long.MaxValue), ("mergedBy", restored.MergedBy));
+            """, new { survivor = survivorId, mergeOrder = restored.MergeOrder ?? long.MaxValue, mergedBy = restored.MergedBy }, ct);
         var reattributed = new List<Guid>();
         foreach (var contactId in since)
         {
-            var owners = await Read(session, """
+            var owners = await Read<(Guid Customer, string Type)>(session, """
                 select i.customer_id, i.type from contact_identifiers c
                 join customer_identifiers i on i.tenant_id = c.tenant_id and i.type = c.type and i.value = c.value
                 where c.contact_event_id = @contact and i.customer_id is not null and i.linked_by_contact is distinct from @contact
-                """, r => (Customer: r.GetGuid(0), Type: r.GetString(1)), ct, ("contact", contactId));
+                """, new { contact = contactId }, ct);
             var goesTo = owners.OrderBy(o => rules.RankOf(o.Type)).Select(o => o.Customer).FirstOrDefault();
             if (goesTo != restoredId)
             {
@@ -134,17 +133,16 @@ public static class CustomerSplitting
             await Execute(session, """
                 update timeline set customer_id = @restored where contact_event_id = @contact;
                 update customer_identifiers set customer_id = @restored where linked_by_contact = @contact and customer_id = @survivor;
-                """, ct, ("restored", restoredId), ("survivor", survivorId), ("contact", contactId));
+                """, new { restored = restoredId, survivor = survivorId, contact = contactId }, ct);
             await History(session, tenant, restoredId, "reattributed", contactId, "split: its own identifiers point at this customer", [survivorId], ct);
         }
 
         await Execute(session, """
             insert into distinct_customers (tenant_id, customer_id, other_id) values (@tenant, @a, @b), (@tenant, @b, @a) on conflict do nothing
-            """, ct, ("tenant", tenant), ("a", survivorId), ("b", restoredId));
-        var survivorContacts = await Read(session, "select contact_event_id from timeline where customer_id = @id order by attach_order",
-            r => r.GetGuid(0), ct, ("id", survivorId));
-        var restoredContacts = await Read(session, "select contact_event_id from timeline where customer_id = @id order by attach_order",
-            r => r.GetGuid(0), ct, ("id", restoredId));
+            """, new { tenant, a = survivorId, b = restoredId }, ct);
+        const string contactsOf = "select contact_event_id from timeline where customer_id = @id order by attach_order";
+        var survivorContacts = await Read<Guid>(session, contactsOf, new { id = survivorId }, ct);
+        var restoredContacts = await Read<Guid>(session, contactsOf, new { id = restoredId }, ct);
 
         var reverted = new MergeReverted(survivorId, restoredId, survivorContacts, restoredContacts);
         await session.Events.Append(survivorId, survivorVersion, [reverted], ct);
@@ -159,47 +157,28 @@ public static class CustomerSplitting
 
     internal sealed record CustomerRow(Guid Id, Guid? MergedInto, long? MergeOrder, Guid? MergedBy, DateTimeOffset? ErasedAt);
 
-    internal static async Task<Dictionary<Guid, CustomerRow>> CustomerRows(Session session, string tenant, Guid[] ids, CancellationToken ct)
-    {
-        var rows = await Read(session, "select id, merged_into, merge_order, merged_by_contact, erased_at from customers where tenant_id = @tenant and id = any(@ids) for update",
-            r => new CustomerRow(r.GetGuid(0), r.IsDBNull(1) ? null : r.GetGuid(1), r.IsDBNull(2) ? null : r.GetInt64(2),
-                r.IsDBNull(3) ? null : r.GetGuid(3), r.IsDBNull(4) ? null : r.GetFieldValue<DateTimeOffset>(4)), ct, ("tenant", tenant), ("ids", ids));
-        return rows.ToDictionary(r => r.Id);
-    }
+    internal static async Task<Dictionary<Guid, CustomerRow>> CustomerRows(Session session, string tenant, Guid[] ids, CancellationToken ct) =>
+        (await Read<CustomerRow>(session, """
+            select id, merged_into as mergedinto, merge_order as mergeorder, merged_by_contact as mergedby, erased_at as erasedat
+            from customers where tenant_id = @tenant and id = any(@ids) for update
+            """, new { tenant, ids }, ct)).ToDictionary(r => r.Id);
 
     internal static Task History(Session session, string tenant, Guid customerId, string kind, Guid? contactId, string rule, Guid[] related,
         CancellationToken ct) =>
         Execute(session, """
             insert into customer_history (tenant_id, customer_id, kind, contact_event_id, rule, related_customer_ids)
             values (@tenant, @customer, @kind, @contact, @rule, @related)
-            """, ct, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", contactId), ("rule", rule), ("related", related));
+            """, new { tenant, customer = customerId, kind, contact = contactId, rule, related }, ct);
 
-    internal static async Task<List<T>> Read<T>(Session session, string sql, Func<NpgsqlDataReader, T> read, CancellationToken ct,
-        params (string Name, object? Value)[] args)
-    {
-        await using var cmd = Command(session, sql, args);
-        var result = new List<T>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            result.Add(read(reader));
-        }
-        return result;
-    }
+    /// <summary>Takes the identifiers' locks as stitching does (in one order, so two writers never wait on each other in a circle).</summary>
+    internal static Task LockIdentifiers(Session session, IEnumerable<string> keys, CancellationToken ct) =>
+        Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
+            new { keys = keys.Distinct().Order(StringComparer.Ordinal).ToArray() }, ct);
 
-    internal static async Task Execute(Session session, string sql, CancellationToken ct, params (string Name, object? Value)[] args)
-    {
-        await using var cmd = Command(session, sql, args);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    /// <summary>The rows of a read in the session's transaction, as T (a record naming the columns, or a tuple by position).</summary>
+    internal static async Task<List<T>> Read<T>(Session session, string sql, object args, CancellationToken ct) =>
+        (await session.Connection.QueryAsync<T>(new CommandDefinition(sql, args, session.Transaction, cancellationToken: ct))).AsList();
 
-    private static NpgsqlCommand Command(Session session, string sql, (string Name, object? Value)[] args)
-    {
-        var cmd = session.Command(sql);
-        foreach (var (name, value) in args)
-        {
-            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return cmd;
-    }
+    internal static Task Execute(Session session, string sql, object args, CancellationToken ct) =>
+        session.Connection.ExecuteAsync(new CommandDefinition(sql, args, session.Transaction, cancellationToken: ct));
 }

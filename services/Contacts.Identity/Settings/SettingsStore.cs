@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Contacts.Identity.Stitching;
 using Contacts.Messaging.Persistence;
-using NpgsqlTypes;
+using Dapper;
 
 namespace Contacts.Identity.Settings;
 
@@ -26,23 +26,19 @@ public sealed class SettingsStore(Database database)
 
     public async Task<IdentitySettingsInput?> Stored(string tenant, CancellationToken ct)
     {
-        await using var cmd = database.DataSource.CreateCommand("select settings::text from identity_settings where tenant_id = @tenant");
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        return await cmd.ExecuteScalarAsync(ct) is string json ? IdentitySettings.Parse(json) : null;
+        await using var connection = database.DataSource.CreateConnection();
+        return await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "select settings::text from identity_settings where tenant_id = @tenant", new { tenant }, cancellationToken: ct)) is { } json
+            ? IdentitySettings.Parse(json)
+            : null;
     }
 
     public async Task Save(string tenant, IdentitySettingsInput input, CancellationToken ct)
     {
-        await database.InTransaction(async session =>
-        {
-            await using var cmd = session.Command("""
-                insert into identity_settings (tenant_id, settings) values (@tenant, @settings)
-                on conflict (tenant_id) do update set settings = excluded.settings, updated_at = now()
-                """);
-            cmd.Parameters.AddWithValue("tenant", tenant);
-            cmd.Parameters.AddWithValue("settings", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(input, SettingsJson.Options));
-            await cmd.ExecuteNonQueryAsync(ct);
-        }, ct);
+        await database.InTransaction(session => session.Connection.ExecuteAsync(new CommandDefinition("""
+            insert into identity_settings (tenant_id, settings) values (@tenant, @settings::jsonb)
+            on conflict (tenant_id) do update set settings = excluded.settings, updated_at = now()
+            """, new { tenant, settings = JsonSerializer.Serialize(input, SettingsJson.Options) }, session.Transaction, cancellationToken: ct)), ct);
         _cache.TryRemove(tenant, out _);
     }
 }

@@ -4,6 +4,7 @@ using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Http;
 using Contacts.ServiceDefaults.OpenApi;
 using Contacts.ServiceDefaults.Tenancy;
+using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -64,33 +65,21 @@ public static class SourceEndpoints
         var tenant = TenantScope.Of(http);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         var gap = await Gap(connection, tenant, options.Value, ct);
-        var hours = new Dictionary<string, List<SourceHour>>();
-        await using (var cmd = new NpgsqlCommand("""
-            select source, hour, accepted, refused from source_hours where tenant_id = @tenant and hour > now() - interval '24 hours' order by source, hour
-            """, connection))
-        {
-            cmd.Parameters.AddWithValue("tenant", tenant);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
+        var hours = (await connection.QueryAsync<HourRow>(new CommandDefinition("""
+                select source, hour, accepted, refused from source_hours where tenant_id = @tenant and hour > now() - interval '24 hours' order by source, hour
+                """, new { tenant }, cancellationToken: ct)))
+            .ToLookup(h => h.Source, h => new SourceHour(h.Hour, h.Accepted, h.Refused));
+        var sources = (await connection.QueryAsync<StateRow>(new CommandDefinition("""
+                select source, last_event_at as lasteventat, last_refused_at as lastrefusedat, silent, silent_since as silentsince
+                from source_state where tenant_id = @tenant order by source
+                """, new { tenant }, cancellationToken: ct)))
+            .Select(r =>
             {
-                (hours.TryGetValue(reader.GetString(0), out var list) ? list : hours[reader.GetString(0)] = [])
-                    .Add(new SourceHour(reader.GetFieldValue<DateTimeOffset>(1), reader.GetInt32(2), reader.GetInt32(3)));
-            }
-        }
-        var sources = new List<SourceView>();
-        await using (var cmd = new NpgsqlCommand("""
-            select source, last_event_at, last_refused_at, silent, silent_since from source_state where tenant_id = @tenant order by source
-            """, connection))
-        {
-            cmd.Parameters.AddWithValue("tenant", tenant);
-            await using var reader = await cmd.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var day = hours.GetValueOrDefault(reader.GetString(0)) ?? [];
-                sources.Add(new SourceView(reader.GetString(0), Time(reader, 1), Time(reader, 2), reader.GetBoolean(3), Time(reader, 4),
-                    day.Sum(h => h.Accepted), day.Sum(h => h.Refused), day));
-            }
-        }
+                var day = hours[r.Source].ToList();
+                return new SourceView(r.Source, r.LastEventAt, r.LastRefusedAt, r.Silent, r.SilentSince, day.Sum(h => h.Accepted),
+                    day.Sum(h => h.Refused), day);
+            })
+            .ToList();
         return TypedResults.Ok(new SourcesView(gap, sources));
     }
 
@@ -118,25 +107,22 @@ public static class SourceEndpoints
                 ["silentAfterSeconds"] = [$"must be a whole number of seconds from 1 to {SourceSettings.Longest} (a week), or null for the default"],
             });
         }
-        await using var cmd = database.DataSource.CreateCommand(settings?.SilentAfterSeconds is null
+        await using var connection = database.DataSource.CreateConnection();
+        await connection.ExecuteAsync(new CommandDefinition(settings?.SilentAfterSeconds is null
             ? "delete from source_settings where tenant_id = @tenant"
             : """
               insert into source_settings (tenant_id, silent_after_seconds) values (@tenant, @gap)
               on conflict (tenant_id) do update set silent_after_seconds = excluded.silent_after_seconds, updated_at = now()
-              """);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        cmd.Parameters.AddWithValue("gap", settings?.SilentAfterSeconds ?? 0);
-        await cmd.ExecuteNonQueryAsync(ct);
+              """, new { tenant, gap = settings?.SilentAfterSeconds ?? 0 }, cancellationToken: ct));
         return TypedResults.Ok(new SourceSettings(settings?.SilentAfterSeconds ?? (int)options.Value.SilentAfter.TotalSeconds));
     }
 
-    private static async Task<int> Gap(NpgsqlConnection connection, string tenant, SourceOptions options, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand("select silent_after_seconds from source_settings where tenant_id = @tenant", connection);
-        cmd.Parameters.AddWithValue("tenant", tenant);
-        return await cmd.ExecuteScalarAsync(ct) as int? ?? (int)options.SilentAfter.TotalSeconds;
-    }
+    private static async Task<int> Gap(NpgsqlConnection connection, string tenant, SourceOptions options, CancellationToken ct) =>
+        await connection.ExecuteScalarAsync<int?>(new CommandDefinition(
+            "select silent_after_seconds from source_settings where tenant_id = @tenant", new { tenant }, cancellationToken: ct))
+        ?? (int)options.SilentAfter.TotalSeconds;
 
-    private static DateTimeOffset? Time(NpgsqlDataReader reader, int i) => reader.IsDBNull(i) ? null : reader.GetFieldValue<DateTimeOffset>(i);
+    private sealed record HourRow(string Source, DateTimeOffset Hour, int Accepted, int Refused);
 
+    private sealed record StateRow(string Source, DateTimeOffset? LastEventAt, DateTimeOffset? LastRefusedAt, bool Silent, DateTimeOffset? SilentSince);
 }

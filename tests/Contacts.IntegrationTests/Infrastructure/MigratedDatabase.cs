@@ -25,6 +25,7 @@ public sealed class MigratedDatabase : IAsyncDisposable
         var isolation = await servers.Isolate(name);
         var dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = schema, MaxPoolSize = maxPoolSize }
             .ConnectionString).Build();
+        DapperConventions.Use();
         var state = new MigrationState();
         await new SchemaMigrator(dataSource, new SchemaDefinition(schema, [.. migrations]), state, NullLogger<SchemaMigrator>.Instance)
             .MigrateAsync(CancellationToken.None);
