@@ -11,8 +11,7 @@ internal sealed record NewSubscriptionRow(Guid Id, string Tenant, string Type, s
 /// <summary>
 /// Subscriptions and their delivery log in alerting's database: plain reads and writes, no decisions (those are
 /// SubscriptionRequest's, DeliveryPolicy's and SubscriptionLifecycle's). Rows come back through Dapper into the records
-/// below, whose properties name the columns (by class, not constructor: Npgsql types an array column as Array, which no
-/// constructor parameter matches).
+/// below, whose parameters name the columns in order (Contacts.Persistence's DapperConventions).
 /// </summary>
 internal static class SubscriptionStore
 {
@@ -79,12 +78,11 @@ internal static class SubscriptionStore
         CancellationToken ct)
     {
         await using var connection = database.CreateConnection();
-        var until = await connection.ExecuteScalarAsync<DateTime?>(new CommandDefinition("""
+        return await connection.ExecuteScalarAsync<DateTimeOffset?>(new CommandDefinition("""
             update webhook_subscriptions set previous_secret = secret, previous_secret_until = now() + @seconds * interval '1 second', secret = @secret
             where tenant_id = @tenant and id = @id and type = 'webhook'
             returning previous_secret_until
             """, new { tenant, id, secret, seconds = previousLifetime.TotalSeconds }, cancellationToken: ct));
-        return Utc(until);
     }
 
     /// <summary>A page of a subscription's deliveries, newest first, each with every attempt.</summary>
@@ -128,64 +126,30 @@ internal static class SubscriptionStore
         case when previous_secret_until > now() then previous_secret_until end as previoussecretexpiresat, created_at as createdat, type, queue
         """;
 
-    private static DateTimeOffset? Utc(DateTime? at) => at is { } value ? new DateTimeOffset(DateTime.SpecifyKind(value, DateTimeKind.Utc)) : null;
-
-    private sealed class ViewRow
+    private sealed record ViewRow(Guid Id, string Url, string[] Events, string Status, string? DisabledReason, DateTimeOffset? DisabledAt,
+        DateTimeOffset? FailingSince, DateTimeOffset? PreviousSecretExpiresAt, DateTimeOffset CreatedAt, string Type, string? Queue)
     {
-        public Guid Id { get; init; }
-        public string Url { get; init; } = "";
-        public string[] Events { get; init; } = [];
-        public string Status { get; init; } = "";
-        public string? DisabledReason { get; init; }
-        public DateTime? DisabledAt { get; init; }
-        public DateTime? FailingSince { get; init; }
-        public DateTime? PreviousSecretExpiresAt { get; init; }
-        public DateTime CreatedAt { get; init; }
-        public string Type { get; init; } = "";
-        public string? Queue { get; init; }
-
-        public SubscriptionView View() => new(Id, Type, Url, Events, Status, DisabledReason, Utc(DisabledAt), Utc(FailingSince),
-            Utc(PreviousSecretExpiresAt), Utc(CreatedAt)!.Value, Queue);
+        public SubscriptionView View() =>
+            new(Id, Type, Url, Events, Status, DisabledReason, DisabledAt, FailingSince, PreviousSecretExpiresAt, CreatedAt, Queue);
     }
 
-    private sealed class CreatedRow
+    private sealed record CreatedRow(Guid Id, string Url, string[] Events, string Status, DateTimeOffset CreatedAt, string Secret, string Fingerprint,
+        string Type, string? Queue, string? AmqpUser)
     {
-        public Guid Id { get; init; }
-        public string Url { get; init; } = "";
-        public string[] Events { get; init; } = [];
-        public string Status { get; init; } = "";
-        public DateTime CreatedAt { get; init; }
-        public string Secret { get; init; } = "";
-        public string Fingerprint { get; init; } = "";
-        public string Type { get; init; } = "";
-        public string? Queue { get; init; }
-        public string? AmqpUser { get; init; }
-
         /// <summary>A webhook's answer shows its secret; a queue's shows its address and credentials (the secret is the user's password).</summary>
         public SubscriptionCreated Created()
         {
             var amqp = Type == SubscriptionRequest.AmqpType
                 ? new QueueAccessGranted(new UriBuilder(Url) { Password = Secret }.Uri.ToString(), Queue!, AmqpUser!, Secret)
                 : null;
-            return new SubscriptionCreated(Id, Type, Url, Events, Status, Utc(CreatedAt)!.Value, amqp is null ? Secret : null, amqp);
+            return new SubscriptionCreated(Id, Type, Url, Events, Status, CreatedAt, amqp is null ? Secret : null, amqp);
         }
     }
 
-    private sealed class DeliveryRow
+    private sealed record DeliveryRow(Guid Id, Guid SubscriptionId, Guid WebhookId, string EventType, Guid? AlertId, Guid? CustomerId, string Status,
+        DateTimeOffset CreatedAt, DateTimeOffset? NextAttemptAt, DateTimeOffset? DeliveredAt, string Attempts)
     {
-        public Guid Id { get; init; }
-        public Guid SubscriptionId { get; init; }
-        public Guid WebhookId { get; init; }
-        public string EventType { get; init; } = "";
-        public Guid? AlertId { get; init; }
-        public Guid? CustomerId { get; init; }
-        public string Status { get; init; } = "";
-        public DateTime CreatedAt { get; init; }
-        public DateTime? NextAttemptAt { get; init; }
-        public DateTime? DeliveredAt { get; init; }
-        public string Attempts { get; init; } = "";
-
-        public DeliveryView View() => new(Id, SubscriptionId, WebhookId, EventType, AlertId, CustomerId, Status, Utc(CreatedAt)!.Value,
-            Utc(NextAttemptAt), Utc(DeliveredAt), JsonSerializer.Deserialize<List<DeliveryAttemptView>>(Attempts, JsonSerializerOptions.Web) ?? []);
+        public DeliveryView View() => new(Id, SubscriptionId, WebhookId, EventType, AlertId, CustomerId, Status, CreatedAt, NextAttemptAt, DeliveredAt,
+            JsonSerializer.Deserialize<List<DeliveryAttemptView>>(Attempts, JsonSerializerOptions.Web) ?? []);
     }
 }
