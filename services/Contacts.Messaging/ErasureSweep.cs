@@ -131,10 +131,7 @@ public sealed class ErasureSweep(IOptions<RabbitMqOptions> rabbit)
     /// <summary>Takes the erased person's dead letters out; returns the ids of the messages (or batch items) taken.</summary>
     public async Task<IReadOnlyList<Guid>> Sweep(Session session, IEnumerable<string> queues, ErasureTraces traces, CancellationToken ct)
     {
-        await using (var lockCmd = session.Command("select pg_advisory_xact_lock(hashtextextended('contacts:erasure-sweep', 0))"))
-        {
-            await lockCmd.ExecuteNonQueryAsync(ct);
-        }
+        await session.Execute("select pg_advisory_xact_lock(hashtextextended('contacts:erasure-sweep', 0))", null, ct);
         await using var connection = await rabbit.Value.CreateConnectionFactory().CreateConnectionAsync("erasure-sweep", ct);
         var removed = new List<Guid>();
         foreach (var errorQueue in queues.Select(q => q + "_error"))

@@ -226,9 +226,8 @@ public static class AlertEndpoints
     }
 
     private static Task<AlertSnapshot?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct) =>
-        session.Connection.QuerySingleOrDefaultAsync<AlertSnapshot?>(new CommandDefinition(
-            "select id as alertid, customer_id as customerid, reason, status from alerts where tenant_id = @tenant and id = @id", new { tenant, id },
-            session.Transaction, cancellationToken: ct));
+        session.QuerySingle<AlertSnapshot>(
+            "select id as alertid, customer_id as customerid, reason, status from alerts where tenant_id = @tenant and id = @id", new { tenant, id }, ct);
 
     private static ProblemHttpResult NotFound(Guid id) =>
         TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: $"No alert {id} in this tenant.");

@@ -68,9 +68,9 @@ internal sealed partial class AlertExpiry(
     }
 
     private static async Task<(AlertSnapshot Alert, DateTimeOffset? JourneyLastAt)?> Snapshot(Session session, string tenant, Guid id, CancellationToken ct) =>
-        await session.Connection.QuerySingleOrDefaultAsync<ExpiryRow>(new CommandDefinition(
+        await session.QuerySingle<ExpiryRow>(
             "select customer_id as customerid, reason, status, journey_last_at as journeylastat from alerts where tenant_id = @tenant and id = @id",
-            new { tenant, id }, session.Transaction, cancellationToken: ct)) is { } row
+            new { tenant, id }, ct) is { } row
             ? (new AlertSnapshot(id, row.CustomerId, row.Reason, row.Status), row.JourneyLastAt)
             : null;
 

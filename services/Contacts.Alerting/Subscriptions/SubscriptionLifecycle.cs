@@ -61,10 +61,8 @@ public static class SubscriptionLifecycle
         var tenant = TenantScope.Of(http);
         var refusal = await database.InTransaction<(bool Found, string? Refusal)>(async session =>
         {
-            await using var find = session.Command("select status from webhook_subscriptions where tenant_id = @tenant and id = @id for update");
-            find.Parameters.AddWithValue("tenant", tenant);
-            find.Parameters.AddWithValue("id", id);
-            if (await find.ExecuteScalarAsync(ct) is not string current)
+            if (await session.Scalar<string>("select status from webhook_subscriptions where tenant_id = @tenant and id = @id for update",
+                    new { tenant, id }, ct) is not { } current)
             {
                 return (false, null);
             }
@@ -73,7 +71,7 @@ public static class SubscriptionLifecycle
             {
                 return (true, why);
             }
-            await using var change = session.Command(action switch
+            await session.Execute(action switch
             {
                 Pause => "update webhook_subscriptions set status = 'paused', paused_at = now() where id = @id",
                 Resume => "update webhook_subscriptions set status = 'enabled', paused_at = null where id = @id",
@@ -83,9 +81,7 @@ public static class SubscriptionLifecycle
                          failed_in_row = 0
                      where id = @id
                      """,
-            });
-            change.Parameters.AddWithValue("id", id);
-            await change.ExecuteNonQueryAsync(ct);
+            }, new { id }, ct);
             return (true, null);
         }, ct);
         if (!refusal.Found)

@@ -99,10 +99,9 @@ public static class SubscriptionReplay
         var replayId = Guid.CreateVersion7();
         var outcome = await database.InTransaction<(int Code, string? Why, int Total)>(async session =>
         {
-            var (connection, tx) = (session.Connection, session.Transaction);
-            var found = await connection.QuerySingleOrDefaultAsync<Target>(new CommandDefinition("""
+            var found = await session.QuerySingle<Target>("""
                 select status, events, coalesce(queue, url) as url from webhook_subscriptions where tenant_id = @tenant and id = @id for update
-                """, new { tenant, id }, tx, cancellationToken: ct));
+                """, new { tenant, id }, ct);
             if (found is not var (status, events, url))
             {
                 return (StatusCodes.Status404NotFound, null, 0);
@@ -111,10 +110,10 @@ public static class SubscriptionReplay
             {
                 return (StatusCodes.Status409Conflict, "The subscription is disabled: POST .../enable first, then replay.", 0);
             }
-            if (await connection.ExecuteScalarAsync<bool>(new CommandDefinition("""
+            if (await session.Scalar<bool>("""
                 select exists (select 1 from subscription_replays r where r.subscription_id = @id
                     and exists (select 1 from webhook_deliveries d where d.replay_id = r.id and d.status = 'pending'))
-                """, new { id }, tx, cancellationToken: ct)))
+                """, new { id }, ct))
             {
                 return (StatusCodes.Status409Conflict, "A replay of this subscription is still running; poll it, then replay again.", 0);
             }
@@ -124,7 +123,7 @@ public static class SubscriptionReplay
                 tenant, id, url, replay = replayId, since, onlyFailed = only == "failed",
                 types = (events.Length == 0 ? WebhookTypes.Default : events).ToArray(),
             };
-            var total = await connection.ExecuteAsync(new CommandDefinition("""
+            var total = await session.Execute("""
                 insert into webhook_deliveries (id, message_id, alert_id, customer_id, url, body, event_type, subscription_id, replay_id, next_attempt_at)
                 select gen_random_uuid(), e.event_id,
                     case when e.type like 'alert.%' then ((e.body::jsonb) -> 'data' ->> 'alertId')::uuid end,
@@ -136,11 +135,11 @@ public static class SubscriptionReplay
                         select 1 from webhook_deliveries d where d.subscription_id = @id and d.message_id = e.event_id and d.event_type = e.type
                             and d.status in ('delivered', 'pending')))
                 order by e.position
-                """, replay, tx, cancellationToken: ct));
-            await connection.ExecuteAsync(new CommandDefinition("""
+                """, replay, ct);
+            await session.Execute("""
                 insert into subscription_replays (id, tenant_id, subscription_id, since, only_failed, total)
                 values (@replay, @tenant, @id, @since, @onlyFailed, @total)
-                """, new { replay = replayId, tenant, id, since, onlyFailed = only == "failed", total }, tx, cancellationToken: ct));
+                """, new { replay = replayId, tenant, id, since, onlyFailed = only == "failed", total }, ct);
             return (StatusCodes.Status202Accepted, null, total);
         }, ct);
         if (outcome.Code == StatusCodes.Status404NotFound)

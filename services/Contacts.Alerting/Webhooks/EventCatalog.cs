@@ -139,10 +139,8 @@ public static class EventCatalog
         var webhookId = Guid.CreateVersion7();
         var (exists, queued) = await database.InTransaction(async session =>
         {
-            await using var find = session.Command("select 1 from webhook_subscriptions where tenant_id = @tenant and id = @id");
-            find.Parameters.AddWithValue("tenant", tenant);
-            find.Parameters.AddWithValue("id", id);
-            if (await find.ExecuteScalarAsync(ct) is null)
+            if (!await session.Scalar<bool>("select exists (select 1 from webhook_subscriptions where tenant_id = @tenant and id = @id)",
+                    new { tenant, id }, ct))
             {
                 return (false, false);
             }

@@ -149,12 +149,12 @@ public static class LedgerEndpoints
             return TypedResults.ValidationProblem(errors);
         }
         // One change at a time per tenant; the same settings again (a retried PUT) add no change.
-        await database.InTransaction(session => session.Connection.ExecuteAsync(new CommandDefinition("""
+        await database.InTransaction(session => session.Execute("""
             select pg_advisory_xact_lock(hashtextextended('moment_settings:' || @tenant, 0));
             insert into moment_settings (tenant_id, effective_from, settings)
             select @tenant, clock_timestamp(), @settings::jsonb
             where (select settings from moment_settings where tenant_id = @tenant order by effective_from desc limit 1) is distinct from @settings::jsonb
-            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, session.Transaction, cancellationToken: ct)), ct);
+            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, ct), ct);
         await using var connection = await database.DataSource.OpenConnectionAsync(ct);
         return TypedResults.Ok(View(await EffortStore.MomentSettingsHistory(connection, tenant, ct)));
     }

@@ -19,20 +19,11 @@ public sealed class CustomerSplitConsumer(Database database, EffortStore store) 
             var ct = context.CancellationToken;
             foreach (var (customer, eventIds) in new[] { (split.CustomerId, split.CustomerContactEventIds), (split.RestoredCustomerId, split.RestoredContactEventIds) })
             {
-                await using var move = session.Command("""
-                    update contact_events set customer_id = @customer where tenant_id = @tenant and contact_event_id = any(@ids)
-                    """);
-                move.Parameters.AddWithValue("customer", customer);
-                move.Parameters.AddWithValue("tenant", split.TenantId);
-                move.Parameters.AddWithValue("ids", eventIds.ToArray());
-                await move.ExecuteNonQueryAsync(ct);
+                await session.Execute("update contact_events set customer_id = @customer where tenant_id = @tenant and contact_event_id = any(@ids)",
+                    new { customer, tenant = split.TenantId, ids = eventIds.ToArray() }, ct);
             }
-            await using (var restore = session.Command("update customer_effort set merged_into = null where customer_id = @id and tenant_id = @tenant"))
-            {
-                restore.Parameters.AddWithValue("id", split.RestoredCustomerId);
-                restore.Parameters.AddWithValue("tenant", split.TenantId);
-                await restore.ExecuteNonQueryAsync(ct);
-            }
+            await session.Execute("update customer_effort set merged_into = null where customer_id = @id and tenant_id = @tenant",
+                new { id = split.RestoredCustomerId, tenant = split.TenantId }, ct);
             var settings = await store.Settings(session.Connection, session.Transaction, split.TenantId, ct);
             await EffortStore.Rebuild(session, split.TenantId, split.CustomerId, settings, ct, split);
             await EffortStore.Rebuild(session, split.TenantId, split.RestoredCustomerId, settings, ct, split);
@@ -50,7 +41,7 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
         {
             var erased = context.Message;
             var ids = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
-            await using var cmd = session.Command("""
+            await session.Execute("""
                 delete from customer_effort where tenant_id = @tenant and customer_id = any(@ids);
                 delete from journeys where tenant_id = @tenant and customer_id = any(@ids);
                 delete from contact_events where tenant_id = @tenant and (customer_id = any(@ids) or contact_event_id = any(@events));
@@ -58,11 +49,7 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
                 delete from moment_announced where tenant_id = @tenant and customer_id = any(@ids);
                 delete from ledger_state where tenant_id = @tenant and customer_id = any(@ids);
                 insert into erased_customers (customer_id, tenant_id) select unnest(@ids), @tenant on conflict do nothing;
-                """);
-            cmd.Parameters.AddWithValue("tenant", erased.TenantId);
-            cmd.Parameters.AddWithValue("ids", ids);
-            cmd.Parameters.AddWithValue("events", erased.ContactEventIds.ToArray());
-            await cmd.ExecuteNonQueryAsync(context.CancellationToken);
+                """, new { tenant = erased.TenantId, ids, events = erased.ContactEventIds.ToArray() }, context.CancellationToken);
             await sweep.ForgetCopies(session, erased, [PipelineTopology.EffortContactAttributed, PipelineTopology.EffortCustomerSplit],
                 context.CancellationToken);
         });

@@ -38,18 +38,17 @@ public static class Replays
 
     public static async Task<ReplayView> Start(Session session, string tenant, EffortSettings settings, CancellationToken ct)
     {
-        var (connection, tx) = (session.Connection, session.Transaction);
-        var version = await connection.ExecuteScalarAsync<int>(new CommandDefinition("""
+        var version = await session.Scalar<int>("""
             insert into effort_settings (tenant_id, settings, version) values (@tenant, @settings::jsonb, 1)
             on conflict (tenant_id) do update set settings = excluded.settings, version = effort_settings.version + 1, updated_at = now()
             returning version
-            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, tx, cancellationToken: ct));
+            """, new { tenant, settings = JsonSerializer.Serialize(settings, EffortStore.Json) }, ct);
         var id = Guid.CreateVersion7();
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await session.Execute("""
             update replays set status = 'superseded', finished_at = now() where tenant_id = @tenant and status = 'running';
             insert into replays (id, tenant_id, settings_version, status, total)
             select @id, @tenant, @version, 'running', count(*) from customer_effort where tenant_id = @tenant and merged_into is null;
-            """, new { tenant, id, version }, tx, cancellationToken: ct));
+            """, new { tenant, id, version }, ct);
         return (await Find(session.Connection, tenant, id, ct, session.Transaction))!;
     }
 
@@ -67,30 +66,28 @@ public static class Replays
     /// <summary>Re-scores the next batch of one running replay; false when there was nothing to do.</summary>
     public static async Task<bool> Step(Session session, EffortStore store, CancellationToken ct)
     {
-        var (connection, tx) = (session.Connection, session.Transaction);
-        var replay = await connection.QuerySingleOrDefaultAsync<RunningReplay>(new CommandDefinition("""
+        var replay = await session.QuerySingle<RunningReplay>("""
             select id, tenant_id as tenant, cursor from replays where status = 'running' order by created_at limit 1 for update skip locked
-            """, transaction: tx, cancellationToken: ct));
+            """, null, ct);
         if (replay is null)
         {
             return false;
         }
         var (id, tenant, cursor) = (replay.Id, replay.Tenant, replay.Cursor);
-        var settings = await store.Settings(connection, tx, tenant, ct);
-        var customers = (await connection.QueryAsync<Guid>(new CommandDefinition("""
+        var settings = await store.Settings(session.Connection, session.Transaction, tenant, ct);
+        var customers = await session.Query<Guid>("""
             select customer_id from customer_effort where tenant_id = @tenant and merged_into is null and customer_id > @cursor
             order by customer_id limit @n
-            """, new { tenant, cursor = cursor ?? Guid.Empty, n = BatchSize }, tx, cancellationToken: ct))).AsList();
+            """, new { tenant, cursor = cursor ?? Guid.Empty, n = BatchSize }, ct);
         foreach (var customer in customers)
         {
             await EffortStore.Rebuild(session, tenant, customer, settings, ct);
         }
-        await connection.ExecuteAsync(new CommandDefinition("""
+        await session.Execute("""
             update replays set cursor = @last, done = done + @n,
                 status = case when @finished then 'done' else status end, finished_at = case when @finished then now() end
             where id = @id
-            """, new { id, last = customers.Count > 0 ? customers[^1] : cursor, n = customers.Count, finished = customers.Count < BatchSize }, tx,
-            cancellationToken: ct));
+            """, new { id, last = customers.Count > 0 ? customers[^1] : cursor, n = customers.Count, finished = customers.Count < BatchSize }, ct);
         return true;
     }
 

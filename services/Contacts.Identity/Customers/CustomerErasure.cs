@@ -48,7 +48,7 @@ public static class CustomerErasure
                 detail: $"Customer {id} was merged into {into}: erase {into} (the person), or split them first."));
         }
 
-        var family = (await Read<Guid>(session, """
+        var family = (await session.Query<Guid>("""
             with recursive family as (
                 select id, 0 as depth from customers where id = @id
                 union all
@@ -57,19 +57,19 @@ public static class CustomerErasure
             """, new { id }, ct)).ToArray();
 
         // Serialise with stitching: a contact carrying one of these identifiers waits, then finds nothing and starts afresh.
-        var identifiers = await Read<(string Type, string Value, bool Shared)>(session, """
+        var identifiers = await session.Query<(string Type, string Value, bool Shared)>("""
             select type, value, false from customer_identifiers where customer_id = any(@family)
             union
             select type, value, true from identifier_sharers where customer_id = any(@family)
             """, new { family }, ct);
         await LockIdentifiers(session, identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}"), ct);
 
-        var contacts = (await Read<Guid>(session, "select contact_event_id from timeline where customer_id = any(@family) order by attach_order",
+        var contacts = (await session.Query<Guid>("select contact_event_id from timeline where customer_id = any(@family) order by attach_order",
             new { family }, ct)).ToArray();
-        var held = (await Read<Guid>(session, "select contact_event_id from held_contacts where tenant_id = @tenant and candidate_ids && @family",
+        var held = (await session.Query<Guid>("select contact_event_id from held_contacts where tenant_id = @tenant and candidate_ids && @family",
             new { tenant, family }, ct)).ToArray();
 
-        await Execute(session, """
+        await session.Execute("""
             delete from contact_identifiers where contact_event_id = any(@contacts) or contact_event_id = any(@held);
             delete from timeline where customer_id = any(@family);
             delete from customer_identifiers where customer_id = any(@family);
@@ -84,7 +84,7 @@ public static class CustomerErasure
             """, new { id, family, contacts, held, tenant }, ct);
         // Other customers' records keep what is theirs (a shared identifier, a held contact's history line) but lose their
         // link to the erased customer: its id leaves their history and the id lists of their stream events.
-        await Execute(session, """
+        await session.Execute("""
             update customer_history set related_customer_ids = array(select r from unnest(related_customer_ids) r where r <> all(@family))
             where tenant_id = @tenant and related_customer_ids && @family;
             update customer_history set contact_event_id = null where tenant_id = @tenant and contact_event_id = any(@held);

@@ -4,7 +4,6 @@ using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.Messaging.Persistence;
 using Contacts.ServiceDefaults.Tenancy;
-using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Contacts.Identity.Customers;
@@ -86,13 +85,13 @@ public static class CustomerSplitting
         }
 
         // Serialise with stitching: lock the survivor's identifiers as a contact would; the stream versions catch the rest.
-        var identifiers = await Read<(string Type, string Value)>(session,
+        var identifiers = await session.Query<(string Type, string Value)>(
             "select type, value from customer_identifiers where customer_id = @id order by type, value", new { id = survivorId }, ct);
         await LockIdentifiers(session, identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}"), ct);
         var survivorVersion = await session.Events.StreamVersion(survivorId, ct) ?? 0;
         var restoredVersion = await session.Events.StreamVersion(restoredId, ct) ?? 0;
 
-        var family = await Read<Guid>(session, """
+        var family = await session.Query<Guid>("""
             with recursive family as (
                 select id, 0 as depth from customers where id = @id
                 union all
@@ -101,17 +100,17 @@ public static class CustomerSplitting
             """, new { id = restoredId }, ct);
         var familyIds = family.ToArray();
 
-        await Execute(session, """
+        await session.Execute("""
             update customers set merged_into = null, merged_at = null where id = @restored;
             """, new { restored = restoredId }, ct);
-        await Execute(session, """
+        await session.Execute("""
             update customer_identifiers set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
             update timeline set customer_id = @restored where customer_id = @survivor and origin_customer_id = any(@family);
             """, new { restored = restoredId, survivor = survivorId, family = familyIds }, ct);
 
         // Contacts the survivor took since the merge follow their own identifiers (linked before them, by someone else);
         // the contact that caused the merge was the survivor's by that very decision, and stays.
-        var since = await Read<Guid>(session, """
+        var since = await session.Query<Guid>("""
             select contact_event_id from timeline where customer_id = @survivor and origin_customer_id = @survivor and attach_order > @mergeOrder
                 and contact_event_id is distinct from @mergedBy
             order by attach_order
@@ -119,7 +118,7 @@ public static class CustomerSplitting
         var reattributed = new List<Guid>();
         foreach (var contactId in since)
         {
-            var owners = await Read<(Guid Customer, string Type)>(session, """
+            var owners = await session.Query<(Guid Customer, string Type)>("""
                 select i.customer_id, i.type from contact_identifiers c
                 join customer_identifiers i on i.tenant_id = c.tenant_id and i.type = c.type and i.value = c.value
                 where c.contact_event_id = @contact and i.customer_id is not null and i.linked_by_contact is distinct from @contact
@@ -130,19 +129,19 @@ public static class CustomerSplitting
                 continue;
             }
             reattributed.Add(contactId);
-            await Execute(session, """
+            await session.Execute("""
                 update timeline set customer_id = @restored where contact_event_id = @contact;
                 update customer_identifiers set customer_id = @restored where linked_by_contact = @contact and customer_id = @survivor;
                 """, new { restored = restoredId, survivor = survivorId, contact = contactId }, ct);
             await History(session, tenant, restoredId, "reattributed", contactId, "split: its own identifiers point at this customer", [survivorId], ct);
         }
 
-        await Execute(session, """
+        await session.Execute("""
             insert into distinct_customers (tenant_id, customer_id, other_id) values (@tenant, @a, @b), (@tenant, @b, @a) on conflict do nothing
             """, new { tenant, a = survivorId, b = restoredId }, ct);
         const string contactsOf = "select contact_event_id from timeline where customer_id = @id order by attach_order";
-        var survivorContacts = await Read<Guid>(session, contactsOf, new { id = survivorId }, ct);
-        var restoredContacts = await Read<Guid>(session, contactsOf, new { id = restoredId }, ct);
+        var survivorContacts = await session.Query<Guid>(contactsOf, new { id = survivorId }, ct);
+        var restoredContacts = await session.Query<Guid>(contactsOf, new { id = restoredId }, ct);
 
         var reverted = new MergeReverted(survivorId, restoredId, survivorContacts, restoredContacts);
         await session.Events.Append(survivorId, survivorVersion, [reverted], ct);
@@ -158,27 +157,20 @@ public static class CustomerSplitting
     internal sealed record CustomerRow(Guid Id, Guid? MergedInto, long? MergeOrder, Guid? MergedBy, DateTimeOffset? ErasedAt);
 
     internal static async Task<Dictionary<Guid, CustomerRow>> CustomerRows(Session session, string tenant, Guid[] ids, CancellationToken ct) =>
-        (await Read<CustomerRow>(session, """
+        (await session.Query<CustomerRow>("""
             select id, merged_into as mergedinto, merge_order as mergeorder, merged_by_contact as mergedby, erased_at as erasedat
             from customers where tenant_id = @tenant and id = any(@ids) for update
             """, new { tenant, ids }, ct)).ToDictionary(r => r.Id);
 
     internal static Task History(Session session, string tenant, Guid customerId, string kind, Guid? contactId, string rule, Guid[] related,
         CancellationToken ct) =>
-        Execute(session, """
+        session.Execute("""
             insert into customer_history (tenant_id, customer_id, kind, contact_event_id, rule, related_customer_ids)
             values (@tenant, @customer, @kind, @contact, @rule, @related)
             """, new { tenant, customer = customerId, kind, contact = contactId, rule, related }, ct);
 
     /// <summary>Takes the identifiers' locks as stitching does (in one order, so two writers never wait on each other in a circle).</summary>
     internal static Task LockIdentifiers(Session session, IEnumerable<string> keys, CancellationToken ct) =>
-        Execute(session, "select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
+        session.Execute("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
             new { keys = keys.Distinct().Order(StringComparer.Ordinal).ToArray() }, ct);
-
-    /// <summary>The rows of a read in the session's transaction, as T (a record naming the columns, or a tuple by position).</summary>
-    internal static async Task<List<T>> Read<T>(Session session, string sql, object args, CancellationToken ct) =>
-        (await session.Connection.QueryAsync<T>(new CommandDefinition(sql, args, session.Transaction, cancellationToken: ct))).AsList();
-
-    internal static Task Execute(Session session, string sql, object args, CancellationToken ct) =>
-        session.Connection.ExecuteAsync(new CommandDefinition(sql, args, session.Transaction, cancellationToken: ct));
 }

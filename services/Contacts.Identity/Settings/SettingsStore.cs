@@ -35,10 +35,10 @@ public sealed class SettingsStore(Database database)
 
     public async Task Save(string tenant, IdentitySettingsInput input, CancellationToken ct)
     {
-        await database.InTransaction(session => session.Connection.ExecuteAsync(new CommandDefinition("""
+        await database.InTransaction(session => session.Execute("""
             insert into identity_settings (tenant_id, settings) values (@tenant, @settings::jsonb)
             on conflict (tenant_id) do update set settings = excluded.settings, updated_at = now()
-            """, new { tenant, settings = JsonSerializer.Serialize(input, SettingsJson.Options) }, session.Transaction, cancellationToken: ct)), ct);
+            """, new { tenant, settings = JsonSerializer.Serialize(input, SettingsJson.Options) }, ct), ct);
         _cache.TryRemove(tenant, out _);
     }
 }

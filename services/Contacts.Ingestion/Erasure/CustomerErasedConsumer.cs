@@ -18,10 +18,8 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
             }
             // The stored event and the outbox's copy of ContactEventReceived both hold the identifiers; ingestion consumes no
             // pipeline queue, so it has no dead letters of its own to sweep.
-            await using var cmd = session.Command("delete from received_events where tenant_id = @tenant and event_id = any(@ids)");
-            cmd.Parameters.AddWithValue("tenant", erased.TenantId);
-            cmd.Parameters.AddWithValue("ids", erased.ContactEventIds.ToArray());
-            await cmd.ExecuteNonQueryAsync(context.CancellationToken);
+            await session.Execute("delete from received_events where tenant_id = @tenant and event_id = any(@ids)",
+                new { tenant = erased.TenantId, ids = erased.ContactEventIds.ToArray() }, context.CancellationToken);
             await sweep.ForgetCopies(session, erased, [], context.CancellationToken);
         });
 }

@@ -18,11 +18,7 @@ public static class OutboxErasure
         {
             return 0;
         }
-        await using var cmd = session.Command("""
-            delete from outbox where body::text ~ @pattern and not (sent_at is null and message_type = any(@keep))
-            """);
-        cmd.Parameters.AddWithValue("pattern", pattern);
-        cmd.Parameters.AddWithValue("keep", keepPending.Select(t => t.FullName!).ToArray());
-        return await cmd.ExecuteNonQueryAsync(ct);
+        return await session.Execute("delete from outbox where body::text ~ @pattern and not (sent_at is null and message_type = any(@keep))",
+            new { pattern, keep = keepPending.Select(t => t.FullName!).ToArray() }, ct);
     }
 }

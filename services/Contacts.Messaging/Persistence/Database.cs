@@ -4,6 +4,7 @@ using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Outbox;
 using Contacts.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
+using Dapper;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -93,7 +94,24 @@ public sealed class Session
     public NpgsqlTransaction Transaction { get; }
     public EventStoreSession Events { get; }
 
+    /// <summary>A command in this transaction, for batched or typed-array work on hot paths.</summary>
     public NpgsqlCommand Command(string sql) => new(sql, Connection, Transaction);
+
+    /// <summary>A plain statement in this transaction through Dapper (the properties of args are its parameters); rows affected.</summary>
+    public Task<int> Execute(string sql, object? args, CancellationToken ct) =>
+        Connection.ExecuteAsync(new CommandDefinition(sql, args, Transaction, cancellationToken: ct));
+
+    /// <summary>A plain read in this transaction through Dapper, as T (a record naming the columns in order, a tuple, or a value).</summary>
+    public async Task<List<T>> Query<T>(string sql, object? args, CancellationToken ct) =>
+        (await Connection.QueryAsync<T>(new CommandDefinition(sql, args, Transaction, cancellationToken: ct))).AsList();
+
+    /// <summary>The one row (or none: default) of a plain read in this transaction.</summary>
+    public Task<T?> QuerySingle<T>(string sql, object? args, CancellationToken ct) =>
+        Connection.QuerySingleOrDefaultAsync<T?>(new CommandDefinition(sql, args, Transaction, cancellationToken: ct));
+
+    /// <summary>The first column of the first row (or default) of a plain read in this transaction.</summary>
+    public Task<T?> Scalar<T>(string sql, object? args, CancellationToken ct) =>
+        Connection.ExecuteScalarAsync<T?>(new CommandDefinition(sql, args, Transaction, cancellationToken: ct));
 
     /// <summary>Publishes after commit, through the outbox; messageId becomes the broker MessageId, so re-sends dedupe.</summary>
     public void Publish<T>(T message, Guid messageId) where T : class => Publish(message, messageId, Activity.Current);
