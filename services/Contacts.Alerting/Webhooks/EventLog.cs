@@ -43,21 +43,33 @@ public sealed record FeedPage(
 /// </summary>
 public static class EventLog
 {
-    /// <summary>Logs an event in the caller's transaction (an event logged twice under one id stays once).</summary>
-    public static async Task Append(Session session, string tenantId, Guid eventId, string type, Guid? customerId, DateTimeOffset occurredAt,
-        string body, CancellationToken ct)
+    /// <summary>
+    /// Logs an event in the caller's transaction, written at its commit with the transaction's other events in one
+    /// statement (an event logged twice under one id stays once).
+    /// </summary>
+    public static void Append(Session session, string tenantId, Guid eventId, string type, Guid? customerId, DateTimeOffset occurredAt, string body) =>
+        session.AtCommit<EventLogRows>().Add(new EventLogRow(tenantId, eventId, type, customerId, occurredAt, body));
+
+    private sealed record EventLogRow(string Tenant, Guid EventId, string Type, Guid? CustomerId, DateTimeOffset OccurredAt, string Body);
+
+    /// <summary>The events a transaction logged, in the order they were logged (the sequencer numbers them in id order).</summary>
+    private sealed class EventLogRows : CommitRows<EventLogRow>
     {
-        await using var cmd = session.Command("""
-            insert into event_log (tenant_id, event_id, type, customer_id, occurred_at, body) values (@tenant, @id, @type, @customer, @at, @body)
-            on conflict (tenant_id, event_id, type) do nothing
-            """);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("id", eventId);
-        cmd.Parameters.AddWithValue("type", type);
-        cmd.Parameters.Add(new NpgsqlParameter("customer", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)customerId ?? DBNull.Value });
-        cmd.Parameters.AddWithValue("at", occurredAt);
-        cmd.Parameters.AddWithValue("body", body);
-        await cmd.ExecuteNonQueryAsync(ct);
+        protected override NpgsqlBatchCommand Write(IReadOnlyList<EventLogRow> rows)
+        {
+            var cmd = new NpgsqlBatchCommand("""
+                insert into event_log (tenant_id, event_id, type, customer_id, occurred_at, body)
+                select * from unnest(@tenants, @ids, @types, @customers, @at, @bodies)
+                on conflict (tenant_id, event_id, type) do nothing
+                """);
+            cmd.Parameters.AddWithValue("tenants", rows.Select(r => r.Tenant).ToArray());
+            cmd.Parameters.AddWithValue("ids", rows.Select(r => r.EventId).ToArray());
+            cmd.Parameters.AddWithValue("types", rows.Select(r => r.Type).ToArray());
+            cmd.Parameters.AddWithValue("customers", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Uuid, rows.Select(r => r.CustomerId).ToArray());
+            cmd.Parameters.AddWithValue("at", rows.Select(r => r.OccurredAt).ToArray());
+            cmd.Parameters.AddWithValue("bodies", rows.Select(r => r.Body).ToArray());
+            return cmd;
+        }
     }
 
     /// <summary>

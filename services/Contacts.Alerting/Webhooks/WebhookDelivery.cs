@@ -13,6 +13,7 @@ using Contacts.ServiceDefaults.Telemetry;
 using Contacts.ServiceDefaults.Webhooks;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace Contacts.Alerting.Webhooks;
 
@@ -82,49 +83,78 @@ public static class WebhookQueue
         if (onlySubscription is null && type != WebhookTypes.Test)
         {
             // The tenant's log holds every event, delivered to someone or not: the feed and replay read it.
-            await EventLog.Append(session, tenantId, messageId, type, about ?? customerId, timestamp, body, ct);
+            EventLog.Append(session, tenantId, messageId, type, about ?? customerId, timestamp, body);
         }
+        var deliveries = session.AtCommit<DeliveryRows>();
         var targets = new List<(Guid Id, string Url, Guid? Subscription)>();
         if (onlySubscription is null && !string.IsNullOrWhiteSpace(options.Url) && options.DeploymentWants(type))
         {
             targets.Add((messageId, options.Url, null));
         }
-        await using (var subscriptions = session.Command("""
-            select id, coalesce(queue, url), events from webhook_subscriptions
-            where tenant_id = @tenant and status in ('enabled', 'paused') and (@only::uuid is null or id = @only)
-                and (@except::uuid is null or id <> @except)
-            """))
+        foreach (var subscription in await deliveries.Subscriptions(session, tenantId, onlySubscription, ct))
         {
-            subscriptions.Parameters.Add(new NpgsqlParameter("except", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)exceptSubscription ?? DBNull.Value });
-            subscriptions.Parameters.AddWithValue("tenant", tenantId);
-            subscriptions.Parameters.Add(new NpgsqlParameter("only", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)onlySubscription ?? DBNull.Value });
-            await using var reader = await subscriptions.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
+            if (subscription.Id != exceptSubscription && (onlySubscription is not null || DeliveryPolicy.Wants(subscription.Events, type)))
             {
-                if (onlySubscription is not null || DeliveryPolicy.Wants(reader.GetFieldValue<string[]>(2), type))
-                {
-                    targets.Add((Guid.CreateVersion7(), reader.GetString(1), reader.GetGuid(0)));
-                }
+                targets.Add((Guid.CreateVersion7(), subscription.Target, subscription.Id));
             }
         }
+        var trace = Activity.Current?.Id;
         foreach (var (id, url, subscription) in targets)
         {
-            await using var cmd = session.Command("""
-                insert into webhook_deliveries (id, message_id, alert_id, customer_id, url, body, traceparent, event_type, subscription_id)
-                values (@id, @message, @alert, @customer, @url, @body, @trace, @type, @subscription)
-                """);
-            cmd.Parameters.AddWithValue("trace", (object?)Activity.Current?.Id ?? DBNull.Value);
-            cmd.Parameters.AddWithValue("id", id);
-            cmd.Parameters.AddWithValue("message", messageId);
-            cmd.Parameters.Add(new NpgsqlParameter("alert", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)alertId ?? DBNull.Value });
-            cmd.Parameters.Add(new NpgsqlParameter("customer", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)customerId ?? DBNull.Value });
-            cmd.Parameters.AddWithValue("url", url);
-            cmd.Parameters.AddWithValue("body", body);
-            cmd.Parameters.AddWithValue("type", type);
-            cmd.Parameters.Add(new NpgsqlParameter("subscription", NpgsqlTypes.NpgsqlDbType.Uuid) { Value = (object?)subscription ?? DBNull.Value });
-            await cmd.ExecuteNonQueryAsync(ct);
+            deliveries.Add(new DeliveryRow(id, messageId, alertId, customerId, url, body, trace, type, subscription));
         }
         return targets.Count > 0;
+    }
+}
+
+internal sealed record DeliveryRow(Guid Id, Guid MessageId, Guid? AlertId, Guid? CustomerId, string Url, string Body, string? Traceparent, string Type,
+    Guid? SubscriptionId);
+
+/// <summary>A tenant's subscription as deliveries are queued for it: where it goes and the types it wants.</summary>
+internal sealed record SubscriptionTarget(Guid Id, string Target, string[] Events);
+
+/// <summary>
+/// The deliveries a transaction queued, written at its commit in one statement, and the tenants' live subscriptions it
+/// read to queue them (read once per transaction and tenant: every event of a batch goes to the same subscriptions).
+/// </summary>
+internal sealed class DeliveryRows : CommitRows<DeliveryRow>
+{
+    private readonly Dictionary<string, IReadOnlyList<SubscriptionTarget>> _subscriptions = [];
+
+    /// <summary>The tenant's enabled and paused subscriptions (or only the named one, not remembered).</summary>
+    public async Task<IReadOnlyList<SubscriptionTarget>> Subscriptions(Session session, string tenant, Guid? only, CancellationToken ct)
+    {
+        if (only is null && _subscriptions.TryGetValue(tenant, out var known))
+        {
+            return known;
+        }
+        var found = await session.Query<SubscriptionTarget>("""
+            select id, coalesce(queue, url) as target, events from webhook_subscriptions
+            where tenant_id = @tenant and status in ('enabled', 'paused') and (@only::uuid is null or id = @only)
+            """, new { tenant, only }, ct);
+        if (only is null)
+        {
+            _subscriptions[tenant] = found;
+        }
+        return found;
+    }
+
+    protected override NpgsqlBatchCommand Write(IReadOnlyList<DeliveryRow> rows)
+    {
+        var cmd = new NpgsqlBatchCommand("""
+            insert into webhook_deliveries (id, message_id, alert_id, customer_id, url, body, traceparent, event_type, subscription_id)
+            select * from unnest(@ids, @messages, @alerts, @customers, @urls, @bodies, @traces, @types, @subscriptions)
+            """);
+        cmd.Parameters.AddWithValue("ids", rows.Select(r => r.Id).ToArray());
+        cmd.Parameters.AddWithValue("messages", rows.Select(r => r.MessageId).ToArray());
+        cmd.Parameters.AddWithValue("alerts", NpgsqlDbType.Array | NpgsqlDbType.Uuid, rows.Select(r => r.AlertId).ToArray());
+        cmd.Parameters.AddWithValue("customers", NpgsqlDbType.Array | NpgsqlDbType.Uuid, rows.Select(r => r.CustomerId).ToArray());
+        cmd.Parameters.AddWithValue("urls", rows.Select(r => r.Url).ToArray());
+        cmd.Parameters.AddWithValue("bodies", rows.Select(r => r.Body).ToArray());
+        cmd.Parameters.AddWithValue("traces", NpgsqlDbType.Array | NpgsqlDbType.Text, rows.Select(r => r.Traceparent).ToArray());
+        cmd.Parameters.AddWithValue("types", rows.Select(r => r.Type).ToArray());
+        cmd.Parameters.AddWithValue("subscriptions", NpgsqlDbType.Array | NpgsqlDbType.Uuid, rows.Select(r => r.SubscriptionId).ToArray());
+        return cmd;
     }
 }
 

@@ -82,6 +82,7 @@ public sealed partial class Database(
 public sealed class Session
 {
     private readonly List<(Guid Id, object Message, string? Traceparent, string? Queue)> _outgoing = [];
+    private readonly Dictionary<Type, ICommitRows> _atCommit = [];
 
     internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
     {
@@ -129,26 +130,82 @@ public sealed class Session
 
     internal async Task<int> FlushOutbox(CancellationToken ct) => await FlushOutboxes([this], ct);
 
-    /// <summary>The outbox rows of several sessions on one transaction, in one round trip; returns how many.</summary>
+    /// <summary>
+    /// The rows this session writes at commit (<see cref="CommitRows{TRow}"/>) of one kind, made on first use: every session
+    /// of the transaction fills its own, and the commit writes them all in one statement per kind.
+    /// </summary>
+    public T AtCommit<T>() where T : class, ICommitRows, new()
+    {
+        if (!_atCommit.TryGetValue(typeof(T), out var rows))
+        {
+            _atCommit[typeof(T)] = rows = new T();
+        }
+        return (T)rows;
+    }
+
+    /// <summary>
+    /// The rows of several sessions on one transaction written at commit, in one round trip: each kind of commit-time rows
+    /// in one statement, then the outbox rows in one statement. Returns how many outbox rows.
+    /// </summary>
     internal static async Task<int> FlushOutboxes(IReadOnlyList<Session> sessions, CancellationToken ct)
     {
         var outgoing = sessions.SelectMany(s => s._outgoing).ToList();
-        if (outgoing.Count == 0)
+        var atCommit = sessions.SelectMany(s => s._atCommit.Values).Where(r => r.Count > 0).GroupBy(r => r.GetType()).ToList();
+        if (outgoing.Count == 0 && atCommit.Count == 0)
         {
             return 0;
         }
-        // One statement for all of them, whatever their number.
-        await using var cmd = new NpgsqlCommand("""
-            insert into outbox (id, message_type, body, traceparent, destination)
-            select id, type, body::jsonb, trace, queue from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
-            on conflict (id) do nothing
-            """, sessions[0].Connection, sessions[0].Transaction);
-        cmd.Parameters.AddWithValue("ids", outgoing.Select(o => o.Id).ToArray());
-        cmd.Parameters.AddWithValue("types", outgoing.Select(o => o.Message.GetType().FullName!).ToArray());
-        cmd.Parameters.AddWithValue("bodies", outgoing.Select(o => JsonSerializer.Serialize(o.Message, o.Message.GetType(), EventStoreSession.Json)).ToArray());
-        cmd.Parameters.AddWithValue("traces", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Traceparent).ToArray());
-        cmd.Parameters.AddWithValue("queues", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Queue).ToArray());
-        await cmd.ExecuteNonQueryAsync(ct);
+        await using var batch = new NpgsqlBatch(sessions[0].Connection, sessions[0].Transaction);
+        foreach (var kind in atCommit)
+        {
+            batch.BatchCommands.Add(kind.First().Write([.. kind]));
+        }
+        if (outgoing.Count > 0)
+        {
+            // One statement for all of them, whatever their number.
+            var cmd = new NpgsqlBatchCommand("""
+                insert into outbox (id, message_type, body, traceparent, destination)
+                select id, type, body::jsonb, trace, queue from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
+                on conflict (id) do nothing
+                """);
+            cmd.Parameters.AddWithValue("ids", outgoing.Select(o => o.Id).ToArray());
+            cmd.Parameters.AddWithValue("types", outgoing.Select(o => o.Message.GetType().FullName!).ToArray());
+            cmd.Parameters.AddWithValue("bodies",
+                outgoing.Select(o => JsonSerializer.Serialize(o.Message, o.Message.GetType(), EventStoreSession.Json)).ToArray());
+            cmd.Parameters.AddWithValue("traces", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Traceparent).ToArray());
+            cmd.Parameters.AddWithValue("queues", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Queue).ToArray());
+            batch.BatchCommands.Add(cmd);
+        }
+        await batch.ExecuteNonQueryAsync(ct);
         return outgoing.Count;
     }
+}
+
+/// <summary>Rows a session writes at commit (see <see cref="CommitRows{TRow}"/>).</summary>
+public interface ICommitRows
+{
+    int Count { get; }
+
+    /// <summary>One statement writing the rows of all of these, one per session of the transaction, in the sessions' order.</summary>
+    NpgsqlBatchCommand Write(IReadOnlyList<ICommitRows> all);
+}
+
+/// <summary>
+/// Rows a session writes at commit rather than at once, for tables nothing reads back in the same transaction (a log, a
+/// queue of deliveries): every session of the transaction adds to its own, and the commit writes them all in one
+/// statement per kind, in the round trip of the outbox rows, so they cost no round trip of their own. A transaction
+/// that fails writes none of them.
+/// </summary>
+public abstract class CommitRows<TRow> : ICommitRows
+{
+    private readonly List<TRow> _rows = [];
+
+    public int Count => _rows.Count;
+
+    public void Add(TRow row) => _rows.Add(row);
+
+    NpgsqlBatchCommand ICommitRows.Write(IReadOnlyList<ICommitRows> all) => Write([.. all.Cast<CommitRows<TRow>>().SelectMany(r => r._rows)]);
+
+    /// <summary>The statement that writes these rows (in the order they were added), e.g. one insert from unnest.</summary>
+    protected abstract NpgsqlBatchCommand Write(IReadOnlyList<TRow> rows);
 }
