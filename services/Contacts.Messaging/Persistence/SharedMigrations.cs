@@ -58,5 +58,13 @@ internal static class SharedMigrations
             """),
         // A row with a destination is sent to that queue alone; without one it is published to its type's exchange.
         new("0003_outbox_destination", "alter table outbox add column destination text"),
+        // The relay reads the oldest due rows (order by seq, limit): an index on next_attempt_at found every unsent row
+        // and sorted them (tools/bench --profile: 3,000 rows read for 200, 9 ms a read in ingestion during a burst). In seq
+        // order, with next_attempt_at checked in the index, a read stops at its limit; rows backing off are skipped without
+        // visiting the table.
+        new("0004_outbox_unsent_in_order", """
+            create index outbox_unsent on outbox (seq, next_attempt_at) where sent_at is null;
+            drop index outbox_pending;
+            """),
     ];
 }
