@@ -86,16 +86,16 @@ internal sealed record SubscriptionTarget(Guid Id, string Target, string[] Event
 
 /// <summary>
 /// The deliveries a transaction queued, written at its commit in one statement, and the tenants' live subscriptions it
-/// read to queue them (read once per transaction and tenant: every event of a batch goes to the same subscriptions).
+/// read to queue them (read once per transaction and tenant, whichever of the transaction's sessions asks first: every
+/// event of a batch goes to the same subscriptions).
 /// </summary>
 internal sealed class DeliveryRows : CommitRows<DeliveryRow>
 {
-    private readonly Dictionary<string, IReadOnlyList<SubscriptionTarget>> _subscriptions = [];
-
     /// <summary>The tenant's enabled and paused subscriptions (or only the named one, not remembered).</summary>
     public async Task<IReadOnlyList<SubscriptionTarget>> Subscriptions(Session session, string tenant, Guid? only, CancellationToken ct)
     {
-        if (only is null && _subscriptions.TryGetValue(tenant, out var known))
+        var read = session.Shared<SubscriptionsRead>();
+        if (only is null && read.TryGetValue(tenant, out var known))
         {
             return known;
         }
@@ -105,10 +105,13 @@ internal sealed class DeliveryRows : CommitRows<DeliveryRow>
             """, new { tenant, only }, ct);
         if (only is null)
         {
-            _subscriptions[tenant] = found;
+            read[tenant] = found;
         }
         return found;
     }
+
+    /// <summary>The subscriptions a transaction has read, by tenant.</summary>
+    private sealed class SubscriptionsRead : Dictionary<string, IReadOnlyList<SubscriptionTarget>>;
 
     protected override NpgsqlBatchCommand Write(IReadOnlyList<DeliveryRow> rows)
     {

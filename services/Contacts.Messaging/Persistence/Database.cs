@@ -83,12 +83,27 @@ public sealed class Session
 {
     private readonly List<(Guid Id, object Message, string? Traceparent, string? Queue)> _outgoing = [];
     private readonly Dictionary<Type, ICommitRows> _atCommit = [];
+    private readonly Dictionary<Type, object> _shared;
 
-    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes)
+    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes, Dictionary<Type, object>? shared = null)
     {
         Connection = connection;
         Transaction = transaction;
         Events = new EventStoreSession(connection, transaction, eventTypes);
+        _shared = shared ?? [];
+    }
+
+    /// <summary>
+    /// An object of type T shared by every session of this transaction (one transaction can carry the work of several
+    /// messages, each in a session of its own), made on first use: what a transaction has read once and may reuse.
+    /// </summary>
+    public T Shared<T>() where T : class, new()
+    {
+        if (!_shared.TryGetValue(typeof(T), out var value))
+        {
+            _shared[typeof(T)] = value = new T();
+        }
+        return (T)value;
     }
 
     public NpgsqlConnection Connection { get; }

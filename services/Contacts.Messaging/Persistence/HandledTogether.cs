@@ -250,13 +250,14 @@ public sealed partial class Database
         }
         var results = new object?[items.Count];
         var sessions = new List<Session>(items.Count);
+        var shared = new Dictionary<Type, object>();
         var previous = Activity.Current;
         try
         {
             for (var i = 0; i < items.Count; i++)
             {
                 Activity.Current = items[i].Activity;
-                var session = new Session(connection, transaction, eventTypes);
+                var session = new Session(connection, transaction, eventTypes, shared);
                 if (items[i].MessageId is { } messageId)
                 {
                     // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.
