@@ -197,16 +197,16 @@ public static class AlertStore
             switch (e)
             {
                 case ScoreRecorded recorded:
-                    await Execute(session, """
+                    await session.Execute("""
                         insert into customer_alert_state (tenant_id, customer_id, score_version, score) values (@tenant, @customer, @version, @score)
                         on conflict (tenant_id, customer_id) do update set score_version = excluded.score_version, score = excluded.score, updated_at = now()
-                        """, ct, ("tenant", tenantId), ("customer", recorded.CustomerId), ("version", recorded.Version), ("score", recorded.Score));
+                        """, new { tenant = tenantId, customer = recorded.CustomerId, version = recorded.Version, score = recorded.Score }, ct);
                     break;
                 case CustomerMergedInto merged:
-                    await Execute(session, """
+                    await session.Execute("""
                         insert into customer_alert_state (tenant_id, customer_id, merged_into) values (@tenant, @customer, @survivor)
                         on conflict (tenant_id, customer_id) do update set merged_into = excluded.merged_into, updated_at = now()
-                        """, ct, ("tenant", tenantId), ("customer", merged.CustomerId), ("survivor", merged.SurvivorId));
+                        """, new { tenant = tenantId, customer = merged.CustomerId, survivor = merged.SurvivorId }, ct);
                     break;
                 case AlertRaised raised:
                 {
@@ -254,8 +254,8 @@ public static class AlertStore
                 }
                 case Escalated escalated:
                 {
-                    await Execute(session, "update alerts set level = @level, updated_at = now() where id = @id", ct,
-                        ("id", escalated.AlertId), ("level", escalated.Level));
+                    await session.Execute("update alerts set level = @level, updated_at = now() where id = @id",
+                        new { id = escalated.AlertId, level = escalated.Level }, ct);
                     var view = await AlertReads.Find(session, tenantId, escalated.AlertId, ct);
                     var change = new AlertEscalated(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.Level, view.Score,
                         view.Drivers, view.UpdatedAt);
@@ -265,9 +265,9 @@ public static class AlertStore
                 }
                 case Acknowledged acknowledged:
                 {
-                    await Execute(session, """
+                    await session.Execute("""
                         update alerts set status = 'acknowledged', acknowledged_at = now(), updated_at = now() where id = @id
-                        """, ct, ("id", acknowledged.AlertId));
+                        """, new { id = acknowledged.AlertId }, ct);
                     var view = await AlertReads.Find(session, tenantId, acknowledged.AlertId, ct);
                     var change = new AlertAcknowledged(Guid.CreateVersion7(), tenantId, view.Id, view.CustomerId, view.Reason, view.AcknowledgedAt ?? view.UpdatedAt);
                     session.Publish(change, change.Id);
@@ -276,35 +276,35 @@ public static class AlertStore
                 }
                 case Resolved resolved:
                 {
-                    await Execute(session, """
+                    await session.Execute("""
                         update alerts set status = 'resolved', resolution = @resolution, closed_at = now(), updated_at = now() where id = @id
-                        """, ct, ("id", resolved.AlertId), ("resolution", resolved.Resolution));
+                        """, new { id = resolved.AlertId, resolution = resolved.Resolution }, ct);
                     queued |= await NotifyResolved(session, tenantId, resolved.AlertId, webhooks, ct);
                     break;
                 }
                 case AlertMergedInto closed:
-                    await Execute(session, """
+                    await session.Execute("""
                         update alerts set status = 'merged', resolution = 'merged', superseded_by = @kept, closed_at = now(), updated_at = now() where id = @id
-                        """, ct, ("id", closed.AlertId), ("kept", closed.SurvivorAlertId));
+                        """, new { id = closed.AlertId, kept = closed.SurvivorAlertId }, ct);
                     // The CRM is told which alert carries this one on.
                     queued |= await NotifyResolved(session, tenantId, closed.AlertId, webhooks, ct);
                     break;
                 case ScoreHeld held:
-                    await Execute(session, """
+                    await session.Execute("""
                         insert into customer_alert_state (tenant_id, customer_id, held_score) values (@tenant, @customer, @score::jsonb)
                         on conflict (tenant_id, customer_id) do update set held_score = excluded.held_score, updated_at = now()
-                        """, ct, ("tenant", tenantId), ("customer", held.CustomerId), ("score", JsonSerializer.Serialize(held.Score, JsonSerializerOptions.Web)));
+                        """, new { tenant = tenantId, customer = held.CustomerId, score = JsonSerializer.Serialize(held.Score, JsonSerializerOptions.Web) }, ct);
                     break;
                 case CustomerRestored restored:
-                    await Execute(session, """
+                    await session.Execute("""
                         insert into customer_alert_state (tenant_id, customer_id, split_from) values (@tenant, @customer, array[@from])
                         on conflict (tenant_id, customer_id) do update set merged_into = null, held_score = null,
                             split_from = array_append(customer_alert_state.split_from, @from), updated_at = now()
-                        """, ct, ("tenant", tenantId), ("customer", restored.RestoredId), ("from", restored.SplitFromId));
+                        """, new { tenant = tenantId, customer = restored.RestoredId, from = restored.SplitFromId }, ct);
                     break;
                 case AlertMoved moved:
-                    await Execute(session, "update alerts set customer_id = @to, updated_at = now() where id = @id", ct,
-                        ("id", moved.AlertId), ("to", moved.ToCustomerId));
+                    await session.Execute("update alerts set customer_id = @to, updated_at = now() where id = @id",
+                        new { id = moved.AlertId, to = moved.ToCustomerId }, ct);
                     break;
                 default:
                     throw new InvalidOperationException($"no storage for {e.GetType().Name}");
@@ -356,14 +356,4 @@ public static class AlertStore
 
     /// <summary>A merge found its survivor merged away in the meantime: retry, following the chain again.</summary>
     public static Exception SurvivorMoved(Guid survivorId) => new ConcurrencyException(survivorId, 0, null);
-
-    private static async Task Execute(Session session, string sql, CancellationToken ct, params (string Name, object Value)[] args)
-    {
-        await using var cmd = session.Command(sql);
-        foreach (var (name, value) in args)
-        {
-            cmd.Parameters.AddWithValue(name, value);
-        }
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
 }

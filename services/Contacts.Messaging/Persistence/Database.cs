@@ -97,14 +97,7 @@ public sealed class Session
     /// An object of type T shared by every session of this transaction (one transaction can carry the work of several
     /// messages, each in a session of its own), made on first use: what a transaction has read once and may reuse.
     /// </summary>
-    public T Shared<T>() where T : class, new()
-    {
-        if (!_shared.TryGetValue(typeof(T), out var value))
-        {
-            _shared[typeof(T)] = value = new T();
-        }
-        return (T)value;
-    }
+    public T Shared<T>() where T : class, new() => OfType<T, object>(_shared);
 
     public NpgsqlConnection Connection { get; }
     public NpgsqlTransaction Transaction { get; }
@@ -149,13 +142,16 @@ public sealed class Session
     /// The rows this session writes at commit (<see cref="CommitRows{TRow}"/>) of one kind, made on first use: every session
     /// of the transaction fills its own, and the commit writes them all in one statement per kind.
     /// </summary>
-    public T AtCommit<T>() where T : class, ICommitRows, new()
+    public T AtCommit<T>() where T : class, ICommitRows, new() => OfType<T, ICommitRows>(_atCommit);
+
+    /// <summary>The one T of a by-type store, made on first use.</summary>
+    private static T OfType<T, TBase>(Dictionary<Type, TBase> store) where T : class, TBase, new()
     {
-        if (!_atCommit.TryGetValue(typeof(T), out var rows))
+        if (!store.TryGetValue(typeof(T), out var value))
         {
-            _atCommit[typeof(T)] = rows = new T();
+            store[typeof(T)] = value = new T();
         }
-        return (T)rows;
+        return (T)value!;
     }
 
     /// <summary>
