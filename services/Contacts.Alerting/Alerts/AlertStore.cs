@@ -187,6 +187,32 @@ public static class AlertStore
         throw new InvalidOperationException($"merge chain from {customerId} is too long");
     }
 
+    /// <summary>
+    /// The customers' own rows as a batch of decisions left them (score, merge, held score), one statement for all of them.
+    /// The caller holds their locks and loaded each row in the same transaction, so writing the whole row loses nothing.
+    /// </summary>
+    public static async Task SaveStates(Session session, string tenantId, IReadOnlyList<CustomerAlertState> states, CancellationToken ct)
+    {
+        if (states.Count == 0)
+        {
+            return;
+        }
+        await using var cmd = session.Command("""
+            insert into customer_alert_state (tenant_id, customer_id, score_version, score, merged_into, held_score)
+            select @tenant, c, v, s, m, h::jsonb from unnest(@customers, @versions, @scores, @merged, @held) as t(c, v, s, m, h)
+            on conflict (tenant_id, customer_id) do update set score_version = excluded.score_version, score = excluded.score,
+                merged_into = excluded.merged_into, held_score = excluded.held_score, updated_at = now()
+            """);
+        cmd.Parameters.AddWithValue("tenant", tenantId);
+        cmd.Parameters.AddWithValue("customers", states.Select(s => s.CustomerId).ToArray());
+        cmd.Parameters.AddWithValue("versions", NpgsqlDbType.Array | NpgsqlDbType.Bigint, states.Select(s => s.ScoreVersion).ToArray());
+        cmd.Parameters.AddWithValue("scores", NpgsqlDbType.Array | NpgsqlDbType.Integer, states.Select(s => s.Score).ToArray());
+        cmd.Parameters.AddWithValue("merged", NpgsqlDbType.Array | NpgsqlDbType.Uuid, states.Select(s => s.MergedInto).ToArray());
+        cmd.Parameters.AddWithValue("held", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            states.Select(s => s.HeldScore is { } held ? JsonSerializer.Serialize(held, JsonSerializerOptions.Web) : null).ToArray());
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
     /// <summary>Stores the decision; every change of an alert is published and its webhook queued. Returns whether a webhook was queued.</summary>
     public static async Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, WebhookOptions webhooks,
         CancellationToken ct)

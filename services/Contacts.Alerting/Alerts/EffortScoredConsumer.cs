@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Contacts.Alerting.Settings;
 using Contacts.Contracts;
 using Contacts.Messaging;
@@ -23,6 +24,45 @@ public sealed class EffortScoredBatchConsumer(Database database, AlertChanges ch
 
     protected override async Task Handle(Session session, EffortScored score, CancellationToken ct) =>
         _queued |= await changes.Apply(session, score.TenantId, await EffortScoredConsumer.Decide(session, settings, clock, score, ct), ct);
+
+    protected override bool DecidesSets => true;
+
+    /// <summary>
+    /// The whole batch, per tenant: one round trip locks and loads every customer the scores name with the tenant's rules,
+    /// the scores are decided in arrival order on those states (<see cref="AlertBatch"/>), the customers' rows are written
+    /// in one statement, and each score's alert changes are stored and published under its own contact's span. A score
+    /// after a split is decided alone (the batch falls back to one score at a time).
+    /// </summary>
+    protected override async Task HandleSet(Session session, IReadOnlyList<(EffortScored Message, Activity? Span)> items, CancellationToken ct)
+    {
+        if (items.Any(i => i.Message.Split is not null))
+        {
+            throw new NotSupportedException("a batch holding a score after a split is decided one score at a time");
+        }
+        var now = clock.GetUtcNow();
+        // Tenants in a fixed order, as each tenant's locks are: two batches never wait on each other in a circle.
+        foreach (var tenant in items.GroupBy(i => i.Message.TenantId).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var scores = tenant.ToList();
+            Guid[] ids = [.. scores.SelectMany(s => s.Message.MergedCustomerIds ?? []).Concat(scores.Select(s => s.Message.CustomerId)).Distinct()];
+            var (states, rules) = await AlertStore.LockAndLoad(session, tenant.Key, ids, ids, settings, ct);
+            var decision = AlertBatch.Decide(states, [.. scores.Select(s => s.Message)], rules, Guid.CreateVersion7, now);
+            await AlertStore.SaveStates(session, tenant.Key, decision.Changed, ct);
+            var previous = Activity.Current;
+            try
+            {
+                for (var i = 0; i < scores.Count; i++)
+                {
+                    Activity.Current = scores[i].Span;
+                    _queued |= await changes.Apply(session, tenant.Key, [.. decision.Events[i].Where(e => AlertBatch.RowOf(e) is null)], ct);
+                }
+            }
+            finally
+            {
+                Activity.Current = previous;
+            }
+        }
+    }
 
     protected override void Handled()
     {

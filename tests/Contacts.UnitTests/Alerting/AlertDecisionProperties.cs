@@ -29,20 +29,6 @@ public sealed class AlertDecisionProperties
          select new Case([.. order.Select((version, i) => new Arrival(scores[i], version, gaps[i]))], cooldown)).ToArbitrary();
 
     /// <summary>The shell's stored state after each event, as AlertChanges keeps it, for one customer.</summary>
-    private static CustomerAlertState Fold(CustomerAlertState state, AlertDecisionEvent e, DateTimeOffset now) => e switch
-    {
-        ScoreRecorded r => state with { ScoreVersion = r.Version, Score = r.Score },
-        AlertRaised a => state with { OpenAlerts = [.. state.OpenAlerts, new OpenAlert(a.AlertId, a.Reason, a.Score.Score, now, Level: a.Level)] },
-        OpenAlertRescored s => state with { OpenAlerts = [.. state.OpenAlerts.Select(o => o.AlertId == s.AlertId ? o with { Score = s.Score.Score } : o)] },
-        Escalated x => state with { OpenAlerts = [.. state.OpenAlerts.Select(o => o.AlertId == x.AlertId ? o with { Level = x.Level } : o)] },
-        Resolved r => state with
-        {
-            OpenAlerts = [.. state.OpenAlerts.Where(o => o.AlertId != r.AlertId)],
-            LastResolved = new Dictionary<string, DateTimeOffset>(state.LastResolved ?? new Dictionary<string, DateTimeOffset>()) { [r.Reason] = now },
-        },
-        _ => state,
-    };
-
     [Property(MaxTest = 500)]
     public Property Given_scores_arriving_in_any_order_then_the_decider_never_raises_a_second_active_alert_for_a_reason() =>
         Prop.ForAll(Cases, c =>
@@ -60,7 +46,7 @@ public sealed class AlertDecisionProperties
                 {
                     return false.Label($"raised {string.Join(", ", raised.Select(r => r.Reason))} with {state.OpenAlerts.Count} active");
                 }
-                state = events.Aggregate(state, (s, e) => Fold(s, e, now));
+                state = events.Aggregate(state, (s, e) => AlertBatch.Evolve(s, e, now));
                 if (state.OpenAlerts.GroupBy(a => a.Reason).Any(g => g.Count() > 1))
                 {
                     return false.Label("two active alerts for one reason");

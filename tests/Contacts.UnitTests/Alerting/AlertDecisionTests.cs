@@ -260,16 +260,7 @@ public sealed class AlertDecisionTests
     }
 
     /// <summary>How the shell's stored state changes with each event, for one customer (enough to chain decisions in tests).</summary>
-    private static CustomerAlertState Fold(CustomerAlertState state, AlertDecisionEvent e) => e switch
-    {
-        ScoreRecorded r when r.CustomerId == state.CustomerId => state with { ScoreVersion = r.Version, Score = r.Score },
-        AlertRaised a when a.CustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts, new OpenAlert(a.AlertId, a.Reason, a.Score.Score, DateTimeOffset.UnixEpoch)] },
-        CustomerMergedInto m when m.CustomerId == state.CustomerId => state with { MergedInto = m.SurvivorId },
-        ScoreHeld h when h.CustomerId == state.CustomerId => state with { HeldScore = h.Score },
-        CustomerRestored r when r.RestoredId == state.CustomerId => state with { MergedInto = null, HeldScore = null, SplitFrom = [.. state.SplitFrom ?? [], r.SplitFromId] },
-        AlertMoved m when m.FromCustomerId == state.CustomerId => state with { OpenAlerts = [.. state.OpenAlerts.Where(a => a.AlertId != m.AlertId)] },
-        _ => state,
-    };
+    private static CustomerAlertState Fold(CustomerAlertState state, AlertDecisionEvent e) => AlertBatch.Evolve(state, e, Now);
 
     private static IEnumerable<IReadOnlyList<T>> Permutations<T>(IReadOnlyList<T> items) =>
         items.Count <= 1
