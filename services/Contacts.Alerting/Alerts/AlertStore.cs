@@ -51,17 +51,17 @@ public static class AlertStore
         {
             batch.BatchCommands.Add(AlertingSettingsStore.Query(tenantId));
         }
-        foreach (var id in loadIds)
+        Guid[] ids = [.. loadIds.Distinct()];
+        if (ids.Length > 0)
         {
             foreach (var sql in StateQueries)
             {
                 var cmd = new NpgsqlBatchCommand(sql);
                 cmd.Parameters.AddWithValue("tenant", tenantId);
-                cmd.Parameters.AddWithValue("customer", id);
+                cmd.Parameters.AddWithValue("customers", ids);
                 batch.BatchCommands.Add(cmd);
             }
         }
-        var states = new List<CustomerAlertState>();
         await using var reader = await batch.ExecuteReaderAsync(ct);
         if (keys.Length > 0)
         {
@@ -73,11 +73,8 @@ public static class AlertStore
             settings = rules.From(await reader.ReadAsync(ct) ? reader.GetValue(0) : null);
             await reader.NextResultAsync(ct);
         }
-        foreach (var id in loadIds)
-        {
-            states.Add(await ReadState(reader, id, ct));
-        }
-        return (states, settings);
+        var states = ids.Length > 0 ? await ReadStates(reader, ids, ct) : [];
+        return ([.. loadIds.Select(id => states[id])], settings);
     }
 
     /// <summary>Of the customers a score says were merged into its customer, those not recorded here as merged into anyone.</summary>
@@ -107,67 +104,69 @@ public static class AlertStore
     public static async Task<CustomerAlertState> Load(Session session, string tenantId, Guid customerId, CancellationToken ct) =>
         (await LockAndLoad(session, tenantId, [], [customerId], ct))[0];
 
-    /// <summary>A customer's state: its row, its open alerts, and the latest resolution per reason down its chains of merges.</summary>
+    /// <summary>
+    /// The state of a set of customers, one statement each for all of them: their rows, their open alerts, and the latest
+    /// resolution per reason down each one's chains of merges.
+    /// </summary>
     private static readonly string[] StateQueries =
     [
         """
-        select score_version, score, merged_into, erased, held_score::text, split_from
-        from customer_alert_state where tenant_id = @tenant and customer_id = @customer
+        select customer_id, score_version, score, merged_into, erased, held_score::text, split_from
+        from customer_alert_state where tenant_id = @tenant and customer_id = any(@customers)
         """,
         """
-        select id, reason, score, raised_at, contact_event_id, status, level, journey_id, journey_last_at from alerts
-        where tenant_id = @tenant and customer_id = @customer and status in ('open', 'acknowledged')
+        select customer_id, id, reason, score, raised_at, contact_event_id, status, level, journey_id, journey_last_at from alerts
+        where tenant_id = @tenant and customer_id = any(@customers) and status in ('open', 'acknowledged') order by raised_at, id
         """,
-        // The customer's own resolved alerts and those of the customers merged into it, down every chain of merges. Looked
+        // Each customer's own resolved alerts and those of the customers merged into it, down every chain of merges. Looked
         // up part by part (lateral, kept from being flattened by offset 0): as a semi-join, the generic plan of the prepared
-        // statement read every resolved alert of the tenant for each score.
+        // statement read every resolved alert of the tenant.
         """
         with recursive parts as (
-            select @customer::uuid as customer_id, 0 as depth
+            select root, root as customer_id, 0 as depth from unnest(@customers) as root
             union all
-            select s.customer_id, parts.depth + 1 from customer_alert_state s
+            select parts.root, s.customer_id, parts.depth + 1 from customer_alert_state s
             join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
-        select a.reason, max(a.closed_at) from parts
+        select parts.root, a.reason, max(a.closed_at) from parts
         cross join lateral (select reason, closed_at from alerts
                             where tenant_id = @tenant and customer_id = parts.customer_id and status = 'resolved' offset 0) a
-        group by a.reason
+        group by parts.root, a.reason
         """,
     ];
 
-    /// <summary>Reads the three results of StateQueries for one customer and moves the reader past them.</summary>
-    private static async Task<CustomerAlertState> ReadState(NpgsqlDataReader reader, Guid customerId, CancellationToken ct)
+    /// <summary>Reads the three results of StateQueries and moves the reader past them; a customer without a row is unknown.</summary>
+    private static async Task<Dictionary<Guid, CustomerAlertState>> ReadStates(NpgsqlDataReader reader, IReadOnlyList<Guid> ids, CancellationToken ct)
     {
-        long? version = null;
-        int? score = null;
-        Guid? mergedInto = null;
-        var erased = false;
-        EffortScored? held = null;
-        Guid[] splitFrom = [];
-        if (await reader.ReadAsync(ct))
-        {
-            version = reader.IsDBNull(0) ? null : reader.GetInt64(0);
-            score = reader.IsDBNull(1) ? null : reader.GetInt32(1);
-            mergedInto = reader.IsDBNull(2) ? null : reader.GetGuid(2);
-            erased = reader.GetBoolean(3);
-            held = reader.IsDBNull(4) ? null : JsonSerializer.Deserialize<EffortScored>(reader.GetString(4), JsonSerializerOptions.Web);
-            splitFrom = reader.GetFieldValue<Guid[]>(5);
-        }
-        await reader.NextResultAsync(ct);
-        var open = new List<OpenAlert>();
+        var states = ids.ToDictionary(id => id, CustomerAlertState.Unknown);
         while (await reader.ReadAsync(ct))
         {
-            open.Add(new OpenAlert(reader.GetGuid(0), reader.GetString(1), reader.GetInt32(2), reader.GetFieldValue<DateTimeOffset>(3), reader.GetGuid(4),
-                reader.GetString(5), reader.GetInt32(6), reader.IsDBNull(7) ? null : reader.GetGuid(7),
-                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
+            var id = reader.GetGuid(0);
+            states[id] = states[id] with
+            {
+                ScoreVersion = reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                Score = reader.IsDBNull(2) ? null : reader.GetInt32(2),
+                MergedInto = reader.IsDBNull(3) ? null : reader.GetGuid(3),
+                Erased = reader.GetBoolean(4),
+                HeldScore = reader.IsDBNull(5) ? null : JsonSerializer.Deserialize<EffortScored>(reader.GetString(5), JsonSerializerOptions.Web),
+                SplitFrom = reader.GetFieldValue<Guid[]>(6),
+            };
         }
         await reader.NextResultAsync(ct);
-        var lastResolved = new Dictionary<string, DateTimeOffset>();
+        var open = ids.ToDictionary(id => id, _ => new List<OpenAlert>());
         while (await reader.ReadAsync(ct))
         {
-            lastResolved[reader.GetString(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+            open[reader.GetGuid(0)].Add(new OpenAlert(reader.GetGuid(1), reader.GetString(2), reader.GetInt32(3), reader.GetFieldValue<DateTimeOffset>(4),
+                reader.GetGuid(5), reader.GetString(6), reader.GetInt32(7), reader.IsDBNull(8) ? null : reader.GetGuid(8),
+                reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9)));
         }
         await reader.NextResultAsync(ct);
-        return new CustomerAlertState(customerId, version, score, mergedInto, open, erased, held, splitFrom, lastResolved);
+        var lastResolved = ids.ToDictionary(id => id, _ => new Dictionary<string, DateTimeOffset>());
+        while (await reader.ReadAsync(ct))
+        {
+            lastResolved[reader.GetGuid(0)][reader.GetString(1)] = reader.GetFieldValue<DateTimeOffset>(2);
+        }
+        await reader.NextResultAsync(ct);
+        return ids.ToDictionary(id => id, id => states[id] with { OpenAlerts = open[id], SplitFrom = states[id].SplitFrom ?? [], LastResolved = lastResolved[id] });
     }
 
     /// <summary>Where a customer's merges lead: itself, or the last survivor of its merge chain (read without locks; callers lock and re-check).</summary>
