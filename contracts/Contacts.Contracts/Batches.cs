@@ -18,3 +18,6 @@ public sealed record ContactAttributedBatch(Guid Id, IReadOnlyList<BatchItem<Con
 
 /// <summary>Scores effort computed, many to a message (see <see cref="ContactEventReceivedBatch"/>).</summary>
 public sealed record EffortScoredBatch(Guid Id, IReadOnlyList<BatchItem<EffortScored>> Items);
+
+/// <summary>Merges identity decided, many to a message (see <see cref="ContactEventReceivedBatch"/>).</summary>
+public sealed record CustomersMergedBatch(Guid Id, IReadOnlyList<BatchItem<CustomersMerged>> Items);

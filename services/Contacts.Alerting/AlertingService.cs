@@ -21,6 +21,7 @@ public static class AlertingService
         {
             x.AddConsumer<EffortScoredBatchConsumer, EffortScoredBatchConsumerDefinition>();
             x.AddConsumer<EffortScoredConsumer, EffortScoredConsumerDefinition>();
+            x.AddConsumer<CustomersMergedBatchConsumer, CustomersMergedBatchConsumerDefinition>();
             x.AddConsumer<CustomersMergedConsumer, CustomersMergedConsumerDefinition>();
             x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
             x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();

@@ -19,6 +19,7 @@ public static class PipelineBatches
         [typeof(ContactEventReceived)] = Of<ContactEventReceived, ContactEventReceivedBatch>((id, items) => new(id, items)),
         [typeof(ContactAttributed)] = Of<ContactAttributed, ContactAttributedBatch>((id, items) => new(id, items)),
         [typeof(EffortScored)] = Of<EffortScored, EffortScoredBatch>((id, items) => new(id, items)),
+        [typeof(CustomersMerged)] = Of<CustomersMerged, CustomersMergedBatch>((id, items) => new(id, items)),
     };
 
     /// <summary>The batch kind of a per-contact message type, or null for a message that always travels alone.</summary>

@@ -30,7 +30,7 @@ public static class PipelineTopology
         (EffortCustomerSplit, [typeof(CustomerSplit)]),
         (EffortCustomerErased, [typeof(CustomerErased)]),
         (IngestionCustomerErased, [typeof(CustomerErased)]),
-        (AlertingCustomersMerged, [typeof(CustomersMerged)]),
+        (AlertingCustomersMerged, [typeof(CustomersMergedBatch), typeof(CustomersMerged)]),
         (AlertingCustomerSplit, [typeof(CustomerSplit)]),
         (AlertingCustomerErased, [typeof(CustomerErased)]),
         (AlertingSourceHealth, [typeof(SourceHealthChanged)]),

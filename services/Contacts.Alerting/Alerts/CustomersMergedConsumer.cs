@@ -2,41 +2,74 @@ using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.Identifiers;
 using Contacts.Messaging;
+using Contacts.Messaging.Persistence;
 using MassTransit;
 
 namespace Contacts.Alerting.Alerts;
 
 /// <summary>
-/// Alerts follow identity's merges: a merged customer's open alert moves to the survivor (or closes, when the survivor
-/// already has one for that reason), and its later scores are ignored as stale. Merges of a chain may arrive in any
-/// order: the survivor is followed to the last one before deciding. Subscribers to customer.merged hear of it once, under
-/// the merge's own id.
+/// Alerts follow identity's merges, many merges to a message: a merged customer's open alert moves to the survivor (or
+/// closes, when the survivor already has one for that reason), and its later scores are ignored as stale. Merges of a
+/// chain may arrive in any order: the survivor is followed to the last one before deciding. Subscribers to
+/// customer.merged hear of it once, under the merge's own id.
 /// </summary>
+public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges changes)
+    : BatchConsumer<CustomersMergedBatch, CustomersMerged>(database, PipelineTopology.AlertingCustomersMerged)
+{
+    private bool _queued;
+
+    protected override IReadOnlyList<BatchItem<CustomersMerged>>? ItemsOf(CustomersMergedBatch batch) => batch.Items;
+
+    protected override CustomersMergedBatch Alone(BatchItem<CustomersMerged> item) => new(item.MessageId, [item]);
+
+    protected override async Task Handle(Session session, CustomersMerged merge, CancellationToken ct) =>
+        _queued |= await CustomersMergedConsumer.Fold(session, changes, merge, ct);
+
+    protected override void Handled()
+    {
+        if (_queued)
+        {
+            changes.WakeSender();
+        }
+    }
+}
+
+public sealed class CustomersMergedBatchConsumerDefinition()
+    : ContactsConsumerDefinition<CustomersMergedBatchConsumer>(PipelineTopology.AlertingCustomersMerged, concurrentMessageLimit: 4);
+
+/// <summary>A merge that came alone: from a writer of the shape before batches, during a rolling upgrade.</summary>
 public sealed class CustomersMergedConsumer(AlertChanges changes) : IConsumer<CustomersMerged>
 {
     public async Task Consume(ConsumeContext<CustomersMerged> context)
     {
-        var merge = context.Message;
-        var notified = false;
-        await changes.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, merge.TenantId, async (session, ct) =>
+        var queued = false;
+        await changes.HandleOnce(context, PipelineTopology.AlertingCustomersMerged, context.Message.TenantId, async (session, ct) =>
         {
-            notified = await changes.Notify(session, merge.TenantId, merge.Id, CustomerWebhookTypes.Merged, merge.MergedAt,
-                new CustomerMergedData(merge.SurvivorId, merge.MergedIds, [.. (merge.IdentifierTypes ?? []).Select(IdentifierTypes.PublicName)]),
-                merge.SurvivorId, ct);
-            var survivorId = await AlertStore.LastSurvivor(session, merge.TenantId, merge.SurvivorId, ct);
-            var states = await AlertStore.LockAndLoad(session, merge.TenantId, [survivorId, .. merge.MergedIds],
-                [survivorId, .. merge.MergedIds.Where(id => id != survivorId).Distinct()], ct);
-            var (survivor, merged) = (states[0], states.Skip(1).ToList());
-            if (survivor.MergedInto is not null)
-            {
-                throw AlertStore.SurvivorMoved(survivorId);
-            }
-            return AlertDecision.Decide(survivor, merged, merge.SurvivorId); // the CRM is told of alerts closed into the survivor's
+            queued = await Fold(session, changes, context.Message, ct);
+            return [];
         }, together: true);
-        if (notified)
+        if (queued)
         {
             changes.WakeSender();
         }
+    }
+
+    /// <summary>One merge's whole step in the caller's transaction: the customer.merged webhook, then the merged customers folded into the last survivor. True when a webhook was queued.</summary>
+    public static async Task<bool> Fold(Session session, AlertChanges changes, CustomersMerged merge, CancellationToken ct)
+    {
+        var notified = await changes.Notify(session, merge.TenantId, merge.Id, CustomerWebhookTypes.Merged, merge.MergedAt,
+            new CustomerMergedData(merge.SurvivorId, merge.MergedIds, [.. (merge.IdentifierTypes ?? []).Select(IdentifierTypes.PublicName)]),
+            merge.SurvivorId, ct);
+        var survivorId = await AlertStore.LastSurvivor(session, merge.TenantId, merge.SurvivorId, ct);
+        var states = await AlertStore.LockAndLoad(session, merge.TenantId, [survivorId, .. merge.MergedIds],
+            [survivorId, .. merge.MergedIds.Where(id => id != survivorId).Distinct()], ct);
+        var (survivor, merged) = (states[0], states.Skip(1).ToList());
+        if (survivor.MergedInto is not null)
+        {
+            throw AlertStore.SurvivorMoved(survivorId);
+        }
+        // The CRM is told of alerts closed into the survivor's.
+        return await changes.Apply(session, merge.TenantId, AlertDecision.Decide(survivor, merged, merge.SurvivorId), ct) | notified;
     }
 }
 
