@@ -218,12 +218,9 @@ public sealed class Stitcher(SettingsStore settings)
         var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         await using var _ = batch;
         void Sql(string sql, params (string, object?)[] args) => batch.BatchCommands.Add(Command(sql, args));
+        var history = session.AtCommit<HistoryRows>();
         void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null, Guid? of = null) =>
-            Sql("""
-                insert into customer_history (tenant_id, customer_id, kind, contact_event_id, identifier_type, identifier_value, rule, related_customer_ids)
-                values (@tenant, @customer, @kind, @contact, @type, @value, @rule, @related)
-                """, ("tenant", tenant), ("customer", customerId), ("kind", kind), ("contact", of ?? contact.Id), ("type", type), ("value", value),
-                ("rule", rule), ("related", (related ?? []).ToArray()));
+            history.Add(new HistoryRow(tenant, customerId, kind, of ?? contact.Id, type, value, rule, [.. related ?? []]));
         void Timeline(ContactEventReceived e, Guid customerId) =>
             Sql("""
                 insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
@@ -321,13 +318,11 @@ public sealed class Stitcher(SettingsStore settings)
                 History(t, "identifier_kept", type, value, statuses[(type, value)].Rule);
             }
         }
+        var contactIdentifiers = session.AtCommit<ContactIdentifierRows>();
         foreach (var identifier in uses)
         {
             var (status, rule) = statuses.GetValueOrDefault((identifier.Type, identifier.Value), ("matched", null));
-            Sql("""
-                insert into contact_identifiers (contact_event_id, tenant_id, type, value, status, rule) values (@id, @tenant, @type, @value, @status, @rule)
-                on conflict do nothing
-                """, ("id", contact.Id), ("tenant", tenant), ("type", identifier.Type), ("value", identifier.Value), ("status", status), ("rule", rule));
+            contactIdentifiers.Add(new ContactIdentifierRow(contact.Id, tenant, identifier.Type, identifier.Value, status, rule));
         }
         // The customers' events go in the same round trip as the projections, one statement per stream, in stream order.
         var appends = streams.OrderBy(s => s.Key).Select(s => created && s.Key == target
@@ -343,6 +338,41 @@ public sealed class Stitcher(SettingsStore settings)
             await append.Check(ct);
         }
         return new Attribution(target, created, merged, candidates, resolved, [.. mergedBy.Distinct().Order(StringComparer.Ordinal)]);
+    }
+
+    private sealed record HistoryRow(string Tenant, Guid CustomerId, string Kind, Guid ContactEventId, string? Type, string? Value, string? Rule,
+        Guid[] Related);
+
+    /// <summary>
+    /// The customers' history lines a transaction adds, written at its commit in one statement (nothing in the stitching
+    /// reads them back), in the order they were decided: the history's seq keeps that order.
+    /// </summary>
+    private sealed class HistoryRows : CommitRows<HistoryRow>
+    {
+        protected override NpgsqlBatchCommand Write(IReadOnlyList<HistoryRow> rows) => Command("""
+            insert into customer_history (tenant_id, customer_id, kind, contact_event_id, identifier_type, identifier_value, rule, related_customer_ids)
+            select t, c, k, e, ty, v, r, rel::uuid[]
+            from unnest(@tenants, @customers, @kinds, @events, @types, @values, @rules, @related) with ordinality as u(t, c, k, e, ty, v, r, rel, n)
+            order by n
+            """, ("tenants", rows.Select(r => r.Tenant).ToArray()), ("customers", rows.Select(r => r.CustomerId).ToArray()),
+            ("kinds", rows.Select(r => r.Kind).ToArray()), ("events", rows.Select(r => r.ContactEventId).ToArray()),
+            ("types", rows.Select(r => r.Type).ToArray()), ("values", rows.Select(r => r.Value).ToArray()), ("rules", rows.Select(r => r.Rule).ToArray()),
+            // A list of ids per row: unnest takes no array of arrays, so each travels as its array literal.
+            ("related", rows.Select(r => "{" + string.Join(",", r.Related) + "}").ToArray()));
+    }
+
+    private sealed record ContactIdentifierRow(Guid ContactEventId, string Tenant, string Type, string Value, string Status, string? Rule);
+
+    /// <summary>How each identifier of the contacts a transaction stitched was used, written at its commit in one statement.</summary>
+    private sealed class ContactIdentifierRows : CommitRows<ContactIdentifierRow>
+    {
+        protected override NpgsqlBatchCommand Write(IReadOnlyList<ContactIdentifierRow> rows) => Command("""
+            insert into contact_identifiers (contact_event_id, tenant_id, type, value, status, rule)
+            select * from unnest(@ids, @tenants, @types, @values, @statuses, @rules)
+            on conflict do nothing
+            """, ("ids", rows.Select(r => r.ContactEventId).ToArray()), ("tenants", rows.Select(r => r.Tenant).ToArray()),
+            ("types", rows.Select(r => r.Type).ToArray()), ("values", rows.Select(r => r.Value).ToArray()),
+            ("statuses", rows.Select(r => r.Status).ToArray()), ("rules", rows.Select(r => r.Rule).ToArray()));
     }
 
     /// <summary>What a merge moves to the survivor besides the customer row: identifiers, timeline, shares, held candidates, distinct pairs.</summary>
