@@ -135,7 +135,9 @@ public static partial class ContactEventEndpoints
             : Parse(e, tenantId!, now)).ToList();
         var stored = await database.InTransactionTogether(StoreTogether, async session =>
         {
-            var results = new List<BatchItemResult>(parsed.Count);
+            var valid = parsed.Where(p => p.Problem is null).Select(p => p.Event!).ToList();
+            var outcomes = valid.Count > 0 ? await StoreMany(session, valid, ct) : [];
+            var (results, next) = (new List<BatchItemResult>(parsed.Count), 0);
             for (var i = 0; i < parsed.Count; i++)
             {
                 if (parsed[i].Problem is { } problem)
@@ -143,7 +145,7 @@ public static partial class ContactEventEndpoints
                     results.Add(new BatchItemResult(i, StatusCodes.Status400BadRequest, null, null, problem));
                     continue;
                 }
-                var (id, duplicate) = await Store(session, parsed[i].Event!, ct);
+                var (id, duplicate) = outcomes[next++];
                 results.Add(new BatchItemResult(i, StatusCodes.Status202Accepted, id, duplicate, null));
             }
             return results;
@@ -288,6 +290,61 @@ public static partial class ContactEventEndpoints
     /// platform webhooks alike): under a burst one commit stores many, a request alone is stored at once.
     /// </summary>
     internal const string StoreTogether = "received events";
+
+    /// <summary>
+    /// Records the events under their (tenant, source, source event id) and publishes each one not seen before, in order,
+    /// with one insert for all of them (and, when some were seen before, one read of the ids they were stored under).
+    /// An event repeated within the list is stored once: its later copies are duplicates of the first.
+    /// </summary>
+    internal static async Task<IReadOnlyList<(Guid Id, bool Duplicate)>> StoreMany(Session session, IReadOnlyList<ContactEventReceived> events,
+        CancellationToken ct)
+    {
+        if (events.Count == 1)
+        {
+            return [await Store(session, events[0], ct)];
+        }
+        var inserted = (await session.Query<Guid>("""
+            insert into received_events (tenant_id, source, source_event_id, event_id, event)
+            select t, s, se, i, e::jsonb from unnest(@tenants, @sources, @sourceEventIds, @ids, @bodies) with ordinality as u(t, s, se, i, e, n)
+            order by n
+            on conflict (tenant_id, source, source_event_id) do nothing
+            returning event_id
+            """, new
+        {
+            tenants = events.Select(e => e.TenantId).ToArray(),
+            sources = events.Select(e => e.Source).ToArray(),
+            sourceEventIds = events.Select(e => e.SourceEventId).ToArray(),
+            ids = events.Select(e => e.Id).ToArray(),
+            bodies = events.Select(e => JsonSerializer.Serialize(e, Json)).ToArray(),
+        }, ct)).ToHashSet();
+        var seen = inserted.Count == events.Count
+            ? []
+            : (await session.Query<StoredKey>("""
+                select r.tenant_id as tenantid, r.source, r.source_event_id as sourceeventid, r.event_id as eventid from received_events r
+                join unnest(@tenants, @sources, @sourceEventIds) as k(t, s, se) on r.tenant_id = k.t and r.source = k.s and r.source_event_id = k.se
+                """, new
+            {
+                tenants = events.Select(e => e.TenantId).ToArray(),
+                sources = events.Select(e => e.Source).ToArray(),
+                sourceEventIds = events.Select(e => e.SourceEventId).ToArray(),
+            }, ct)).DistinctBy(r => (r.TenantId, r.Source, r.SourceEventId)).ToDictionary(r => (r.TenantId, r.Source, r.SourceEventId), r => r.EventId);
+        var results = new List<(Guid, bool)>(events.Count);
+        foreach (var e in events)
+        {
+            if (inserted.Contains(e.Id))
+            {
+                session.Publish(e, e.Id);
+                results.Add((e.Id, false));
+            }
+            else
+            {
+                results.Add((seen[(e.TenantId, e.Source, e.SourceEventId)], true));
+            }
+        }
+        return results;
+    }
+
+    private sealed record StoredKey(string TenantId, string Source, string SourceEventId, Guid EventId);
 
     /// <summary>Records the event under its (tenant, source, source event id) and publishes it, unless it was seen before.</summary>
     internal static async Task<(Guid Id, bool Duplicate)> Store(Session session, ContactEventReceived e, CancellationToken ct)

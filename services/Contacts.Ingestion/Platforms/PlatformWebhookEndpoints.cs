@@ -96,7 +96,9 @@ public static class PlatformWebhookEndpoints
         var validated = mapped.Events.Select(e => ContactEventValidator.Validate(e, tenantId, Guid.CreateVersion7(), now)).ToList();
         var results = await database.InTransactionTogether(ContactEventEndpoints.StoreTogether, async session =>
         {
-            var items = new List<ContactEventEndpoints.BatchItemResult>();
+            var valid = validated.Where(v => v.IsValid).Select(v => v.Event!).ToList();
+            var outcomes = valid.Count > 0 ? await ContactEventEndpoints.StoreMany(session, valid, ct) : [];
+            var (items, next) = (new List<ContactEventEndpoints.BatchItemResult>(), 0);
             for (var i = 0; i < validated.Count; i++)
             {
                 if (!validated[i].IsValid)
@@ -104,7 +106,7 @@ public static class PlatformWebhookEndpoints
                     items.Add(new(i, StatusCodes.Status400BadRequest, null, null, validated[i].Errors));
                     continue;
                 }
-                var (id, duplicate) = await ContactEventEndpoints.Store(session, validated[i].Event!, ct);
+                var (id, duplicate) = outcomes[next++];
                 items.Add(new(i, StatusCodes.Status202Accepted, id, duplicate, null));
             }
             return items;
