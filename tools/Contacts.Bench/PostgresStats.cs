@@ -2,8 +2,10 @@ using Npgsql;
 
 namespace Contacts.Bench;
 
-/// <summary>A statement as pg_stat_statements saw it during a phase, for the profile.</summary>
-public sealed record StatementCost(string Service, string Query, long Calls, double TotalMs, double MeanMs, long Rows, double CallsPerContact);
+/// <summary>A statement as pg_stat_statements saw it during a phase, for the profile. Plans: how many times it was planned
+/// (a prepared statement on a custom plan is planned at every execution), PlanMs the time that took.</summary>
+public sealed record StatementCost(string Service, string Query, long Calls, double TotalMs, double MeanMs, long Rows, double CallsPerContact,
+    long Plans = 0, double PlanMs = 0);
 
 /// <summary>
 /// PostgreSQL's own counters: committed transactions per database (each service has a database of its own in the
@@ -32,6 +34,9 @@ public sealed class PostgresStats(string adminConnectionString, IReadOnlyDiction
     public async Task EnableStatements(CancellationToken ct)
     {
         await Execute("create extension if not exists pg_stat_statements", ct);
+        // How often each statement is planned: a prepared statement kept on custom plans is planned at every execution.
+        await Execute("alter system set pg_stat_statements.track_planning = on", ct);
+        await Execute("select pg_reload_conf()", ct);
     }
 
     public Task ResetStatements(CancellationToken ct) => Execute("select pg_stat_statements_reset()", ct);
@@ -43,7 +48,8 @@ public sealed class PostgresStats(string adminConnectionString, IReadOnlyDiction
         await connection.OpenAsync(ct);
         await using var cmd = new NpgsqlCommand("""
             select d.datname, s.query, s.calls, s.total_exec_time, s.mean_exec_time, s.rows,
-                   row_number() over (partition by d.datname order by s.total_exec_time desc) as rank
+                   row_number() over (partition by d.datname order by s.total_exec_time + s.total_plan_time desc) as rank,
+                   s.plans, s.total_plan_time
             from pg_stat_statements s join pg_database d on d.oid = s.dbid
             where d.datname = any(@names)
             """, connection);
@@ -58,7 +64,7 @@ public sealed class PostgresStats(string adminConnectionString, IReadOnlyDiction
             var service = databaseOf.First(d => d.Value == reader.GetString(0)).Key;
             var calls = reader.GetInt64(2);
             result.Add(new StatementCost(service, OneLine(reader.GetString(1)), calls, reader.GetDouble(3), reader.GetDouble(4), reader.GetInt64(5),
-                contacts == 0 ? 0 : (double)calls / contacts));
+                contacts == 0 ? 0 : (double)calls / contacts, reader.GetInt64(7), reader.GetDouble(8)));
         }
         return [.. result.OrderBy(r => r.Service, StringComparer.Ordinal).ThenByDescending(r => r.TotalMs)];
     }

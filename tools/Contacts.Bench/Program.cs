@@ -394,10 +394,11 @@ static void Print(BenchReport r)
     }
     if (r.Profile is { } p)
     {
-        Console.WriteLine("\nstatements per service (pg_stat_statements, burst only), by total time:");
+        Console.WriteLine("\nstatements per service (pg_stat_statements, burst only), by total time (execution and planning; \"planned\": plans per call):");
         foreach (var s in p.Statements)
         {
-            Console.WriteLine($"  {s.Service,-10} {s.CallsPerContact,6:0.00}/contact {s.TotalMs,9:0} ms total {s.MeanMs,7:0.000} ms mean  {s.Query}");
+            Console.WriteLine($"  {s.Service,-10} {s.CallsPerContact,6:0.00}/contact {s.TotalMs,9:0} ms total {s.MeanMs,7:0.000} ms mean"
+                + $" {(s.Calls == 0 ? 0 : (double)s.Plans / s.Calls),4:0.00} planned {s.PlanMs,6:0} ms  {s.Query}");
         }
         if (p.LockWaitSamples.Count > 0)
         {
