@@ -49,6 +49,41 @@ public static class AlertBatch
         return new AlertBatchDecision(events, [.. changed.Select(id => states[id])]);
     }
 
+    /// <summary>
+    /// Decides identity's merges of one tenant in arrival order, each folding its merged customers into the survivor as the
+    /// merges before it left things: <paramref name="lastSurvivors"/> says where each named survivor's merges led when
+    /// read, and a merge earlier in the batch that took that survivor away is followed too. <paramref name="loaded"/>
+    /// holds those last survivors and every merged customer.
+    /// </summary>
+    public static AlertBatchDecision DecideMerges(IReadOnlyList<CustomerAlertState> loaded, IReadOnlyList<CustomersMerged> merges,
+        IReadOnlyDictionary<Guid, Guid> lastSurvivors, DateTimeOffset now)
+    {
+        var states = loaded.ToDictionary(s => s.CustomerId);
+        var changed = new HashSet<Guid>();
+        var events = new List<IReadOnlyList<AlertDecisionEvent>>(merges.Count);
+        CustomerAlertState Get(Guid id) => states.TryGetValue(id, out var state) ? state : states[id] = CustomerAlertState.Unknown(id);
+        foreach (var merge in merges)
+        {
+            var survivorId = lastSurvivors.GetValueOrDefault(merge.SurvivorId, merge.SurvivorId);
+            for (var hops = 0; Get(survivorId).MergedInto is { } next; hops++)
+            {
+                survivorId = hops < 100 ? next : throw new InvalidOperationException($"merge chain from {merge.SurvivorId} is too long");
+            }
+            var merged = merge.MergedIds.Where(id => id != survivorId).Distinct().Select(Get).ToList();
+            var decided = AlertDecision.Decide(Get(survivorId), merged, merge.SurvivorId);
+            foreach (var e in decided)
+            {
+                Evolve(states, e, now);
+                if (RowOf(e) is { } customer)
+                {
+                    changed.Add(customer);
+                }
+            }
+            events.Add(decided);
+        }
+        return new AlertBatchDecision(events, [.. changed.Select(id => states[id])]);
+    }
+
     /// <summary>The customer whose own row (customer_alert_state) an event changes, or null for an event about alerts.</summary>
     public static Guid? RowOf(AlertDecisionEvent e) => e switch
     {

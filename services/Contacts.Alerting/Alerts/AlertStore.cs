@@ -212,6 +212,24 @@ public static class AlertStore
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Where each customer's merges lead (itself when it was not merged), in one statement; read without locks: callers lock and re-check.</summary>
+    public static async Task<IReadOnlyDictionary<Guid, Guid>> LastSurvivors(Session session, string tenantId, IReadOnlyList<Guid> customerIds,
+        CancellationToken ct)
+    {
+        var rows = await session.Query<SurvivorRow>("""
+            with recursive chain (start, id, depth) as (
+                select c, c, 0 from unnest(@customers) as c
+                union all
+                select chain.start, s.merged_into, chain.depth + 1 from chain
+                join customer_alert_state s on s.tenant_id = @tenant and s.customer_id = chain.id and s.merged_into is not null
+                where chain.depth < 100)
+            select distinct on (start) start, id as survivor from chain order by start, depth desc
+            """, new { tenant = tenantId, customers = customerIds.Distinct().ToArray() }, ct);
+        return rows.ToDictionary(r => r.Start, r => r.Survivor);
+    }
+
+    private sealed record SurvivorRow(Guid Start, Guid Survivor);
+
     /// <summary>Stores the decision; every change of an alert is published and its webhook queued. Returns whether a webhook was queued.</summary>
     public static async Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, WebhookOptions webhooks,
         CancellationToken ct)

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Contacts.Alerting.Webhooks;
 using Contacts.Contracts;
 using Contacts.Identifiers;
@@ -24,6 +25,48 @@ public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges
 
     protected override async Task Handle(Session session, CustomersMerged merge, CancellationToken ct) =>
         _queued |= await CustomersMergedConsumer.Fold(session, changes, merge, ct);
+
+    protected override bool DecidesSets => true;
+
+    /// <summary>
+    /// The whole batch, per tenant: the customer.merged webhooks; one statement finds where each survivor's merges lead,
+    /// one round trip locks and loads those survivors and every merged customer, <see cref="AlertBatch.DecideMerges"/>
+    /// folds the merges in arrival order, the customers' rows are written in one statement and each merge's alert changes
+    /// are stored under its own span. A survivor merged away by another instance in the meantime rolls the set back, and
+    /// the merges go one at a time, which follows the chain again.
+    /// </summary>
+    protected override async Task HandleSet(Session session, IReadOnlyList<(CustomersMerged Message, Activity? Span)> items, CancellationToken ct)
+    {
+        var now = DateTimeOffset.UtcNow;
+        foreach (var tenant in items.GroupBy(i => i.Message.TenantId).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var merges = tenant.ToList();
+            var lastSurvivors = await AlertStore.LastSurvivors(session, tenant.Key, [.. merges.Select(m => m.Message.SurvivorId)], ct);
+            Guid[] ids = [.. lastSurvivors.Values.Concat(merges.SelectMany(m => m.Message.MergedIds)).Distinct()];
+            var states = await AlertStore.LockAndLoad(session, tenant.Key, ids, ids, ct);
+            var survivors = lastSurvivors.Values.ToHashSet();
+            if (states.FirstOrDefault(s => survivors.Contains(s.CustomerId) && s.MergedInto is not null) is { } moved)
+            {
+                throw AlertStore.SurvivorMoved(moved.CustomerId);
+            }
+            var decision = AlertBatch.DecideMerges(states, [.. merges.Select(m => m.Message)], lastSurvivors, now);
+            await AlertStore.SaveStates(session, tenant.Key, decision.Changed, ct);
+            var previous = Activity.Current;
+            try
+            {
+                for (var i = 0; i < merges.Count; i++)
+                {
+                    Activity.Current = merges[i].Span;
+                    _queued |= await CustomersMergedConsumer.Notify(session, changes, merges[i].Message, ct);
+                    _queued |= await changes.Apply(session, tenant.Key, [.. decision.Events[i].Where(e => AlertBatch.RowOf(e) is null)], ct);
+                }
+            }
+            finally
+            {
+                Activity.Current = previous;
+            }
+        }
+    }
 
     protected override void Handled()
     {
@@ -54,12 +97,16 @@ public sealed class CustomersMergedConsumer(AlertChanges changes) : IConsumer<Cu
         }
     }
 
+    /// <summary>Subscribers to customer.merged hear of it once, under the merge's own id. True when a webhook was queued.</summary>
+    public static Task<bool> Notify(Session session, AlertChanges changes, CustomersMerged merge, CancellationToken ct) =>
+        changes.Notify(session, merge.TenantId, merge.Id, CustomerWebhookTypes.Merged, merge.MergedAt,
+            new CustomerMergedData(merge.SurvivorId, merge.MergedIds, [.. (merge.IdentifierTypes ?? []).Select(IdentifierTypes.PublicName)]),
+            merge.SurvivorId, ct);
+
     /// <summary>One merge's whole step in the caller's transaction: the customer.merged webhook, then the merged customers folded into the last survivor. True when a webhook was queued.</summary>
     public static async Task<bool> Fold(Session session, AlertChanges changes, CustomersMerged merge, CancellationToken ct)
     {
-        var notified = await changes.Notify(session, merge.TenantId, merge.Id, CustomerWebhookTypes.Merged, merge.MergedAt,
-            new CustomerMergedData(merge.SurvivorId, merge.MergedIds, [.. (merge.IdentifierTypes ?? []).Select(IdentifierTypes.PublicName)]),
-            merge.SurvivorId, ct);
+        var notified = await Notify(session, changes, merge, ct);
         var survivorId = await AlertStore.LastSurvivor(session, merge.TenantId, merge.SurvivorId, ct);
         var states = await AlertStore.LockAndLoad(session, merge.TenantId, [survivorId, .. merge.MergedIds],
             [survivorId, .. merge.MergedIds.Where(id => id != survivorId).Distinct()], ct);

@@ -130,6 +130,41 @@ public sealed class AlertBatchTests
         Assert.Equal(OneAtATime(stored, scores), When(stored, scores).Events);
     }
 
+    private static readonly Guid Third = Guid.Parse("00000000-0000-0000-0000-00000000000c");
+
+    private static CustomersMerged Merge(Guid survivor, params Guid[] merged) => new(Guid.NewGuid(), "t", survivor, merged, Guid.NewGuid(), Now);
+
+    [Fact]
+    public void A_merge_whose_survivor_an_earlier_merge_of_the_batch_took_away_folds_into_the_last_survivor()
+    {
+        var (kept, moving) = (Guid.NewGuid(), Guid.NewGuid());
+        var stored = new[]
+        {
+            new CustomerAlertState(Customer, 1, 80, null, [new OpenAlert(kept, AlertRules.HighEffort, 80, Now)]),
+            CustomerAlertState.Unknown(Other),
+            new CustomerAlertState(Third, 1, 90, null, [new OpenAlert(moving, AlertRules.HighEffort, 90, Now)]),
+        };
+        // Other is merged into Customer, then a merge names Other as the survivor of Third.
+        var decision = AlertBatch.DecideMerges(stored, [Merge(Customer, Other), Merge(Other, Third)],
+            new Dictionary<Guid, Guid> { [Customer] = Customer, [Other] = Other }, Now);
+
+        Assert.Equal([new CustomerMergedInto(Other, Customer)], decision.Events[0]);
+        Assert.Equal([new CustomerMergedInto(Third, Customer), new AlertMergedInto(moving, kept)], decision.Events[1]);
+        Assert.Equal(Customer, decision.Changed.Single(s => s.CustomerId == Third).MergedInto);
+    }
+
+    [Fact]
+    public void A_merge_seen_again_in_the_same_batch_changes_nothing_the_second_time()
+    {
+        var alert = Guid.NewGuid();
+        var stored = new[] { CustomerAlertState.Unknown(Customer), new CustomerAlertState(Other, 1, 70, null, [new OpenAlert(alert, AlertRules.HighEffort, 70, Now)]) };
+
+        var decision = AlertBatch.DecideMerges(stored, [Merge(Customer, Other), Merge(Customer, Other)], new Dictionary<Guid, Guid> { [Customer] = Customer }, Now);
+
+        Assert.Equal([new CustomerMergedInto(Other, Customer), new AlertMoved(alert, Other, Customer)], decision.Events[0]);
+        Assert.Empty(decision.Events[1]);
+    }
+
     [Fact]
     public void A_score_after_a_split_is_not_decided_in_a_batch() =>
         Assert.Throws<ArgumentException>(() => When([CustomerAlertState.Unknown(Customer)],
