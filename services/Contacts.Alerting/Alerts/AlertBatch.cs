@@ -22,31 +22,20 @@ public static class AlertBatch
     public static AlertBatchDecision Decide(IReadOnlyList<CustomerAlertState> loaded, IReadOnlyList<EffortScored> scores, AlertingSettings rules,
         Func<Guid> newAlertId, DateTimeOffset now)
     {
-        var states = loaded.ToDictionary(s => s.CustomerId);
-        var changed = new HashSet<Guid>();
-        var events = new List<IReadOnlyList<AlertDecisionEvent>>(scores.Count);
-        CustomerAlertState Get(Guid id) => states.TryGetValue(id, out var state) ? state : states[id] = CustomerAlertState.Unknown(id);
         foreach (var score in scores)
         {
             if (score.Split is not null)
             {
                 throw new ArgumentException($"score {score.Id} follows a split; it is decided alone", nameof(scores));
             }
-            // The merges this score names that alerting has not recorded yet, as they stand after the scores before it.
-            var unmerged = (score.MergedCustomerIds ?? []).Where(id => id != score.CustomerId).Distinct().Select(Get)
-                .Where(s => s.MergedInto is null).ToList();
-            var decided = AlertDecision.Decide(Get(score.CustomerId), unmerged, score, rules, newAlertId, now);
-            foreach (var e in decided)
-            {
-                Evolve(states, e, now);
-                if (RowOf(e) is { } customer)
-                {
-                    changed.Add(customer);
-                }
-            }
-            events.Add(decided);
         }
-        return new AlertBatchDecision(events, [.. changed.Select(id => states[id])]);
+        return InOrder(loaded, scores, now, (score, get) =>
+        {
+            // The merges this score names that alerting has not recorded yet, as they stand after the scores before it.
+            var unmerged = (score.MergedCustomerIds ?? []).Where(id => id != score.CustomerId).Distinct().Select(get)
+                .Where(s => s.MergedInto is null).ToList();
+            return AlertDecision.Decide(get(score.CustomerId), unmerged, score, rules, newAlertId, now);
+        });
     }
 
     /// <summary>
@@ -56,21 +45,32 @@ public static class AlertBatch
     /// holds those last survivors and every merged customer.
     /// </summary>
     public static AlertBatchDecision DecideMerges(IReadOnlyList<CustomerAlertState> loaded, IReadOnlyList<CustomersMerged> merges,
-        IReadOnlyDictionary<Guid, Guid> lastSurvivors, DateTimeOffset now)
-    {
-        var states = loaded.ToDictionary(s => s.CustomerId);
-        var changed = new HashSet<Guid>();
-        var events = new List<IReadOnlyList<AlertDecisionEvent>>(merges.Count);
-        CustomerAlertState Get(Guid id) => states.TryGetValue(id, out var state) ? state : states[id] = CustomerAlertState.Unknown(id);
-        foreach (var merge in merges)
+        IReadOnlyDictionary<Guid, Guid> lastSurvivors, DateTimeOffset now) =>
+        InOrder(loaded, merges, now, (merge, get) =>
         {
             var survivorId = lastSurvivors.GetValueOrDefault(merge.SurvivorId, merge.SurvivorId);
-            for (var hops = 0; Get(survivorId).MergedInto is { } next; hops++)
+            for (var hops = 0; get(survivorId).MergedInto is { } next; hops++)
             {
                 survivorId = hops < 100 ? next : throw new InvalidOperationException($"merge chain from {merge.SurvivorId} is too long");
             }
-            var merged = merge.MergedIds.Where(id => id != survivorId).Distinct().Select(Get).ToList();
-            var decided = AlertDecision.Decide(Get(survivorId), merged, merge.SurvivorId);
+            var merged = merge.MergedIds.Where(id => id != survivorId).Distinct().Select(get).ToList();
+            return AlertDecision.Decide(get(survivorId), merged, merge.SurvivorId);
+        });
+
+    /// <summary>
+    /// Each input decided in turn on the states as the ones before it left them (a customer not loaded is unknown), each
+    /// decision's events applied before the next; the changed customers' rows as the batch leaves them.
+    /// </summary>
+    private static AlertBatchDecision InOrder<T>(IReadOnlyList<CustomerAlertState> loaded, IReadOnlyList<T> inputs, DateTimeOffset now,
+        Func<T, Func<Guid, CustomerAlertState>, IReadOnlyList<AlertDecisionEvent>> decide)
+    {
+        var states = loaded.ToDictionary(s => s.CustomerId);
+        var changed = new HashSet<Guid>();
+        var events = new List<IReadOnlyList<AlertDecisionEvent>>(inputs.Count);
+        CustomerAlertState Get(Guid id) => states.TryGetValue(id, out var state) ? state : states[id] = CustomerAlertState.Unknown(id);
+        foreach (var input in inputs)
+        {
+            var decided = decide(input, Get);
             foreach (var e in decided)
             {
                 Evolve(states, e, now);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Contacts.Alerting.Webhooks;
 using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
@@ -30,6 +31,35 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
     /// <summary>Stores decided changes with their events and webhooks in the caller's transaction; true when a webhook was queued.</summary>
     public Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, CancellationToken ct) =>
         AlertStore.Apply(session, tenantId, events, webhooks.Value, ct);
+
+    /// <summary>
+    /// Stores a batch decided as a set (<see cref="AlertBatch"/>) in the caller's transaction: the customers' rows in one
+    /// statement, then each item's alert changes, and what <paramref name="also"/> adds for it, under the item's own span
+    /// (what they publish and queue travels in that item's trace). True when a webhook was queued.
+    /// </summary>
+    public async Task<bool> ApplySet(Session session, string tenantId, AlertBatchDecision decision, IReadOnlyList<Activity?> spans, CancellationToken ct,
+        Func<int, Task<bool>>? also = null)
+    {
+        await AlertStore.SaveStates(session, tenantId, decision.Changed, ct);
+        var (previous, queued) = (Activity.Current, false);
+        try
+        {
+            for (var i = 0; i < spans.Count; i++)
+            {
+                Activity.Current = spans[i];
+                if (also is not null)
+                {
+                    queued |= await also(i);
+                }
+                queued |= await Apply(session, tenantId, [.. decision.Events[i].Where(e => AlertBatch.RowOf(e) is null)], ct);
+            }
+        }
+        finally
+        {
+            Activity.Current = previous;
+        }
+        return queued;
+    }
 
     /// <summary>Queues a customer event (customer.merged, .split, .erased) for the subscriptions that asked for it, in the caller's transaction.</summary>
     public Task<bool> Notify<TData>(Session session, string tenantId, Guid messageId, string type, DateTimeOffset at, TData data, Guid? customerId,

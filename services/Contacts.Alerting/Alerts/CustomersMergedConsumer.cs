@@ -50,21 +50,8 @@ public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges
                 throw AlertStore.SurvivorMoved(moved.CustomerId);
             }
             var decision = AlertBatch.DecideMerges(states, [.. merges.Select(m => m.Message)], lastSurvivors, now);
-            await AlertStore.SaveStates(session, tenant.Key, decision.Changed, ct);
-            var previous = Activity.Current;
-            try
-            {
-                for (var i = 0; i < merges.Count; i++)
-                {
-                    Activity.Current = merges[i].Span;
-                    _queued |= await CustomersMergedConsumer.Notify(session, changes, merges[i].Message, ct);
-                    _queued |= await changes.Apply(session, tenant.Key, [.. decision.Events[i].Where(e => AlertBatch.RowOf(e) is null)], ct);
-                }
-            }
-            finally
-            {
-                Activity.Current = previous;
-            }
+            _queued |= await changes.ApplySet(session, tenant.Key, decision, [.. merges.Select(m => m.Span)], ct,
+                i => CustomersMergedConsumer.Notify(session, changes, merges[i].Message, ct));
         }
     }
 

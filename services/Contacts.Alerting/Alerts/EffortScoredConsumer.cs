@@ -47,20 +47,7 @@ public sealed class EffortScoredBatchConsumer(Database database, AlertChanges ch
             Guid[] ids = [.. scores.SelectMany(s => s.Message.MergedCustomerIds ?? []).Concat(scores.Select(s => s.Message.CustomerId)).Distinct()];
             var (states, rules) = await AlertStore.LockAndLoad(session, tenant.Key, ids, ids, settings, ct);
             var decision = AlertBatch.Decide(states, [.. scores.Select(s => s.Message)], rules, Guid.CreateVersion7, now);
-            await AlertStore.SaveStates(session, tenant.Key, decision.Changed, ct);
-            var previous = Activity.Current;
-            try
-            {
-                for (var i = 0; i < scores.Count; i++)
-                {
-                    Activity.Current = scores[i].Span;
-                    _queued |= await changes.Apply(session, tenant.Key, [.. decision.Events[i].Where(e => AlertBatch.RowOf(e) is null)], ct);
-                }
-            }
-            finally
-            {
-                Activity.Current = previous;
-            }
+            _queued |= await changes.ApplySet(session, tenant.Key, decision, [.. scores.Select(s => s.Span)], ct);
         }
     }
 
