@@ -170,21 +170,8 @@ public static class AlertStore
     }
 
     /// <summary>Where a customer's merges lead: itself, or the last survivor of its merge chain (read without locks; callers lock and re-check).</summary>
-    public static async Task<Guid> LastSurvivor(Session session, string tenantId, Guid customerId, CancellationToken ct)
-    {
-        for (var hops = 0; hops < 100; hops++)
-        {
-            await using var cmd = session.Command("select merged_into from customer_alert_state where tenant_id = @tenant and customer_id = @customer");
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("customer", customerId);
-            if (await cmd.ExecuteScalarAsync(ct) is not Guid next)
-            {
-                return customerId;
-            }
-            customerId = next;
-        }
-        throw new InvalidOperationException($"merge chain from {customerId} is too long");
-    }
+    public static async Task<Guid> LastSurvivor(Session session, string tenantId, Guid customerId, CancellationToken ct) =>
+        (await LastSurvivors(session, tenantId, [customerId], ct))[customerId];
 
     /// <summary>
     /// The customers' own rows as a batch of decisions left them (score, merge, held score), one statement for all of them.
@@ -212,7 +199,10 @@ public static class AlertStore
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    /// <summary>Where each customer's merges lead (itself when it was not merged), in one statement; read without locks: callers lock and re-check.</summary>
+    /// <summary>
+    /// Where each customer's merges lead (itself when it was not merged), in one statement; read without locks: callers
+    /// lock and re-check. A chain of 100 merges or more is refused as too long.
+    /// </summary>
     public static async Task<IReadOnlyDictionary<Guid, Guid>> LastSurvivors(Session session, string tenantId, IReadOnlyList<Guid> customerIds,
         CancellationToken ct)
     {
@@ -222,13 +212,19 @@ public static class AlertStore
                 union all
                 select chain.start, s.merged_into, chain.depth + 1 from chain
                 join customer_alert_state s on s.tenant_id = @tenant and s.customer_id = chain.id and s.merged_into is not null
-                where chain.depth < 100)
-            select distinct on (start) start, id as survivor from chain order by start, depth desc
-            """, new { tenant = tenantId, customers = customerIds.Distinct().ToArray() }, ct);
+                where chain.depth < @maxHops)
+            select distinct on (start) start, id as survivor, depth as hops from chain order by start, depth desc
+            """, new { tenant = tenantId, customers = customerIds.Distinct().ToArray(), maxHops = MaxMergeHops }, ct);
+        if (rows.FirstOrDefault(r => r.Hops >= MaxMergeHops) is { } endless)
+        {
+            throw new InvalidOperationException($"merge chain from {endless.Start} is too long");
+        }
         return rows.ToDictionary(r => r.Start, r => r.Survivor);
     }
 
-    private sealed record SurvivorRow(Guid Start, Guid Survivor);
+    private const int MaxMergeHops = 100;
+
+    private sealed record SurvivorRow(Guid Start, Guid Survivor, int Hops);
 
     /// <summary>Stores the decision; every change of an alert is published and its webhook queued. Returns whether a webhook was queued.</summary>
     public static async Task<bool> Apply(Session session, string tenantId, IReadOnlyList<AlertDecisionEvent> events, WebhookOptions webhooks,

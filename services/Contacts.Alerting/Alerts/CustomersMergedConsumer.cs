@@ -14,7 +14,7 @@ namespace Contacts.Alerting.Alerts;
 /// chain may arrive in any order: the survivor is followed to the last one before deciding. Subscribers to
 /// customer.merged hear of it once, under the merge's own id.
 /// </summary>
-public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges changes)
+public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges changes, TimeProvider clock)
     : BatchConsumer<CustomersMergedBatch, CustomersMerged>(database, PipelineTopology.AlertingCustomersMerged)
 {
     private bool _queued;
@@ -37,7 +37,7 @@ public sealed class CustomersMergedBatchConsumer(Database database, AlertChanges
     /// </summary>
     protected override async Task HandleSet(Session session, IReadOnlyList<(CustomersMerged Message, Activity? Span)> items, CancellationToken ct)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = clock.GetUtcNow();
         foreach (var tenant in items.GroupBy(i => i.Message.TenantId).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
             var merges = tenant.ToList();

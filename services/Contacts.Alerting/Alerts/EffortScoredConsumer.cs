@@ -30,15 +30,12 @@ public sealed class EffortScoredBatchConsumer(Database database, AlertChanges ch
     /// <summary>
     /// The whole batch, per tenant: one round trip locks and loads every customer the scores name with the tenant's rules,
     /// the scores are decided in arrival order on those states (<see cref="AlertBatch"/>), the customers' rows are written
-    /// in one statement, and each score's alert changes are stored and published under its own contact's span. A score
-    /// after a split is decided alone (the batch falls back to one score at a time).
+    /// in one statement, and each score's alert changes are stored and published under its own contact's span. A batch
+    /// holding a score after a split is refused by AlertBatch.Decide before anything is written, and falls back to one
+    /// score at a time.
     /// </summary>
     protected override async Task HandleSet(Session session, IReadOnlyList<(EffortScored Message, Activity? Span)> items, CancellationToken ct)
     {
-        if (items.Any(i => i.Message.Split is not null))
-        {
-            throw new NotSupportedException("a batch holding a score after a split is decided one score at a time");
-        }
         var now = clock.GetUtcNow();
         // Tenants in a fixed order, as each tenant's locks are: two batches never wait on each other in a circle.
         foreach (var tenant in items.GroupBy(i => i.Message.TenantId).OrderBy(g => g.Key, StringComparer.Ordinal))

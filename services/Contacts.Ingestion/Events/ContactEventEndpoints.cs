@@ -303,6 +303,12 @@ public static partial class ContactEventEndpoints
         {
             return [await Store(session, events[0], ct)];
         }
+        var keys = new
+        {
+            tenants = events.Select(e => e.TenantId).ToArray(),
+            sources = events.Select(e => e.Source).ToArray(),
+            sourceEventIds = events.Select(e => e.SourceEventId).ToArray(),
+        };
         var inserted = (await session.Query<Guid>("""
             insert into received_events (tenant_id, source, source_event_id, event_id, event)
             select t, s, se, i, e::jsonb from unnest(@tenants, @sources, @sourceEventIds, @ids, @bodies) with ordinality as u(t, s, se, i, e, n)
@@ -311,9 +317,9 @@ public static partial class ContactEventEndpoints
             returning event_id
             """, new
         {
-            tenants = events.Select(e => e.TenantId).ToArray(),
-            sources = events.Select(e => e.Source).ToArray(),
-            sourceEventIds = events.Select(e => e.SourceEventId).ToArray(),
+            keys.tenants,
+            keys.sources,
+            keys.sourceEventIds,
             ids = events.Select(e => e.Id).ToArray(),
             bodies = events.Select(e => JsonSerializer.Serialize(e, Json)).ToArray(),
         }, ct)).ToHashSet();
@@ -322,12 +328,7 @@ public static partial class ContactEventEndpoints
             : (await session.Query<StoredKey>("""
                 select r.tenant_id as tenantid, r.source, r.source_event_id as sourceeventid, r.event_id as eventid from received_events r
                 join unnest(@tenants, @sources, @sourceEventIds) as k(t, s, se) on r.tenant_id = k.t and r.source = k.s and r.source_event_id = k.se
-                """, new
-            {
-                tenants = events.Select(e => e.TenantId).ToArray(),
-                sources = events.Select(e => e.Source).ToArray(),
-                sourceEventIds = events.Select(e => e.SourceEventId).ToArray(),
-            }, ct)).DistinctBy(r => (r.TenantId, r.Source, r.SourceEventId)).ToDictionary(r => (r.TenantId, r.Source, r.SourceEventId), r => r.EventId);
+                """, keys, ct)).DistinctBy(r => (r.TenantId, r.Source, r.SourceEventId)).ToDictionary(r => (r.TenantId, r.Source, r.SourceEventId), r => r.EventId);
         var results = new List<(Guid, bool)>(events.Count);
         foreach (var e in events)
         {
