@@ -11,7 +11,7 @@ namespace Contacts.Alerting.Alerts;
 /// The shell around every alert decision a message brings: once per message and in one transaction, load and decide
 /// (the caller's pure part), store the changes with their events and webhooks; then wake the webhook sender.
 /// </summary>
-public sealed class AlertChanges(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal, EventLogSignal log)
+public sealed class AlertChanges(Database database, IOptions<WebhookOptions> webhooks, WebhookSignal signal)
 {
     /// <param name="together">Share a transaction with the consumer's other waiting messages (Database.HandleOnceTogether).</param>
     public async Task HandleOnce<T>(ConsumeContext<T> context, string consumer, string tenantId,
@@ -25,7 +25,6 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
         {
             signal.Notify();
         }
-        log.Notify();
     }
 
     /// <summary>Stores decided changes with their events and webhooks in the caller's transaction; true when a webhook was queued.</summary>
@@ -67,9 +66,5 @@ public sealed class AlertChanges(Database database, IOptions<WebhookOptions> web
         WebhookQueue.Enqueue(session, tenantId, messageId, type, at, data, webhooks.Value, ct, customerId: customerId);
 
     /// <summary>After a commit that queued webhooks: the sender delivers them now instead of at its next poll.</summary>
-    public void WakeSender()
-    {
-        signal.Notify();
-        log.Notify();
-    }
+    public void WakeSender() => signal.Notify();
 }

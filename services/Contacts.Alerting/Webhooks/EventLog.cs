@@ -14,17 +14,17 @@ using Npgsql;
 
 namespace Contacts.Alerting.Webhooks;
 
-/// <summary>How long the tenant's event log keeps its events (the feed's and replay's horizon), and how often it is sequenced.</summary>
+/// <summary>How long the tenant's event log keeps its events (the feed's and replay's horizon), and how often it is swept.</summary>
 public sealed class EventLogOptions
 {
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>The longest a committed event waits for its feed position when nothing wakes the sequencer.</summary>
-    public TimeSpan SequenceInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// How often the sweeper looks for committed events without a feed position (logged by a writer of the shape before
+    /// positions were taken at commit, during a rolling upgrade) and for events past retention.
+    /// </summary>
+    public TimeSpan SequenceInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
-
-/// <summary>Wakes the sequencer when an event has just been logged.</summary>
-public sealed class EventLogSignal : Contacts.Messaging.Outbox.WakeSignal;
 
 /// <summary>One event of the feed: its position (the cursor) and the body exactly as webhooks deliver it.</summary>
 public sealed record FeedItem(
@@ -37,8 +37,8 @@ public sealed record FeedPage(
 
 /// <summary>
 /// The tenant's event log: every subscribable event, written in the transaction that decided it, whatever the
-/// subscriptions. Positions are assigned after commit by one sequencer at a time, in the order the sequencer finds the
-/// events committed, so a reader paging by position never skips an event that commits late and never sees one twice.
+/// subscriptions. Positions are taken at commit under one lock (see EventLogRows), so a reader paging by position never
+/// skips an event that commits late and never sees one twice.
 /// The pull feed and replay read it; erasure removes a customer's events from it, except customer.erased.
 /// </summary>
 public static class EventLog
@@ -52,14 +52,30 @@ public static class EventLog
 
     private sealed record EventLogRow(string Tenant, Guid EventId, string Type, Guid? CustomerId, DateTimeOffset OccurredAt, string Body);
 
-    /// <summary>The events a transaction logged, in the order they were logged (the sequencer numbers them in id order).</summary>
+    /// <summary>
+    /// The events a transaction logged, in the order they were logged, written last before commit with their feed positions:
+    /// the positions come from one sequence while the transaction holds the log's lock, which it keeps until its commit is
+    /// visible, so a transaction that takes positions after it takes greater ones and commits after it. A reader paging by
+    /// position therefore never finds a smaller position committing behind one it has read.
+    /// </summary>
     private sealed class EventLogRows : CommitRows<EventLogRow>
     {
+        public override bool LocksUntilCommit => true;
+
+        protected override IEnumerable<NpgsqlBatchCommand> WriteAll(IReadOnlyList<EventLogRow> rows)
+        {
+            var locked = new NpgsqlBatchCommand("select pg_advisory_xact_lock(@key)");
+            locked.Parameters.AddWithValue("key", EventLogSequencer.LockKey);
+            return [locked, Write(rows)];
+        }
+
         protected override NpgsqlBatchCommand Write(IReadOnlyList<EventLogRow> rows)
         {
             var cmd = new NpgsqlBatchCommand("""
-                insert into event_log (tenant_id, event_id, type, customer_id, occurred_at, body)
-                select * from unnest(@tenants, @ids, @types, @customers, @at, @bodies)
+                insert into event_log (tenant_id, event_id, type, customer_id, occurred_at, body, position)
+                select t, i, ty, c, a, b, nextval('event_log_position')
+                from unnest(@tenants, @ids, @types, @customers, @at, @bodies) with ordinality as u(t, i, ty, c, a, b, n)
+                order by n
                 on conflict (tenant_id, event_id, type) do nothing
                 """);
             cmd.Parameters.AddWithValue("tenants", rows.Select(r => r.Tenant).ToArray());
@@ -162,13 +178,14 @@ public static class EventLog
 }
 
 /// <summary>
-/// Gives committed events their feed positions, one sequencer at a time across instances (an advisory lock), in the order
-/// they were logged among those committed; deletes what is past retention. Woken when an event is logged.
+/// Deletes what is past retention, and gives feed positions to committed events that have none: those a writer of the
+/// shape before positions were taken at commit logged during a rolling upgrade (under the same lock as the writers).
 /// </summary>
-internal sealed partial class EventLogSequencer(NpgsqlDataSource dataSource, MigrationState migrations, EventLogSignal signal,
+internal sealed partial class EventLogSequencer(NpgsqlDataSource dataSource, MigrationState migrations,
     IOptions<EventLogOptions> options, ILogger<EventLogSequencer> logger) : BackgroundService
 {
-    private const long LockKey = 0x436f6e7461637473; // one sequencer at a time, whatever the instance
+    /// <summary>The log's lock: whoever gives positions holds it until commit, whatever the instance.</summary>
+    internal const long LockKey = 0x436f6e7461637473;
     private static readonly TimeSpan RetentionEvery = TimeSpan.FromMinutes(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -190,7 +207,7 @@ internal sealed partial class EventLogSequencer(NpgsqlDataSource dataSource, Mig
             {
                 LogPassFailed(logger, ex.Message);
             }
-            await signal.WaitAsync(options.Value.SequenceInterval, stoppingToken);
+            await Task.Delay(options.Value.SequenceInterval, stoppingToken);
         }
     }
 

@@ -25,7 +25,6 @@ public static class WebhookDeliverySetup
         builder.Services.AddHostedService<WebhookDispatcher>();
         builder.Services.AddHostedService<SubscriptionMonitor>();
         builder.Services.AddOptions<EventLogOptions>().Bind(builder.Configuration.GetSection("Alerting:EventLog"));
-        builder.Services.AddSingleton<EventLogSignal>();
         builder.Services.AddHostedService<EventLogSequencer>();
         builder.Services.AddOptions<AmqpSubscriptionOptions>().Bind(builder.Configuration.GetSection("Alerting:Amqp"));
         builder.Services.AddHttpClient(QueueAccess.HttpClientName);

@@ -324,18 +324,22 @@ public sealed class Stitcher(SettingsStore settings)
             var (status, rule) = statuses.GetValueOrDefault((identifier.Type, identifier.Value), ("matched", null));
             contactIdentifiers.Add(new ContactIdentifierRow(contact.Id, tenant, identifier.Type, identifier.Value, status, rule));
         }
-        // The customers' events go in the same round trip as the projections, one statement per stream, in stream order.
-        var appends = streams.OrderBy(s => s.Key).Select(s => created && s.Key == target
-            ? session.Events.StartStreamIn<Customer>(s.Key, tenant, s.Value)
-            : session.Events.AppendIn(s.Key, versions[s.Key], s.Value)).ToList();
-        foreach (var append in appends)
+        // The customers' events are written at commit, with every other contact's of the transaction, in one statement
+        // that moves each stream only from the version read here (the transaction does not commit otherwise).
+        foreach (var (stream, events) in streams.OrderBy(s => s.Key))
         {
-            batch.BatchCommands.Add(append.Command);
+            if (created && stream == target)
+            {
+                session.Events.StartStreamAtCommit<Customer>(stream, tenant, events);
+            }
+            else
+            {
+                session.Events.AppendAtCommit(stream, versions.TryGetValue(stream, out var version) ? version : null, events);
+            }
         }
-        await batch.ExecuteNonQueryAsync(ct);
-        foreach (var append in appends)
+        if (batch.BatchCommands.Count > 0)
         {
-            await append.Check(ct);
+            await batch.ExecuteNonQueryAsync(ct);
         }
         return new Attribution(target, created, merged, candidates, resolved, [.. mergedBy.Distinct().Order(StringComparer.Ordinal)]);
     }

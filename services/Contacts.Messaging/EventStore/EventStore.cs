@@ -42,7 +42,7 @@ public sealed class EventTypes
 /// A small event store shaped like Marten's (StartStream, Append with expected version, FetchStream),
 /// working inside the caller's transaction. Marten is not served to us; moving to it later should be a swap.
 /// </summary>
-public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes types)
+public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes types, Persistence.Session? owner = null)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -85,6 +85,61 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
             """, streamId, expectedVersion, events);
         cmd.Parameters.AddWithValue("expected", expectedVersion);
         return new PendingAppend(this, cmd, streamId, expectedVersion, events.Count);
+    }
+
+    /// <summary>
+    /// StartStream written at commit, with every other append of the transaction in one statement (<see cref="StreamAppends"/>).
+    /// Throws ConcurrencyException at once when this transaction already wrote to the stream, and at commit when the
+    /// stream exists by then.
+    /// </summary>
+    public void StartStreamAtCommit<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events) =>
+        AtCommit(streamId, null, events, tenantId, typeof(TAggregate).Name);
+
+    /// <summary>
+    /// Append written at commit, with every other append of the transaction in one statement (<see cref="StreamAppends"/>).
+    /// readVersion is the stream's version as this transaction read it from the database (null when it found no stream:
+    /// one started earlier in this transaction). An earlier append of this transaction to the same stream is built on
+    /// (the events follow its events) when it was made on the same read; otherwise, or when the stream moved by commit,
+    /// ConcurrencyException.
+    /// </summary>
+    public void AppendAtCommit(Guid streamId, long? readVersion, IReadOnlyList<object> events) =>
+        AtCommit(streamId, readVersion, events, null, null);
+
+    private void AtCommit(Guid streamId, long? readVersion, IReadOnlyList<object> events, string? startTenant, string? startType)
+    {
+        if (owner is null)
+        {
+            throw new InvalidOperationException("Appends at commit need the session of a transaction");
+        }
+        if (events.Count == 0)
+        {
+            return;
+        }
+        var chains = owner.Shared<StreamAppends.Chains>();
+        long from;
+        if (chains.TryGetValue(streamId, out var chain))
+        {
+            if (startTenant is not null || chain.Stored != readVersion)
+            {
+                throw new ConcurrencyException(streamId, chain.Stored ?? 0, readVersion);
+            }
+            from = chain.Next;
+        }
+        else if (startTenant is null && readVersion is null)
+        {
+            throw new ConcurrencyException(streamId, 0, null);
+        }
+        else
+        {
+            from = readVersion ?? 0;
+            chain = new StreamAppends.Chain(readVersion);
+        }
+        chain.Next = from + events.Count;
+        chains[streamId] = chain;
+        var correlation = System.Diagnostics.Activity.Current?.TraceId.ToString();
+        owner.AtCommit<StreamAppends>().Add(new StreamAppends.Append(streamId, startTenant, startType, from,
+            [.. events.Select((e, i) => new StreamAppends.Event(Guid.CreateVersion7(), from + i + 1, EventTypes.NameOf(e.GetType()),
+                JsonSerializer.Serialize(e, e.GetType(), Json), correlation, CausationId))]));
     }
 
     private async Task RunAlone(PendingAppend append, CancellationToken ct)
@@ -171,4 +226,88 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
 
     /// <summary>The message that caused the events appended in this session (the consumed message id, for audit).</summary>
     public string? CausationId { get; set; }
+}
+
+/// <summary>
+/// The appends a transaction makes at commit (<see cref="EventStoreSession.AppendAtCommit"/>), written in one statement:
+/// each stream started or moved from the version the transaction first read to the version after its last append (only
+/// when it is still there), and the events of the streams that moved. When any stream did not move, nothing of it is
+/// written and the transaction does not commit (ConcurrencyException), so a concurrent change to one customer sends the
+/// whole transaction back to be decided again, as an append at once did.
+/// </summary>
+public sealed class StreamAppends : Persistence.CommitRows<StreamAppends.Append>
+{
+    public sealed record Event(Guid Id, long Version, string Type, string Data, string? Correlation, string? Causation);
+
+    /// <summary>One append call: a stream start when Tenant is given, else an append after FromVersion.</summary>
+    public sealed record Append(Guid StreamId, string? Tenant, string? AggregateType, long FromVersion, IReadOnlyList<Event> Events);
+
+    /// <summary>Where each stream this transaction appends to stood when first read (null: started here), and where its appends end.</summary>
+    public sealed class Chains : Dictionary<Guid, Chain>;
+
+    public sealed class Chain(long? stored)
+    {
+        public long? Stored { get; } = stored;
+        public long Next { get; set; }
+    }
+
+    protected override NpgsqlBatchCommand Write(IReadOnlyList<Append> rows)
+    {
+        var streams = Streams(rows);
+        var events = rows.SelectMany(r => r.Events.Select(e => (r.StreamId, Event: e))).ToList();
+        var cmd = new NpgsqlBatchCommand("""
+            with input as (
+                select * from unnest(@streams, @tenants, @aggregates, @stored, @new) as i(id, tenant, aggregate, stored, new)),
+            started as (
+                insert into streams (id, type, version, tenant_id) select id, aggregate, new, tenant from input where tenant is not null
+                on conflict (id) do nothing
+                returning id, tenant_id),
+            moved as (
+                update streams s set version = i.new, timestamp = now() from input i
+                where i.tenant is null and s.id = i.id and s.version = i.stored
+                returning s.id, s.tenant_id),
+            ok as (select id, tenant_id from started union all select id, tenant_id from moved)
+            insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id)
+            select e.id, e.stream, e.version, e.type, e.data::jsonb, ok.tenant_id, e.correlation, e.causation
+            from unnest(@ids, @eventStreams, @versions, @types, @data, @correlations, @causations)
+                with ordinality as e(id, stream, version, type, data, correlation, causation, n)
+            join ok on ok.id = e.stream
+            order by e.n
+            """);
+        cmd.Parameters.AddWithValue("streams", streams.Select(s => s.Id).ToArray());
+        cmd.Parameters.AddWithValue("tenants", NpgsqlDbType.Array | NpgsqlDbType.Text, streams.Select(s => s.Tenant).ToArray());
+        cmd.Parameters.AddWithValue("aggregates", NpgsqlDbType.Array | NpgsqlDbType.Text, streams.Select(s => s.Aggregate).ToArray());
+        cmd.Parameters.AddWithValue("stored", NpgsqlDbType.Array | NpgsqlDbType.Bigint, streams.Select(s => (object?)s.Stored ?? DBNull.Value).ToArray());
+        cmd.Parameters.AddWithValue("new", streams.Select(s => s.New).ToArray());
+        cmd.Parameters.AddWithValue("ids", events.Select(e => e.Event.Id).ToArray());
+        cmd.Parameters.AddWithValue("eventStreams", events.Select(e => e.StreamId).ToArray());
+        cmd.Parameters.AddWithValue("versions", events.Select(e => e.Event.Version).ToArray());
+        cmd.Parameters.AddWithValue("types", events.Select(e => e.Event.Type).ToArray());
+        cmd.Parameters.AddWithValue("data", events.Select(e => e.Event.Data).ToArray());
+        cmd.Parameters.AddWithValue("correlations", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Event.Correlation).ToArray());
+        cmd.Parameters.AddWithValue("causations", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Event.Causation).ToArray());
+        return cmd;
+    }
+
+    /// <summary>Per stream, in the order first appended: started (with its tenant) or moved from its first read version to its last.</summary>
+    private static List<(Guid Id, string? Tenant, string? Aggregate, long? Stored, long New)> Streams(IReadOnlyList<Append> rows) =>
+        [.. rows.GroupBy(r => r.StreamId).Select(g => (g.Key, g.First().Tenant, g.First().AggregateType,
+            g.First().Tenant is null ? (long?)g.First().FromVersion : null, g.Last().FromVersion + g.Last().Events.Count))];
+
+    protected override async Task Verify(IReadOnlyList<Append> rows, IReadOnlyList<NpgsqlBatchCommand> commands, Persistence.Session session,
+        CancellationToken ct)
+    {
+        if (commands[0].RecordsAffected == rows.Sum(r => r.Events.Count))
+        {
+            return;
+        }
+        // Some stream was not where this transaction found it: name the first one whose events were not written, as an
+        // append at once would have.
+        var streams = Streams(rows);
+        var written = (await session.Query<Guid>("select distinct stream_id from events where id = any(@ids)",
+            new { ids = rows.SelectMany(r => r.Events.Select(e => e.Id)).ToArray() }, ct)).ToHashSet();
+        var lost = streams.FirstOrDefault(s => !written.Contains(s.Id), streams[0]);
+        var found = await session.Scalar<long?>("select version from streams where id = @id", new { id = lost.Id }, ct);
+        throw new ConcurrencyException(lost.Id, lost.Stored ?? 0, found);
+    }
 }

@@ -89,7 +89,7 @@ public sealed class Session
     {
         Connection = connection;
         Transaction = transaction;
-        Events = new EventStoreSession(connection, transaction, eventTypes);
+        Events = new EventStoreSession(connection, transaction, eventTypes, this);
         _shared = shared ?? [];
     }
 
@@ -167,10 +167,21 @@ public sealed class Session
             return 0;
         }
         await using var batch = new NpgsqlBatch(sessions[0].Connection, sessions[0].Transaction);
-        foreach (var kind in atCommit)
+        var written = new List<(IReadOnlyList<ICommitRows> Rows, NpgsqlBatchCommand[] Commands)>(atCommit.Count);
+        void Write(IEnumerable<IGrouping<Type, ICommitRows>> kinds)
         {
-            batch.BatchCommands.Add(kind.First().Write([.. kind]));
+            foreach (var kind in kinds)
+            {
+                var commands = kind.First().Write([.. kind]).ToArray();
+                foreach (var command in commands)
+                {
+                    batch.BatchCommands.Add(command);
+                }
+                written.Add(([.. kind], commands));
+            }
         }
+        // Kinds that take a lock held until commit (the event log's positions) go last, so they hold it for the least time.
+        Write(atCommit.Where(k => !k.First().LocksUntilCommit));
         if (outgoing.Count > 0)
         {
             // One statement for all of them, whatever their number.
@@ -187,7 +198,12 @@ public sealed class Session
             cmd.Parameters.AddWithValue("queues", NpgsqlDbType.Array | NpgsqlDbType.Text, outgoing.Select(o => o.Queue).ToArray());
             batch.BatchCommands.Add(cmd);
         }
+        Write(atCommit.Where(k => k.First().LocksUntilCommit));
         await batch.ExecuteNonQueryAsync(ct);
+        foreach (var (rows, commands) in written)
+        {
+            await rows[0].Verify(rows, commands, sessions[0], ct);
+        }
         return outgoing.Count;
     }
 }
@@ -197,8 +213,17 @@ public interface ICommitRows
 {
     int Count { get; }
 
-    /// <summary>One statement writing the rows of all of these, one per session of the transaction, in the sessions' order.</summary>
-    NpgsqlBatchCommand Write(IReadOnlyList<ICommitRows> all);
+    /// <summary>
+    /// The statements writing the rows of all of these, one set per session of the transaction, in the sessions' order
+    /// (usually one statement).
+    /// </summary>
+    IEnumerable<NpgsqlBatchCommand> Write(IReadOnlyList<ICommitRows> all);
+
+    /// <summary>Whether the statements take a lock held until commit: they are then written after everything else.</summary>
+    bool LocksUntilCommit => false;
+
+    /// <summary>After the statements ran, before commit: throws when what they did means the transaction must not commit.</summary>
+    Task Verify(IReadOnlyList<ICommitRows> all, IReadOnlyList<NpgsqlBatchCommand> commands, Session session, CancellationToken ct) => Task.CompletedTask;
 }
 
 /// <summary>
@@ -215,8 +240,23 @@ public abstract class CommitRows<TRow> : ICommitRows
 
     public void Add(TRow row) => _rows.Add(row);
 
-    NpgsqlBatchCommand ICommitRows.Write(IReadOnlyList<ICommitRows> all) => Write([.. all.Cast<CommitRows<TRow>>().SelectMany(r => r._rows)]);
+    /// <summary>Whether the statements take a lock held until commit: they are then written after everything else.</summary>
+    public virtual bool LocksUntilCommit => false;
+
+    IEnumerable<NpgsqlBatchCommand> ICommitRows.Write(IReadOnlyList<ICommitRows> all) => WriteAll(RowsOf(all));
+
+    Task ICommitRows.Verify(IReadOnlyList<ICommitRows> all, IReadOnlyList<NpgsqlBatchCommand> commands, Session session, CancellationToken ct) =>
+        Verify(RowsOf(all), commands, session, ct);
+
+    private static List<TRow> RowsOf(IReadOnlyList<ICommitRows> all) => [.. all.Cast<CommitRows<TRow>>().SelectMany(r => r._rows)];
 
     /// <summary>The statement that writes these rows (in the order they were added), e.g. one insert from unnest.</summary>
     protected abstract NpgsqlBatchCommand Write(IReadOnlyList<TRow> rows);
+
+    /// <summary>The statements that write these rows, when one is not enough (a lock taken first).</summary>
+    protected virtual IEnumerable<NpgsqlBatchCommand> WriteAll(IReadOnlyList<TRow> rows) => [Write(rows)];
+
+    /// <summary>After the statements ran, before commit: throw when the transaction must not commit.</summary>
+    protected virtual Task Verify(IReadOnlyList<TRow> rows, IReadOnlyList<NpgsqlBatchCommand> commands, Session session, CancellationToken ct) =>
+        Task.CompletedTask;
 }

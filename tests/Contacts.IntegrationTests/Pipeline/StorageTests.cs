@@ -100,6 +100,59 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Appends_at_commit_of_one_transaction_chain_on_each_other_and_are_written_together()
+    {
+        var (started, existing) = (Guid.NewGuid(), Guid.NewGuid());
+        await _database.InTransaction(s => s.Events.StartStream<Account>(existing, "t", [new Opened("x")]), default);
+
+        await _database.InTransaction(s =>
+        {
+            s.Events.StartStreamAtCommit<Account>(started, "t", [new Opened("a")]);
+            s.Events.AppendAtCommit(existing, 1, [new Renamed("y")]);
+            s.Events.AppendAtCommit(started, null, [new Renamed("b"), new Renamed("c")]); // not in the database yet: built on the start
+            s.Events.AppendAtCommit(existing, 1, [new Renamed("z")]); // read at 1 again: follows this transaction's own append
+            return Task.CompletedTask;
+        }, default);
+
+        var events = await _database.InTransaction(s => s.Events.FetchStream(started), default);
+        Assert.Equal([(1L, (object)new Opened("a")), (2L, new Renamed("b")), (3L, new Renamed("c"))], events.Select(e => (e.Version, e.Data)));
+        events = await _database.InTransaction(s => s.Events.FetchStream(existing), default);
+        Assert.Equal([(1L, (object)new Opened("x")), (2L, new Renamed("y")), (3L, new Renamed("z"))], events.Select(e => (e.Version, e.Data)));
+        await using var stream = _dataSource.CreateCommand("select version::text || ' ' || type || ' ' || tenant_id from streams where id = any(@ids) order by version");
+        stream.Parameters.AddWithValue("ids", new[] { started, existing });
+        Assert.Equal(["3 Account t", "3 Account t"], await ReadAll(stream));
+    }
+
+    [Fact]
+    public async Task An_append_at_commit_on_a_stream_that_moved_meanwhile_rolls_back_the_whole_transaction()
+    {
+        var (moved, other) = (Guid.NewGuid(), Guid.NewGuid());
+        await _database.InTransaction(s => s.Events.StartStream<Account>(moved, "t", [new Opened("a")]), default);
+
+        var conflict = await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(async s =>
+        {
+            s.Events.StartStreamAtCommit<Account>(other, "t", [new Opened("b")]);
+            s.Events.AppendAtCommit(moved, 1, [new Renamed("late")]);
+            s.Publish(new Opened("never published"), Guid.NewGuid());
+            // Another writer moves the stream after this transaction read it at 1, before it commits.
+            await _database.InTransaction(w => w.Events.Append(moved, 1, [new Renamed("first")]), default);
+        }, default));
+        Assert.Equal(moved, conflict.StreamId);
+        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", moved));
+        Assert.Equal(0, await Count("select count(*) from streams where id = @id", other));
+        Assert.Equal(0, await Count("select count(*) from outbox where body->>'name' = 'never published'", moved));
+
+        // Within a transaction, an append made on another read of the stream than the first one is refused at once.
+        await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(s =>
+        {
+            s.Events.AppendAtCommit(moved, 2, [new Renamed("one")]);
+            s.Events.AppendAtCommit(moved, 3, [new Renamed("two")]);
+            return Task.CompletedTask;
+        }, default));
+        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", moved));
+    }
+
+    [Fact]
     public async Task The_inbox_lets_a_message_take_effect_once_and_forgets_a_failed_attempt()
     {
         var messageId = Guid.NewGuid();
