@@ -113,7 +113,7 @@ public static class EventLog
         scoped.MapGet("/v1/feed", Read).WithName("ReadFeed")
             .Documented("Every subscribable event of the tenant in commit order, for consumers that pull rather than take pushes.",
                 "Without after it starts at the oldest retained event. Pass the answer's next as after to read on (and to poll: an empty page "
-                + "gives next unchanged). The cursor never skips an event nor repeats one: positions are assigned after commit. Events are kept "
+                + "gives next unchanged). The cursor never skips an event nor repeats one: positions are assigned as events commit, one writer at a time. Events are kept "
                 + "for the retention (30 days by default); an after older than that answers 410.")
             .Paged("Events", DefaultLimit, MaxLimit, cursor: "The next of the previous page.")
             .Query("types", JsonSchemaType.String, "Comma-separated event types to include (default all); the cursor moves past the others.")

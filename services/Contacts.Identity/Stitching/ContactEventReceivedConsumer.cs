@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Contacts.Contracts;
 using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
@@ -15,6 +16,19 @@ public sealed class ContactEventReceivedBatchConsumer(Database database, Stitche
 
     protected override Task Handle(Session session, ContactEventReceived contact, CancellationToken ct) =>
         ContactEventReceivedConsumer.Stitch(session, stitcher, contact, ct);
+
+    protected override bool DecidesSets => true;
+
+    /// <summary>The batch stitched as a set (Stitcher.AttributeSet); each contact publishes whom it belongs to under its own span.</summary>
+    protected override async Task HandleSet(Session session, IReadOnlyList<(ContactEventReceived Message, Activity? Span)> items, CancellationToken ct)
+    {
+        foreach (var (contact, _) in items)
+        {
+            ContactEventReceivedConsumer.Validate(contact);
+        }
+        await stitcher.AttributeSet(session, [.. items.Select(i => i.Message)], ct, [.. items.Select(i => i.Span)],
+            (i, attribution) => ContactEventReceivedConsumer.Publish(session, items[i].Message, attribution));
+    }
 }
 
 public sealed class ContactEventReceivedBatchConsumerDefinition()
@@ -31,7 +45,12 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
     public static async Task Stitch(Session session, Stitcher stitcher, ContactEventReceived contact, CancellationToken ct)
     {
         Validate(contact);
-        var attribution = await stitcher.Attribute(session, contact, ct);
+        Publish(session, contact, await stitcher.Attribute(session, contact, ct));
+    }
+
+    /// <summary>What a stitched contact tells the others, through the outbox of the caller's transaction, in the current span.</summary>
+    public static void Publish(Session session, ContactEventReceived contact, Attribution attribution)
+    {
         if (attribution.CustomerId is not { } customerId)
         {
             return; // held as ambiguous: effort and alerting never see it (shown on the candidates' reads)
@@ -59,7 +78,7 @@ public sealed class ContactEventReceivedConsumer(Database database, Stitcher sti
             contact.StartedAt, contact.EndedAt, contact.Measures, contact.CesScore, contact.Summary, contact.Outcome, contact.Promise);
 
     /// <summary>Ingestion validates, but a queue can be written by others: refuse what would corrupt a customer.</summary>
-    private static void Validate(ContactEventReceived contact)
+    public static void Validate(ContactEventReceived contact)
     {
         if (contact.Id == Guid.Empty || string.IsNullOrWhiteSpace(contact.TenantId) || string.IsNullOrWhiteSpace(contact.Channel)
             || contact.Identifiers is null || contact.Identifiers.Any(i => string.IsNullOrWhiteSpace(i.Type) || string.IsNullOrWhiteSpace(i.Value)))

@@ -23,7 +23,7 @@ public sealed record Attribution(Guid? CustomerId, bool IsNewCustomer, IReadOnly
 /// every customer the decision touched gets an event appended at the version read before deciding, so a concurrent
 /// change to any of them fails the append (ConcurrencyException) and the consumer retries on fresh state.
 /// </summary>
-public sealed class Stitcher(SettingsStore settings)
+public sealed partial class Stitcher(SettingsStore settings)
 {
     public async Task<Attribution> Attribute(Session session, ContactEventReceived contact, CancellationToken ct) =>
         await Attribute(session, contact, await settings.Rules(contact.TenantId, ct), ct);
@@ -41,7 +41,15 @@ public sealed class Stitcher(SettingsStore settings)
         }
         var state = await LoadState(session, read, afterIndexRead, ct);
         var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
-        return await Apply(session, contact, uses, outcomes, read, ct);
+        var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        await using var _ = batch;
+        var attribution = Record(session, batch, contact, uses, outcomes, held => read.Held[held].Event,
+            stream => read.Versions.TryGetValue(stream, out var version) ? version : null);
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+        return attribution;
     }
 
     private sealed record IndexRead(Attribution? Earlier, Dictionary<(string, string), Guid> Linked,
@@ -208,15 +216,18 @@ public sealed class Stitcher(SettingsStore settings)
         return new StitchState(index, customers, distinct, read.SameContact, siblings);
     }
 
-    private static async Task<Attribution> Apply(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses, IReadOnlyList<StitchOutcome> outcomes,
-        IndexRead read, CancellationToken ct)
+    /// <summary>
+    /// What a contact's outcomes write: the projections' statements added to the caller's batch (in decision order, which
+    /// the statements depend on), the history, contact identifiers and the customers' events at commit.
+    /// </summary>
+    /// <param name="heldEvent">Another event of the contact held as ambiguous, by id, as it arrived.</param>
+    /// <param name="readVersion">A customer's stream version as the transaction read it (null: started in this transaction).</param>
+    private static Attribution Record(Session session, NpgsqlBatch batch, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses,
+        IReadOnlyList<StitchOutcome> outcomes, Func<Guid, ContactEventReceived> heldEvent, Func<Guid, long?> readVersion)
     {
-        var versions = read.Versions;
         var resolved = new List<ContactEventReceived>();
         var tenant = contact.TenantId;
         var streams = CustomerStreams.EventsOf(contact, outcomes);
-        var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        await using var _ = batch;
         void Sql(string sql, params (string, object?)[] args) => batch.BatchCommands.Add(Command(sql, args));
         var history = session.AtCommit<HistoryRows>();
         void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null, Guid? of = null) =>
@@ -303,11 +314,11 @@ public sealed class Stitcher(SettingsStore settings)
                     }
                     break;
                 case StitchOutcome.HeldResolved(var held, var id, var rule):
-                    var heldEvent = read.Held[held.ContactEventId].Event;
+                    var settled = heldEvent(held.ContactEventId);
                     Sql("delete from held_contacts where contact_event_id = @id", ("id", held.ContactEventId));
-                    Timeline(heldEvent, id);
+                    Timeline(settled, id);
                     History(id, "attached", null, null, rule, of: held.ContactEventId);
-                    resolved.Add(heldEvent);
+                    resolved.Add(settled);
                     break;
             }
         }
@@ -334,12 +345,8 @@ public sealed class Stitcher(SettingsStore settings)
             }
             else
             {
-                session.Events.AppendAtCommit(stream, versions.TryGetValue(stream, out var version) ? version : null, events);
+                session.Events.AppendAtCommit(stream, readVersion(stream), events);
             }
-        }
-        if (batch.BatchCommands.Count > 0)
-        {
-            await batch.ExecuteNonQueryAsync(ct);
         }
         return new Attribution(target, created, merged, candidates, resolved, [.. mergedBy.Distinct().Order(StringComparer.Ordinal)]);
     }

@@ -2,6 +2,7 @@ using Contacts.Contracts;
 using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.IntegrationTests.Infrastructure;
+using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
 using FsCheck;
 using FsCheck.Fluent;
@@ -63,24 +64,31 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
             : config;
     }
 
-    [Fact]
-    public void Two_stitchers_in_any_order_end_in_the_reference_partition()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Two_stitchers_in_any_order_end_in_the_reference_partition(bool asSets)
     {
         var (unlimited, limited) = (0, 0);
         Prop.ForAll(Generator.ToArbitrary(), c =>
         {
-            var hitsLimit = Check(c).GetAwaiter().GetResult();
+            var hitsLimit = Check(c, asSets).GetAwaiter().GetResult();
             _ = hitsLimit ? limited++ : unlimited++;
             return true;
         }).Check(Configured());
 
-        output.WriteLine($"{Cases} cases: {unlimited} within the limits (exact components), {limited} hitting a limit (rules)");
+        output.WriteLine($"{Cases} cases: {unlimited} within the limits (exact components), {limited} hitting a limit (rules)"
+            + (asSets ? $"; {_setsCommitted} sets committed whole" : ""));
+        Assert.True(!asSets || _setsCommitted > Cases, $"only {_setsCommitted} sets committed whole: the cases went one by one");
         Assert.Equal(Cases, unlimited + limited);
         Assert.True(unlimited > Cases / 10 && limited > Cases / 10, $"generated too few of one kind: {unlimited} within limits, {limited} over");
     }
 
-    /// <summary>Runs one case in a tenant of its own and checks it; true when the reference components hit a limit.</summary>
-    private async Task<bool> Check(Case c)
+    /// <summary>
+    /// Runs one case in a tenant of its own and checks it; true when the reference components hit a limit. As sets, each
+    /// stitcher takes its contacts in sets of one to four (Stitcher.AttributeSet), as identity's batch consumer does.
+    /// </summary>
+    private async Task<bool> Check(Case c, bool asSets)
     {
         var tenant = $"prop-{Guid.NewGuid():N}";
         var events = c.Contacts.Select((ids, i) => new ContactEventReceived(Guid.CreateVersion7(), tenant, "prop", $"e{i}", $"c{i}", "voice", "inbound",
@@ -88,9 +96,17 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
         var queues = new[] { false, true }.Select(second => c.Order.Where(i => c.OnSecond[i] == second).Select(i => events[i]).ToList()).ToArray();
         await Task.WhenAll(queues.Select(queue => Task.Run(async () =>
         {
-            foreach (var contact in queue)
+            var size = 1 + c.Order[0] % 4;
+            for (var start = 0; start < queue.Count; start += asSets ? size : 1)
             {
-                await Stitch(contact);
+                if (asSets)
+                {
+                    await StitchSet([.. queue.Skip(start).Take(size)]);
+                }
+                else
+                {
+                    await Stitch(queue[start]);
+                }
             }
         })));
 
@@ -156,6 +172,31 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
 
     private Task Stitch(ContactEventReceived contact) =>
         _store.HandleWithRetries("property", contact.Id, s => Stitcher.Attribute(s, contact, Rules, CancellationToken.None));
+
+    /// <summary>A set in one transaction, tried again while it races the other stitcher; then one by one, as the consumer falls back.</summary>
+    private async Task StitchSet(IReadOnlyList<ContactEventReceived> contacts)
+    {
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            try
+            {
+                await _store.Database.HandleSet("property", [.. contacts.Select(c => c.Id)],
+                    (s, fresh) => Stitcher.AttributeSet(s, [.. fresh.Select(i => contacts[i])], _ => Rules, CancellationToken.None), CancellationToken.None);
+                Interlocked.Increment(ref _setsCommitted);
+                return;
+            }
+            catch (Exception ex) when (RetryConventions.IsTransient(ex))
+            {
+                await Task.Delay(Random.Shared.Next(1, 10));
+            }
+        }
+        foreach (var contact in contacts)
+        {
+            await Stitch(contact);
+        }
+    }
+
+    private int _setsCommitted;
 
     private static int[] Components(int[][] contacts)
     {
