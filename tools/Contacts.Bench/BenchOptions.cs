@@ -60,8 +60,9 @@ public sealed record BenchOptions
           --context N            instead: p50/p95/p99 of GET /v1/customers/{id}/context with N customers stored (e.g. 100000)
           --brief N              instead: p50/p95/p99 of GET /v1/customers/{id}/brief with N customers stored (e.g. 100000)
           --context-pipeline N   of those, how many go through the pipeline; the rest are SQL copies (default 5000)
-        tools/bench --identity [--contacts N] [--concurrency C]
-                                 identity's cost per contact with 10,000 and with 100,000 customers stored
+        tools/bench --identity [--contacts N] [--concurrency C] [--set S]
+                                 identity's cost per contact with 10,000 and with 100,000 customers stored, stitched
+                                 in sets of S as the batch consumer does (default 100; 1 stitches each alone)
         tools/bench --effort [--history N] [--samples N]
                                  effort's cost per contact for a customer with 10 and with N (default 10000) past contacts
         """;

@@ -18,8 +18,9 @@ namespace Contacts.Bench;
 /// Identity's cost against the size of the store: stitches the same mix of contacts (a third new people, a third
 /// attaching to a known customer, a third merging two) into a store already holding 10,000 customers and into one holding
 /// 100,000, through the real stitcher on a real PostgreSQL (in-process, several at once), and reports contacts/s and the
-/// p99 time per contact for both, with the plan PostgreSQL uses to find an identifier. Usage: tools/bench --identity
-/// [--contacts N] [--concurrency C]. The two lines should be within 20% of each other.
+/// p99 time per contact for both, with the plan PostgreSQL uses to find an identifier. Contacts are stitched as identity's
+/// batch consumer does, in sets (Stitcher.AttributeSet, 100 by default; --set 1 stitches each alone). Usage: tools/bench
+/// --identity [--contacts N] [--concurrency C] [--set S]. The two lines should be within 20% of each other.
 /// </summary>
 public static class IdentityScalingBench
 {
@@ -27,9 +28,10 @@ public static class IdentityScalingBench
     {
         var contacts = Option(args, "--contacts", 3000);
         var concurrency = Option(args, "--concurrency", 8);
+        var set = Math.Max(1, Option(args, "--set", 100));
         var dataRoot = Path.Combine(Path.GetTempPath(), "contacts-bench-identity");
         Directory.CreateDirectory(dataRoot);
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {contacts} contacts per store, {concurrency} stitchers at once");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; {contacts} contacts per store, {concurrency} stitchers at once, sets of {set}");
         await using var postgres = await PostgresServer.StartAsync(dataRoot);
 
         var results = new List<(int Store, double Rate, double P99)>();
@@ -37,7 +39,7 @@ public static class IdentityScalingBench
         {
             var name = $"identity_{store}_{Guid.NewGuid():N}"[..24];
             await postgres.CreateDatabaseAsync(name);
-            var (rate, p99) = await Measure(postgres.ConnectionString(name), store, contacts, concurrency);
+            var (rate, p99) = await Measure(postgres.ConnectionString(name), store, contacts, concurrency, set);
             results.Add((store, rate, p99));
         }
         foreach (var (store, rate, p99) in results)
@@ -49,7 +51,7 @@ public static class IdentityScalingBench
         return 0;
     }
 
-    private static async Task<(double Rate, double P99)> Measure(string connectionString, int store, int contacts, int concurrency)
+    private static async Task<(double Rate, double P99)> Measure(string connectionString, int store, int contacts, int concurrency, int set)
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["ConnectionStrings:postgres"] = connectionString;
@@ -71,16 +73,18 @@ public static class IdentityScalingBench
         {
             await Stitch(database, contact, rules);
         }
+        // A contact's time is its set's: from the start of its set's transaction to its commit.
         var latencies = new double[work.Length];
+        var sets = work.Chunk(set).ToArray();
         var next = -1;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
         {
-            for (var i = Interlocked.Increment(ref next); i < work.Length; i = Interlocked.Increment(ref next))
+            for (var i = Interlocked.Increment(ref next); i < sets.Length; i = Interlocked.Increment(ref next))
             {
                 var started = Stopwatch.GetTimestamp();
-                await Stitch(database, work[i], rules);
-                latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                await StitchSet(database, sets[i], rules);
+                Array.Fill(latencies, Stopwatch.GetElapsedTime(started).TotalMilliseconds, i * set, sets[i].Length);
             }
         })));
         var rate = work.Length / clock.Elapsed.TotalSeconds;
@@ -102,6 +106,36 @@ public static class IdentityScalingBench
             {
                 await Task.Delay(Random.Shared.Next(1, 10));
             }
+        }
+    }
+
+    /// <summary>
+    /// What the batch consumer does, minus the broker: the set in one transaction (inbox, AttributeSet), tried again on a
+    /// conflict, then one contact at a time as the consumer falls back.
+    /// </summary>
+    private static async Task StitchSet(Database database, ContactEventReceived[] contacts, IdentityRules rules)
+    {
+        if (contacts.Length == 1)
+        {
+            await Stitch(database, contacts[0], rules);
+            return;
+        }
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            try
+            {
+                await database.HandleSet("bench", [.. contacts.Select(c => c.Id)],
+                    (s, fresh) => Stitcher.AttributeSet(s, [.. fresh.Select(i => contacts[i])], _ => rules, CancellationToken.None), CancellationToken.None);
+                return;
+            }
+            catch (Exception ex) when (RetryConventions.IsTransient(ex))
+            {
+                await Task.Delay(Random.Shared.Next(1, 10));
+            }
+        }
+        foreach (var contact in contacts)
+        {
+            await Stitch(database, contact, rules);
         }
     }
 

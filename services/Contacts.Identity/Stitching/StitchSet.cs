@@ -169,28 +169,13 @@ public sealed partial class Stitcher
             return state;
         }
         // Anything committed after the versions were read fails the appends at commit, so the rest may be read a little later.
-        await using (var batch = new NpgsqlBatch(session.Connection, session.Transaction))
+        var (created, linked, distinct) = await LoadCustomers(session, touched, ct);
+        foreach (var id in touched)
         {
-            batch.BatchCommands.Add(Command("select id, created_at from customers where id = any(@ids)", ("ids", touched)));
-            batch.BatchCommands.Add(Command("select customer_id, type, value from customer_identifiers where customer_id = any(@ids)", ("ids", touched)));
-            batch.BatchCommands.Add(Command("select customer_id, other_id from distinct_customers where customer_id = any(@ids) and other_id = any(@ids)",
-                ("ids", touched)));
-            await using var reader = await batch.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                state.Customers[reader.GetGuid(0)] = new StitchSetState.Customer(reader.GetFieldValue<DateTimeOffset>(1));
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                state.Customers[reader.GetGuid(0)].Identifiers.Add((reader.GetString(1), reader.GetString(2)));
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                state.Distinct.Add((reader.GetGuid(0), reader.GetGuid(1)));
-            }
+            state.Customers[id] = new StitchSetState.Customer(created[id]);
+            state.Customers[id].Identifiers.AddRange(linked[id]);
         }
+        state.Distinct.UnionWith(distinct);
         return state;
     }
 }

@@ -161,6 +161,39 @@ public sealed partial class Stitcher(SettingsStore settings)
 
     private static string ContactKey(ContactEventReceived contact) => $"{contact.TenantId}\n~contact\n{contact.Source}\n{contact.ContactId}";
 
+    /// <summary>
+    /// One round trip: when each customer was created, the identifiers linked to it (shared ones excluded), and which of
+    /// them were split apart from each other.
+    /// </summary>
+    private static async Task<(Dictionary<Guid, DateTimeOffset> Created, Dictionary<Guid, List<(string, string)>> Identifiers, HashSet<(Guid, Guid)> Distinct)>
+        LoadCustomers(Session session, Guid[] ids, CancellationToken ct)
+    {
+        var created = new Dictionary<Guid, DateTimeOffset>();
+        var identifiers = ids.ToDictionary(t => t, _ => new List<(string, string)>());
+        var distinct = new HashSet<(Guid, Guid)>();
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
+        batch.BatchCommands.Add(Command("select id, created_at from customers where id = any(@ids)", ("ids", ids)));
+        batch.BatchCommands.Add(Command("select customer_id, type, value from customer_identifiers where customer_id = any(@ids)", ("ids", ids)));
+        batch.BatchCommands.Add(Command("select customer_id, other_id from distinct_customers where customer_id = any(@ids) and other_id = any(@ids)",
+            ("ids", ids)));
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            created[reader.GetGuid(0)] = reader.GetFieldValue<DateTimeOffset>(1);
+        }
+        await reader.NextResultAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            identifiers[reader.GetGuid(0)].Add((reader.GetString(1), reader.GetString(2)));
+        }
+        await reader.NextResultAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            distinct.Add((reader.GetGuid(0), reader.GetGuid(1)));
+        }
+        return (created, identifiers, distinct);
+    }
+
     private static async Task<StitchState> LoadState(Session session, IndexRead read, Func<Task>? afterIndexRead, CancellationToken ct)
     {
         var (linked, sharers) = (read.Linked, read.Sharers);
@@ -187,31 +220,7 @@ public sealed partial class Stitcher(SettingsStore settings)
         }
 
         // Anything committed after the versions were read fails the appends, so the rest may be read a little later.
-        var created = new Dictionary<Guid, DateTimeOffset>();
-        var identifiers = touched.ToDictionary(t => t, _ => new List<(string, string)>());
-        var distinct = new HashSet<(Guid, Guid)>();
-        await using (var batch = new NpgsqlBatch(session.Connection, session.Transaction))
-        {
-            batch.BatchCommands.Add(Command("select id, created_at from customers where id = any(@ids)", ("ids", touched)));
-            batch.BatchCommands.Add(Command("select customer_id, type, value from customer_identifiers where customer_id = any(@ids)", ("ids", touched)));
-            batch.BatchCommands.Add(Command("select customer_id, other_id from distinct_customers where customer_id = any(@ids) and other_id = any(@ids)",
-                ("ids", touched)));
-            await using var reader = await batch.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                created[reader.GetGuid(0)] = reader.GetFieldValue<DateTimeOffset>(1);
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                identifiers[reader.GetGuid(0)].Add((reader.GetString(1), reader.GetString(2)));
-            }
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                distinct.Add((reader.GetGuid(0), reader.GetGuid(1)));
-            }
-        }
+        var (created, identifiers, distinct) = await LoadCustomers(session, touched, ct);
         var customers = touched.ToDictionary(id => id, id => new CustomerState(id, created[id], identifiers[id]));
         return new StitchState(index, customers, distinct, read.SameContact, siblings);
     }
