@@ -55,10 +55,10 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
         RunAlone(AppendIn(streamId, expectedVersion, events), ct);
 
     /// <summary>
-    /// StartStream as one statement for the caller's batch (the stream row and its events together); run the batch, then
-    /// <see cref="PendingAppend.Check"/>. Nothing is written when the stream already exists.
+    /// StartStream's one statement (the stream row and its events together); run it, then <see cref="PendingAppend.Check"/>.
+    /// Nothing is written when the stream already exists.
     /// </summary>
-    public PendingAppend StartStreamIn<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events)
+    private PendingAppend StartStreamIn<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events)
     {
         var cmd = EventsCommand("""
             with s as (
@@ -72,10 +72,10 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
     }
 
     /// <summary>
-    /// Append as one statement for the caller's batch: the version moves and the events are written only when the stream
-    /// is still at expectedVersion. Run the batch, then <see cref="PendingAppend.Check"/>.
+    /// Append's one statement: the version moves and the events are written only when the stream is still at
+    /// expectedVersion. Run it, then <see cref="PendingAppend.Check"/>.
     /// </summary>
-    public PendingAppend AppendIn(Guid streamId, long expectedVersion, IReadOnlyList<object> events)
+    private PendingAppend AppendIn(Guid streamId, long expectedVersion, IReadOnlyList<object> events)
     {
         var cmd = EventsCommand("""
             with s as (
@@ -175,8 +175,8 @@ public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransac
         return cmd;
     }
 
-    /// <summary>An append placed in a caller's batch; Check, after the batch ran, throws ConcurrencyException if it lost.</summary>
-    public sealed class PendingAppend
+    /// <summary>An append's statement; Check, after it ran, throws ConcurrencyException if it lost.</summary>
+    private sealed class PendingAppend
     {
         private readonly EventStoreSession _session;
         private readonly Guid _streamId;
