@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
@@ -83,8 +84,9 @@ internal sealed partial class WebhookDispatcher(
 
     /// <summary>
     /// Claims due deliveries with a lease (committed at once, so no transaction stays open across HTTP calls), POSTs them
-    /// concurrently, and records each outcome as soon as it is known. A crash can only re-send the POSTs in flight at that
-    /// moment, after their lease ends, with the same webhook-id (which the Standard Webhooks spec lets a CRM de-duplicate).
+    /// concurrently, and records the pass's outcomes together in one transaction (one statement for all of them). A crash
+    /// can only re-send the POSTs of the pass in hand at that moment, after their lease ends, with the same webhook-id
+    /// (which the Standard Webhooks spec lets a CRM de-duplicate).
     /// </summary>
     private async Task<int> DeliverBatch(CancellationToken ct)
     {
@@ -115,17 +117,19 @@ internal sealed partial class WebhookDispatcher(
         var signing = await SigningFor(due.Where(d => d.SubscriptionId is not null).Select(d => d.SubscriptionId!.Value).Distinct().ToArray(), ct);
         // One subscription's deliveries go one after another in the order they were queued (a resumed subscription gets its
         // backlog in order); different subscriptions, and the deployment-wide URL's deliveries, go concurrently.
+        var outcomes = new ConcurrentQueue<Outcome>();
         await Task.WhenAll(due.GroupBy(d => d.SubscriptionId ?? d.Id).Select(async group =>
         {
             foreach (var d in group)
             {
                 if (d.SubscriptionId is not { } subscription)
                 {
-                    await Record(d, null, await Post(d, _options.Secret, null, CrmClients.Deployment, ct), ct);
+                    outcomes.Enqueue(new Outcome(d, null, await Post(d, _options.Secret, null, CrmClients.Deployment, ct)));
                 }
                 else if (signing.TryGetValue(subscription, out var s) && s.Status == "enabled")
                 {
-                    await Record(d, s, s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, CrmClients.Subscribers, ct), ct);
+                    outcomes.Enqueue(new Outcome(d, s,
+                        s.Queue is { } queue ? await Enqueue(d, queue, ct) : await Post(d, s.Secret, s.PreviousSecret, CrmClients.Subscribers, ct)));
                 }
                 else if (s?.Status == "paused")
                 {
@@ -137,6 +141,10 @@ internal sealed partial class WebhookDispatcher(
                 }
             }
         }));
+        if (!outcomes.IsEmpty)
+        {
+            await Record([.. outcomes], ct);
+        }
         return due.Count;
     }
 
@@ -177,52 +185,72 @@ internal sealed partial class WebhookDispatcher(
         await cmd.ExecuteNonQueryAsync(ct);
     }
 
-    private async Task Record(Due due, Signing? subscription, Attempt outcome, CancellationToken ct)
+    /// <summary>A POST (or queue publish) done, with the subscription it went for (null: the deployment-wide URL).</summary>
+    private sealed record Outcome(Due Due, Signing? Subscription, Attempt Attempt);
+
+    /// <summary>
+    /// Records a pass's outcomes in one transaction: one statement for every delivery and its attempt, then what they do to
+    /// their subscriptions (rarely anything). The POSTs are done: failing to record them would send them again once their
+    /// claims run out, so this rides out a busy database.
+    /// </summary>
+    private async Task Record(IReadOnlyList<Outcome> outcomes, CancellationToken ct)
     {
-        var attempts = due.Attempts + 1;
-        string? announced = null;
-        var decision = DeliveryPolicy.Decide(attempts, outcome.Status, clock.GetUtcNow(), subscription?.FailingSince, _options.Schedule,
-            _options.DisableAfter, subscribed: subscription is not null);
-        // The POST is done: failing to record it would send it again once the claim runs out, so ride out a busy database.
-        // Outcomes known at the same moment share a transaction (the POSTs of a pass end together under a burst).
-        await DatabaseRetries.Transient.ExecuteAsync(async ct => await database.InTransactionTogether("webhook outcomes", async session =>
+        var now = clock.GetUtcNow();
+        var decisions = outcomes.Select(o => DeliveryPolicy.Decide(o.Due.Attempts + 1, o.Attempt.Status, now, o.Subscription?.FailingSince,
+            _options.Schedule, _options.DisableAfter, subscribed: o.Subscription is not null)).ToArray();
+        var announced = await DatabaseRetries.Transient.ExecuteAsync(async ct => await database.InTransaction(async session =>
         {
             await using (var update = session.Command("""
-                update webhook_deliveries set status = @state, attempts = @attempts, last_status_code = @code, last_error = @error,
-                    next_attempt_at = now() + @delay, claimed_at = null, delivered_at = case when @state = 'delivered' then now() end
-                where id = @id and status = 'pending';
+                with o as (
+                    select * from unnest(@ids, @states, @attempts, @codes, @errors, @delays, @ats, @latencies)
+                        as o(id, state, attempts, code, error, delay, at, latency)),
+                updated as (
+                    update webhook_deliveries w set status = o.state, attempts = o.attempts, last_status_code = o.code, last_error = o.error,
+                        next_attempt_at = now() + o.delay, claimed_at = null, delivered_at = case when o.state = 'delivered' then now() end
+                    from o where w.id = o.id and w.status = 'pending')
                 insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
-                select @id, @at, @code, @latency, @error where exists (select 1 from webhook_deliveries where id = @id);
+                select o.id, o.at, o.code, o.latency, o.error from o where exists (select 1 from webhook_deliveries d where d.id = o.id)
                 """))
             {
-                update.Parameters.AddWithValue("id", due.Id);
-                update.Parameters.AddWithValue("state", decision.State);
-                update.Parameters.AddWithValue("attempts", attempts);
-                update.Parameters.Add(new NpgsqlParameter("code", NpgsqlTypes.NpgsqlDbType.Integer) { Value = (object?)outcome.Status ?? DBNull.Value });
-                update.Parameters.Add(new NpgsqlParameter("error", NpgsqlTypes.NpgsqlDbType.Text) { Value = (object?)outcome.Error ?? DBNull.Value });
-                update.Parameters.AddWithValue("delay", decision.NextDelay);
-                update.Parameters.AddWithValue("at", outcome.At);
-                update.Parameters.AddWithValue("latency", (int)Math.Min(int.MaxValue, outcome.Latency.TotalMilliseconds));
+                update.Parameters.AddWithValue("ids", outcomes.Select(o => o.Due.Id).ToArray());
+                update.Parameters.AddWithValue("states", decisions.Select(d => d.State).ToArray());
+                update.Parameters.AddWithValue("attempts", outcomes.Select(o => o.Due.Attempts + 1).ToArray());
+                update.Parameters.AddWithValue("codes", outcomes.Select(o => o.Attempt.Status).ToArray());
+                update.Parameters.Add(new NpgsqlParameter("errors", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
+                {
+                    Value = outcomes.Select(o => (object?)o.Attempt.Error ?? DBNull.Value).ToArray(),
+                });
+                update.Parameters.AddWithValue("delays", decisions.Select(d => d.NextDelay).ToArray());
+                update.Parameters.AddWithValue("ats", outcomes.Select(o => o.Attempt.At).ToArray());
+                update.Parameters.AddWithValue("latencies", outcomes.Select(o => (int)Math.Min(int.MaxValue, o.Attempt.Latency.TotalMilliseconds)).ToArray());
                 await update.ExecuteNonQueryAsync(ct);
             }
-            if (due.SubscriptionId is { } subscriptionId && decision.Effect != SubscriptionEffect.None)
+            var announced = false;
+            for (var i = 0; i < outcomes.Count; i++)
             {
-                announced = await ChangeSubscription(session, subscriptionId, decision, outcome, ct);
+                if (outcomes[i].Due.SubscriptionId is { } subscriptionId && decisions[i].Effect != SubscriptionEffect.None)
+                {
+                    announced |= await ChangeSubscription(session, subscriptionId, decisions[i], outcomes[i].Attempt, ct) is not null;
+                }
             }
-            return true;
+            return announced;
         }, ct), ct);
-        if (announced is not null)
+        if (announced)
         {
             signal.Notify();
         }
-        ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
-        if (decision.State != DeliveryStates.Delivered)
+        for (var i = 0; i < outcomes.Count; i++)
         {
-            LogAttemptFailed(logger, due.Id, attempts, outcome.Status, outcome.Error, decision.State);
-        }
-        if (decision.Effect == SubscriptionEffect.Disable)
-        {
-            LogSubscriptionDisabled(logger, due.SubscriptionId!.Value, decision.DisabledReason);
+            var (due, decision) = (outcomes[i].Due, decisions[i]);
+            ContactsTelemetry.WebhookAttempts.Add(1, new KeyValuePair<string, object?>("outcome", decision.State));
+            if (decision.State != DeliveryStates.Delivered)
+            {
+                LogAttemptFailed(logger, due.Id, due.Attempts + 1, outcomes[i].Attempt.Status, outcomes[i].Attempt.Error, decision.State);
+            }
+            if (decision.Effect == SubscriptionEffect.Disable)
+            {
+                LogSubscriptionDisabled(logger, due.SubscriptionId!.Value, decision.DisabledReason);
+            }
         }
     }
 
