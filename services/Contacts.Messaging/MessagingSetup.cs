@@ -87,6 +87,7 @@ public static class MessagingSetup
 
         builder.Services.AddOptions<OutboxOptions>().Bind(builder.Configuration.GetSection("Outbox"));
         builder.Services.AddSingleton<OutboxPublisher>();
+        builder.Services.AddSingleton<OutboxHandoff>();
         builder.Services.AddHostedService<OutboxRelay>();
         builder.Services.AddHostedService<OutboxMonitor>();
         builder.Services.AddSingleton<ErasureSweep>();

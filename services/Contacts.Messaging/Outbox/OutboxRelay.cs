@@ -25,18 +25,27 @@ public sealed class OutboxOptions
     /// <summary>Longer than any redelivery can be late, so a duplicate is always still recognised.</summary>
     public TimeSpan RetainInbox { get; set; } = TimeSpan.FromDays(7);
     public TimeSpan CleanupInterval { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>Whether committing transactions hand their rows to this process's relay (<see cref="OutboxHandoff"/>); false leaves every row to the poll.</summary>
+    public bool HandOff { get; set; } = true;
+    /// <summary>How long a handed row is left to its own process's relay before any poll may take it (after a crash, the longest it waits).</summary>
+    public TimeSpan HandoffLease { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>At most this many handed rows wait in memory; beyond it, rows go to the poll.</summary>
+    public int MaxHandedRows { get; set; } = 5000;
 }
 
 /// <summary>
 /// Publishes committed outbox rows through the MassTransit bus with publisher confirms, the row id as MessageId, and marks them sent.
-/// Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of instances can relay side by side; a crash between
-/// publish and mark re-sends with the same MessageId, which the consumers' inboxes drop.
+/// The rows this process's transactions hand over (<see cref="OutboxHandoff"/>) go from memory; the rest (retries, rows
+/// past their lease, rows written while the handoff was full) are claimed with FOR UPDATE SKIP LOCKED, so any number of
+/// instances can relay side by side. A crash between publish and mark re-sends with the same MessageId, which the
+/// consumers' inboxes drop.
 /// </summary>
 internal sealed partial class OutboxRelay(
     NpgsqlDataSource dataSource,
     MigrationState migrations,
     TopologyState topology,
     OutboxSignal signal,
+    OutboxHandoff handoff,
     OutboxPublisher publisher,
     IOptions<OutboxOptions> options,
     ILogger<OutboxRelay> logger) : BackgroundService
@@ -49,12 +58,24 @@ internal sealed partial class OutboxRelay(
     {
         await migrations.WaitAsync(stoppingToken);
         await topology.WaitAsync(stoppingToken);
+        var nextPoll = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
-            var claimed = 0;
+            var busy = false;
             try
             {
-                claimed = await RelayBatch(stoppingToken);
+                // What this process's transactions handed over, then (each poll interval, at once when a commit left rows
+                // to the poll, or while the last pass was full) what the table holds: retries, rows past their lease.
+                busy = await RelayHanded(stoppingToken) >= _options.BatchSize;
+                if (handoff.PollAsked() || DateTimeOffset.UtcNow >= nextPoll)
+                {
+                    nextPoll = DateTimeOffset.UtcNow + _options.PollInterval;
+                    if (await RelayClaimed(stoppingToken) >= _options.BatchSize)
+                    {
+                        busy = true;
+                        nextPoll = DateTimeOffset.MinValue;
+                    }
+                }
                 if (DateTimeOffset.UtcNow >= _nextCleanup)
                 {
                     await Cleanup(stoppingToken);
@@ -66,18 +87,40 @@ internal sealed partial class OutboxRelay(
                 LogRelayFailed(logger, ex.Message);
                 await Task.Delay(_options.PollInterval, stoppingToken);
             }
-            if (claimed < _options.BatchSize)
+            if (!busy && handoff.IsEmpty)
             {
-                await signal.WaitAsync(_options.PollInterval, stoppingToken);
+                var untilPoll = nextPoll - DateTimeOffset.UtcNow;
+                await signal.WaitAsync(untilPoll > TimeSpan.Zero ? untilPoll : TimeSpan.Zero, stoppingToken);
             }
         }
     }
 
-    private async Task<int> RelayBatch(CancellationToken ct)
+    /// <summary>A row on its way: its message (null with the reason when it cannot be read), and what the marks need.</summary>
+    private sealed record Row(Guid Id, Type? Type, object? Message, string? Error, string? Traceparent, int Attempts, DateTimeOffset CreatedAt,
+        string? Destination);
+
+    /// <summary>The rows this process's transactions handed over (<see cref="OutboxHandoff"/>): published, then marked.</summary>
+    private async Task<int> RelayHanded(CancellationToken ct)
+    {
+        var handed = handoff.Take(_options.BatchSize);
+        if (handed.Count == 0)
+        {
+            return 0;
+        }
+        var rows = handed.Select(h => new Row(h.Row.Id, h.Row.Message.GetType(), h.Row.Message, null, h.Row.Traceparent, 0, h.WrittenAt,
+            h.Row.Destination)).ToList();
+        var results = await Publish(rows, ct);
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await Mark(connection, null, rows, results, ct);
+        return rows.Count;
+    }
+
+    /// <summary>The due rows of the table, claimed with FOR UPDATE SKIP LOCKED, read back and published, then marked.</summary>
+    private async Task<int> RelayClaimed(CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var rows = new List<(Guid Id, string Type, string Body, string? Traceparent, int Attempts, DateTimeOffset CreatedAt, string? Destination)>();
+        var rows = new List<Row>();
         await using (var cmd = new NpgsqlCommand("""
             select id, message_type, body::text, traceparent, attempts, created_at, destination from outbox
             where sent_at is null and next_attempt_at <= now()
@@ -89,46 +132,56 @@ internal sealed partial class OutboxRelay(
             await using var reader = await cmd.ExecuteReaderAsync(ct);
             while (await reader.ReadAsync(ct))
             {
-                rows.Add((reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
-                    reader.GetInt32(4), reader.GetFieldValue<DateTimeOffset>(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
+                var (id, typeName, body) = (reader.GetGuid(0), reader.GetString(1), reader.GetString(2));
+                var type = MessageTypes.GetOrAdd(typeName, static name => typeof(ContactEventReceived).Assembly.GetType(name));
+                object? message = null;
+                string? error = null;
+                try
+                {
+                    message = type is null ? null : JsonSerializer.Deserialize(body, type, SystemTextJsonMessageSerializer.Options);
+                    error = type is null ? $"unknown message type {typeName}" : message is null ? $"outbox row {id} has a null body" : null;
+                }
+                catch (JsonException ex)
+                {
+                    error = $"{ex.GetType().Name}: {ex.Message}";
+                }
+                rows.Add(new Row(id, type, message, error, reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetInt32(4),
+                    reader.GetFieldValue<DateTimeOffset>(5), reader.IsDBNull(6) ? null : reader.GetString(6)));
             }
         }
         if (rows.Count == 0)
         {
             return 0;
         }
+        var results = await Publish(rows, ct);
+        await Mark(connection, transaction, rows, results, ct);
+        await transaction.CommitAsync(ct);
+        return rows.Count;
+    }
 
-        var results = new string?[rows.Count];
+    /// <summary>
+    /// Publishes the rows with confirms: the per-contact ones carried with the other rows of their type, in order, as batch
+    /// messages (<see cref="PipelineBatches"/>), the rest one by one. Returns each row's error, null where confirmed.
+    /// </summary>
+    private async Task<string?[]> Publish(IReadOnlyList<Row> rows, CancellationToken ct)
+    {
+        var results = rows.Select(r => r.Error).ToArray();
         var messages = new List<(OutgoingMessage Message, int[] Rows)>();
-        var deserialized = new object?[rows.Count];
         var batches = new Dictionary<Type, List<int>>();
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[i];
-            var type = MessageTypes.GetOrAdd(row.Type, static name => typeof(ContactEventReceived).Assembly.GetType(name));
-            object? message;
-            try
+            if (row.Type is not { } type || row.Message is null)
             {
-                message = type is null ? null : JsonSerializer.Deserialize(row.Body, type, SystemTextJsonMessageSerializer.Options);
-            }
-            catch (JsonException ex)
-            {
-                results[i] = $"{ex.GetType().Name}: {ex.Message}";
                 continue;
             }
-            if (type is null || message is null)
+            if (row.Destination is null && _options.MaxBatchItems > 1 && PipelineBatches.For(type) is not null)
             {
-                results[i] = type is null ? $"unknown message type {row.Type}" : $"outbox row {row.Id} has a null body";
-            }
-            else if (row.Destination is null && _options.MaxBatchItems > 1 && PipelineBatches.For(type) is not null)
-            {
-                // Carried with the other committed rows of its type, in commit order.
                 (batches.TryGetValue(type, out var list) ? list : batches[type] = []).Add(i);
-                deserialized[i] = message;
             }
             else
             {
-                messages.Add((new OutgoingMessage(row.Id, type, message, row.Traceparent, row.CreatedAt, row.Destination), [i]));
+                messages.Add((new OutgoingMessage(row.Id, type, row.Message, row.Traceparent, row.CreatedAt, row.Destination), [i]));
             }
         }
         foreach (var (type, indexes) in batches)
@@ -136,7 +189,7 @@ internal sealed partial class OutboxRelay(
             var kind = PipelineBatches.For(type)!;
             foreach (var chunk in indexes.Chunk(_options.MaxBatchItems))
             {
-                var items = chunk.Select(i => (rows[i].Id, rows[i].CreatedAt, rows[i].Traceparent, deserialized[i]!)).ToList();
+                var items = chunk.Select(i => (rows[i].Id, rows[i].CreatedAt, rows[i].Traceparent, rows[i].Message!)).ToList();
                 var id = PipelineBatches.IdOf(items.Select(item => item.Id));
                 var links = items.Select(item => item.Traceparent is not null && ActivityContext.TryParse(item.Traceparent, null, out var context)
                     ? new ActivityLink(context) : (ActivityLink?)null).OfType<ActivityLink>().ToList();
@@ -155,6 +208,12 @@ internal sealed partial class OutboxRelay(
                 }
             }
         }
+        return results;
+    }
+
+    /// <summary>Marks the confirmed rows sent and the others due again after a backoff (the poll takes them then), in one round trip.</summary>
+    private async Task Mark(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyList<Row> rows, string?[] results, CancellationToken ct)
+    {
         var sent = rows.Where((_, i) => results[i] is null).Select(r => r.Id).ToArray();
         await using var batch = new NpgsqlBatch(connection, transaction);
         if (sent.Length > 0)
@@ -178,14 +237,12 @@ internal sealed partial class OutboxRelay(
             }
         }
         await batch.ExecuteNonQueryAsync(ct);
-        await transaction.CommitAsync(ct);
         ContactsTelemetry.OutboxPublished.Add(sent.Length);
         if (sent.Length < rows.Count)
         {
             ContactsTelemetry.OutboxPublishFailures.Add(rows.Count - sent.Length);
             LogPublishFailed(logger, rows.Count - sent.Length, rows.Count, results.First(r => r is not null)!);
         }
-        return rows.Count;
     }
 
     private async Task Cleanup(CancellationToken ct)

@@ -16,7 +16,7 @@ namespace Contacts.Messaging.Persistence;
 /// </summary>
 public sealed partial class Database(
     NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit? faults,
-    int batchLimit = Database.DefaultBatchLimit)
+    int batchLimit = Database.DefaultBatchLimit, OutboxHandoff? handoff = null)
 {
     public NpgsqlDataSource DataSource => dataSource;
 
@@ -30,18 +30,25 @@ public sealed partial class Database(
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var session = new Session(connection, transaction, eventTypes);
         var result = await work(session);
-        var published = await session.FlushOutbox(ct);
+        var flushed = await Session.FlushOutboxes([session], LeaseForNext, ct);
         await transaction.CommitAsync(ct);
-        AfterCommit(published > 0 ? messages : 0);
+        AfterCommit(flushed, flushed.Count > 0 ? messages : 0);
         return result;
     }
 
-    /// <summary>After a commit in which this many handled messages queued outgoing rows: wake the relay (and count for fault injection).</summary>
-    private void AfterCommit(int publishers)
+    /// <summary>The lease for the outbox rows of a transaction committing now (zero: the poll takes them).</summary>
+    private TimeSpan LeaseForNext => handoff?.LeaseForNext ?? TimeSpan.Zero;
+
+    /// <summary>
+    /// After a commit in which this many handled messages queued outgoing rows: hand them to the relay and wake it (and
+    /// count for fault injection, which may stop the process here, before anything is published).
+    /// </summary>
+    private void AfterCommit(OutboxFlush flushed, int publishers)
     {
-        if (publishers > 0)
+        if (flushed.Count > 0)
         {
             faults?.Committed(publishers);
+            handoff?.Committed(flushed);
             outboxSignal.Notify();
         }
     }
@@ -136,8 +143,6 @@ public sealed class Session
 
     internal bool HasOutgoing => _outgoing.Count > 0;
 
-    internal async Task<int> FlushOutbox(CancellationToken ct) => await FlushOutboxes([this], ct);
-
     /// <summary>
     /// The rows this session writes at commit (<see cref="CommitRows{TRow}"/>) of one kind, made on first use: every session
     /// of the transaction fills its own, and the commit writes them all in one statement per kind.
@@ -156,16 +161,20 @@ public sealed class Session
 
     /// <summary>
     /// The rows of several sessions on one transaction written at commit, in one round trip: each kind of commit-time rows
-    /// in one statement, then the outbox rows in one statement. Returns how many outbox rows.
+    /// in one statement, then the outbox rows in one statement, leased to this process's relay for the given time (zero:
+    /// due at once, for any relay's poll). Returns the outbox rows.
     /// </summary>
-    internal static async Task<int> FlushOutboxes(IReadOnlyList<Session> sessions, CancellationToken ct)
+    internal static async Task<OutboxFlush> FlushOutboxes(IReadOnlyList<Session> sessions, TimeSpan lease, CancellationToken ct)
     {
         var outgoing = sessions.SelectMany(s => s._outgoing).ToList();
         var atCommit = sessions.SelectMany(s => s._atCommit.Values).Where(r => r.Count > 0).GroupBy(r => r.GetType()).ToList();
         if (outgoing.Count == 0 && atCommit.Count == 0)
         {
-            return 0;
+            return OutboxFlush.None;
         }
+        // The rows' time, sent as their sentTime whichever way they go (PostgreSQL keeps microseconds).
+        var now = DateTimeOffset.UtcNow;
+        var writtenAt = new DateTimeOffset(now.Ticks - now.Ticks % 10, TimeSpan.Zero);
         await using var batch = new NpgsqlBatch(sessions[0].Connection, sessions[0].Transaction);
         var written = new List<(IReadOnlyList<ICommitRows> Rows, NpgsqlBatchCommand[] Commands)>(atCommit.Count);
         void Write(IEnumerable<IGrouping<Type, ICommitRows>> kinds)
@@ -186,10 +195,13 @@ public sealed class Session
         {
             // One statement for all of them, whatever their number.
             var cmd = new NpgsqlBatchCommand("""
-                insert into outbox (id, message_type, body, traceparent, destination)
-                select id, type, body::jsonb, trace, queue from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
+                insert into outbox (id, message_type, body, traceparent, destination, created_at, next_attempt_at)
+                select id, type, body::jsonb, trace, queue, @at, now() + @lease
+                from unnest(@ids, @types, @bodies, @traces, @queues) as t(id, type, body, trace, queue)
                 on conflict (id) do nothing
                 """);
+            cmd.Parameters.AddWithValue("lease", lease);
+            cmd.Parameters.AddWithValue("at", writtenAt);
             cmd.Parameters.AddWithValue("ids", outgoing.Select(o => o.Id).ToArray());
             cmd.Parameters.AddWithValue("types", outgoing.Select(o => o.Message.GetType().FullName!).ToArray());
             cmd.Parameters.AddWithValue("bodies",
@@ -204,7 +216,7 @@ public sealed class Session
         {
             await rows[0].Verify(rows, commands, sessions[0], ct);
         }
-        return outgoing.Count;
+        return new OutboxFlush([.. outgoing.Select(o => new HandedRow(o.Id, o.Message, o.Traceparent, o.Queue))], writtenAt, lease > TimeSpan.Zero);
     }
 }
 

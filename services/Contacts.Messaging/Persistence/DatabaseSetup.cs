@@ -28,7 +28,8 @@ public static class DatabaseSetup
         // Persistence:BatchLimit: how many waiting messages of one consumer may share a transaction (1 turns sharing off).
         var batchLimit = builder.Configuration.GetValue<int?>("Persistence:BatchLimit") ?? Database.DefaultBatchLimit;
         builder.Services.AddSingleton(sp => new Database(sp.GetRequiredService<Npgsql.NpgsqlDataSource>(), sp.GetRequiredService<MigrationState>(),
-            sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<EventTypes>(), sp.GetService<CrashAfterCommit>(), batchLimit));
+            sp.GetRequiredService<OutboxSignal>(), sp.GetRequiredService<EventTypes>(), sp.GetService<CrashAfterCommit>(), batchLimit,
+            sp.GetService<OutboxHandoff>()));
         return builder;
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Contacts.Messaging.Outbox;
 using Contacts.ServiceDefaults.Telemetry;
 using Npgsql;
 
@@ -180,9 +181,10 @@ public sealed partial class Database
         }
         object?[] results;
         int publishers;
+        OutboxFlush flushed;
         try
         {
-            (results, publishers) = await InOneTransaction(consumer, items);
+            (results, publishers, flushed) = await InOneTransaction(consumer, items);
         }
         catch (Exception)
         {
@@ -194,7 +196,7 @@ public sealed partial class Database
             }
             return;
         }
-        AfterCommit(publishers);
+        AfterCommit(flushed, publishers);
         ContactsTelemetry.SharedTransactionSize.Record(items.Count, new KeyValuePair<string, object?>("consumer", consumer));
         for (var i = 0; i < items.Count; i++)
         {
@@ -224,9 +226,9 @@ public sealed partial class Database
 
     /// <summary>
     /// Returns each item's result (for a message: whether it was handled, false for a duplicate), and how many of them
-    /// published anything.
+    /// published anything, with what they published.
     /// </summary>
-    private async Task<(object?[] Results, int Publishers)> InOneTransaction(string consumer, List<Waiting> items)
+    private async Task<(object?[] Results, int Publishers, OutboxFlush Flushed)> InOneTransaction(string consumer, List<Waiting> items)
     {
         // The consumers' own tokens stop only the waiting (their messages are redelivered); the shared work runs to its end.
         var ct = CancellationToken.None;
@@ -277,11 +279,8 @@ public sealed partial class Database
         {
             Activity.Current = previous;
         }
-        if (sessions.Count > 0)
-        {
-            await Session.FlushOutboxes(sessions, ct);
-        }
+        var flushed = sessions.Count > 0 ? await Session.FlushOutboxes(sessions, LeaseForNext, ct) : OutboxFlush.None;
         await transaction.CommitAsync(ct);
-        return (results, sessions.Count(s => s.HasOutgoing));
+        return (results, sessions.Count(s => s.HasOutgoing), flushed);
     }
 }

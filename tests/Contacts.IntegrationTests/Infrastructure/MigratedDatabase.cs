@@ -20,7 +20,7 @@ public sealed class MigratedDatabase : IAsyncDisposable
     public Database Database { get; }
 
     public static async Task<MigratedDatabase> Create(ServersFixture servers, string name, string schema, IEnumerable<Migration> migrations,
-        IEnumerable<Type> eventTypes, int maxPoolSize = 20)
+        IEnumerable<Type> eventTypes, int maxPoolSize = 20, OutboxHandoff? handoff = null)
     {
         var isolation = await servers.Isolate(name);
         var dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(isolation.Postgres) { SearchPath = schema, MaxPoolSize = maxPoolSize }
@@ -31,7 +31,7 @@ public sealed class MigratedDatabase : IAsyncDisposable
             .MigrateAsync(CancellationToken.None);
         state.Complete();
         return new MigratedDatabase(dataSource, new Database(dataSource, state, new OutboxSignal(), new EventTypes().Register([.. eventTypes]),
-            faults: null));
+            faults: null, handoff: handoff));
     }
 
     /// <summary>What a consumer does, minus the broker: inbox + work in one transaction, retried on a transient failure.</summary>

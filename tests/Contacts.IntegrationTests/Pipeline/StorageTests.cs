@@ -153,6 +153,55 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Committed_rows_go_to_the_relay_from_memory_under_a_lease_and_to_the_poll_when_the_handoff_is_full()
+    {
+        // Given a handoff that holds at most two rows, its lease far longer than the test
+        var handoff = new OutboxHandoff(Microsoft.Extensions.Options.Options.Create(
+            new OutboxOptions { HandoffLease = TimeSpan.FromMinutes(5), MaxHandedRows = 2 }));
+        await using var store = await MigratedDatabase.Create(servers, "storage-handoff", Schema.Schema, Schema.Migrations,
+            [typeof(Opened), typeof(Renamed)], handoff: handoff);
+        var ids = Enumerable.Range(0, 5).Select(_ => Guid.NewGuid()).ToArray();
+        async Task<long> Rows(string condition, Guid[] of)
+        {
+            await using var cmd = store.DataSource.CreateCommand($"select count(*) from outbox where id = any(@ids) and {condition}");
+            cmd.Parameters.AddWithValue("ids", of);
+            return (long)(await cmd.ExecuteScalarAsync())!;
+        }
+
+        // When a transaction publishes two messages and commits
+        await store.Database.InTransaction(s =>
+        {
+            s.Publish(new Renamed("a"), ids[0]);
+            s.Publish(new Renamed("b"), ids[1]);
+            return Task.CompletedTask;
+        }, default);
+
+        // Then the relay gets them as the objects they were, in order, and the rows wait out the lease before a poll may claim them
+        var handed = handoff.Take(10);
+        Assert.Equal(ids[..2], handed.Select(h => h.Row.Id));
+        Assert.Equal(["a", "b"], handed.Select(h => ((Renamed)h.Row.Message).Name));
+        Assert.Equal(2, await Rows("sent_at is null and next_attempt_at > now() + interval '4 minutes'", ids[..2]));
+        Assert.False(handoff.PollAsked());
+
+        // When a transaction that published rolls back, nothing is handed over or stored
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.Database.InTransaction(s =>
+        {
+            s.Publish(new Renamed("never published"), ids[2]);
+            throw new InvalidOperationException("rolled back");
+        }, default));
+        Assert.Empty(handoff.Take(10));
+        Assert.Equal(0, await Rows("true", [ids[2]]));
+
+        // When two rows already wait in memory (the handoff is full), the next commit's row is due at once for the poll,
+        // which the commit asks for, and stays out of memory
+        await store.Database.InTransaction(s => { s.Publish(new Renamed("c"), ids[3]); s.Publish(new Renamed("d"), ids[4]); return Task.CompletedTask; }, default);
+        await store.Database.InTransaction(s => { s.Publish(new Renamed("e"), ids[2]); return Task.CompletedTask; }, default);
+        Assert.True(handoff.PollAsked());
+        Assert.Equal(1, await Rows("sent_at is null and next_attempt_at <= now()", [ids[2]]));
+        Assert.Equal(ids[3..], handoff.Take(10).Select(h => h.Row.Id));
+    }
+
+    [Fact]
     public async Task The_inbox_lets_a_message_take_effect_once_and_forgets_a_failed_attempt()
     {
         var messageId = Guid.NewGuid();
