@@ -215,6 +215,15 @@ internal sealed partial class EventLogSequencer(NpgsqlDataSource dataSource, Mig
     internal async Task<bool> Sequence(CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
+        // Only rows a writer of the old shape logged lack a position: most passes find none (one look at a partial
+        // index) and take no lock.
+        await using (var any = new NpgsqlCommand("select exists (select 1 from event_log where position is null)", connection))
+        {
+            if (await any.ExecuteScalarAsync(ct) is not true)
+            {
+                return true;
+            }
+        }
         await using var tx = await connection.BeginTransactionAsync(ct);
         await using (var locked = new NpgsqlCommand("select pg_try_advisory_xact_lock(@key)", connection, tx))
         {
