@@ -21,7 +21,7 @@ public sealed partial class Stitcher
 
     /// <summary>
     /// Stitches a batch of contacts as a set, in the caller's transaction, as if each had come alone in arrival order:
-    /// one round trip takes the locks of every identifier and contact of the batch (sorted, as one contact does), finds
+    /// one round trip takes the locks of every identifier and contact of the batch (sorted, so no deadlock), finds
     /// which contacts were stitched already, reads the identifier index with the customers' versions and the contacts'
     /// other events; one more loads the customers they touch; <see cref="StitchDecision"/> then decides each contact on
     /// a <see cref="StitchSetState"/> that takes in what the contacts before it changed, and one round trip writes every
@@ -30,11 +30,13 @@ public sealed partial class Stitcher
     /// </summary>
     /// <param name="spans">Each contact's span, current while it is decided and recorded (what it appends and publishes carries its trace).</param>
     /// <param name="decided">Called with each contact's attribution, under its span, in arrival order.</param>
+    /// <param name="afterIndexRead">Runs once the identifier index has been read: the point where tests inject a concurrent stitch.</param>
     public static async Task<IReadOnlyList<Attribution>> AttributeSet(Session session, IReadOnlyList<ContactEventReceived> contacts,
-        Func<string, IdentityRules> rulesOf, CancellationToken ct, IReadOnlyList<Activity?>? spans = null, Action<int, Attribution>? decided = null)
+        Func<string, IdentityRules> rulesOf, CancellationToken ct, IReadOnlyList<Activity?>? spans = null, Action<int, Attribution>? decided = null,
+        Func<Task>? afterIndexRead = null)
     {
         var uses = contacts.Select(c => rulesOf(c.TenantId).Prepare(c.Identifiers)).ToList();
-        var state = await ReadSet(session, contacts, uses, ct);
+        var state = await ReadSet(session, contacts, uses, afterIndexRead, ct);
         var attributions = new Attribution[contacts.Count];
         var previous = Activity.Current;
         var batch = new NpgsqlBatch(session.Connection, session.Transaction);
@@ -73,7 +75,7 @@ public sealed partial class Stitcher
 
     /// <summary>The batch's locks and reads: two round trips, whatever the number of contacts.</summary>
     private static async Task<StitchSetState> ReadSet(Session session, IReadOnlyList<ContactEventReceived> contacts,
-        IReadOnlyList<IReadOnlyList<IdentifierUse>> uses, CancellationToken ct)
+        IReadOnlyList<IReadOnlyList<IdentifierUse>> uses, Func<Task>? afterIndexRead, CancellationToken ct)
     {
         var identifiers = contacts.SelectMany((c, i) => uses[i].Where(u => u.Usable).Select(u => (Tenant: c.TenantId, u.Type, u.Value))).Distinct().ToList();
         var keys = contacts.Select(StitchSetState.KeyOf).Distinct().ToList();
@@ -89,7 +91,12 @@ public sealed partial class Stitcher
                 union all
                 select contact_event_id, null, candidate_ids from held_contacts where contact_event_id = any(@ids)
                 """, ("ids", contacts.Select(c => c.Id).Distinct().ToArray())));
-            // As for one contact (LockAndRead): the index and the versions of the customers it names from one statement.
+            // The index and the versions of the customers it names come from one statement, so from one snapshot: a merge
+            // committed after it moves identifiers to the survivor and bumps the merged customer's version, so the appends
+            // fail and the contacts are stitched again on fresh state. (Read in two statements, a merge committed between
+            // them left a contact attached to the customer just merged away: one person on two customers.) Each identifier
+            // is looked up on its own (lateral, kept from being flattened by offset 0): as a join, the generic plan of the
+            // prepared statement, made while the tables were young, read every identifier of the tenant for each contact.
             batch.BatchCommands.Add(Command("""
                 select k.tenant, k.type, k.value, i.customer_id, false, st.version from unnest(@tenants, @types, @values) as k(tenant, type, value)
                 cross join lateral (select customer_id from customer_identifiers
@@ -163,6 +170,10 @@ public sealed partial class Stitcher
             }
         }
 
+        if (afterIndexRead is not null)
+        {
+            await afterIndexRead();
+        }
         var touched = state.Index.Values.SelectMany(StitchSetState.CustomersOf).Distinct().ToArray();
         if (touched.Length == 0)
         {
@@ -228,7 +239,7 @@ public sealed class StitchSetState
         _ => [],
     };
 
-    /// <summary>What stitching this contact alone would have read (Stitcher's LockAndRead and LoadState), from this state.</summary>
+    /// <summary>What this contact alone would have read at this point of the set, from this state.</summary>
     public StitchState For(ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses)
     {
         var index = new Dictionary<(string, string), IdentifierState>();

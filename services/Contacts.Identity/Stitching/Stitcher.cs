@@ -28,136 +28,14 @@ public sealed partial class Stitcher(SettingsStore settings)
     public async Task<Attribution> Attribute(Session session, ContactEventReceived contact, CancellationToken ct) =>
         await Attribute(session, contact, await settings.Rules(contact.TenantId, ct), ct);
 
+    /// <summary>One contact, stitched as a set of one (AttributeSet): the same reads, decision and writes as a batch.</summary>
     /// <param name="afterIndexRead">Runs once the identifier index has been read: the point where tests inject a concurrent stitch.</param>
     public static async Task<Attribution> Attribute(Session session, ContactEventReceived contact, IdentityRules rules, CancellationToken ct,
-        Func<Task>? afterIndexRead = null)
-    {
-        var uses = rules.Prepare(contact.Identifiers);
-        var usable = uses.Where(u => u.Usable).OrderBy(u => u.Type, StringComparer.Ordinal).ThenBy(u => u.Value, StringComparer.Ordinal).ToList();
-        var read = await LockAndRead(session, contact, usable, ct);
-        if (read.Earlier is { } earlier)
-        {
-            return earlier;
-        }
-        var state = await LoadState(session, read, afterIndexRead, ct);
-        var outcomes = StitchDecision.Decide(state, uses, rules, Guid.CreateVersion7());
-        var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        await using var _ = batch;
-        var attribution = Record(session, batch, contact, uses, outcomes, held => read.Held[held].Event,
-            stream => read.Versions.TryGetValue(stream, out var version) ? version : null);
-        if (batch.BatchCommands.Count > 0)
-        {
-            await batch.ExecuteNonQueryAsync(ct);
-        }
-        return attribution;
-    }
-
-    private sealed record IndexRead(Attribution? Earlier, Dictionary<(string, string), Guid> Linked,
-        Dictionary<(string, string), List<Guid>> Sharers, Dictionary<Guid, long> Versions)
-    {
-        /// <summary>The customers the contact's other events are attributed to.</summary>
-        public HashSet<Guid> SameContact { get; } = [];
-
-        /// <summary>The contact's other events held as ambiguous, as they arrived (identifiers left out: contact_identifiers keeps them).</summary>
-        public Dictionary<Guid, (ContactEventReceived Event, Guid[] Candidates)> Held { get; } = [];
-    }
+        Func<Task>? afterIndexRead = null) =>
+        (await AttributeSet(session, [contact], _ => rules, ct, afterIndexRead: afterIndexRead))[0];
 
     /// <summary>How a held event is kept, to publish it once settled; without identifiers (contact_identifiers keeps them).</summary>
     private static readonly System.Text.Json.JsonSerializerOptions HeldJson = new(System.Text.Json.JsonSerializerDefaults.Web);
-
-    /// <summary>
-    /// One round trip, three statements run in order: lock the contact's identifiers, see whether the contact was stitched
-    /// already (a redelivery), and read the identifier index with the versions of the customers it names.
-    /// </summary>
-    private static async Task<IndexRead> LockAndRead(Session session, ContactEventReceived contact, IReadOnlyList<IdentifierUse> usable,
-        CancellationToken ct)
-    {
-        var linked = new Dictionary<(string, string), Guid>();
-        var sharers = new Dictionary<(string, string), List<Guid>>();
-        var versions = new Dictionary<Guid, long>();
-        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        // Transaction-scoped advisory locks on the identifiers and on the contact itself (its events settle each other's
-        // ambiguity, so two of them are never stitched at once); unnest yields the keys in array order, which is sorted,
-        // so every transaction locks in the same order.
-        batch.BatchCommands.Add(Command("select pg_advisory_xact_lock(hashtextextended(k, 0)) from unnest(@keys) as t(k)",
-            ("keys", usable.Select(i => $"{contact.TenantId}\n{i.Type}\n{i.Value}").Append(ContactKey(contact)).Order(StringComparer.Ordinal).ToArray())));
-        batch.BatchCommands.Add(Command("""
-            select customer_id, null::uuid[] from timeline where contact_event_id = @id
-            union all
-            select null, candidate_ids from held_contacts where contact_event_id = @id
-            """, ("id", contact.Id)));
-        if (usable.Count > 0)
-        {
-            // The index and the versions of the customers it names come from one statement, so from one snapshot: a
-            // merge committed after it moves identifiers to the survivor and bumps the merged customer's version, so the
-            // appends fail and the contact is stitched again on fresh state. (Read in two statements, a merge committed
-            // between them left the contact attached to the customer just merged away: one person on two customers.)
-            // Each identifier is looked up on its own (lateral, kept from being flattened by offset 0): as a join, the
-            // generic plan of the prepared statement, made while the tables were young, read every identifier of the
-            // tenant for each contact (0.74 ms a contact at 10,000 contacts, growing with the store).
-            batch.BatchCommands.Add(Command("""
-                select k.type, k.value, i.customer_id, false, st.version from unnest(@types, @values) as k(type, value)
-                cross join lateral (select customer_id from customer_identifiers
-                                    where tenant_id = @tenant and type = k.type and value = k.value and not shared offset 0) i
-                left join streams st on st.id = i.customer_id
-                union all
-                select k.type, k.value, s.customer_id, true, st.version from unnest(@types, @values) as k(type, value)
-                cross join lateral (select customer_id from identifier_sharers
-                                    where tenant_id = @tenant and type = k.type and value = k.value offset 0) s
-                left join streams st on st.id = s.customer_id
-                """, ("tenant", contact.TenantId), ("types", usable.Select(i => i.Type).ToArray()), ("values", usable.Select(i => i.Value).ToArray())));
-        }
-        batch.BatchCommands.Add(Command("""
-            select customer_id, null::text, null::uuid[], null::uuid from timeline
-            where tenant_id = @tenant and source = @source and contact_id = @contactId and contact_event_id <> @id
-            union all
-            select null, event::text, candidate_ids, contact_event_id from held_contacts
-            where tenant_id = @tenant and source = @source and contact_id = @contactId and contact_event_id <> @id and event is not null
-            """, ("tenant", contact.TenantId), ("source", contact.Source), ("contactId", contact.ContactId), ("id", contact.Id)));
-        await using var reader = await batch.ExecuteReaderAsync(ct);
-        await reader.NextResultAsync(ct);
-        if (await reader.ReadAsync(ct))
-        {
-            var earlier = reader.IsDBNull(0)
-                ? new Attribution(null, false, [], reader.GetFieldValue<Guid[]>(1))
-                : new Attribution(reader.GetGuid(0), false, [], []);
-            return new IndexRead(earlier, linked, sharers, versions);
-        }
-        if (usable.Count > 0)
-        {
-            await reader.NextResultAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                var key = (reader.GetString(0), reader.GetString(1));
-                if (!reader.IsDBNull(4))
-                {
-                    versions[reader.GetGuid(2)] = reader.GetInt64(4);
-                }
-                if (reader.GetBoolean(3))
-                {
-                    (sharers.TryGetValue(key, out var list) ? list : sharers[key] = []).Add(reader.GetGuid(2));
-                }
-                else
-                {
-                    linked[key] = reader.GetGuid(2);
-                }
-            }
-        }
-        var read = new IndexRead(null, linked, sharers, versions);
-        await reader.NextResultAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            if (!reader.IsDBNull(0))
-            {
-                read.SameContact.Add(reader.GetGuid(0));
-            }
-            else if (System.Text.Json.JsonSerializer.Deserialize<ContactEventReceived>(reader.GetString(1), HeldJson) is { } held)
-            {
-                read.Held[reader.GetGuid(3)] = (held, reader.GetFieldValue<Guid[]>(2));
-            }
-        }
-        return read;
-    }
 
     private static string ContactKey(ContactEventReceived contact) => $"{contact.TenantId}\n~contact\n{contact.Source}\n{contact.ContactId}";
 
@@ -192,37 +70,6 @@ public sealed partial class Stitcher(SettingsStore settings)
             distinct.Add((reader.GetGuid(0), reader.GetGuid(1)));
         }
         return (created, identifiers, distinct);
-    }
-
-    private static async Task<StitchState> LoadState(Session session, IndexRead read, Func<Task>? afterIndexRead, CancellationToken ct)
-    {
-        var (linked, sharers) = (read.Linked, read.Sharers);
-        var index = new Dictionary<(string, string), IdentifierState>();
-        foreach (var (key, customerId) in linked)
-        {
-            index[key] = new IdentifierState.Linked(customerId);
-        }
-        foreach (var (key, ids) in sharers)
-        {
-            index[key] = new IdentifierState.Shared([.. ids.Order()]);
-        }
-        if (afterIndexRead is not null)
-        {
-            await afterIndexRead();
-        }
-
-        var siblings = read.Held.Select(h => new HeldSibling(h.Key, h.Value.Candidates, h.Value.Event.Channel, h.Value.Event.Kind, h.Value.Event.OccurredAt))
-            .OrderBy(h => h.ContactEventId).ToList();
-        var touched = linked.Values.Concat(sharers.Values.SelectMany(s => s)).Distinct().ToArray();
-        if (touched.Length == 0)
-        {
-            return new StitchState(index, new Dictionary<Guid, CustomerState>(), new HashSet<(Guid, Guid)>(), read.SameContact, siblings);
-        }
-
-        // Anything committed after the versions were read fails the appends, so the rest may be read a little later.
-        var (created, identifiers, distinct) = await LoadCustomers(session, touched, ct);
-        var customers = touched.ToDictionary(id => id, id => new CustomerState(id, created[id], identifiers[id]));
-        return new StitchState(index, customers, distinct, read.SameContact, siblings);
     }
 
     /// <summary>
