@@ -120,13 +120,16 @@ public static class AlertStore
         """,
         // Each customer's own resolved alerts and those of the customers merged into it, down every chain of merges. Looked
         // up part by part (lateral, kept from being flattened by offset 0): as a semi-join, the generic plan of the prepared
-        // statement read every resolved alert of the tenant.
+        // statement read every resolved alert of the tenant; and as a join, each step hashed every merged customer of the
+        // tenant (2.8 ms a call at 18,000 contacts, growing with the store).
         """
         with recursive parts as (
             select root, root as customer_id, 0 as depth from unnest(@customers) as root
             union all
-            select parts.root, s.customer_id, parts.depth + 1 from customer_alert_state s
-            join parts on s.tenant_id = @tenant and s.merged_into = parts.customer_id where parts.depth < 100)
+            select parts.root, s.customer_id, parts.depth + 1 from parts
+            cross join lateral (select customer_id from customer_alert_state
+                                where tenant_id = @tenant and merged_into = parts.customer_id offset 0) s
+            where parts.depth < 100)
         select parts.root, a.reason, max(a.closed_at) from parts
         cross join lateral (select reason, closed_at from alerts
                             where tenant_id = @tenant and customer_id = parts.customer_id and status = 'resolved' offset 0) a
@@ -211,7 +214,8 @@ public static class AlertStore
                 select c, c, 0 from unnest(@customers) as c
                 union all
                 select chain.start, s.merged_into, chain.depth + 1 from chain
-                join customer_alert_state s on s.tenant_id = @tenant and s.customer_id = chain.id and s.merged_into is not null
+                cross join lateral (select merged_into from customer_alert_state
+                                    where tenant_id = @tenant and customer_id = chain.id and merged_into is not null offset 0) s
                 where chain.depth < @maxHops)
             select distinct on (start) start, id as survivor, depth as hops from chain order by start, depth desc
             """, new { tenant = tenantId, customers = customerIds.Distinct().ToArray(), maxHops = MaxMergeHops }, ct);
