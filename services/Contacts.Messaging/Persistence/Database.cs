@@ -32,7 +32,7 @@ public sealed partial class Database(
         var result = await work(session);
         var flushed = await Session.FlushOutboxes([session], LeaseForNext, ct);
         await transaction.CommitAsync(ct);
-        AfterCommit(flushed, flushed.Count > 0 ? messages : 0);
+        AfterCommit(flushed, messages);
         return result;
     }
 
@@ -40,8 +40,8 @@ public sealed partial class Database(
     private TimeSpan LeaseForNext => handoff?.LeaseForNext ?? TimeSpan.Zero;
 
     /// <summary>
-    /// After a commit in which this many handled messages queued outgoing rows: hand them to the relay and wake it (and
-    /// count for fault injection, which may stop the process here, before anything is published).
+    /// After a commit that wrote outbox rows for this many handled messages: hand the rows to the relay and wake it (and
+    /// count the messages for fault injection, which may stop the process here, before anything is published).
     /// </summary>
     private void AfterCommit(OutboxFlush flushed, int publishers)
     {
