@@ -15,6 +15,15 @@ public sealed record Migration(string Id, string Sql);
 /// <summary>The schema a service owns and the migrations that build it (shared ones first).</summary>
 public sealed record SchemaDefinition(string Schema, IReadOnlyList<Migration> Migrations);
 
+/// <summary>
+/// Schema objects a library keeps up to date itself (Marten's event store tables and functions): applied at start-up
+/// under the migration lock, after the schema is created and before the migrations, which may then move data into them.
+/// </summary>
+public interface ISchemaObjects
+{
+    Task Apply(CancellationToken ct);
+}
+
 /// <summary>Completes when this process has brought its schema up to date; work that touches tables waits on it.</summary>
 public sealed class MigrationState : StartupGate;
 
@@ -23,7 +32,8 @@ public sealed class MigrationState : StartupGate;
 /// A session advisory lock keyed by schema lets any number of instances start together safely.
 /// </summary>
 internal sealed partial class SchemaMigrator(
-    NpgsqlDataSource dataSource, SchemaDefinition schema, MigrationState state, ILogger<SchemaMigrator> logger) : BackgroundService
+    NpgsqlDataSource dataSource, SchemaDefinition schema, MigrationState state, ILogger<SchemaMigrator> logger,
+    IEnumerable<ISchemaObjects>? objects = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,6 +57,11 @@ internal sealed partial class SchemaMigrator(
                     id text primary key,
                     applied_at timestamptz not null default now())
                 """, null, ct);
+
+            foreach (var kept in objects ?? [])
+            {
+                await kept.Apply(ct);
+            }
 
             var applied = (await conn.QueryAsync<string>(new CommandDefinition("select id from schema_migrations", cancellationToken: ct))).ToHashSet();
 

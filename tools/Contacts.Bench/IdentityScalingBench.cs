@@ -170,10 +170,10 @@ public static class IdentityScalingBench
         await using var cmd = db.CreateCommand($"""
             insert into customers (id, tenant_id, created_at)
                 select md5('c' || k)::uuid, 'bench', now() - ({store} - k) * interval '1 second' from generate_series(1, {store}) k;
-            insert into streams (id, type, version, tenant_id) select md5('c' || k)::uuid, 'Customer', 3, 'bench' from generate_series(1, {store}) k;
-            insert into events (id, stream_id, version, type, data, tenant_id)
-                select md5('e' || k || '-' || v)::uuid, md5('c' || k)::uuid, v,
-                       (array['CustomerCreated', 'IdentifierLinked', 'ContactAttached'])[v], jsonb_build_object(), 'bench'
+            insert into mt_streams (id, type, version, tenant_id) select md5('c' || k)::uuid, 'customer', 3, 'bench' from generate_series(1, {store}) k;
+            insert into mt_events (seq_id, id, stream_id, version, type, data, tenant_id)
+                select nextval('mt_events_sequence'), md5('e' || k || '-' || v)::uuid, md5('c' || k)::uuid, v,
+                       (array['customer_created', 'identifier_linked', 'contact_attached'])[v], jsonb_build_object(), 'bench'
                 from generate_series(1, {store}) k, generate_series(1, 3) v;
             insert into customer_identifiers (tenant_id, type, value, customer_id, origin_customer_id, linked_by_contact)
                 select 'bench', 'phone', '+1415' || lpad(k::text, 7, '0'), md5('c' || k)::uuid, md5('c' || k)::uuid, md5('t' || k)::uuid

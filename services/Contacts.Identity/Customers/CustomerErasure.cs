@@ -77,8 +77,8 @@ public static class CustomerErasure
             delete from held_contacts where contact_event_id = any(@held);
             delete from distinct_customers where customer_id = any(@family) or other_id = any(@family);
             delete from customer_history where customer_id = any(@family);
-            delete from events where stream_id = any(@family);
-            delete from streams where id = any(@family);
+            delete from mt_events where tenant_id = @tenant and stream_id = any(@family);
+            delete from mt_streams where tenant_id = @tenant and id = any(@family);
             update customers set erased_at = now() where id = any(@family);
             insert into customer_history (tenant_id, customer_id, kind, rule) values (@tenant, @id, 'erased', 'erasure requested');
             """, new { id, family, contacts, held, tenant }, ct);
@@ -90,7 +90,7 @@ public static class CustomerErasure
             update customer_history set contact_event_id = null where tenant_id = @tenant and contact_event_id = any(@held);
             update customer_identifiers set origin_customer_id = null, linked_by_contact = null
             where tenant_id = @tenant and (origin_customer_id = any(@family) or linked_by_contact = any(@contacts));
-            update events e set data = (
+            update mt_events e set data = (
                 select jsonb_object_agg(k, case when jsonb_typeof(v) = 'array'
                     then coalesce((select jsonb_agg(x) from jsonb_array_elements(v) x where x #>> '{}' <> all(@familyText)), '[]'::jsonb) else v end)
                 from jsonb_each(e.data) j(k, v))

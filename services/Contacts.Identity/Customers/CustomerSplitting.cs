@@ -88,8 +88,8 @@ public static class CustomerSplitting
         var identifiers = await session.Query<(string Type, string Value)>(
             "select type, value from customer_identifiers where customer_id = @id order by type, value", new { id = survivorId }, ct);
         await LockIdentifiers(session, identifiers.Select(i => $"{tenant}\n{i.Type}\n{i.Value}"), ct);
-        var survivorVersion = await session.Events.StreamVersion(survivorId, ct) ?? 0;
-        var restoredVersion = await session.Events.StreamVersion(restoredId, ct) ?? 0;
+        var survivorVersion = await session.Events.StreamVersion(survivorId, tenant, ct);
+        var restoredVersion = await session.Events.StreamVersion(restoredId, tenant, ct);
 
         var family = await session.Query<Guid>("""
             with recursive family as (
@@ -144,8 +144,8 @@ public static class CustomerSplitting
         var restoredContacts = await session.Query<Guid>(contactsOf, new { id = restoredId }, ct);
 
         var reverted = new MergeReverted(survivorId, restoredId, survivorContacts, restoredContacts);
-        await session.Events.Append(survivorId, survivorVersion, [reverted], ct);
-        await session.Events.Append(restoredId, restoredVersion, [reverted], ct);
+        session.Events.AppendAtCommit(survivorId, tenant, survivorVersion, [reverted]);
+        session.Events.AppendAtCommit(restoredId, tenant, restoredVersion, [reverted]);
         await History(session, tenant, survivorId, "split", null, "split: merge reverted by request; the pair is kept distinct", [restoredId], ct);
         await History(session, tenant, restoredId, "restored", null, "split: merge reverted by request; the pair is kept distinct", [survivorId], ct);
 

@@ -21,7 +21,7 @@ public static class CustomerEvents
     ];
 }
 
-/// <summary>Names the customer streams (streams.type): nothing folds them back; identity reads its tables, which the same round trip writes.</summary>
+/// <summary>Names the customer streams (mt_streams.type): nothing folds them back; identity reads its tables, which the same round trip writes.</summary>
 public sealed class Customer;
 
 /// <summary>What each customer's stream records of one stitched contact: the events Stitcher appends, from the decision's outcomes alone.</summary>

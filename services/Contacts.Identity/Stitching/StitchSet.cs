@@ -101,12 +101,12 @@ public sealed partial class Stitcher
                 select k.tenant, k.type, k.value, i.customer_id, false, st.version from unnest(@tenants, @types, @values) as k(tenant, type, value)
                 cross join lateral (select customer_id from customer_identifiers
                                     where tenant_id = k.tenant and type = k.type and value = k.value and not shared offset 0) i
-                left join streams st on st.id = i.customer_id
+                left join mt_streams st on st.tenant_id = k.tenant and st.id = i.customer_id
                 union all
                 select k.tenant, k.type, k.value, s.customer_id, true, st.version from unnest(@tenants, @types, @values) as k(tenant, type, value)
                 cross join lateral (select customer_id from identifier_sharers
                                     where tenant_id = k.tenant and type = k.type and value = k.value offset 0) s
-                left join streams st on st.id = s.customer_id
+                left join mt_streams st on st.tenant_id = k.tenant and st.id = s.customer_id
                 """, ("tenants", identifiers.Select(i => i.Tenant).ToArray()), ("types", identifiers.Select(i => i.Type).ToArray()),
                 ("values", identifiers.Select(i => i.Value).ToArray())));
             batch.BatchCommands.Add(Command("""

@@ -201,7 +201,7 @@ public sealed partial class Stitcher(SettingsStore settings)
             }
             else
             {
-                session.Events.AppendAtCommit(stream, readVersion(stream), events);
+                session.Events.AppendAtCommit(stream, tenant, readVersion(stream), events);
             }
         }
         return new Attribution(target, created, merged, candidates, resolved, [.. mergedBy.Distinct().Order(StringComparer.Ordinal)]);

@@ -1,313 +1,228 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
+using JasperFx;
+using JasperFx.Events;
+using JasperFx.MultiTenancy;
+using Marten;
+using Marten.Services;
+using Contacts.Persistence;
 using Npgsql;
-using NpgsqlTypes;
+using Weasel.Core;
 
 namespace Contacts.Messaging.EventStore;
 
 /// <summary>An append was made against a stream version that is no longer current; reload and decide again.</summary>
-public sealed class ConcurrencyException(Guid streamId, long expected, long? actual)
-    : Exception($"Stream {streamId} was expected at version {expected} but is at {(actual?.ToString() ?? "nothing (no such stream)")}")
+public sealed class ConcurrencyException(Guid streamId, long expected, long? actual, Exception? inner = null)
+    : Exception($"Stream {streamId} was expected at version {expected} but " + (actual is not null ? $"is at {actual}"
+        : inner is not null ? $"has moved: {inner.Message}" : "is at nothing (no such stream)"), inner)
 {
     public Guid StreamId { get; } = streamId;
     public long ExpectedVersion { get; } = expected;
 }
 
-/// <summary>An event as stored: its payload plus where it sits in its stream and in the global sequence.</summary>
-public sealed record StoredEvent(long Sequence, Guid Id, Guid StreamId, long Version, string Type, object Data, DateTimeOffset Timestamp);
-
-/// <summary>Maps stored type names to CLR types. Names are the CLR type's short name, like Marten's aliases.</summary>
-public sealed class EventTypes
+/// <summary>
+/// The service's Marten event store: streams keyed by Guid in the service's own schema (mt_streams, mt_events), each
+/// stream and event carrying its tenant (conjoined tenancy), appended in Marten's quick mode (one function call per
+/// stream) with each event's causation and correlation. Its tables are made at start-up by the schema migrator, before
+/// the service's migrations (<see cref="MartenSchema"/>); nothing is created on first use.
+/// </summary>
+public static class MartenEvents
 {
-    private readonly ConcurrentDictionary<string, Type> _byName = new();
-
-    public EventTypes Register(params Type[] types)
-    {
-        foreach (var type in types)
+    public static DocumentStore Store(NpgsqlDataSource dataSource, string schema, IEnumerable<Type> eventTypes) =>
+        DocumentStore.For(o =>
         {
-            _byName[NameOf(type)] = type;
-        }
-        return this;
-    }
+            o.Connection(dataSource);
+            o.DatabaseSchemaName = schema;
+            o.AutoCreateSchemaObjects = AutoCreate.None;
+            // Camel case, as the events were stored before Marten and as every message we send is written.
+            o.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+            o.Events.StreamIdentity = StreamIdentity.AsGuid;
+            o.Events.TenancyStyle = TenancyStyle.Conjoined;
+            o.Events.AppendMode = EventAppendMode.Quick;
+            o.Events.MetadataConfig.CorrelationIdEnabled = true;
+            o.Events.MetadataConfig.CausationIdEnabled = true;
+            foreach (var type in eventTypes)
+            {
+                o.Events.AddEventType(type);
+            }
+        });
+}
 
-    public static string NameOf(Type type) => type.Name;
-
-    public Type Resolve(string name) =>
-        _byName.TryGetValue(name, out var type)
-            ? type
-            : throw new InvalidOperationException($"Event type '{name}' is not registered with this service's EventTypes");
+/// <summary>Marten's event store tables and functions, brought up to date by the schema migrator.</summary>
+internal sealed class MartenSchema(IDocumentStore store) : ISchemaObjects
+{
+    public Task Apply(CancellationToken ct) => store.Storage.Database.ApplyAllConfiguredChangesToDatabaseAsync(ct: ct);
 }
 
 /// <summary>
-/// A small event store shaped like Marten's (StartStream, Append with expected version, FetchStream),
-/// working inside the caller's transaction. Marten is not served to us; moving to it later should be a swap.
+/// A transaction's view of the event store: appends that Marten writes at commit, in the transaction's own connection
+/// and transaction, together with its outbox rows. The appends of every session of one transaction are saved together,
+/// one Marten session and one round trip, each stream only from the version the transaction read (or started, when
+/// it must be new); when any stream moved meanwhile the whole transaction fails with <see cref="ConcurrencyException"/>
+/// and is decided again on fresh state.
 /// </summary>
-public sealed class EventStoreSession(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes types, Persistence.Session? owner = null)
+public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session owner)
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>Creates a stream at version events.Length; fails with ConcurrencyException when it already exists.</summary>
-    public Task StartStream<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events, CancellationToken ct = default) =>
-        RunAlone(StartStreamIn<TAggregate>(streamId, tenantId, events), ct);
-
-    /// <summary>Appends after expectedVersion; fails with ConcurrencyException if another writer got there first.</summary>
-    public Task Append(Guid streamId, long expectedVersion, IReadOnlyList<object> events, CancellationToken ct = default) =>
-        RunAlone(AppendIn(streamId, expectedVersion, events), ct);
+    /// <summary>The message that caused the events appended in this session (the consumed message id, for audit).</summary>
+    public string? CausationId { get; set; }
 
     /// <summary>
-    /// StartStream's one statement (the stream row and its events together); run it, then <see cref="PendingAppend.Check"/>.
-    /// Nothing is written when the stream already exists.
-    /// </summary>
-    private PendingAppend StartStreamIn<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events)
-    {
-        var cmd = EventsCommand("""
-            with s as (
-                insert into streams (id, type, version, tenant_id) values (@stream, @type, @new, @tenant)
-                on conflict (id) do nothing
-                returning tenant_id)
-            """, streamId, 0, events);
-        cmd.Parameters.AddWithValue("type", typeof(TAggregate).Name);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        return new PendingAppend(this, cmd, streamId, 0, events.Count);
-    }
-
-    /// <summary>
-    /// Append's one statement: the version moves and the events are written only when the stream is still at
-    /// expectedVersion. Run it, then <see cref="PendingAppend.Check"/>.
-    /// </summary>
-    private PendingAppend AppendIn(Guid streamId, long expectedVersion, IReadOnlyList<object> events)
-    {
-        var cmd = EventsCommand("""
-            with s as (
-                update streams set version = @new, timestamp = now()
-                where id = @stream and version = @expected
-                returning tenant_id)
-            """, streamId, expectedVersion, events);
-        cmd.Parameters.AddWithValue("expected", expectedVersion);
-        return new PendingAppend(this, cmd, streamId, expectedVersion, events.Count);
-    }
-
-    /// <summary>
-    /// StartStream written at commit, with every other append of the transaction in one statement (<see cref="StreamAppends"/>).
-    /// Throws ConcurrencyException at once when this transaction already wrote to the stream, and at commit when the
-    /// stream exists by then.
+    /// Starts the stream at commit with these events; the transaction fails with ConcurrencyException at once when it
+    /// already appended to the stream, and at commit when the stream exists by then.
     /// </summary>
     public void StartStreamAtCommit<TAggregate>(Guid streamId, string tenantId, IReadOnlyList<object> events) =>
-        AtCommit(streamId, null, events, tenantId, typeof(TAggregate).Name);
+        AtCommit(streamId, tenantId, null, events, typeof(TAggregate));
 
     /// <summary>
-    /// Append written at commit, with every other append of the transaction in one statement (<see cref="StreamAppends"/>).
-    /// readVersion is the stream's version as this transaction read it from the database (null when it found no stream:
-    /// one started earlier in this transaction). An earlier append of this transaction to the same stream is built on
-    /// (the events follow its events) when it was made on the same read; otherwise, or when the stream moved by commit,
-    /// ConcurrencyException.
+    /// Appends at commit. readVersion is the stream's version as this transaction read it from the database (null when it
+    /// found no stream: one started earlier in this transaction). An earlier append of this transaction to the same
+    /// stream is built on (the events follow its events) when it was made on the same read; otherwise, or when the stream
+    /// moved by commit, ConcurrencyException.
     /// </summary>
-    public void AppendAtCommit(Guid streamId, long? readVersion, IReadOnlyList<object> events) =>
-        AtCommit(streamId, readVersion, events, null, null);
+    public void AppendAtCommit(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events) =>
+        AtCommit(streamId, tenantId, readVersion, events, null);
 
-    private void AtCommit(Guid streamId, long? readVersion, IReadOnlyList<object> events, string? startTenant, string? startType)
+    private void AtCommit(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events, Type? started)
     {
-        if (owner is null)
+        if (store is null)
         {
-            throw new InvalidOperationException("Appends at commit need the session of a transaction");
+            throw new InvalidOperationException("This service registers no event types, so it has no event store");
         }
         if (events.Count == 0)
         {
             return;
         }
-        var chains = owner.Shared<StreamAppends.Chains>();
-        long from;
-        if (chains.TryGetValue(streamId, out var chain))
+        var pending = owner.Shared<StreamsRead>();
+        if (pending.TryGetValue(streamId, out var stream))
         {
-            if (startTenant is not null || chain.Stored != readVersion)
+            if (started is not null || stream.Stored != readVersion)
             {
-                throw new ConcurrencyException(streamId, chain.Stored ?? 0, readVersion);
+                throw new ConcurrencyException(streamId, stream.Stored ?? 0, readVersion);
             }
-            from = chain.Next;
         }
-        else if (startTenant is null && readVersion is null)
+        else if (started is null && readVersion is null)
         {
             throw new ConcurrencyException(streamId, 0, null);
         }
         else
         {
-            from = readVersion ?? 0;
-            chain = new StreamAppends.Chain(readVersion);
+            pending[streamId] = new StreamRead(tenantId, readVersion, started);
         }
-        chain.Next = from + events.Count;
-        chains[streamId] = chain;
         var correlation = System.Diagnostics.Activity.Current?.TraceId.ToString();
-        owner.AtCommit<StreamAppends>().Add(new StreamAppends.Append(streamId, startTenant, startType, from,
-            [.. events.Select((e, i) => new StreamAppends.Event(Guid.CreateVersion7(), from + i + 1, EventTypes.NameOf(e.GetType()),
-                JsonSerializer.Serialize(e, e.GetType(), Json), correlation, CausationId))]));
+        _appends.AddRange(events.Select(e => (streamId, e, CausationId, correlation)));
     }
 
-    private async Task RunAlone(PendingAppend append, CancellationToken ct)
+    /// <summary>This session's events to append at commit, in order (the streams' state is the transaction's).</summary>
+    private readonly List<(Guid Stream, object Data, string? Causation, string? Correlation)> _appends = [];
+
+    /// <summary>
+    /// The stream's version now (null: no such stream), read in this transaction; appends at commit that follow it fail
+    /// when it moves before then.
+    /// </summary>
+    public Task<long?> StreamVersion(Guid streamId, string tenantId, CancellationToken ct = default) =>
+        owner.Scalar<long?>("select version from mt_streams where tenant_id = @tenantId and id = @streamId", new { tenantId, streamId }, ct);
+
+    /// <summary>The stream's events in order, read in this transaction.</summary>
+    public async Task<IReadOnlyList<IEvent>> FetchStream(Guid streamId, string tenantId, CancellationToken ct = default)
     {
-        if (append.Count == 0)
+        await using var session = Open(tenantId);
+        return await session.Events.FetchStreamAsync(streamId, token: ct);
+    }
+
+    private IDocumentSession Open(string? tenantId)
+    {
+        var options = SessionOptions.ForTransaction(owner.Transaction);
+        if (tenantId is not null)
+        {
+            options.TenantId = tenantId;
+        }
+        return (store ?? throw new InvalidOperationException("This service registers no event types, so it has no event store"))
+            .LightweightSession(options);
+    }
+
+    /// <summary>
+    /// Writes the appends of a transaction's sessions through one Marten session, in one round trip, in the transaction;
+    /// ConcurrencyException when a stream moved since it was read or a stream to start exists.
+    /// </summary>
+    internal static async Task SaveAtCommit(IReadOnlyList<Persistence.Session> sessions, CancellationToken ct)
+    {
+        var appends = sessions.SelectMany(s => s.Events._appends).ToList();
+        if (appends.Count == 0)
         {
             return;
         }
-        await using var batch = new NpgsqlBatch(connection, transaction);
-        batch.BatchCommands.Add(append.Command);
-        await batch.ExecuteNonQueryAsync(ct);
-        await append.Check(ct);
-    }
-
-    /// <summary>The stream statement (a CTE named s returning the tenant) followed by the insert of every event, numbered from fromVersion.</summary>
-    private NpgsqlBatchCommand EventsCommand(string streamCte, Guid streamId, long fromVersion, IReadOnlyList<object> events)
-    {
-        var cmd = new NpgsqlBatchCommand(streamCte + """
-
-            insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id)
-            select e.id, @stream, e.version, e.type, e.data::jsonb, s.tenant_id, @correlation, @causation
-            from s, unnest(@ids, @versions, @types, @data) with ordinality as e(id, version, type, data, n)
-            order by e.n
-            """);
-        cmd.Parameters.AddWithValue("stream", streamId);
-        cmd.Parameters.AddWithValue("new", fromVersion + events.Count);
-        cmd.Parameters.AddWithValue("ids", events.Select(_ => Guid.CreateVersion7()).ToArray());
-        cmd.Parameters.AddWithValue("versions", events.Select((_, i) => fromVersion + i + 1).ToArray());
-        cmd.Parameters.AddWithValue("types", events.Select(e => EventTypes.NameOf(e.GetType())).ToArray());
-        cmd.Parameters.AddWithValue("data", events.Select(e => JsonSerializer.Serialize(e, e.GetType(), Json)).ToArray());
-        cmd.Parameters.AddWithValue("correlation", (object?)System.Diagnostics.Activity.Current?.TraceId.ToString() ?? DBNull.Value);
-        cmd.Parameters.AddWithValue("causation", (object?)CausationId ?? DBNull.Value);
-        return cmd;
-    }
-
-    /// <summary>An append's statement; Check, after it ran, throws ConcurrencyException if it lost.</summary>
-    private sealed class PendingAppend
-    {
-        private readonly EventStoreSession _session;
-        private readonly Guid _streamId;
-        private readonly long _expectedVersion;
-
-        internal PendingAppend(EventStoreSession session, NpgsqlBatchCommand command, Guid streamId, long expectedVersion, int count)
+        var streams = sessions[0].Shared<StreamsRead>();
+        await HoldStreamsRead(sessions[0], [.. appends.Select(a => a.Stream).Distinct().Where(id => streams[id].Started is null)], streams, ct);
+        await using var marten = sessions[0].Events.Open(null);
+        foreach (var stream in appends.GroupBy(a => a.Stream))
         {
-            (_session, Command, _streamId, _expectedVersion, Count) = (session, command, streamId, expectedVersion, count);
-        }
-
-        public NpgsqlBatchCommand Command { get; }
-        internal int Count { get; }
-
-        public async Task Check(CancellationToken ct)
-        {
-            if (Command.RecordsAffected != Count)
+            var (tenant, stored, started) = streams[stream.Key];
+            var operations = marten.ForTenant(tenant).Events;
+            var events = stream.Select(e =>
             {
-                throw new ConcurrencyException(_streamId, _expectedVersion, await _session.StreamVersion(_streamId, ct));
+                var built = operations.BuildEvent(e.Data);
+                built.CausationId = e.Causation;
+                built.CorrelationId = e.Correlation;
+                return (object)built;
+            }).ToArray();
+            if (started is not null)
+            {
+                operations.StartStream(started, stream.Key, events);
+            }
+            else
+            {
+                operations.Append(stream.Key, stored!.Value + events.Length, events);
             }
         }
-    }
-
-    public async Task<long?> StreamVersion(Guid streamId, CancellationToken ct = default)
-    {
-        await using var cmd = new NpgsqlCommand("select version from streams where id = @id", connection, transaction);
-        cmd.Parameters.AddWithValue("id", streamId);
-        return await cmd.ExecuteScalarAsync(ct) as long?;
-    }
-
-    public async Task<IReadOnlyList<StoredEvent>> FetchStream(Guid streamId, CancellationToken ct = default)
-    {
-        await using var cmd = new NpgsqlCommand("""
-            select seq_id, id, version, type, data, timestamp from events where stream_id = @id order by version
-            """, connection, transaction);
-        cmd.Parameters.AddWithValue("id", streamId);
-        var result = new List<StoredEvent>();
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        try
         {
-            var type = reader.GetString(3);
-            var data = JsonSerializer.Deserialize(reader.GetString(4), types.Resolve(type), Json)!;
-            result.Add(new StoredEvent(reader.GetInt64(0), reader.GetGuid(1), streamId, reader.GetInt64(2), type, data,
-                reader.GetFieldValue<DateTimeOffset>(5)));
+            await marten.SaveChangesAsync(ct);
         }
-        return result;
+        catch (Exception e) when (e is EventStreamUnexpectedMaxEventIdException or ExistingStreamIdCollisionException
+                                       or Marten.Exceptions.ExistingStreamIdCollisionException)
+        {
+            var id = e switch
+            {
+                EventStreamUnexpectedMaxEventIdException moved => moved.Id,
+                ExistingStreamIdCollisionException exists => exists.Id,
+                Marten.Exceptions.ExistingStreamIdCollisionException exists => exists.Id,
+                _ => null,
+            } as Guid? ?? appends[0].Stream;
+            throw new ConcurrencyException(id, streams.TryGetValue(id, out var read) ? read.Stored ?? 0 : 0, null, e);
+        }
     }
 
-    /// <summary>The message that caused the events appended in this session (the consumed message id, for audit).</summary>
-    public string? CausationId { get; set; }
-}
-
-/// <summary>
-/// The appends a transaction makes at commit (<see cref="EventStoreSession.AppendAtCommit"/>), written in one statement:
-/// each stream started or moved from the version the transaction first read to the version after its last append (only
-/// when it is still there), and the events of the streams that moved. When any stream did not move, nothing of it is
-/// written and the transaction does not commit (ConcurrencyException), so a concurrent change to one customer sends the
-/// whole transaction back to be decided again, as an append at once did.
-/// </summary>
-public sealed class StreamAppends : Persistence.CommitRows<StreamAppends.Append>
-{
-    public sealed record Event(Guid Id, long Version, string Type, string Data, string? Correlation, string? Causation);
-
-    /// <summary>One append call: a stream start when Tenant is given, else an append after FromVersion.</summary>
-    public sealed record Append(Guid StreamId, string? Tenant, string? AggregateType, long FromVersion, IReadOnlyList<Event> Events);
-
-    /// <summary>Where each stream this transaction appends to stood when first read (null: started here), and where its appends end.</summary>
-    public sealed class Chains : Dictionary<Guid, Chain>;
-
-    public sealed class Chain(long? stored)
+    /// <summary>
+    /// Locks the streams to append to, each only where it is still at the version the transaction read; ConcurrencyException
+    /// naming the first that moved or went (erased). Marten's append at an expected version would refuse a stream that
+    /// moved, but it starts one that is missing, which would bring an erased customer's stream back. Locked, none of them
+    /// can move or go before this transaction commits, and in id order, so two transactions do not wait on each other.
+    /// </summary>
+    private static async Task HoldStreamsRead(Persistence.Session session, Guid[] ids, StreamsRead streams, CancellationToken ct)
     {
-        public long? Stored { get; } = stored;
-        public long Next { get; set; }
-    }
-
-    protected override NpgsqlBatchCommand Write(IReadOnlyList<Append> rows)
-    {
-        var streams = Streams(rows);
-        var events = rows.SelectMany(r => r.Events.Select(e => (r.StreamId, Event: e))).ToList();
-        var cmd = new NpgsqlBatchCommand("""
-            with input as (
-                select * from unnest(@streams, @tenants, @aggregates, @stored, @new) as i(id, tenant, aggregate, stored, new)),
-            started as (
-                insert into streams (id, type, version, tenant_id) select id, aggregate, new, tenant from input where tenant is not null
-                on conflict (id) do nothing
-                returning id, tenant_id),
-            moved as (
-                update streams s set version = i.new, timestamp = now() from input i
-                where i.tenant is null and s.id = i.id and s.version = i.stored
-                returning s.id, s.tenant_id),
-            ok as (select id, tenant_id from started union all select id, tenant_id from moved)
-            insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id)
-            select e.id, e.stream, e.version, e.type, e.data::jsonb, ok.tenant_id, e.correlation, e.causation
-            from unnest(@ids, @eventStreams, @versions, @types, @data, @correlations, @causations)
-                with ordinality as e(id, stream, version, type, data, correlation, causation, n)
-            join ok on ok.id = e.stream
-            order by e.n
-            """);
-        cmd.Parameters.AddWithValue("streams", streams.Select(s => s.Id).ToArray());
-        cmd.Parameters.AddWithValue("tenants", NpgsqlDbType.Array | NpgsqlDbType.Text, streams.Select(s => s.Tenant).ToArray());
-        cmd.Parameters.AddWithValue("aggregates", NpgsqlDbType.Array | NpgsqlDbType.Text, streams.Select(s => s.Aggregate).ToArray());
-        cmd.Parameters.AddWithValue("stored", NpgsqlDbType.Array | NpgsqlDbType.Bigint, streams.Select(s => (object?)s.Stored ?? DBNull.Value).ToArray());
-        cmd.Parameters.AddWithValue("new", streams.Select(s => s.New).ToArray());
-        cmd.Parameters.AddWithValue("ids", events.Select(e => e.Event.Id).ToArray());
-        cmd.Parameters.AddWithValue("eventStreams", events.Select(e => e.StreamId).ToArray());
-        cmd.Parameters.AddWithValue("versions", events.Select(e => e.Event.Version).ToArray());
-        cmd.Parameters.AddWithValue("types", events.Select(e => e.Event.Type).ToArray());
-        cmd.Parameters.AddWithValue("data", events.Select(e => e.Event.Data).ToArray());
-        cmd.Parameters.AddWithValue("correlations", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Event.Correlation).ToArray());
-        cmd.Parameters.AddWithValue("causations", NpgsqlDbType.Array | NpgsqlDbType.Text, events.Select(e => e.Event.Causation).ToArray());
-        return cmd;
-    }
-
-    /// <summary>Per stream, in the order first appended: started (with its tenant) or moved from its first read version to its last.</summary>
-    private static List<(Guid Id, string? Tenant, string? Aggregate, long? Stored, long New)> Streams(IReadOnlyList<Append> rows) =>
-        [.. rows.GroupBy(r => r.StreamId).Select(g => (g.Key, g.First().Tenant, g.First().AggregateType,
-            g.First().Tenant is null ? (long?)g.First().FromVersion : null, g.Last().FromVersion + g.Last().Events.Count))];
-
-    protected override async Task Verify(IReadOnlyList<Append> rows, IReadOnlyList<NpgsqlBatchCommand> commands, Persistence.Session session,
-        CancellationToken ct)
-    {
-        if (commands[0].RecordsAffected == rows.Sum(r => r.Events.Count))
+        if (ids.Length == 0)
         {
             return;
         }
-        // Some stream was not where this transaction found it: name the first one whose events were not written, as an
-        // append at once would have.
-        var streams = Streams(rows);
-        var written = (await session.Query<Guid>("select distinct stream_id from events where id = any(@ids)",
-            new { ids = rows.SelectMany(r => r.Events.Select(e => e.Id)).ToArray() }, ct)).ToHashSet();
-        var lost = streams.FirstOrDefault(s => !written.Contains(s.Id), streams[0]);
-        var found = await session.Scalar<long?>("select version from streams where id = @id", new { id = lost.Id }, ct);
-        throw new ConcurrencyException(lost.Id, lost.Stored ?? 0, found);
+        var held = (await session.Query<Guid>("""
+            select s.id from unnest(@tenants, @ids, @versions) as r(tenant, id, version)
+            join mt_streams s on s.tenant_id = r.tenant and s.id = r.id and s.version = r.version
+            order by s.id
+            for no key update of s
+            """, new { tenants = ids.Select(id => streams[id].Tenant).ToArray(), ids, versions = ids.Select(id => streams[id].Stored!.Value).ToArray() },
+            ct)).ToHashSet();
+        if (held.Count < ids.Length)
+        {
+            var moved = ids.First(id => !held.Contains(id));
+            var (tenant, stored, _) = streams[moved];
+            throw new ConcurrencyException(moved, stored!.Value, await session.Events.StreamVersion(moved, tenant, ct));
+        }
     }
+
+    /// <summary>The streams a transaction appends to at commit, shared by its sessions.</summary>
+    private sealed class StreamsRead : Dictionary<Guid, StreamRead>;
+
+    /// <summary>A stream as the transaction found it: its version (null: started here, as an aggregate of type Started).</summary>
+    private sealed record StreamRead(string Tenant, long? Stored, Type? Started);
 }

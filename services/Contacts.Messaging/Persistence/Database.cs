@@ -5,6 +5,7 @@ using Contacts.Messaging.Outbox;
 using Contacts.Persistence;
 using Contacts.ServiceDefaults.Telemetry;
 using Dapper;
+using Marten;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -15,7 +16,7 @@ namespace Contacts.Messaging.Persistence;
 /// outbox rows of what it publishes, so a state change and its messages commit or vanish together.
 /// </summary>
 public sealed partial class Database(
-    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, EventTypes eventTypes, CrashAfterCommit? faults,
+    NpgsqlDataSource dataSource, MigrationState migrations, OutboxSignal outboxSignal, IDocumentStore? eventStore, CrashAfterCommit? faults,
     int batchLimit = Database.DefaultBatchLimit, OutboxHandoff? handoff = null)
 {
     public NpgsqlDataSource DataSource => dataSource;
@@ -28,7 +29,7 @@ public sealed partial class Database(
         await migrations.WaitAsync(ct);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        var session = new Session(connection, transaction, eventTypes);
+        var session = new Session(connection, transaction, eventStore);
         var result = await work(session);
         var flushed = await Session.FlushOutboxes([session], LeaseForNext, ct);
         await transaction.CommitAsync(ct);
@@ -92,11 +93,11 @@ public sealed class Session
     private readonly Dictionary<Type, ICommitRows> _atCommit = [];
     private readonly Dictionary<Type, object> _shared;
 
-    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, EventTypes eventTypes, Dictionary<Type, object>? shared = null)
+    internal Session(NpgsqlConnection connection, NpgsqlTransaction transaction, IDocumentStore? eventStore, Dictionary<Type, object>? shared = null)
     {
         Connection = connection;
         Transaction = transaction;
-        Events = new EventStoreSession(connection, transaction, eventTypes, this);
+        Events = new EventStoreSession(eventStore, this);
         _shared = shared ?? [];
     }
 
@@ -166,6 +167,9 @@ public sealed class Session
     /// </summary>
     internal static async Task<OutboxFlush> FlushOutboxes(IReadOnlyList<Session> sessions, TimeSpan lease, CancellationToken ct)
     {
+        // The event store's appends first, in their own round trip (Marten's session): a stream that moved fails the
+        // transaction before anything else is written.
+        await EventStoreSession.SaveAtCommit(sessions, ct);
         var outgoing = sessions.SelectMany(s => s._outgoing).ToList();
         var atCommit = sessions.SelectMany(s => s._atCommit.Values).Where(r => r.Count > 0).GroupBy(r => r.GetType()).ToList();
         if (outgoing.Count == 0 && atCommit.Count == 0)

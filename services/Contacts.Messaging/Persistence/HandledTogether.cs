@@ -259,7 +259,7 @@ public sealed partial class Database
             for (var i = 0; i < items.Count; i++)
             {
                 Activity.Current = items[i].Activity;
-                var session = new Session(connection, transaction, eventTypes, shared);
+                var session = new Session(connection, transaction, eventStore, shared);
                 if (items[i].MessageId is { } messageId)
                 {
                     // The first of a message id twice in the batch takes it; a second copy is a duplicate like any other.

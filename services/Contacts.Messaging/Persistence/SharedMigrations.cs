@@ -66,5 +66,26 @@ internal static class SharedMigrations
             create index outbox_unsent on outbox (seq, next_attempt_at) where sent_at is null;
             drop index outbox_pending;
             """),
+        // The event store is Marten's now (mt_streams, mt_events, made before the migrations by the schema migrator where a
+        // service has event types). Streams stored before move into it, each event keeping its id, version, time, tenant,
+        // correlation and causation, its type renamed to Marten's alias (CustomerCreated: customer_created); then the
+        // hand-written store's tables go.
+        new("0005_event_store_on_marten", """
+            do $$
+            begin
+                if to_regclass('mt_events') is not null then
+                    insert into mt_streams (tenant_id, id, type, version, timestamp, created)
+                    select tenant_id, id, lower(regexp_replace(type, '([a-z0-9])([A-Z])', '\1_\2', 'g')), version, timestamp, created
+                    from streams;
+                    insert into mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, correlation_id, causation_id)
+                    select nextval('mt_events_sequence'), id, stream_id, version, data,
+                        lower(regexp_replace(type, '([a-z0-9])([A-Z])', '\1_\2', 'g')), timestamp, tenant_id, correlation_id, causation_id
+                    from events order by seq_id;
+                end if;
+            end $$;
+            drop table event_progression;
+            drop table events;
+            drop table streams;
+            """),
     ];
 }

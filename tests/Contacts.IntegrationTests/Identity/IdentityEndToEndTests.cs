@@ -217,7 +217,7 @@ public sealed class IdentityEndToEndTests(ServersFixture servers) : IAsyncLifeti
         var only = Assert.Single(history.GetProperty("entries").EnumerateArray());
         Assert.Equal("erased", only.GetProperty("kind").GetString());
         Assert.Equal(0, await _pipeline.Count("select count(*) from identity.customer_identifiers where value in ('+14155550177', 'dana@erase.example')"));
-        Assert.Equal(0, await _pipeline.Count("select count(*) from identity.events where data::text like '%dana@erase.example%'"));
+        Assert.Equal(0, await _pipeline.Count("select count(*) from identity.mt_events where data::text like '%dana@erase.example%'"));
 
         await TestPipeline.Eventually(async () =>
                 await _pipeline.Count("select count(*) from ingestion.received_events where event_id = any(@ids)", ("ids", new[] { a, b })) == 0,

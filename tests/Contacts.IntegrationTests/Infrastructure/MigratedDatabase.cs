@@ -27,11 +27,11 @@ public sealed class MigratedDatabase : IAsyncDisposable
             .ConnectionString).Build();
         DapperConventions.Use();
         var state = new MigrationState();
-        await new SchemaMigrator(dataSource, new SchemaDefinition(schema, [.. migrations]), state, NullLogger<SchemaMigrator>.Instance)
-            .MigrateAsync(CancellationToken.None);
+        var store = eventTypes.Any() ? MartenEvents.Store(dataSource, schema, eventTypes) : null;
+        await new SchemaMigrator(dataSource, new SchemaDefinition(schema, [.. migrations]), state, NullLogger<SchemaMigrator>.Instance,
+            store is null ? [] : [new MartenSchema(store)]).MigrateAsync(CancellationToken.None);
         state.Complete();
-        return new MigratedDatabase(dataSource, new Database(dataSource, state, new OutboxSignal(), new EventTypes().Register([.. eventTypes]),
-            faults: null, handoff: handoff));
+        return new MigratedDatabase(dataSource, new Database(dataSource, state, new OutboxSignal(), store, faults: null, handoff: handoff));
     }
 
     /// <summary>What a consumer does, minus the broker: inbox + work in one transaction, retried on a transient failure.</summary>

@@ -33,38 +33,53 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _store.DisposeAsync();
 
-    [Fact]
-    public async Task A_started_stream_and_an_append_are_stored_in_order_each_event_with_its_version_and_data()
-    {
-        var id = Guid.NewGuid();
-        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a"), new Renamed("b")]), default);
-        await _database.InTransaction(s => s.Events.Append(id, 2, [new Renamed("c")]), default);
+    private Task Start(Guid id, params object[] events) =>
+        _database.InTransaction(s => { s.Events.StartStreamAtCommit<Account>(id, "t", events); return Task.CompletedTask; }, default);
 
-        var events = await _database.InTransaction(s => s.Events.FetchStream(id), default);
+    private Task Append(Guid id, long readVersion, params object[] events) =>
+        _database.InTransaction(s => { s.Events.AppendAtCommit(id, "t", readVersion, events); return Task.CompletedTask; }, default);
+
+    private Task<IReadOnlyList<JasperFx.Events.IEvent>> Fetch(Guid id) => _database.InTransaction(s => s.Events.FetchStream(id, "t"), default);
+
+    [Fact]
+    public async Task A_started_stream_and_an_append_are_stored_in_order_each_event_with_its_version_data_tenant_and_cause()
+    {
+        var (id, messageId) = (Guid.NewGuid(), Guid.NewGuid());
+        await Start(id, new Opened("a"), new Renamed("b"));
+        Assert.True(await _database.HandleOnce("test", messageId, s =>
+        {
+            s.Events.AppendAtCommit(id, "t", 2, [new Renamed("c")]);
+            return Task.CompletedTask;
+        }, default));
+
+        var events = await Fetch(id);
         Assert.Equal([(1L, (object)new Opened("a")), (2L, new Renamed("b")), (3L, new Renamed("c"))], events.Select(e => (e.Version, e.Data)));
-        Assert.All(events, e => Assert.Equal(id, e.StreamId));
-        await using var stream = _dataSource.CreateCommand("select version::text || ' ' || type || ' ' || tenant_id from streams where id = @id");
+        Assert.All(events, e => Assert.Equal((id, "t"), (e.StreamId, e.TenantId)));
+        Assert.Equal([null, null, messageId.ToString()], events.Select(e => e.CausationId));
+        await using var stream = _dataSource.CreateCommand("select version::text || ' ' || type || ' ' || tenant_id from mt_streams where id = @id");
         stream.Parameters.AddWithValue("id", id);
-        Assert.Equal(["3 Account t"], await ReadAll(stream));
-        Assert.Empty(await _database.InTransaction(s => s.Events.FetchStream(Guid.NewGuid()), default));
+        Assert.Equal(["3 account t"], await ReadAll(stream));
+        Assert.Empty(await Fetch(Guid.NewGuid()));
+        Assert.Empty(await _database.InTransaction(s => s.Events.FetchStream(id, "another tenant"), default));
     }
 
     [Fact]
     public async Task An_append_at_a_stale_version_is_refused_and_leaves_nothing_behind()
     {
         var id = Guid.NewGuid();
-        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
-        await _database.InTransaction(s => s.Events.Append(id, 1, [new Renamed("b")]), default);
+        await Start(id, new Opened("a"));
+        await Append(id, 1, new Renamed("b"));
 
         var conflict = await Assert.ThrowsAsync<ConcurrencyException>(() =>
-            _database.InTransaction(async s =>
+            _database.InTransaction(s =>
             {
                 s.Publish(new Opened("never published"), Guid.NewGuid());
-                await s.Events.Append(id, 1, [new Renamed("stale")]);
+                s.Events.AppendAtCommit(id, "t", 1, [new Renamed("stale")]);
+                return Task.CompletedTask;
             }, default));
         Assert.Equal(id, conflict.StreamId);
         Assert.Contains("expected at version 1 but is at 2", conflict.Message);
-        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", id));
+        Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", id));
         Assert.Equal(0, await Count("select count(*) from outbox where body->>'name' = 'never published'", id));
     }
 
@@ -72,22 +87,23 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
     public async Task Starting_a_stream_twice_is_a_conflict()
     {
         var id = Guid.NewGuid();
-        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
-        await Assert.ThrowsAsync<ConcurrencyException>(() =>
-            _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("b")]), default));
+        await Start(id, new Opened("a"));
+        var conflict = await Assert.ThrowsAsync<ConcurrencyException>(() => Start(id, new Opened("b")));
+        Assert.Equal(id, conflict.StreamId);
+        Assert.Equal(1, await Count("select count(*) from mt_events where stream_id = @id", id));
     }
 
     [Fact]
     public async Task Of_many_concurrent_appends_at_one_version_exactly_one_wins()
     {
         var id = Guid.NewGuid();
-        await _database.InTransaction(s => s.Events.StartStream<Account>(id, "t", [new Opened("a")]), default);
+        await Start(id, new Opened("a"));
 
         var attempts = await Task.WhenAll(Enumerable.Range(0, 8).Select(async i =>
         {
             try
             {
-                await _database.InTransaction(s => s.Events.Append(id, 1, [new Renamed($"writer {i}")]), default);
+                await Append(id, 1, new Renamed($"writer {i}"));
                 return true;
             }
             catch (ConcurrencyException)
@@ -96,60 +112,110 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             }
         }));
         Assert.Equal(1, attempts.Count(won => won));
-        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", id));
+        Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", id));
     }
 
     [Fact]
     public async Task Appends_at_commit_of_one_transaction_chain_on_each_other_and_are_written_together()
     {
         var (started, existing) = (Guid.NewGuid(), Guid.NewGuid());
-        await _database.InTransaction(s => s.Events.StartStream<Account>(existing, "t", [new Opened("x")]), default);
+        await Start(existing, new Opened("x"));
 
         await _database.InTransaction(s =>
         {
             s.Events.StartStreamAtCommit<Account>(started, "t", [new Opened("a")]);
-            s.Events.AppendAtCommit(existing, 1, [new Renamed("y")]);
-            s.Events.AppendAtCommit(started, null, [new Renamed("b"), new Renamed("c")]); // not in the database yet: built on the start
-            s.Events.AppendAtCommit(existing, 1, [new Renamed("z")]); // read at 1 again: follows this transaction's own append
+            s.Events.AppendAtCommit(existing, "t", 1, [new Renamed("y")]);
+            s.Events.AppendAtCommit(started, "t", null, [new Renamed("b"), new Renamed("c")]); // not in the database yet: built on the start
+            s.Events.AppendAtCommit(existing, "t", 1, [new Renamed("z")]); // read at 1 again: follows this transaction's own append
             return Task.CompletedTask;
         }, default);
 
-        var events = await _database.InTransaction(s => s.Events.FetchStream(started), default);
+        var events = await Fetch(started);
         Assert.Equal([(1L, (object)new Opened("a")), (2L, new Renamed("b")), (3L, new Renamed("c"))], events.Select(e => (e.Version, e.Data)));
-        events = await _database.InTransaction(s => s.Events.FetchStream(existing), default);
+        events = await Fetch(existing);
         Assert.Equal([(1L, (object)new Opened("x")), (2L, new Renamed("y")), (3L, new Renamed("z"))], events.Select(e => (e.Version, e.Data)));
-        await using var stream = _dataSource.CreateCommand("select version::text || ' ' || type || ' ' || tenant_id from streams where id = any(@ids) order by version");
+        await using var stream = _dataSource.CreateCommand("select version::text || ' ' || type || ' ' || tenant_id from mt_streams where id = any(@ids) order by version");
         stream.Parameters.AddWithValue("ids", new[] { started, existing });
-        Assert.Equal(["3 Account t", "3 Account t"], await ReadAll(stream));
+        Assert.Equal(["3 account t", "3 account t"], await ReadAll(stream));
     }
 
     [Fact]
     public async Task An_append_at_commit_on_a_stream_that_moved_meanwhile_rolls_back_the_whole_transaction()
     {
         var (moved, other) = (Guid.NewGuid(), Guid.NewGuid());
-        await _database.InTransaction(s => s.Events.StartStream<Account>(moved, "t", [new Opened("a")]), default);
+        await Start(moved, new Opened("a"));
 
         var conflict = await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(async s =>
         {
             s.Events.StartStreamAtCommit<Account>(other, "t", [new Opened("b")]);
-            s.Events.AppendAtCommit(moved, 1, [new Renamed("late")]);
+            s.Events.AppendAtCommit(moved, "t", 1, [new Renamed("late")]);
             s.Publish(new Opened("never published"), Guid.NewGuid());
             // Another writer moves the stream after this transaction read it at 1, before it commits.
-            await _database.InTransaction(w => w.Events.Append(moved, 1, [new Renamed("first")]), default);
+            await Append(moved, 1, new Renamed("first"));
         }, default));
         Assert.Equal(moved, conflict.StreamId);
-        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", moved));
-        Assert.Equal(0, await Count("select count(*) from streams where id = @id", other));
+        Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", moved));
+        Assert.Equal(0, await Count("select count(*) from mt_streams where id = @id", other));
         Assert.Equal(0, await Count("select count(*) from outbox where body->>'name' = 'never published'", moved));
 
         // Within a transaction, an append made on another read of the stream than the first one is refused at once.
         await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(s =>
         {
-            s.Events.AppendAtCommit(moved, 2, [new Renamed("one")]);
-            s.Events.AppendAtCommit(moved, 3, [new Renamed("two")]);
+            s.Events.AppendAtCommit(moved, "t", 2, [new Renamed("one")]);
+            s.Events.AppendAtCommit(moved, "t", 3, [new Renamed("two")]);
             return Task.CompletedTask;
         }, default));
-        Assert.Equal(2, await Count("select count(*) from events where stream_id = @id", moved));
+        Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", moved));
+
+        // A stream that went (its customer erased) after the transaction read it is not started again by the append.
+        var erased = await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(async s =>
+        {
+            s.Events.AppendAtCommit(moved, "t", 2, [new Renamed("after erasure")]);
+            await _database.InTransaction(w => w.Execute("delete from mt_events where stream_id = @moved; delete from mt_streams where id = @moved",
+                new { moved }, default), default);
+        }, default));
+        Assert.Contains("is at nothing", erased.Message);
+        Assert.Equal(0, await Count("select count(*) from mt_streams where id = @id", moved));
+    }
+
+    [Fact]
+    public async Task Streams_stored_before_Marten_move_into_it_with_their_events_when_the_schema_is_migrated()
+    {
+        // Given a schema migrated up to the step before Marten, with a stream in the hand-written store's tables
+        var before = new SchemaDefinition("upgraded", [.. SharedMigrations.All.TakeWhile(m => m.Id != "0005_event_store_on_marten")]);
+        await using var dataSource = new NpgsqlDataSourceBuilder(
+            new NpgsqlConnectionStringBuilder(_dataSource.ConnectionString) { SearchPath = "upgraded" }.ConnectionString).Build();
+        await new SchemaMigrator(dataSource, before, new MigrationState(), NullLogger<SchemaMigrator>.Instance).MigrateAsync(CancellationToken.None);
+        var (id, first, second) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+        await using (var seed = dataSource.CreateCommand("""
+            insert into streams (id, type, version, tenant_id) values (@id, 'Account', 2, 't');
+            insert into events (id, stream_id, version, type, data, tenant_id, correlation_id, causation_id) values
+                (@first, @id, 1, 'Opened', '{"name":"a"}', 't', 'trace', 'cause'),
+                (@second, @id, 2, 'Renamed', '{"name":"b"}', 't', null, null);
+            """))
+        {
+            seed.Parameters.AddWithValue("id", id);
+            seed.Parameters.AddWithValue("first", first);
+            seed.Parameters.AddWithValue("second", second);
+            await seed.ExecuteNonQueryAsync();
+        }
+
+        // When the service starts on Marten: its tables are made, then the migrations run
+        var state = new MigrationState();
+        var store = MartenEvents.Store(dataSource, "upgraded", [typeof(Opened), typeof(Renamed)]);
+        await new SchemaMigrator(dataSource, new SchemaDefinition("upgraded", SharedMigrations.All), state, NullLogger<SchemaMigrator>.Instance,
+            [new MartenSchema(store)]).MigrateAsync(CancellationToken.None);
+        state.Complete();
+        var database = new Database(dataSource, state, new OutboxSignal(), store, faults: null);
+
+        // Then the stream reads back from Marten as it was, appends follow it, and the old tables are gone
+        var events = await database.InTransaction(s => s.Events.FetchStream(id, "t"), default);
+        Assert.Equal([(first, 1L, (object)new Opened("a"), "cause", "trace"), (second, 2L, new Renamed("b"), null, null)],
+            events.Select(e => (e.Id, e.Version, e.Data, e.CausationId, e.CorrelationId)));
+        await database.InTransaction(s => { s.Events.AppendAtCommit(id, "t", 2, [new Renamed("c")]); return Task.CompletedTask; }, default);
+        Assert.Equal(3, (await database.InTransaction(s => s.Events.FetchStream(id, "t"), default)).Count);
+        await using var tables = dataSource.CreateCommand("select count(*) from pg_tables where schemaname = 'upgraded' and tablename in ('events', 'streams', 'event_progression')");
+        Assert.Equal(0L, await tables.ExecuteScalarAsync());
     }
 
     [Fact]
@@ -228,7 +294,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             }
             await using var cmd = s.Command("select txid_current()");
             transactions.Add((long)(await cmd.ExecuteScalarAsync())!);
-            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+            s.Events.StartStreamAtCommit<Account>(id, "t", [new Opened(id.ToString())]);
         }
 
         var first = _database.HandleOnceTogether("test", ids[0], s => Work(s, ids[0], true), default);
@@ -239,7 +305,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         var handled = await Task.WhenAll([first, .. rest, copy]);
 
         Assert.Equal(40, handled.Count(h => h));
-        Assert.Equal(40, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.Equal(40, await Count("select count(*) from mt_events where stream_id = any(@id)", ids.ToArray()));
         Assert.True(transactions.Distinct().Count() < 20, $"{transactions.Distinct().Count()} transactions for 40 messages");
         Assert.False(await _database.HandleOnceTogether("test", ids[3], s => Work(s, ids[3], false), default));
         Assert.False(await _database.HandleOnce("test", ids[4], s => Work(s, ids[4], false), default));
@@ -262,7 +328,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             }
             await using var cmd = s.Command("select txid_current()");
             transactions.Add((long)(await cmd.ExecuteScalarAsync())!);
-            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+            s.Events.StartStreamAtCommit<Account>(id, "t", [new Opened(id.ToString())]);
             s.Publish(new Opened(id.ToString()), id);
             return id == poison ? throw new InvalidOperationException("this one is poison") : id;
         }
@@ -281,7 +347,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             Assert.Equal(id, await task);
         }
         var stored = withPoison ? 29 : 30;
-        Assert.Equal(stored, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.Equal(stored, await Count("select count(*) from mt_events where stream_id = any(@id)", ids.ToArray()));
         Assert.Equal(stored, await Count("select count(*) from outbox where id = any(@id)", ids.ToArray()));
         if (!withPoison)
         {
@@ -301,7 +367,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
             {
                 await gate.Task;
             }
-            await s.Events.StartStream<Account>(id, "t", [new Opened(id.ToString())]);
+            s.Events.StartStreamAtCommit<Account>(id, "t", [new Opened(id.ToString())]);
             if (id == poison)
             {
                 throw new InvalidOperationException("this one is poison");
@@ -317,7 +383,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         {
             Assert.True(await task);
         }
-        Assert.Equal(9, await Count("select count(*) from events where stream_id = any(@id)", ids.ToArray()));
+        Assert.Equal(9, await Count("select count(*) from mt_events where stream_id = any(@id)", ids.ToArray()));
         Assert.Equal(0, await Count("select count(*) from inbox where message_id = @id", poison));
     }
 
