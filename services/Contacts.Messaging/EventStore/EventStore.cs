@@ -11,12 +11,18 @@ using Weasel.Core;
 namespace Contacts.Messaging.EventStore;
 
 /// <summary>An append was made against a stream version that is no longer current; reload and decide again.</summary>
-public sealed class ConcurrencyException(Guid streamId, long expected, long? actual, Exception? inner = null)
-    : Exception($"Stream {streamId} was expected at version {expected} but " + (actual is not null ? $"is at {actual}"
-        : inner is not null ? $"has moved: {inner.Message}" : "is at nothing (no such stream)"), inner)
+public sealed class ConcurrencyException : Exception
 {
-    public Guid StreamId { get; } = streamId;
-    public long ExpectedVersion { get; } = expected;
+    public ConcurrencyException(Guid streamId, long expected, string found, Exception? inner = null)
+        : base($"Stream {streamId} was expected at version {expected} but {found}", inner) => (StreamId, ExpectedVersion) = (streamId, expected);
+
+    public ConcurrencyException(Guid streamId, long expected, long? actual)
+        : this(streamId, expected, actual is null ? "is at nothing (no such stream)" : $"is at {actual}")
+    {
+    }
+
+    public Guid StreamId { get; }
+    public long ExpectedVersion { get; }
 }
 
 /// <summary>
@@ -153,7 +159,6 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
             return;
         }
         var streams = sessions[0].Shared<StreamsRead>();
-        await HoldStreamsRead(sessions[0], [.. appends.Select(a => a.Stream).Distinct().Where(id => streams[id].Started is null)], streams, ct);
         await using var marten = sessions[0].Events.Open(null);
         foreach (var stream in appends.GroupBy(a => a.Stream))
         {
@@ -175,50 +180,45 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
                 operations.Append(stream.Key, stored!.Value + events.Length, events);
             }
         }
+        // Marten's append at an expected version refuses a stream that moved, but starts one that is missing again: a
+        // stream that went (its customer erased) after this transaction read it would come back. After the appends, in
+        // the same round trip, each stream appended to must still hold the event at the version read.
+        var kept = appends.Select(a => a.Stream).Distinct().Where(id => streams[id].Started is null).ToArray();
+        if (kept.Length > 0)
+        {
+            marten.QueueSqlCommand("select contacts_streams_kept(?, ?, ?)", kept.Select(id => streams[id].Tenant).ToArray(), kept,
+                kept.Select(id => streams[id].Stored!.Value).ToArray());
+        }
         try
         {
             await marten.SaveChangesAsync(ct);
         }
-        catch (Exception e) when (e is EventStreamUnexpectedMaxEventIdException or ExistingStreamIdCollisionException
-                                       or Marten.Exceptions.ExistingStreamIdCollisionException)
+        catch (Exception e) when (Conflict(e, appends[0].Stream) is { } id)
         {
-            var id = e switch
-            {
-                EventStreamUnexpectedMaxEventIdException moved => moved.Id,
-                ExistingStreamIdCollisionException exists => exists.Id,
-                Marten.Exceptions.ExistingStreamIdCollisionException exists => exists.Id,
-                _ => null,
-            } as Guid? ?? appends[0].Stream;
-            throw new ConcurrencyException(id, streams.TryGetValue(id, out var read) ? read.Stored ?? 0 : 0, null, e);
+            var read = streams.GetValueOrDefault(id);
+            throw new ConcurrencyException(id, read?.Stored ?? 0,
+                e.InnerException is PostgresException { SqlState: StreamGone or PostgresErrorCodes.ForeignKeyViolation } ? "is gone (erased)"
+                    : $"has moved ({e.Message})", e);
         }
     }
 
+    /// <summary>What contacts_streams_kept raises for a stream that went, with its id as the detail.</summary>
+    private const string StreamGone = "CT409";
+
     /// <summary>
-    /// Locks the streams to append to, each only where it is still at the version the transaction read; ConcurrencyException
-    /// naming the first that moved or went (erased). Marten's append at an expected version would refuse a stream that
-    /// moved, but it starts one that is missing, which would bring an erased customer's stream back. Locked, none of them
-    /// can move or go before this transaction commits, and in id order, so two transactions do not wait on each other.
+    /// The stream a failed save conflicted on (unnamed when the database kept the detail back: the first appended to), or
+    /// null when the failure is not a conflict.
     /// </summary>
-    private static async Task HoldStreamsRead(Persistence.Session session, Guid[] ids, StreamsRead streams, CancellationToken ct)
+    private static Guid? Conflict(Exception e, Guid unnamed) => e switch
     {
-        if (ids.Length == 0)
-        {
-            return;
-        }
-        var held = (await session.Query<Guid>("""
-            select s.id from unnest(@tenants, @ids, @versions) as r(tenant, id, version)
-            join mt_streams s on s.tenant_id = r.tenant and s.id = r.id and s.version = r.version
-            order by s.id
-            for no key update of s
-            """, new { tenants = ids.Select(id => streams[id].Tenant).ToArray(), ids, versions = ids.Select(id => streams[id].Stored!.Value).ToArray() },
-            ct)).ToHashSet();
-        if (held.Count < ids.Length)
-        {
-            var moved = ids.First(id => !held.Contains(id));
-            var (tenant, stored, _) = streams[moved];
-            throw new ConcurrencyException(moved, stored!.Value, await session.Events.StreamVersion(moved, tenant, ct));
-        }
-    }
+        EventStreamUnexpectedMaxEventIdException moved => moved.Id as Guid? ?? unnamed,
+        ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
+        Marten.Exceptions.ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
+        { InnerException: PostgresException { SqlState: StreamGone, Detail: { } detail } } => Guid.Parse(detail),
+        // The stream's row went while the append waited for it: its events no longer have a stream to belong to.
+        { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation, ConstraintName: "fkey_mt_events_stream_id_tenant_id" } } => unnamed,
+        _ => null,
+    };
 
     /// <summary>The streams a transaction appends to at commit, shared by its sessions.</summary>
     private sealed class StreamsRead : Dictionary<Guid, StreamRead>;

@@ -78,7 +78,7 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
                 return Task.CompletedTask;
             }, default));
         Assert.Equal(id, conflict.StreamId);
-        Assert.Contains("expected at version 1 but is at 2", conflict.Message);
+        Assert.Contains("expected at version 1 but has moved", conflict.Message);
         Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", id));
         Assert.Equal(0, await Count("select count(*) from outbox where body->>'name' = 'never published'", id));
     }
@@ -167,15 +167,33 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
         }, default));
         Assert.Equal(2, await Count("select count(*) from mt_events where stream_id = @id", moved));
 
-        // A stream that went (its customer erased) after the transaction read it is not started again by the append.
-        var erased = await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(async s =>
+        // A stream that went (its customer erased) after the transaction read it is not started again by the append: not
+        // when the erasure committed before the append, nor when it commits while the append waits for the stream's row.
+        await Assert.ThrowsAsync<ConcurrencyException>(() => _database.InTransaction(async s =>
         {
             s.Events.AppendAtCommit(moved, "t", 2, [new Renamed("after erasure")]);
             await _database.InTransaction(w => w.Execute("delete from mt_events where stream_id = @moved; delete from mt_streams where id = @moved",
                 new { moved }, default), default);
         }, default));
-        Assert.Contains("is at nothing", erased.Message);
         Assert.Equal(0, await Count("select count(*) from mt_streams where id = @id", moved));
+
+        var racing = Guid.NewGuid();
+        await Start(racing, new Opened("a"));
+        await using var erasure = await _dataSource.OpenConnectionAsync();
+        await using var erasing = await erasure.BeginTransactionAsync();
+        await using (var delete = new NpgsqlCommand("delete from mt_events where stream_id = @id; delete from mt_streams where id = @id", erasure, erasing))
+        {
+            delete.Parameters.AddWithValue("id", racing);
+            await delete.ExecuteNonQueryAsync();
+        }
+        var append = Append(racing, 1, new Renamed("while erased"));
+        await TestPipeline.Eventually(async () => await Count("""
+            select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and @id::text <> ''
+            """, racing) > 0, TimeSpan.FromSeconds(10), () => Task.FromResult("the append never waited for the erasure"));
+        await erasing.CommitAsync();
+        var gone = await Assert.ThrowsAsync<ConcurrencyException>(() => append);
+        Assert.True(gone.Message.Contains("expected at version 1 but is gone") || gone.Message.Contains("but was 0"), gone.Message);
+        Assert.Equal(0, await Count("select count(*) from mt_streams where id = @id", racing));
     }
 
     [Fact]
