@@ -41,6 +41,11 @@ public static class MartenEvents
             o.Connection(dataSource);
             o.DatabaseSchemaName = schema;
             o.AutoCreateSchemaObjects = AutoCreate.None;
+            // Marten works inside transactions it does not own: a statement that failed there has aborted the whole
+            // transaction, so a retry of Marten's own could only fail again ("current transaction is aborted") and hide
+            // the first error (a deadlock, a conflict). Our consumers retry the whole transaction instead.
+            o.ConfigurePolly(_ => { });
+            o.ConfigureWritePolly(_ => { });
             // Camel case, as the events were stored before Marten and as every message we send is written.
             o.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
             o.Events.StreamIdentity = StreamIdentity.AsGuid;
@@ -162,7 +167,8 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         }
         var streams = sessions[0].Shared<StreamsRead>();
         await using var marten = sessions[0].Events.Open(null);
-        foreach (var stream in appends.GroupBy(a => a.Stream))
+        // In stream id order, so two transactions moving the same streams take their rows' locks in the same order.
+        foreach (var stream in appends.GroupBy(a => a.Stream).OrderBy(g => g.Key))
         {
             var (tenant, stored, started) = streams[stream.Key];
             var operations = marten.ForTenant(tenant).Events;
@@ -204,19 +210,20 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         }
     }
 
-    /// <summary>What contacts_streams_kept raises for a stream that went, with its id as the detail.</summary>
+    /// <summary>What contacts_streams_kept raises for a stream that went ("stream {id} is gone": the detail is redacted).</summary>
     private const string StreamGone = "CT409";
 
     /// <summary>
     /// The stream a failed save conflicted on (unnamed when the database kept the detail back: the first appended to), or
     /// null when the failure is not a conflict.
     /// </summary>
-    private static Guid? Conflict(Exception e, Guid unnamed) => e switch
+    internal static Guid? Conflict(Exception e, Guid unnamed) => e switch
     {
         EventStreamUnexpectedMaxEventIdException moved => moved.Id as Guid? ?? unnamed,
         ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
         Marten.Exceptions.ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
-        { InnerException: PostgresException { SqlState: StreamGone, Detail: { } detail } } => Guid.Parse(detail),
+        { InnerException: PostgresException { SqlState: StreamGone } gone } =>
+            Guid.TryParse(gone.MessageText.Split(' ').ElementAtOrDefault(1), out var id) ? id : unnamed,
         // The stream's row went while the append waited for it: its events no longer have a stream to belong to.
         { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation, ConstraintName: "fkey_mt_events_stream_id_tenant_id" } } => unnamed,
         _ => null,

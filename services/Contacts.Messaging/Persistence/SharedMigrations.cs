@@ -97,7 +97,7 @@ internal static class SharedMigrations
                 where not exists (select 1 from mt_events e where e.tenant_id = r.tenant and e.stream_id = r.id and e.version = r.version)
                 limit 1;
                 if gone is not null then
-                    raise exception 'stream % is gone', gone using errcode = 'CT409', detail = gone::text;
+                    raise exception 'stream % is gone', gone using errcode = 'CT409';
                 end if;
             end $$;
             """),
