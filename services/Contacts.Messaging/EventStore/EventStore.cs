@@ -30,8 +30,9 @@ public sealed class ConcurrencyException : Exception
 /// stream and event carrying its tenant (conjoined tenancy), appended in Marten's rich mode with each event's causation
 /// and correlation: the events' versions come from the expected version, each event one insert in the session's batch.
 /// (Quick mode's append function cost more here: tools/bench --batch 1 --rate 250 --profile put it at the top of
-/// identity's statements, 1,246 ms for 7,500 contacts, and accepted -> scored p99 at 355 ms against 181 in rich mode.) Its tables are made at start-up by the schema migrator, before
-/// the service's migrations (<see cref="MartenSchema"/>); nothing is created on first use.
+/// identity's statements, 1,246 ms for 7,500 contacts, and accepted -> scored p99 at 355 ms against 181 in rich mode.)
+/// Its tables are made at start-up by the schema migrator, before the service's migrations (<see cref="MartenSchema"/>);
+/// nothing is created on first use.
 /// </summary>
 public static class MartenEvents
 {
@@ -96,12 +97,12 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
     public void AppendAtCommit(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events) =>
         AtCommit(streamId, tenantId, readVersion, events, null);
 
+    private IDocumentStore Store =>
+        store ?? throw new InvalidOperationException("This service registers no event types, so it has no event store");
+
     private void AtCommit(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events, Type? started)
     {
-        if (store is null)
-        {
-            throw new InvalidOperationException("This service registers no event types, so it has no event store");
-        }
+        _ = Store; // a service without an event store fails here, not at commit
         if (events.Count == 0)
         {
             return;
@@ -150,8 +151,7 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         {
             options.TenantId = tenantId;
         }
-        return (store ?? throw new InvalidOperationException("This service registers no event types, so it has no event store"))
-            .LightweightSession(options);
+        return Store.LightweightSession(options);
     }
 
     /// <summary>
@@ -168,7 +168,8 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         var streams = sessions[0].Shared<StreamsRead>();
         await using var marten = sessions[0].Events.Open(null);
         // In stream id order, so two transactions moving the same streams take their rows' locks in the same order.
-        foreach (var stream in appends.GroupBy(a => a.Stream).OrderBy(g => g.Key))
+        var byStream = appends.GroupBy(a => a.Stream).OrderBy(g => g.Key).ToList();
+        foreach (var stream in byStream)
         {
             var (tenant, stored, started) = streams[stream.Key];
             var operations = marten.ForTenant(tenant).Events;
@@ -191,7 +192,7 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         // Marten's append at an expected version refuses a stream that moved, but starts one that is missing again: a
         // stream that went (its customer erased) after this transaction read it would come back. After the appends, in
         // the same round trip, each stream appended to must still hold the event at the version read.
-        var kept = appends.Select(a => a.Stream).Distinct().Where(id => streams[id].Started is null).ToArray();
+        var kept = byStream.Select(g => g.Key).Where(id => streams[id].Started is null).ToArray();
         if (kept.Length > 0)
         {
             marten.QueueSqlCommand("select contacts_streams_kept(?, ?, ?)", kept.Select(id => streams[id].Tenant).ToArray(), kept,
@@ -201,12 +202,9 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         {
             await marten.SaveChangesAsync(ct);
         }
-        catch (Exception e) when (Conflict(e, appends[0].Stream) is { } id)
+        catch (Exception e) when (Conflict(e, appends[0].Stream) is var (id, gone))
         {
-            var read = streams.GetValueOrDefault(id);
-            throw new ConcurrencyException(id, read?.Stored ?? 0,
-                e.InnerException is PostgresException { SqlState: StreamGone or PostgresErrorCodes.ForeignKeyViolation } ? "is gone (erased)"
-                    : $"has moved ({e.Message})", e);
+            throw new ConcurrencyException(id, streams.GetValueOrDefault(id)?.Stored ?? 0, gone ? "is gone (erased)" : $"has moved ({e.Message})", e);
         }
     }
 
@@ -214,18 +212,19 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
     private const string StreamGone = "CT409";
 
     /// <summary>
-    /// The stream a failed save conflicted on (unnamed when the database kept the detail back: the first appended to), or
-    /// null when the failure is not a conflict.
+    /// The stream a failed save conflicted on (unnamed when the database kept the detail back: the first appended to) and
+    /// whether it went rather than moved, or null when the failure is not a conflict.
     /// </summary>
-    internal static Guid? Conflict(Exception e, Guid unnamed) => e switch
+    internal static (Guid Stream, bool Gone)? Conflict(Exception e, Guid unnamed) => e switch
     {
-        EventStreamUnexpectedMaxEventIdException moved => moved.Id as Guid? ?? unnamed,
-        ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
-        Marten.Exceptions.ExistingStreamIdCollisionException exists => exists.Id as Guid? ?? unnamed,
+        EventStreamUnexpectedMaxEventIdException moved => (moved.Id as Guid? ?? unnamed, false),
+        ExistingStreamIdCollisionException exists => (exists.Id as Guid? ?? unnamed, false),
+        Marten.Exceptions.ExistingStreamIdCollisionException exists => (exists.Id as Guid? ?? unnamed, false),
         { InnerException: PostgresException { SqlState: StreamGone } gone } =>
-            Guid.TryParse(gone.MessageText.Split(' ').ElementAtOrDefault(1), out var id) ? id : unnamed,
+            (Guid.TryParse(gone.MessageText.Split(' ').ElementAtOrDefault(1), out var id) ? id : unnamed, true),
         // The stream's row went while the append waited for it: its events no longer have a stream to belong to.
-        { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation, ConstraintName: "fkey_mt_events_stream_id_tenant_id" } } => unnamed,
+        { InnerException: PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation, ConstraintName: "fkey_mt_events_stream_id_tenant_id" } } =>
+            (unnamed, true),
         _ => null,
     };
 

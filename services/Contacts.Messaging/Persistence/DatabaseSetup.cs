@@ -12,7 +12,8 @@ public static class DatabaseSetup
 {
     /// <summary>
     /// The service's own PostgreSQL schema (ServiceDefaults' AddPostgres) with the inbox and outbox tables, the Marten
-    /// event store of the given event types (none given: no event store), and the <see cref="Database"/> whose transactions carry a message's inbox record, its work and its outbox rows.
+    /// event store of the given event types (none given: no event store), and the <see cref="Database"/> whose
+    /// transactions carry a message's inbox record, its work and its outbox rows.
     /// </summary>
     public static WebApplicationBuilder AddDatabase(this WebApplicationBuilder builder, string schema,
         IEnumerable<Migration> migrations, params Type[] eventTypes)
