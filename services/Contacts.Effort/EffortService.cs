@@ -17,7 +17,7 @@ public static class EffortService
     public static WebApplicationBuilder AddEffort(this WebApplicationBuilder builder)
     {
         builder.AddServiceDefaults("effort");
-        builder.AddDatabase("effort", EffortSchema.Migrations);
+        builder.AddDatabase("effort", EffortSchema.Migrations, ContactStream.Types);
         // Defaults for tenants that never changed their settings; PUT /v1/settings/effort overrides them per tenant.
         builder.Services.AddOptions<EffortSettings>().Bind(builder.Configuration.GetSection("Effort"));
         builder.Services.AddSingleton<EffortStore>();

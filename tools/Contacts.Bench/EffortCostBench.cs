@@ -28,7 +28,7 @@ public static class EffortCostBench
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["ConnectionStrings:postgres"] = postgres.ConnectionString(name);
         builder.Configuration["Logging:LogLevel:Default"] = "Warning";
-        builder.AddDatabase("effort", EffortSchema.Migrations);
+        builder.AddDatabase("effort", EffortSchema.Migrations, ContactStream.Types);
         builder.Services.AddOptions<EffortSettings>();
         builder.Services.AddSingleton<EffortStore>();
         await using var app = builder.Build();

@@ -68,7 +68,7 @@ public static class EffortCostRun
         new(Guid.CreateVersion7(), tenant, Guid.CreateVersion7(), customer, "voice", "ended", at, false, [],
             new ContactDetails("bench", contactId, "inbound", "current", null, null, at.AddMinutes(-5), at, new ContactMeasures(30, 200, 300, 1, false, false), null));
 
-    /// <summary>A customer whose past contacts (5 per topic, an hour apart, all older than 30 days) are stored and replayed once.</summary>
+    /// <summary>A customer whose past contacts (5 per topic, an hour apart, all older than 30 days) are in its stream and replayed once.</summary>
     private static async Task<Guid> Seed(Database database, EffortStore store, string tenant, int contacts, DateTimeOffset now)
     {
         var customer = Guid.CreateVersion7();
@@ -76,13 +76,15 @@ public static class EffortCostRun
         {
             await database.InTransaction(async session =>
             {
+                var received = new List<object>();
                 for (var i = batch; i < Math.Min(contacts, batch + 1000); i++)
                 {
                     var at = now.AddDays(-30).AddHours(-i);
-                    var e = new ContactEvent(Guid.CreateVersion7(), "bench", $"past-{i}", i % 3 == 0 ? "chat" : "voice", "inbound", "ended", at,
-                        $"topic-{i / 5}", Measures: new ContactMeasures(20, 60, 240, 0, false, i % 5 == 4));
-                    await EffortStore.StoreEvent(session, tenant, customer, e, CancellationToken.None);
+                    received.Add(new ContactReceived(new ContactEvent(Guid.CreateVersion7(), "bench", $"past-{i}", i % 3 == 0 ? "chat" : "voice",
+                        "inbound", "ended", at, $"topic-{i / 5}", Measures: new ContactMeasures(20, 60, 240, 0, false, i % 5 == 4))));
                 }
+                session.Events.AppendOrStartAtCommit<CustomerContacts>(customer, tenant,
+                    await session.Events.StreamVersion(customer, tenant, CancellationToken.None), received);
             }, CancellationToken.None);
         }
         var settings = await database.InTransaction(async s => await store.Settings(s.Connection, s.Transaction, tenant, CancellationToken.None), CancellationToken.None);

@@ -75,16 +75,10 @@ internal sealed partial class MomentWatch(Database database, EffortStore store, 
         {
             return 0;
         }
-        await using (var events = session.Command("""
-            select customer_id, data from contact_events where customer_id = any(@ids) order by occurred_at, contact_event_id
-            """))
+        var histories = await EffortStore.Histories(session.Connection, session.Transaction, [.. watched.Values.Select(w => (w.TenantId, w.CustomerId))], ct);
+        foreach (var (id, history) in histories)
         {
-            events.Parameters.AddWithValue("ids", watched.Keys.ToArray());
-            await using var reader = await events.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                watched[reader.GetGuid(0)].Events.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(1), EffortStore.Json)!);
-            }
+            watched[id].Events.AddRange(history);
         }
         var tenants = new Dictionary<string, (EffortSettings Effort, IReadOnlyList<MomentSettingsSince> History)>();
         foreach (var tenant in watched.Values.Select(w => w.TenantId).Distinct())

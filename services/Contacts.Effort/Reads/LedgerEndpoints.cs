@@ -101,10 +101,7 @@ public static class LedgerEndpoints
         {
             return EffortEndpoints.NotFound($"No effort is known for customer {id} in this tenant.");
         }
-        var events = (await connection.QueryAsync<string>(new CommandDefinition(
-                "select data from contact_events where tenant_id = @tenant and customer_id = @id order by occurred_at, contact_event_id",
-                new { tenant, id = customerId }, cancellationToken: ct)))
-            .Select(data => JsonSerializer.Deserialize<ContactEvent>(data, EffortStore.Json)!).ToList();
+        var events = (await EffortStore.Histories(connection, null, [(tenant, customerId)], ct))[customerId];
         var history = await EffortStore.MomentSettingsHistory(connection, tenant, ct);
         var story = CustomerStory.Evaluate(events, (await store.Settings(connection, null, tenant, ct)).Window, history, DateTimeOffset.UtcNow);
         var (moments, account, current, asOf) = (story.Moments, story.Account, story.Settings, story.AsOf);

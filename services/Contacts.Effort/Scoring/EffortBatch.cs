@@ -6,29 +6,26 @@ namespace Contacts.Effort.Scoring;
 /// <summary>
 /// What a batch of attributed contacts is decided on, read in one round trip: the customers among them that were
 /// erased, each tenant's settings, the snapshots of every customer the items name (and of the survivors those were
-/// merged into), and who was merged into whom below them (the customers each score names as absorbed).
+/// merged into), who was merged into whom below them (the customers each score names as absorbed), and the versions of
+/// the streams of customers named that have a stream but no snapshot.
 /// </summary>
 public sealed record EffortBatchState(
     IReadOnlySet<Guid> Erased,
     IReadOnlyDictionary<string, EffortSettings> Settings,
     IReadOnlyDictionary<Guid, CustomerSnapshot> Snapshots,
-    IReadOnlyDictionary<Guid, IReadOnlyList<Guid>> MergedIntoThem);
+    IReadOnlyDictionary<Guid, IReadOnlyList<Guid>> MergedIntoThem,
+    IReadOnlyDictionary<Guid, long>? StreamsWithoutSnapshot = null);
 
-/// <summary>One customer's row as the batch leaves it: scored (with its evaluation) or merged away (without).</summary>
+/// <summary>
+/// One customer's row as the batch leaves it, scored (with its evaluation) or merged away (without), and what its stream
+/// gains (<see cref="ContactStream"/>), appended at the stream version it was read at.
+/// </summary>
 public sealed record CustomerWrite(
     Guid CustomerId, string TenantId, long? ExpectedVersion, long Version, Guid? MergedInto, IReadOnlyList<ContactEvent> Retained,
-    CustomerEvaluation? Evaluation, Guid? LastEventId);
+    CustomerEvaluation? Evaluation, Guid? LastEventId, long? StreamVersion, IReadOnlyList<object> Appended);
 
-/// <summary>A contact event kept for replay, under the customer it belongs to once the batch is done.</summary>
-public sealed record StoredEvent(string TenantId, Guid CustomerId, ContactEvent Event);
-
-/// <summary>A merged customer's stored events, moved to the customer that survives the batch.</summary>
-public sealed record EventMove(string TenantId, Guid From, Guid To);
-
-/// <summary>What a batch changes: one row per customer touched, the events to keep and move, and each item's score (by index).</summary>
-public sealed record EffortBatchDecision(
-    IReadOnlyList<CustomerWrite> Customers, IReadOnlyList<StoredEvent> Received, IReadOnlyList<EventMove> Moves,
-    IReadOnlyList<(int Item, EffortScored Scored)> Scores);
+/// <summary>What a batch changes: one row (and its stream's new events) per customer touched, and each item's score (by index).</summary>
+public sealed record EffortBatchDecision(IReadOnlyList<CustomerWrite> Customers, IReadOnlyList<(int Item, EffortScored Scored)> Scores);
 
 /// <summary>
 /// The pure core of a batch: each attributed contact folded in arrival order into its customer's state as the ones before
@@ -41,14 +38,15 @@ public static class EffortBatch
     {
         var customers = new Dictionary<Guid, Working>();
         var mergedIntoThem = new Dictionary<Guid, List<Guid>>();
-        var received = new List<(string TenantId, Guid CustomerId, ContactEvent Event)>();
-        var moves = new List<(string TenantId, Guid From)>();
         var scores = new List<(int, EffortScored)>();
 
         Working? Get(Guid id) =>
             customers.TryGetValue(id, out var working) ? working
             : state.Snapshots.TryGetValue(id, out var snapshot) ? customers[id] = Working.From(snapshot)
             : null;
+
+        Working New(Guid id, string tenantId) =>
+            Working.New(id, tenantId, state.StreamsWithoutSnapshot?.TryGetValue(id, out var version) == true ? version : null);
 
         Guid Follow(Guid id)
         {
@@ -91,7 +89,7 @@ public static class EffortBatch
             var customerId = Follow(contact.CustomerId);
             var survivor = Get(customerId);
             var events = new List<ContactEvent>(survivor?.Events ?? []);
-            var changed = false;
+            var changes = new List<object>();
             foreach (var mergedId in contact.MergedCustomerIds.Where(id => id != customerId).Distinct())
             {
                 var merged = Get(mergedId);
@@ -99,47 +97,41 @@ public static class EffortBatch
                 {
                     continue;
                 }
-                merged ??= customers[mergedId] = Working.New(mergedId, contact.TenantId);
+                merged ??= customers[mergedId] = New(mergedId, contact.TenantId);
                 events.AddRange(merged.Events);
                 merged.MergeInto(customerId);
-                moves.Add((contact.TenantId, mergedId));
+                changes.Add(new CustomerAbsorbed(mergedId));
                 (mergedIntoThem.TryGetValue(customerId, out var list) ? list : mergedIntoThem[customerId] = []).Add(mergedId);
-                changed = true;
             }
 
-            // Every event a snapshot holds is stored (received events are, merged ones were moved), so one already in
-            // the snapshot is a redelivery; any other is stored with the batch.
+            // Every event a snapshot holds is in its stream (or in the stream of a customer merged into it), so one already
+            // in the snapshot is a redelivery; any other joins the customer's stream with the batch.
             var receivedEvent = ContactEvent.From(contact);
             if (events.All(e => e.EventId != receivedEvent.EventId))
             {
                 events.Add(receivedEvent);
-                received.Add((contact.TenantId, customerId, receivedEvent));
-                changed = true;
+                changes.Add(new ContactReceived(receivedEvent));
             }
-            if (!changed)
+            if (changes.Count == 0)
             {
                 continue;
             }
             events = [.. events.DistinctBy(e => e.EventId)];
             var settings = state.Settings[contact.TenantId];
             var evaluation = CustomerEffort.Evaluate(events, settings, CustomerEffort.LatestOf(events));
-            survivor ??= customers[customerId] = Working.New(customerId, contact.TenantId);
-            survivor.Score(evaluation, contact.ContactEventId);
+            survivor ??= customers[customerId] = New(customerId, contact.TenantId);
+            survivor.Score(evaluation, contact.ContactEventId, changes);
             var saved = new EffortStore.Saved(survivor.Version, Absorbed(customerId));
             scores.Add((index, EffortStore.Scored(contact.TenantId, customerId, contact.ContactEventId, saved, evaluation)));
         }
 
-        // Events land with the customer that survives the whole batch, as a chain of single saves would leave them.
-        return new EffortBatchDecision(
-            [.. customers.Values.Where(c => c.Changed).Select(c => c.Write())],
-            [.. received.Select(r => new StoredEvent(r.TenantId, Follow(r.CustomerId), r.Event))],
-            [.. moves.Select(m => new EventMove(m.TenantId, m.From, Follow(m.From)))],
-            scores);
+        return new EffortBatchDecision([.. customers.Values.Where(c => c.Changed).Select(c => c.Write())], scores);
     }
 
     /// <summary>A customer's state while the batch is folded.</summary>
-    private sealed class Working(Guid id, string tenantId, long? storedVersion, Guid? mergedInto, IReadOnlyList<ContactEvent> events)
+    private sealed class Working(Guid id, string tenantId, long? storedVersion, Guid? mergedInto, IReadOnlyList<ContactEvent> events, long? streamVersion)
     {
+        private readonly List<object> _appended = [];
         private long _version = storedVersion ?? 0;
         private CustomerEvaluation? _evaluation;
         private Guid? _lastEventId;
@@ -150,22 +142,24 @@ public static class EffortBatch
         public bool Changed { get; private set; }
 
         public static Working From(CustomerSnapshot snapshot) =>
-            new(snapshot.CustomerId, snapshot.TenantId, snapshot.Version, snapshot.MergedInto, snapshot.Events);
+            new(snapshot.CustomerId, snapshot.TenantId, snapshot.Version, snapshot.MergedInto, snapshot.Events, snapshot.StreamVersion);
 
-        public static Working New(Guid id, string tenantId) => new(id, tenantId, null, null, []);
+        public static Working New(Guid id, string tenantId, long? streamVersion) => new(id, tenantId, null, null, [], streamVersion);
 
         /// <summary>Merged away: its events went to the survivor, its snapshot empties and its version rises.</summary>
         public void MergeInto(Guid survivor)
         {
             MergedInto = survivor;
+            _appended.Add(new MergedInto(survivor));
             Events = [];
             _evaluation = null;
             _version++;
             Changed = true;
         }
 
-        public void Score(CustomerEvaluation evaluation, Guid lastEventId)
+        public void Score(CustomerEvaluation evaluation, Guid lastEventId, IReadOnlyList<object> changes)
         {
+            _appended.AddRange(changes);
             MergedInto = null;
             Events = CustomerEffort.Retain(evaluation);
             _evaluation = evaluation;
@@ -174,6 +168,7 @@ public static class EffortBatch
             Changed = true;
         }
 
-        public CustomerWrite Write() => new(id, tenantId, storedVersion, _version, MergedInto, Events, _evaluation, _lastEventId);
+        public CustomerWrite Write() =>
+            new(id, tenantId, storedVersion, _version, MergedInto, Events, _evaluation, _lastEventId, streamVersion, [.. _appended]);
     }
 }

@@ -114,5 +114,26 @@ public static class EffortSchema
                 low boolean not null,
                 updated_at timestamptz not null default now());
             """),
+        // Every contact now lives in its customer's stream in the event store (ContactStream): each customer's stored
+        // contacts become its stream, oldest first, ending with where it was merged to; a merged customer's contacts had
+        // been moved to its survivor, so its stream holds that alone. The table goes.
+        new("effort_0007_contacts_in_streams", """
+            create temporary table moved on commit drop as
+            select e.tenant_id, e.customer_id as stream_id, 'contact_received' as type,
+                'Contacts.Effort.Scoring.ContactReceived, Contacts.Effort' as class, jsonb_build_object('contact', e.data) as data,
+                e.occurred_at as at, row_number() over (partition by e.customer_id order by e.occurred_at, e.contact_event_id) as version
+            from contact_events e;
+            insert into moved
+            select c.tenant_id, c.customer_id, 'merged_into', 'Contacts.Effort.Scoring.MergedInto, Contacts.Effort',
+                jsonb_build_object('survivorId', c.merged_into), c.scored_at,
+                coalesce((select max(m.version) from moved m where m.stream_id = c.customer_id), 0) + 1
+            from customer_effort c where c.merged_into is not null;
+            insert into mt_streams (tenant_id, id, type, version, timestamp, created)
+            select tenant_id, stream_id, 'customer_contacts', max(version), now(), min(at) from moved group by tenant_id, stream_id;
+            insert into mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type)
+            select nextval('mt_events_sequence'), gen_random_uuid(), stream_id, version, data, type, at, tenant_id, class
+            from moved order by at, stream_id, version;
+            drop table contact_events;
+            """),
     ];
 }

@@ -9,13 +9,18 @@ using NpgsqlTypes;
 
 namespace Contacts.Effort.Scoring;
 
-/// <summary>A customer's effort state as stored: the events of its open window, the version, and where it was merged to.</summary>
-public sealed record CustomerSnapshot(Guid CustomerId, string TenantId, long Version, Guid? MergedInto, IReadOnlyList<ContactEvent> Events);
+/// <summary>
+/// A customer's effort state as stored: the events of its open window, the version, where it was merged to, and the
+/// version of its stream in the event store (null: it has none yet), which the batch appends at.
+/// </summary>
+public sealed record CustomerSnapshot(Guid CustomerId, string TenantId, long Version, Guid? MergedInto, IReadOnlyList<ContactEvent> Events,
+    long? StreamVersion);
 
 /// <summary>
 /// The thin SQL shell around the pure scoring: loads and saves snapshots with optimistic concurrency (a save against a
-/// version that moved throws ConcurrencyException, the message is retried and decided again on fresh state), keeps every
-/// contact event for replay, and writes each journey's scores for reads and calibration.
+/// version that moved throws ConcurrencyException, the message is retried and decided again on fresh state), appends
+/// what changed to the customers' streams in the event store (<see cref="ContactStream"/>), which keep every contact for
+/// replay, and writes each journey's scores for reads and calibration.
 /// </summary>
 public sealed class EffortStore(IOptions<EffortSettings> defaults)
 {
@@ -34,58 +39,42 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     private EffortSettings SettingsFrom(object? stored) =>
         stored is string json ? JsonSerializer.Deserialize<EffortSettings>(json, Json)! : defaults.Value;
 
-    private const string SnapshotColumns = "select tenant_id, version, merged_into, snapshot from customer_effort where customer_id = @id";
+    /// <summary>
+    /// Snapshots with the version of their stream (by its key), and the version of a customer's stream where it has no
+    /// snapshot (a split's other side that held no contacts): that stream is appended to, not started again.
+    /// </summary>
+    private const string Snapshots = """
+        select i.id, coalesce(c.tenant_id, i.tenant), c.version, c.merged_into, c.snapshot, s.version
+        from unnest(@tenants, @ids) as i(tenant, id)
+        left join customer_effort c on c.customer_id = i.id
+        left join mt_streams s on s.tenant_id = coalesce(c.tenant_id, i.tenant) and s.id = i.id
+        where c.customer_id is not null or s.id is not null
+        """;
 
-    public static async Task<CustomerSnapshot?> Load(Session session, Guid customerId, CancellationToken ct)
+    private static NpgsqlBatchCommand SnapshotsOf(IEnumerable<(string Tenant, Guid Id)> customers)
     {
-        await using var cmd = session.Command(SnapshotColumns);
-        cmd.Parameters.AddWithValue("id", customerId);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        return await ReadSnapshot(reader, customerId, ct);
+        var wanted = customers.Distinct().ToList();
+        var cmd = new NpgsqlBatchCommand(Snapshots);
+        cmd.Parameters.AddWithValue("tenants", wanted.Select(w => w.Tenant).ToArray());
+        cmd.Parameters.AddWithValue("ids", wanted.Select(w => w.Id).ToArray());
+        return cmd;
     }
 
-    private static async Task<CustomerSnapshot?> ReadSnapshot(NpgsqlDataReader reader, Guid customerId, CancellationToken ct) =>
-        await reader.ReadAsync(ct)
-            ? new CustomerSnapshot(customerId, reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetGuid(2),
-                JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(3), Json)!)
-            : null;
-
-    /// <summary>What scoring one contact reads before it decides.</summary>
-    public sealed record ScoringInputs(bool Erased, EffortSettings Settings, Guid CustomerId, CustomerSnapshot? Snapshot);
-
-    /// <summary>
-    /// Whether the customer was forgotten, the tenant's settings and the customer's snapshot, in one round trip; a merge
-    /// chain (the snapshot says it was merged into another) is then followed as Survivor does.
-    /// </summary>
-    public async Task<ScoringInputs> ReadForScoring(Session session, string tenantId, Guid customerId, CancellationToken ct)
+    public static async Task<CustomerSnapshot?> Load(Session session, string tenantId, Guid customerId, CancellationToken ct)
     {
-        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        var erased = new NpgsqlBatchCommand("select 1 from erased_customers where customer_id = @id");
-        erased.Parameters.AddWithValue("id", customerId);
-        var settings = new NpgsqlBatchCommand(SettingsQuery);
-        settings.Parameters.AddWithValue("t", tenantId);
-        var snapshot = new NpgsqlBatchCommand(SnapshotColumns);
-        snapshot.Parameters.AddWithValue("id", customerId);
-        batch.BatchCommands.Add(erased);
-        batch.BatchCommands.Add(settings);
-        batch.BatchCommands.Add(snapshot);
-        bool isErased;
-        EffortSettings effective;
-        CustomerSnapshot? first;
-        await using (var reader = await batch.ExecuteReaderAsync(ct))
-        {
-            isErased = await reader.ReadAsync(ct);
-            await reader.NextResultAsync(ct);
-            effective = SettingsFrom(await reader.ReadAsync(ct) ? reader.GetString(0) : null);
-            await reader.NextResultAsync(ct);
-            first = await ReadSnapshot(reader, customerId, ct);
-        }
-        if (first?.MergedInto is not { } next)
-        {
-            return new ScoringInputs(isErased, effective, customerId, first);
-        }
-        var (survivorId, survivor) = await Survivor(session, next, ct);
-        return new ScoringInputs(isErased, effective, survivorId, survivor);
+        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction) { BatchCommands = { SnapshotsOf([(tenantId, customerId)]) } };
+        await using var reader = await batch.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? ReadSnapshot(reader).Snapshot : null;
+    }
+
+    /// <summary>A row of <see cref="Snapshots"/>: the customer's snapshot, or (without one) its stream's version.</summary>
+    private static (Guid Id, CustomerSnapshot? Snapshot, long? StreamVersion) ReadSnapshot(NpgsqlDataReader reader)
+    {
+        var (id, streamVersion) = (reader.GetGuid(0), reader.IsDBNull(5) ? (long?)null : reader.GetInt64(5));
+        return reader.IsDBNull(2)
+            ? (id, null, streamVersion)
+            : (id, new CustomerSnapshot(id, reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetGuid(3),
+                JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(4), Json)!, streamVersion), streamVersion);
     }
 
     /// <summary>
@@ -95,11 +84,12 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     public async Task<EffortBatchState> LoadBatch(Session session, IReadOnlyList<ContactAttributed> items, CancellationToken ct)
     {
         var named = items.Select(i => i.CustomerId).ToArray();
+        var streams = new Dictionary<Guid, long>();
         var erased = new HashSet<Guid>();
         var settings = new Dictionary<string, EffortSettings>();
         var snapshots = new Dictionary<Guid, CustomerSnapshot>();
         var below = new Dictionary<Guid, List<Guid>>();
-        Guid[] wanted = [.. named.Concat(items.SelectMany(i => i.MergedCustomerIds)).Distinct()];
+        (string Tenant, Guid Id)[] wanted = [.. items.SelectMany(i => i.MergedCustomerIds.Append(i.CustomerId).Select(id => (i.TenantId, id))).Distinct()];
         var first = true;
         while (wanted.Length > 0)
         {
@@ -113,10 +103,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                 batch.BatchCommands.Add(erasedQuery);
                 batch.BatchCommands.Add(settingsQuery);
             }
-            var snapshotQuery = new NpgsqlBatchCommand("""
-                select customer_id, tenant_id, version, merged_into, snapshot from customer_effort where customer_id = any(@ids)
-                """);
-            snapshotQuery.Parameters.AddWithValue("ids", wanted);
+            var snapshotQuery = SnapshotsOf(wanted);
             var belowQuery = new NpgsqlBatchCommand("""
                 with recursive absorbed(id, parent) as (
                     select customer_id, merged_into from customer_effort where merged_into = any(@ids)
@@ -124,7 +111,7 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                     select e.customer_id, e.merged_into from customer_effort e join absorbed a on e.merged_into = a.id)
                 select id, parent from absorbed
                 """);
-            belowQuery.Parameters.AddWithValue("ids", wanted);
+            belowQuery.Parameters.AddWithValue("ids", wanted.Select(w => w.Id).ToArray());
             batch.BatchCommands.Add(snapshotQuery);
             batch.BatchCommands.Add(belowQuery);
             await using (var reader = await batch.ExecuteReaderAsync(ct))
@@ -144,9 +131,15 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                 }
                 while (await reader.ReadAsync(ct))
                 {
-                    var id = reader.GetGuid(0);
-                    snapshots[id] = new CustomerSnapshot(id, reader.GetString(1), reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetGuid(3),
-                        JsonSerializer.Deserialize<List<ContactEvent>>(reader.GetString(4), Json)!);
+                    switch (ReadSnapshot(reader))
+                    {
+                        case (_, { } snapshot, _):
+                            snapshots[snapshot.CustomerId] = snapshot;
+                            break;
+                        case (var id, null, { } version):
+                            streams[id] = version;
+                            break;
+                    }
                 }
                 await reader.NextResultAsync(ct);
                 while (await reader.ReadAsync(ct))
@@ -160,48 +153,29 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                 }
             }
             first = false;
-            wanted = [.. snapshots.Values.Select(s => s.MergedInto).OfType<Guid>().Where(id => !snapshots.ContainsKey(id)).Distinct()];
+            wanted = [.. snapshots.Values.Where(s => s.MergedInto is { } next && !snapshots.ContainsKey(next) && !streams.ContainsKey(next))
+                .Select(s => (s.TenantId, s.MergedInto!.Value)).Distinct()];
         }
         foreach (var tenant in items.Select(i => i.TenantId).Where(t => !settings.ContainsKey(t)))
         {
             settings[tenant] = defaults.Value;
         }
-        return new EffortBatchState(erased, settings, snapshots, below.ToDictionary(b => b.Key, b => (IReadOnlyList<Guid>)b.Value));
+        return new EffortBatchState(erased, settings, snapshots, below.ToDictionary(b => b.Key, b => (IReadOnlyList<Guid>)b.Value), streams);
     }
 
     /// <summary>
-    /// Writes what a batch decided in one round trip, one statement per table: the events kept for replay, the merged
-    /// customers' events moved, each customer's row at its new version (checked against the version it was read at: when
-    /// another writer saved first this throws ConcurrencyException and the batch is rolled back), and the journeys.
+    /// Writes what a batch decided in one round trip, one statement per table: each customer's row at its new version
+    /// (checked against the version it was read at: when another writer saved first this throws ConcurrencyException and
+    /// the batch is rolled back) and the journeys. What changed in each customer's stream is appended at commit, at the
+    /// stream version read with the snapshot, in the same transaction and checked the same way.
     /// </summary>
     public static async Task SaveBatch(Session session, EffortBatchDecision decision, CancellationToken ct)
     {
+        foreach (var customer in decision.Customers.Where(c => c.Appended.Count > 0))
+        {
+            session.Events.AppendOrStartAtCommit<CustomerContacts>(customer.CustomerId, customer.TenantId, customer.StreamVersion, customer.Appended);
+        }
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        if (decision.Received.Count > 0)
-        {
-            var events = new NpgsqlBatchCommand("""
-                insert into contact_events (contact_event_id, tenant_id, customer_id, occurred_at, data)
-                select id, tenant, customer, at, data::jsonb from unnest(@ids, @tenants, @customers, @at, @data) as e(id, tenant, customer, at, data)
-                on conflict (contact_event_id) do nothing
-                """);
-            events.Parameters.AddWithValue("ids", decision.Received.Select(r => r.Event.EventId).ToArray());
-            events.Parameters.AddWithValue("tenants", decision.Received.Select(r => r.TenantId).ToArray());
-            events.Parameters.AddWithValue("customers", decision.Received.Select(r => r.CustomerId).ToArray());
-            events.Parameters.AddWithValue("at", decision.Received.Select(r => r.Event.OccurredAt).ToArray());
-            events.Parameters.AddWithValue("data", decision.Received.Select(r => JsonSerializer.Serialize(r.Event, Json)).ToArray());
-            batch.BatchCommands.Add(events);
-        }
-        if (decision.Moves.Count > 0)
-        {
-            var moves = new NpgsqlBatchCommand("""
-                update contact_events c set customer_id = m.target from unnest(@from, @to, @tenants) as m(source, target, tenant)
-                where c.customer_id = m.source and c.tenant_id = m.tenant
-                """);
-            moves.Parameters.AddWithValue("from", decision.Moves.Select(m => m.From).ToArray());
-            moves.Parameters.AddWithValue("to", decision.Moves.Select(m => m.To).ToArray());
-            moves.Parameters.AddWithValue("tenants", decision.Moves.Select(m => m.TenantId).ToArray());
-            batch.BatchCommands.Add(moves);
-        }
         if (decision.Customers.Where(c => c.MergedInto is null).ToList() is { Count: > 0 } scored)
         {
             batch.BatchCommands.Add(WatchCommand([.. scored.Select(c => c.TenantId)], [.. scored.Select(c => c.CustomerId)]));
@@ -305,109 +279,64 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
         batch.BatchCommands.Add(upsert);
     }
 
-    /// <summary>Follows merges recorded in the snapshots, so a contact for a merged customer counts for the survivor.</summary>
-    public static async Task<(Guid Id, CustomerSnapshot? Snapshot)> Survivor(Session session, Guid customerId, CancellationToken ct)
+    /// <summary>
+    /// Each customer's history (<see cref="ContactStream.History"/>): the contacts of its stream and of the streams of the
+    /// customers merged into it, down chains, in one round trip for all; empty for a customer merged into another.
+    /// </summary>
+    public static async Task<Dictionary<Guid, List<ContactEvent>>> Histories(NpgsqlConnection connection, NpgsqlTransaction? tx,
+        IReadOnlyList<(string Tenant, Guid Id)> customers, CancellationToken ct)
     {
-        for (var hops = 0; hops < 100; hops++)
-        {
-            var snapshot = await Load(session, customerId, ct);
-            if (snapshot?.MergedInto is not { } next)
-            {
-                return (customerId, snapshot);
-            }
-            customerId = next;
-        }
-        throw new InvalidOperationException($"merge chain from {customerId} is too long");
+        var streams = await Streams(connection, tx, customers, survivorsOnly: true, ct);
+        return customers.Select(c => c.Id).Distinct()
+            .ToDictionary(id => id, id => ContactStream.History(streams.TryGetValue(id, out var found) ? found.Values : []));
     }
 
-    /// <summary>Keeps the raw event for replay; false when it was already stored.</summary>
-    public static async Task<bool> StoreEvent(Session session, string tenantId, Guid customerId, ContactEvent e, CancellationToken ct)
+    /// <summary>
+    /// The streams under each customer (its own and those of the customers merged into it, down chains), each stream's
+    /// events in order; with survivorsOnly, none under a customer merged into another.
+    /// </summary>
+    public static async Task<Dictionary<Guid, Dictionary<Guid, List<object>>>> Streams(NpgsqlConnection connection, NpgsqlTransaction? tx,
+        IReadOnlyList<(string Tenant, Guid Id)> customers, bool survivorsOnly, CancellationToken ct)
     {
-        await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        batch.BatchCommands.Add(StoreEventCommand(tenantId, customerId, e));
-        return await batch.ExecuteNonQueryAsync(ct) == 1;
-    }
-
-    private static NpgsqlBatchCommand StoreEventCommand(string tenantId, Guid customerId, ContactEvent e)
-    {
-        var cmd = new NpgsqlBatchCommand("""
-            insert into contact_events (contact_event_id, tenant_id, customer_id, occurred_at, data)
-            values (@id, @tenant, @customer, @at, @data) on conflict (contact_event_id) do nothing
-            """);
-        cmd.Parameters.AddWithValue("id", e.EventId);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        cmd.Parameters.AddWithValue("customer", customerId);
-        cmd.Parameters.AddWithValue("at", e.OccurredAt);
-        cmd.Parameters.AddWithValue("data", NpgsqlDbType.Jsonb, JsonSerializer.Serialize(e, Json));
-        return cmd;
-    }
-
-    public static async Task<List<ContactEvent>> StoredEvents(Session session, Guid customerId, CancellationToken ct)
-    {
-        await using var cmd = session.Command("select data from contact_events where customer_id = @id order by occurred_at, contact_event_id");
-        cmd.Parameters.AddWithValue("id", customerId);
-        var result = new List<ContactEvent>();
+        await using var cmd = new NpgsqlCommand("""
+            with recursive tree(tenant, root, id) as (
+                select r.tenant, r.id, r.id from unnest(@tenants, @ids) as r(tenant, id)
+                where not @survivors or not exists (select 1 from customer_effort c where c.customer_id = r.id and c.merged_into is not null)
+                union
+                select t.tenant, t.root, c.customer_id from tree t join customer_effort c on c.merged_into = t.id and c.tenant_id = t.tenant)
+            select t.root, e.stream_id, e.type, e.data from tree t
+            join mt_events e on e.tenant_id = t.tenant and e.stream_id = t.id
+            where e.type = any(@types)
+            order by t.root, e.stream_id, e.version
+            """, connection, tx);
+        cmd.Parameters.AddWithValue("tenants", customers.Select(c => c.Tenant).ToArray());
+        cmd.Parameters.AddWithValue("ids", customers.Select(c => c.Id).ToArray());
+        cmd.Parameters.AddWithValue("survivors", survivorsOnly);
+        cmd.Parameters.AddWithValue("types", ContactStream.Folded.Keys.ToArray());
+        var found = new Dictionary<Guid, Dictionary<Guid, List<object>>>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
-            result.Add(JsonSerializer.Deserialize<ContactEvent>(reader.GetString(0), Json)!);
+            var (root, stream) = (reader.GetGuid(0), reader.GetGuid(1));
+            var streams = found.TryGetValue(root, out var known) ? known : found[root] = [];
+            var events = streams.TryGetValue(stream, out var list) ? list : streams[stream] = [];
+            events.Add(JsonSerializer.Deserialize(reader.GetString(3), ContactStream.Folded[reader.GetString(2)], Json)!);
         }
-        return result;
-    }
-
-    public static async Task MoveEvents(Session session, string tenantId, Guid fromCustomer, Guid toCustomer, CancellationToken ct)
-    {
-        await using var cmd = session.Command("update contact_events set customer_id = @to where customer_id = @from and tenant_id = @tenant");
-        cmd.Parameters.AddWithValue("from", fromCustomer);
-        cmd.Parameters.AddWithValue("to", toCustomer);
-        cmd.Parameters.AddWithValue("tenant", tenantId);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
-
-    /// <summary>Marks a customer as merged into the survivor: its snapshot empties (the survivor took its events) and its version rises.</summary>
-    public static async Task MarkMerged(Session session, string tenantId, Guid mergedId, CustomerSnapshot? current, Guid survivorId, CancellationToken ct)
-    {
-        await using (var cmd = session.Command(current is null
-            ? """
-              insert into customer_effort (customer_id, tenant_id, score, contacts_in_window, channels_in_window, drivers, version, merged_into)
-              values (@id, @tenant, 0, 0, 0, '[]', 1, @survivor) on conflict (customer_id) do nothing
-              """
-            : """
-              update customer_effort set merged_into = @survivor, version = version + 1, snapshot = '[]', score = 0, predicted = 0,
-                  contacts_in_window = 0, channels_in_window = 0, drivers = '[]', journey_id = null, scored_at = now()
-              where customer_id = @id and version = @expected
-              """))
-        {
-            cmd.Parameters.AddWithValue("id", mergedId);
-            cmd.Parameters.AddWithValue("tenant", tenantId);
-            cmd.Parameters.AddWithValue("survivor", survivorId);
-            cmd.Parameters.AddWithValue("expected", current?.Version ?? 0);
-            if (await cmd.ExecuteNonQueryAsync(ct) == 0)
-            {
-                throw new ConcurrencyException(mergedId, current?.Version ?? 0, null);
-            }
-        }
-        await using var forget = session.Command("delete from journeys where customer_id = @id");
-        forget.Parameters.AddWithValue("id", mergedId);
-        await forget.ExecuteNonQueryAsync(ct);
+        return found;
     }
 
     /// <summary>
     /// Saves the snapshot at expectedVersion + 1 with the customer's score (its worst open journey's) and returns that version
     /// with the customers merged into this one (down chains); throws ConcurrencyException when another writer saved first.
-    /// Journeys are written whole (allJourneys) after a replay, otherwise only those the snapshot holds. The received event
-    /// (when given) is kept for replay in the same statement batch: the whole save is one round trip.
+    /// Journeys are written whole (allJourneys) after a replay, otherwise only those the snapshot holds. The whole save is
+    /// one round trip.
     /// </summary>
     public static async Task<Saved> Save(Session session, string tenantId, Guid customerId, long? expectedVersion, CustomerEvaluation evaluation,
-        IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct, ContactEvent? received = null)
+        IReadOnlyList<ContactEvent> retained, Guid? lastEventId, bool allJourneys, CancellationToken ct)
     {
         var worst = evaluation.Worst;
         var version = (expectedVersion ?? 0) + 1;
         await using var batch = new NpgsqlBatch(session.Connection, session.Transaction);
-        if (received is not null)
-        {
-            batch.BatchCommands.Add(StoreEventCommand(tenantId, customerId, received));
-        }
         var save = new NpgsqlBatchCommand(expectedVersion is null
             ? """
               insert into customer_effort (customer_id, tenant_id, score, predicted, contacts_in_window, channels_in_window, drivers,
@@ -531,19 +460,20 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     }
 
     /// <summary>
-    /// Re-scores a customer from every stored contact event (after new settings or a split), saves the snapshot at the next
-    /// version and publishes the new score. Returns false for a customer that has no state here. After a split the score
-    /// carries the split it follows, so a consumer the score reaches before the split itself can apply the split first.
+    /// Re-scores a customer from its history (every contact it holds, after new settings or a split; null: read it now),
+    /// saves the snapshot at the next version and publishes the new score. Returns false for a customer that has no state
+    /// here. After a split the score carries the split it follows, so a consumer the score reaches before the split
+    /// itself can apply the split first.
     /// </summary>
     public static async Task<bool> Rebuild(Session session, string tenantId, Guid customerId, EffortSettings settings, CancellationToken ct,
-        CustomerSplit? split = null)
+        CustomerSplit? split = null, IReadOnlyList<ContactEvent>? history = null)
     {
-        var current = await Load(session, customerId, ct);
+        var current = await Load(session, tenantId, customerId, ct);
         if (current?.MergedInto is not null)
         {
             return false;
         }
-        var events = await StoredEvents(session, customerId, ct);
+        var events = history ?? (await Histories(session.Connection, session.Transaction, [(tenantId, customerId)], ct))[customerId];
         if (current is null && events.Count == 0)
         {
             return false;

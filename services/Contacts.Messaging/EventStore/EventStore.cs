@@ -97,6 +97,15 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
     public void AppendAtCommit(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events) =>
         AtCommit(streamId, tenantId, readVersion, events, null);
 
+    /// <summary>
+    /// Appends at commit to a stream this transaction read at readVersion, or starts it when the read found none and this
+    /// transaction did not start it already (then the events follow those, as for <see cref="AppendAtCommit"/>). A stream
+    /// another writer started meanwhile fails the transaction at commit, as any start would.
+    /// </summary>
+    public void AppendOrStartAtCommit<TAggregate>(Guid streamId, string tenantId, long? readVersion, IReadOnlyList<object> events) =>
+        AtCommit(streamId, tenantId, readVersion, events,
+            readVersion is null && !owner.Shared<StreamsRead>().ContainsKey(streamId) ? typeof(TAggregate) : null);
+
     private IDocumentStore Store =>
         store ?? throw new InvalidOperationException("This service registers no event types, so it has no event store");
 

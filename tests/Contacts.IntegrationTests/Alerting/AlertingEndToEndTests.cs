@@ -106,7 +106,7 @@ public sealed class AlertingEndToEndTests(ServersFixture servers) : IAsyncLifeti
         await TestPipeline.Eventually(async () => (await http.GetAsync($"v1/customers/{customerId}/effort")).StatusCode == HttpStatusCode.NotFound,
             TimeSpan.FromSeconds(120), () => Task.FromResult("effort still answers for the erased customer"));
         Assert.Equal(0, await _pipeline.Count("select count(*) from effort.journeys where customer_id = @c", ("c", customerId)));
-        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = any(@e)", ("e", ids.ToArray())));
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.mt_events where (data -> 'contact' ->> 'eventId')::uuid = any(@e)", ("e", ids.ToArray())));
 
         // A score of the erased customer still on its way (here: published late by hand) changes nothing.
         var late = new Contacts.Contracts.EffortScored(Guid.NewGuid(), TestPipeline.TenantA, customerId, ids[^1], 95, 3, 3, [],

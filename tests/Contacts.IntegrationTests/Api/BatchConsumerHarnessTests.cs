@@ -69,7 +69,7 @@ public sealed class BatchConsumerHarnessTests(ServersFixture servers)
     {
         // Given effort's schema, and a batch of three attributed contacts: two of customer A, one of customer B.
         await using var store = await MigratedDatabase.Create(servers, "harness_effort_batch", "effort",
-            [.. SharedMigrations.All, .. EffortSchema.Migrations], []);
+            [.. SharedMigrations.All, .. EffortSchema.Migrations], ContactStream.Types);
         await using var provider = new ServiceCollection()
             .AddSingleton(store.Database)
             .AddSingleton(Options.Create(new EffortSettings()))
@@ -103,6 +103,13 @@ public sealed class BatchConsumerHarnessTests(ServersFixture servers)
         Assert.Equal((A: 2L, B: 1L, Scores: 3L, Inbox: 3L), first);
         Assert.Equal((A: 2L, B: 2L, Scores: 4L, Inbox: 4L), await Versions(store));
         Assert.DoesNotContain(consumer.Consumed.Select<ContactAttributedBatch>(), m => m.Exception is not null);
+        // Each contact is in its customer's stream once, as the event it was received as.
+        await using (var connection = store.DataSource.CreateConnection())
+        {
+            Assert.Equal([(a, 2L), (b, 2L)], (await connection.QueryAsync<(Guid, long)>(
+                "select stream_id, count(*) from mt_events where type = 'contact_received' group by stream_id order by stream_id = @a desc",
+                new { a })).ToList());
+        }
 
         async Task<(long A, long B, long Scores, long Inbox)> Versions(MigratedDatabase db)
         {

@@ -274,7 +274,7 @@ public sealed class EffortEndToEndTests(ServersFixture servers) : IAsyncLifetime
         await TestPipeline.Eventually(async () => await _pipeline.Count(
                 "select count(*) from effort.inbox where consumer = 'effort-customer-erased' and message_id = @m", ("m", messageId)) == 1,
             TimeSpan.FromSeconds(30), () => Task.FromResult("erasure not recorded in the inbox"));
-        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = any(@ids) or customer_id = @y",
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.mt_events where (data -> 'contact' ->> 'eventId')::uuid = any(@ids) or stream_id = @y",
             ("ids", new[] { x2, y1 }), ("y", y)));
         Assert.Equal(0, await _pipeline.Count("select count(*) from effort.journeys where customer_id = @y", ("y", y)));
         Assert.Equal(1, await _pipeline.Count("select count(*) from effort.erased_customers where customer_id = @y", ("y", y)));
@@ -287,7 +287,7 @@ public sealed class EffortEndToEndTests(ServersFixture servers) : IAsyncLifetime
             }, TimeSpan.FromSeconds(30), () => Task.FromResult("late contact not attributed"));
         await Task.Delay(2000); // the attribution is on its way to effort
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync($"v1/customers/{y}/effort")).StatusCode);
-        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.contact_events where contact_event_id = @e", ("e", late)));
+        Assert.Equal(0, await _pipeline.Count("select count(*) from effort.mt_events where (data -> 'contact' ->> 'eventId')::uuid = @e", ("e", late)));
     }
 
     [Fact]

@@ -6,7 +6,7 @@ namespace Contacts.UnitTests;
 
 /// <summary>
 /// Given the stored state and a batch of attributed contacts, when the batch is decided as a set, then each customer is
-/// written once, and every score, version, stored event and merge is what deciding the contacts one at a time gives.
+/// written once, and every score, version, stream event and merge is what deciding the contacts one at a time gives.
 /// </summary>
 public sealed class EffortBatchTests
 {
@@ -37,7 +37,8 @@ public sealed class EffortBatchTests
         Assert.Equal([1L, 2L], decision.Scores.Select(s => s.Scored.Version));
         Assert.Equal([1, 2], decision.Scores.Select(s => s.Scored.ContactsInWindow));
         Assert.True(decision.Scores[1].Scored.Score > decision.Scores[0].Scored.Score, "a second contact on another channel costs effort");
-        Assert.Equal(2, decision.Received.Count);
+        Assert.Equal(2, row.Appended.OfType<ContactReceived>().Count());
+        Assert.Null(row.StreamVersion);
     }
 
     [Fact]
@@ -50,7 +51,6 @@ public sealed class EffortBatchTests
 
         Assert.Empty(decision.Customers);
         Assert.Empty(decision.Scores);
-        Assert.Empty(decision.Received);
     }
 
     [Fact]
@@ -73,10 +73,12 @@ public sealed class EffortBatchTests
         var ben = Assert.Single(decision.Customers, c => c.CustomerId == Ben);
         Assert.Equal((Ana, 2L), (ben.MergedInto!.Value, ben.Version));
         Assert.Empty(ben.Retained);
+        Assert.IsType<ContactReceived>(ben.Appended[0]);
+        Assert.Equal(new MergedInto(Ana), ben.Appended[1]);
         var ana = Assert.Single(decision.Customers, c => c.CustomerId == Ana);
         Assert.Equal(3, ana.Retained.Count);
-        Assert.All(decision.Received, r => Assert.Equal(Ana, r.CustomerId));
-        Assert.Equal([new EventMove(Tenant, Ben, Ana)], decision.Moves);
+        Assert.Equal([typeof(CustomerAbsorbed), typeof(ContactReceived), typeof(ContactReceived)], ana.Appended.Select(e => e.GetType()));
+        Assert.Equal(new CustomerAbsorbed(Ben), ana.Appended[0]);
         var last = decision.Scores[^1].Scored;
         Assert.Equal((Ana, 3, 2L), (last.CustomerId, last.ContactsInWindow, last.Version));
         Assert.Equal([Ben], last.MergedCustomerIds!);
@@ -89,8 +91,8 @@ public sealed class EffortBatchTests
         {
             Snapshots = new Dictionary<Guid, CustomerSnapshot>
             {
-                [Cai] = new(Cai, Tenant, 3, Ben, []),
-                [Ben] = new(Ben, Tenant, 2, Ana, []),
+                [Cai] = new(Cai, Tenant, 3, Ben, [], 3),
+                [Ben] = new(Ben, Tenant, 2, Ana, [], 2),
             },
             MergedIntoThem = new Dictionary<Guid, IReadOnlyList<Guid>> { [Ana] = [Ben], [Ben] = [Cai] },
         };
@@ -101,6 +103,17 @@ public sealed class EffortBatchTests
         Assert.Equal(Ana, scored.CustomerId);
         Assert.Equal([Ben, Cai], scored.MergedCustomerIds!.Order());
         Assert.Equal((Ana, (long?)null), (Assert.Single(decision.Customers).CustomerId, decision.Customers[0].ExpectedVersion));
+    }
+
+    [Fact]
+    public void A_customer_with_a_stream_and_no_snapshot_appends_to_its_stream_at_the_version_read()
+    {
+        var state = Empty() with { StreamsWithoutSnapshot = new Dictionary<Guid, long> { [Ben] = 1 } };
+
+        var decision = EffortBatch.Decide(state, [Contact(Ben, "voice", 0)]);
+
+        var ben = Assert.Single(decision.Customers);
+        Assert.Equal(((long?)null, (long?)1), (ben.ExpectedVersion, ben.StreamVersion));
     }
 
     [Theory]
@@ -131,23 +144,23 @@ public sealed class EffortBatchTests
         }
 
         var one = Empty();
-        var oneEvents = new Dictionary<Guid, Guid>();
+        var oneStreams = new Dictionary<Guid, List<object>>();
         var oneScores = new List<EffortScored>();
         foreach (var item in items)
         {
             var decision = EffortBatch.Decide(one, [item]);
             one = Apply(one, decision);
-            Store(oneEvents, decision);
+            Append(oneStreams, decision);
             oneScores.AddRange(decision.Scores.Select(s => s.Scored));
         }
         var whole = EffortBatch.Decide(Empty(), items);
         var set = Apply(Empty(), whole);
-        var setEvents = new Dictionary<Guid, Guid>();
-        Store(setEvents, whole);
+        var setStreams = new Dictionary<Guid, List<object>>();
+        Append(setStreams, whole);
 
         Assert.Contains(set.Snapshots.Values, s => s.MergedInto is not null);
         Assert.Equal(Describe(one), Describe(set));
-        Assert.Equal(oneEvents.OrderBy(e => e.Key), setEvents.OrderBy(e => e.Key));
+        Assert.Equal(Histories(one, oneStreams), Histories(set, setStreams));
         Assert.Equal(oneScores.Select(Describe), whole.Scores.Select(s => Describe(s.Scored)));
         Assert.Equal(whole.Customers.Count, whole.Customers.Select(c => c.CustomerId).Distinct().Count());
     }
@@ -160,7 +173,9 @@ public sealed class EffortBatchTests
         foreach (var write in decision.Customers)
         {
             Assert.Equal(snapshots.TryGetValue(write.CustomerId, out var before) ? before.Version : null, write.ExpectedVersion);
-            snapshots[write.CustomerId] = new CustomerSnapshot(write.CustomerId, write.TenantId, write.Version, write.MergedInto, write.Retained);
+            Assert.Equal(before?.StreamVersion, write.StreamVersion);
+            snapshots[write.CustomerId] = new CustomerSnapshot(write.CustomerId, write.TenantId, write.Version, write.MergedInto, write.Retained,
+                (write.StreamVersion ?? 0) + write.Appended.Count);
             if (write.MergedInto is { } parent)
             {
                 (below.TryGetValue(parent, out var list) ? list : below[parent] = []).Add(write.CustomerId);
@@ -169,19 +184,21 @@ public sealed class EffortBatchTests
         return state with { Snapshots = snapshots, MergedIntoThem = below.ToDictionary(b => b.Key, b => (IReadOnlyList<Guid>)b.Value) };
     }
 
-    private static void Store(Dictionary<Guid, Guid> events, EffortBatchDecision decision)
+    /// <summary>What the event store holds after a decision is written: each customer's stream.</summary>
+    private static void Append(Dictionary<Guid, List<object>> streams, EffortBatchDecision decision)
     {
-        foreach (var received in decision.Received)
+        foreach (var write in decision.Customers)
         {
-            events.TryAdd(received.Event.EventId, received.CustomerId);
+            (streams.TryGetValue(write.CustomerId, out var list) ? list : streams[write.CustomerId] = []).AddRange(write.Appended);
         }
-        foreach (var move in decision.Moves)
-        {
-            foreach (var id in events.Where(e => e.Value == move.From).Select(e => e.Key).ToList())
-            {
-                events[id] = move.To;
-            }
-        }
+    }
+
+    /// <summary>Each surviving customer's history: its stream's contacts and those of the streams merged under it.</summary>
+    private static string Histories(EffortBatchState state, Dictionary<Guid, List<object>> streams)
+    {
+        IEnumerable<Guid> Tree(Guid id) => state.MergedIntoThem.TryGetValue(id, out var below) ? below.SelectMany(Tree).Prepend(id) : [id];
+        return string.Join("; ", state.Snapshots.Values.Where(s => s.MergedInto is null).OrderBy(s => s.CustomerId).Select(s =>
+            $"{s.CustomerId}: {string.Join(",", ContactStream.History(Tree(s.CustomerId).Where(streams.ContainsKey).Select(id => streams[id])).Select(e => e.EventId))}"));
     }
 
     private static string Describe(EffortBatchState state) => string.Join("; ", state.Snapshots.Values.OrderBy(s => s.CustomerId)
