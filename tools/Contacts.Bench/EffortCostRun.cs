@@ -14,8 +14,8 @@ namespace Contacts.Bench;
 /// <summary>
 /// `tools/bench --effort` (EffortCostBench) runs this: the cost of scoring one new contact event for a customer with
 /// N past contacts against one with 10, on the real PostgreSQL of ConnectionStrings:postgres (a tenant of its own), through
-/// the consumer's own step for a batch (inbox, one load, score, one versioned write per table, outbox), here of one contact. Past contacts are stored events
-/// re-scored once by replay, as a settings change would; each sample alternates the two customers so load hits both alike.
+/// the consumer's own step for a batch (inbox, one load, score, one versioned write per table, outbox), here of one contact. Past contacts are in the
+/// customer's stream, re-scored once by replay, as a settings change would; each sample alternates the two customers so load hits both alike.
 /// </summary>
 public static class EffortCostRun
 {

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using Contacts.Contracts;
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;

@@ -89,9 +89,10 @@ public static class ContactStream
 
     /// <summary>
     /// A split of the restored customer out of the survivor, given the contacts both held before it (each with the stream
-    /// holding it) and the streams that stay with the restored side (its own and those merged into it). Each contact
-    /// identity listed for a side and held in a stream of the other side moves: out of that stream, into the side's own.
-    /// Any other contact stays with the side of its stream. Both sides record the split.
+    /// holding it; a contact received twice may sit in two) and the streams that stay with the restored side (its own and
+    /// those merged into it). Each contact identity listed for a side and held in a stream of the other side moves: out of
+    /// every such stream, into the side's own (unless a copy already stays on that side). Any other contact stays with the
+    /// side of its stream. Both sides record the split.
     /// </summary>
     public static SplitPlan Split(Guid survivorId, Guid restoredId, IReadOnlyList<(Guid Holder, ContactEvent Contact)> located,
         IReadOnlySet<Guid> restoredSide, IEnumerable<Guid> survivorContacts, IEnumerable<Guid> restoredContacts)
@@ -102,20 +103,29 @@ public static class ContactStream
             [restoredId] = [new MergeUndone(survivorId, restoredId)],
         };
         void Add(Guid stream, object e) => (appends.TryGetValue(stream, out var list) ? list : appends[stream] = []).Add(e);
-        var byId = located.DistinctBy(l => l.Contact.EventId).ToDictionary(l => l.Contact.EventId);
-        var owner = byId.ToDictionary(l => l.Key, l => restoredSide.Contains(l.Value.Holder) ? restoredId : survivorId);
+        Guid SideOf(Guid holder) => restoredSide.Contains(holder) ? restoredId : survivorId;
+        var copies = located.GroupBy(l => l.Contact.EventId)
+            .ToDictionary(g => g.Key, g => (g.First().Contact, Holders: g.Select(l => l.Holder).Distinct().ToList()));
         foreach (var (side, ids) in new[] { (survivorId, survivorContacts), (restoredId, restoredContacts) })
         {
-            foreach (var id in ids.Distinct().Where(id => byId.ContainsKey(id) && owner[id] != side))
+            foreach (var id in ids.Distinct().Where(copies.ContainsKey))
             {
-                var (holder, contact) = byId[id];
-                Add(holder, new ContactMovedOut(id, side));
-                Add(side, new ContactMovedIn(contact, holder));
-                owner[id] = side;
+                var (contact, holders) = copies[id];
+                var wrong = holders.Where(h => SideOf(h) != side).ToList();
+                foreach (var holder in wrong)
+                {
+                    Add(holder, new ContactMovedOut(id, side));
+                    holders.Remove(holder);
+                }
+                if (wrong.Count > 0 && holders.Count == 0)
+                {
+                    Add(side, new ContactMovedIn(contact, wrong[0]));
+                    holders.Add(side);
+                }
             }
         }
         List<ContactEvent> Of(Guid side) =>
-            [.. byId.Values.Where(l => owner[l.Contact.EventId] == side).Select(l => l.Contact).OrderBy(e => e.OccurredAt).ThenBy(e => e.EventId)];
+            [.. copies.Values.Where(c => c.Holders.Any(h => SideOf(h) == side)).Select(c => c.Contact).OrderBy(e => e.OccurredAt).ThenBy(e => e.EventId)];
         return new SplitPlan(appends, Of(survivorId), Of(restoredId));
     }
 }

@@ -18,26 +18,21 @@ public sealed class CustomerSplitConsumer(Database database, EffortStore store) 
         {
             var split = context.Message;
             var (ct, tenant, survivor, restored) = (context.CancellationToken, split.TenantId, split.CustomerId, split.RestoredCustomerId);
-            // Where every contact of both sides is held now (the restored customer's streams may still be under the survivor's).
-            var streams = await EffortStore.Streams(session.Connection, session.Transaction, [(tenant, survivor), (tenant, restored)],
+            // Where every contact of both sides is held now (the restored customer's streams may still be under the
+            // survivor's), with each stream's version in the same statement: every stream this split builds on is
+            // appended to at the version its contents were read at, so a contact that arrived meanwhile fails the split.
+            var byRoot = await EffortStore.Streams(session.Connection, session.Transaction, [(tenant, survivor), (tenant, restored)],
                 survivorsOnly: false, ct);
-            var located = streams.Values.SelectMany(s => s).DistinctBy(s => s.Key)
-                .SelectMany(s => ContactStream.Held(s.Value).Select(contact => (s.Key, contact))).ToList();
-            var restoredSide = streams.TryGetValue(restored, out var under) ? under.Keys.Append(restored).ToHashSet() : [restored];
+            var streams = byRoot.Values.SelectMany(s => s).DistinctBy(s => s.Key).ToDictionary();
+            var located = streams.SelectMany(s => ContactStream.Held(s.Value.Events).Select(contact => (s.Key, contact))).ToList();
+            var restoredSide = byRoot.GetValueOrDefault(restored)?.Keys.Append(restored).ToHashSet() ?? [restored];
             var plan = ContactStream.Split(survivor, restored, located, restoredSide, split.CustomerContactEventIds, split.RestoredContactEventIds);
 
             await session.Execute("update customer_effort set merged_into = null where customer_id = @id and tenant_id = @tenant",
                 new { id = restored, tenant }, ct);
-            // A side with neither a stream nor contacts gets no stream: effort knows nothing of it.
-            var versions = (await session.Query<(Guid Id, long Version)>("select id, version from mt_streams where tenant_id = @tenant and id = any(@ids)",
-                new { tenant, ids = plan.Appends.Keys.ToArray() }, ct)).ToDictionary(v => v.Id, v => v.Version);
             foreach (var (stream, events) in plan.Appends)
             {
-                var version = versions.TryGetValue(stream, out var found) ? found : (long?)null;
-                if (version is not null || events.Any(e => e is ContactMovedIn))
-                {
-                    session.Events.AppendOrStartAtCommit<CustomerContacts>(stream, tenant, version, events);
-                }
+                session.Events.AppendOrStartAtCommit<CustomerContacts>(stream, tenant, streams.GetValueOrDefault(stream)?.Version, events);
             }
             var settings = await store.Settings(session.Connection, session.Transaction, tenant, ct);
             await EffortStore.Rebuild(session, tenant, survivor, settings, ct, split, plan.Survivor);
@@ -47,15 +42,15 @@ public sealed class CustomerSplitConsumer(Database database, EffortStore store) 
 
 /// <summary>
 /// Forgets a customer, the customers once merged into it and the listed contact events: snapshots, journeys, scores,
-/// their streams (a listed contact held in another customer's stream is left there as its id alone), effort's outbox
-/// rows about them and their dead letters in the queues effort consumes.
+/// their streams (a contact of theirs a split took from another customer's stream is left there as its id alone, and that
+/// stream records the erasure), effort's outbox rows about them and their dead letters in the queues effort consumes.
 /// </summary>
 public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep) : IConsumer<CustomerErased>
 {
     public Task Consume(ConsumeContext<CustomerErased> context) =>
         database.HandleOnce(context, PipelineTopology.EffortCustomerErased, async session =>
         {
-            var erased = context.Message;
+            var (erased, ct) = (context.Message, context.CancellationToken);
             var named = erased.FormerCustomerIds.Append(erased.CustomerId).Distinct().ToArray();
             // With the customers effort merged under them, whose streams hold contacts of theirs.
             var ids = (await session.Query<Guid>("""
@@ -64,24 +59,42 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
                     union
                     select c.customer_id from customer_effort c join family f on c.merged_into = f.id where c.tenant_id = @tenant)
                 select id from family
-                """, new { named, tenant = erased.TenantId }, context.CancellationToken)).ToArray();
+                """, new { named, tenant = erased.TenantId }, ct)).ToArray();
+            // A contact of theirs that a split moved into one of their streams is still in the stream it came from, moved out:
+            // that event's data goes too (left as the contact's id alone), and that stream records the erasure at the version
+            // read, so a writer that read the contact before this erasure fails and reads again.
+            var listed = erased.ContactEventIds.ToHashSet();
+            var family = await EffortStore.Streams(session.Connection, session.Transaction, [.. ids.Select(id => (erased.TenantId, id))],
+                survivorsOnly: false, ct);
+            var cameFrom = family.Values.SelectMany(s => s.Values).SelectMany(s => s.Events).OfType<ContactMovedIn>()
+                .Where(m => !ids.Contains(m.FromCustomerId)).Select(m => (Holder: m.FromCustomerId, Contact: m.Contact.EventId)).Distinct().ToList();
+            var holders = (await session.Query<(Guid Id, long Version)>("select id, version from mt_streams where tenant_id = @tenant and id = any(@streams)",
+                new { tenant = erased.TenantId, streams = cameFrom.Select(c => c.Holder).Distinct().ToArray() }, ct)).ToDictionary(h => h.Id, h => h.Version);
+            foreach (var holder in cameFrom.Where(c => holders.ContainsKey(c.Holder)).GroupBy(c => c.Holder))
+            {
+                session.Events.AppendOrStartAtCommit<CustomerContacts>(holder.Key, erased.TenantId, holders[holder.Key],
+                    [.. holder.Select(c => new ContactErased(c.Contact))]);
+            }
+            var events = listed.Concat(cameFrom.Select(c => c.Contact)).Select(id => id.ToString()).Distinct().ToArray();
+            var streams = holders.Keys.ToArray();
             await session.Execute("""
                 delete from customer_effort where tenant_id = @tenant and customer_id = any(@ids);
                 delete from journeys where tenant_id = @tenant and customer_id = any(@ids);
                 delete from mt_events where tenant_id = @tenant and stream_id = any(@ids);
                 delete from mt_streams where tenant_id = @tenant and id = any(@ids);
-                update mt_events set type = @erasedType, mt_dotnet_type = @erasedClass,
-                    data = jsonb_build_object('contactEventId', data -> 'contact' -> 'eventId')
-                where tenant_id = @tenant and type = any(@held) and (data -> 'contact' ->> 'eventId')::uuid = any(@events);
+                update mt_events e set type = @erasedType, mt_dotnet_type = @erasedClass,
+                    data = jsonb_build_object('contactEventId', e.data -> 'contact' -> 'eventId')
+                where e.tenant_id = @tenant and e.stream_id = any(@streams) and e.type = any(@held)
+                    and (e.data -> 'contact' ->> 'eventId') = any(@events);
                 delete from moment_watch where tenant_id = @tenant and customer_id = any(@ids);
                 delete from moment_announced where tenant_id = @tenant and customer_id = any(@ids);
                 delete from ledger_state where tenant_id = @tenant and customer_id = any(@ids);
                 insert into erased_customers (customer_id, tenant_id) select unnest(@ids), @tenant on conflict do nothing;
                 """, new
             {
-                tenant = erased.TenantId, ids, events = erased.ContactEventIds.ToArray(),
-                erasedType = ContactStream.StoredName(typeof(ContactErased)), erasedClass = ContactStream.ClassName(typeof(ContactErased)),
+                tenant = erased.TenantId, ids, events, streams,
                 held = new[] { ContactStream.StoredName(typeof(ContactReceived)), ContactStream.StoredName(typeof(ContactMovedIn)) },
+                erasedType = ContactStream.StoredName(typeof(ContactErased)), erasedClass = ContactStream.ClassName(typeof(ContactErased)),
             }, context.CancellationToken);
             await sweep.ForgetCopies(session, erased, [PipelineTopology.EffortContactAttributed, PipelineTopology.EffortCustomerSplit],
                 context.CancellationToken);

@@ -125,9 +125,10 @@ public static class EffortSchema
             from contact_events e;
             insert into moved
             select c.tenant_id, c.customer_id, 'merged_into', 'Contacts.Effort.Scoring.MergedInto, Contacts.Effort',
-                jsonb_build_object('survivorId', c.merged_into), c.scored_at,
-                coalesce((select max(m.version) from moved m where m.stream_id = c.customer_id), 0) + 1
-            from customer_effort c where c.merged_into is not null;
+                jsonb_build_object('survivorId', c.merged_into), c.scored_at, coalesce(m.versions, 0) + 1
+            from customer_effort c
+            left join (select stream_id, max(version) as versions from moved group by stream_id) m on m.stream_id = c.customer_id
+            where c.merged_into is not null;
             insert into mt_streams (tenant_id, id, type, version, timestamp, created)
             select tenant_id, stream_id, 'customer_contacts', max(version), now(), min(at) from moved group by tenant_id, stream_id;
             insert into mt_events (seq_id, id, stream_id, version, data, type, timestamp, tenant_id, mt_dotnet_type)

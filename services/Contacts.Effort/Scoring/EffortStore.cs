@@ -288,14 +288,18 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
     {
         var streams = await Streams(connection, tx, customers, survivorsOnly: true, ct);
         return customers.Select(c => c.Id).Distinct()
-            .ToDictionary(id => id, id => ContactStream.History(streams.TryGetValue(id, out var found) ? found.Values : []));
+            .ToDictionary(id => id, id => ContactStream.History(streams.TryGetValue(id, out var found) ? found.Values.Select(s => s.Events) : []));
     }
 
+    /// <summary>A stream as read: its version and the events a history is folded from, in order.</summary>
+    public sealed record StreamRead(long Version, List<object> Events);
+
     /// <summary>
-    /// The streams under each customer (its own and those of the customers merged into it, down chains), each stream's
-    /// events in order; with survivorsOnly, none under a customer merged into another.
+    /// The streams under each customer (its own and those of the customers merged into it, down chains), each with its
+    /// version and the events a history is folded from, all read in one statement (so the versions are those of the
+    /// events read); with survivorsOnly, none under a customer merged into another.
     /// </summary>
-    public static async Task<Dictionary<Guid, Dictionary<Guid, List<object>>>> Streams(NpgsqlConnection connection, NpgsqlTransaction? tx,
+    public static async Task<Dictionary<Guid, Dictionary<Guid, StreamRead>>> Streams(NpgsqlConnection connection, NpgsqlTransaction? tx,
         IReadOnlyList<(string Tenant, Guid Id)> customers, bool survivorsOnly, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand("""
@@ -304,23 +308,26 @@ public sealed class EffortStore(IOptions<EffortSettings> defaults)
                 where not @survivors or not exists (select 1 from customer_effort c where c.customer_id = r.id and c.merged_into is not null)
                 union
                 select t.tenant, t.root, c.customer_id from tree t join customer_effort c on c.merged_into = t.id and c.tenant_id = t.tenant)
-            select t.root, e.stream_id, e.type, e.data from tree t
-            join mt_events e on e.tenant_id = t.tenant and e.stream_id = t.id
-            where e.type = any(@types)
-            order by t.root, e.stream_id, e.version
+            select t.root, s.id, s.version, e.type, e.data from tree t
+            join mt_streams s on s.tenant_id = t.tenant and s.id = t.id
+            left join mt_events e on e.tenant_id = s.tenant_id and e.stream_id = s.id and e.type = any(@types)
+            order by t.root, s.id, e.version
             """, connection, tx);
         cmd.Parameters.AddWithValue("tenants", customers.Select(c => c.Tenant).ToArray());
         cmd.Parameters.AddWithValue("ids", customers.Select(c => c.Id).ToArray());
         cmd.Parameters.AddWithValue("survivors", survivorsOnly);
         cmd.Parameters.AddWithValue("types", ContactStream.Folded.Keys.ToArray());
-        var found = new Dictionary<Guid, Dictionary<Guid, List<object>>>();
+        var found = new Dictionary<Guid, Dictionary<Guid, StreamRead>>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
             var (root, stream) = (reader.GetGuid(0), reader.GetGuid(1));
             var streams = found.TryGetValue(root, out var known) ? known : found[root] = [];
-            var events = streams.TryGetValue(stream, out var list) ? list : streams[stream] = [];
-            events.Add(JsonSerializer.Deserialize(reader.GetString(3), ContactStream.Folded[reader.GetString(2)], Json)!);
+            var read = streams.TryGetValue(stream, out var seen) ? seen : streams[stream] = new StreamRead(reader.GetInt64(2), []);
+            if (!reader.IsDBNull(3))
+            {
+                read.Events.Add(JsonSerializer.Deserialize(reader.GetString(4), ContactStream.Folded[reader.GetString(3)], Json)!);
+            }
         }
         return found;
     }

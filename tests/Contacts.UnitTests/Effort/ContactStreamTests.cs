@@ -65,6 +65,21 @@ public sealed class ContactStreamTests
     }
 
     [Fact]
+    public void A_contact_held_twice_leaves_the_wrong_side_from_every_copy_and_moves_in_only_where_no_copy_stays()
+    {
+        (Guid, ContactEvent)[] located = [(Ana, Contact(1)), (Ben, Contact(1)), (Ben, Contact(2)), (Cai, Contact(2))];
+
+        var plan = ContactStream.Split(Ana, Ben, located, new HashSet<Guid> { Ben, Cai }, [Contact(1).EventId, Contact(2).EventId], []);
+
+        Assert.Equal([Contact(1), Contact(2)], plan.Survivor);
+        Assert.Empty(plan.Restored);
+        Assert.Equal([new MergeUndone(Ana, Ben), new ContactMovedOut(Contact(1).EventId, Ana), new ContactMovedOut(Contact(2).EventId, Ana)],
+            plan.Appends[Ben]);
+        Assert.Equal([new ContactMovedOut(Contact(2).EventId, Ana)], plan.Appends[Cai]);
+        Assert.Equal([new MergeUndone(Ana, Ben), new ContactMovedIn(Contact(2), Ben)], plan.Appends[Ana]);
+    }
+
+    [Fact]
     public void Given_the_split_is_applied_when_histories_are_folded_then_they_are_what_the_plan_said()
     {
         object[] ana = [new ContactReceived(Contact(1)), new ContactReceived(Contact(2)), new CustomerAbsorbed(Ben)];
