@@ -197,21 +197,6 @@ public sealed class StorageTests(ServersFixture servers) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_stream_gone_since_it_was_read_is_named_by_the_check_after_the_appends_and_taken_for_a_conflict()
-    {
-        var (gone, kept) = (Guid.NewGuid(), Guid.NewGuid());
-        await Start(kept, new Opened("a"));
-        await _database.InTransaction(s => s.Execute("select contacts_streams_kept(array['t'], @ids, array[1::bigint])", new { ids = new[] { kept } },
-            default), default);
-
-        var raised = await Assert.ThrowsAsync<PostgresException>(() => _database.InTransaction(s =>
-            s.Execute("select contacts_streams_kept(array['t', 't'], @ids, array[1::bigint, 1])", new { ids = new[] { kept, gone } }, default), default));
-        Assert.Equal("CT409", raised.SqlState);
-        Assert.Equal((gone, true), EventStoreSession.Conflict(new InvalidOperationException("Marten's save failed", raised), Guid.Empty));
-        Assert.Null(EventStoreSession.Conflict(new InvalidOperationException("not a conflict"), Guid.Empty));
-    }
-
-    [Fact]
     public async Task Streams_stored_before_Marten_move_into_it_with_their_events_when_the_schema_is_migrated()
     {
         // Given a schema migrated up to the step before Marten, with a stream in the hand-written store's tables
