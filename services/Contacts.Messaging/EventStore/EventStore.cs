@@ -27,12 +27,12 @@ public sealed class ConcurrencyException : Exception
 
 /// <summary>
 /// The service's Marten event store: streams keyed by Guid in the service's own schema (mt_streams, mt_events), each
-/// stream and event carrying its tenant (conjoined tenancy), appended in Marten's rich mode with each event's causation
-/// and correlation: the events' versions come from the expected version, each event one insert in the session's batch.
-/// (Quick mode's append function cost more here: tools/bench --batch 1 --rate 250 --profile put it at the top of
-/// identity's statements, 1,246 ms for 7,500 contacts, and accepted -> scored p99 at 355 ms against 181 in rich mode.)
-/// Its tables are made at start-up by the schema migrator, before the service's migrations (<see cref="MartenSchema"/>);
-/// nothing is created on first use.
+/// stream and event carrying its tenant (conjoined tenancy), with each event's causation and correlation. Marten reads
+/// the streams and keeps the tables; the appends of a transaction are written set-based into them
+/// (<see cref="EventStoreSession"/>), named and serialized as Marten does. (Marten's own session, in rich mode, wrote one
+/// statement per stream and one per event; its quick mode called a function per stream, at the top of identity's
+/// statements in tools/bench --batch 1 --rate 250 --profile.) Its tables are made at start-up by the schema migrator,
+/// before the service's migrations (<see cref="MartenSchema"/>); nothing is created on first use.
 /// </summary>
 public static class MartenEvents
 {
@@ -68,11 +68,11 @@ internal sealed class MartenSchema(IDocumentStore store) : ISchemaObjects
 }
 
 /// <summary>
-/// A transaction's view of the event store: appends that Marten writes at commit, in the transaction's own connection
-/// and transaction, together with its outbox rows. The appends of every session of one transaction are saved together,
-/// one Marten session and one round trip, each stream only from the version the transaction read (or started, when
-/// it must be new); when any stream moved meanwhile the whole transaction fails with <see cref="ConcurrencyException"/>
-/// and is decided again on fresh state.
+/// A transaction's view of the event store: appends written at commit into Marten's tables, in the transaction's own
+/// connection and transaction, together with its outbox rows. The appends of every session of one transaction are saved
+/// together in one round trip, each stream only from the version the transaction read (or started, when it must be new);
+/// when any stream moved or went meanwhile the whole transaction fails with <see cref="ConcurrencyException"/> and is
+/// decided again on fresh state.
 /// </summary>
 public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session owner)
 {
