@@ -1,5 +1,5 @@
-using System.Text.RegularExpressions;
 using Contacts.Effort.Journeys;
+using Contacts.Messaging.EventStore;
 
 namespace Contacts.Effort.Scoring;
 
@@ -42,13 +42,7 @@ public static class ContactStream
 
     /// <summary>The events a history is folded from, by the name Marten stores them under (ContactReceived: contact_received).</summary>
     public static readonly IReadOnlyDictionary<string, Type> Folded =
-        new[] { typeof(ContactReceived), typeof(ContactMovedIn), typeof(ContactMovedOut), typeof(ContactErased) }.ToDictionary(StoredName);
-
-    /// <summary>Marten's name for an event type in mt_events.type: its class name in snake case.</summary>
-    public static string StoredName(Type type) => Regex.Replace(type.Name, "([a-z0-9])([A-Z])", "$1_$2").ToLowerInvariant();
-
-    /// <summary>Marten's record of an event's class (mt_events.mt_dotnet_type): its full name and assembly.</summary>
-    public static string ClassName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
+        new[] { typeof(ContactReceived), typeof(ContactMovedIn), typeof(ContactMovedOut), typeof(ContactErased) }.ToDictionary(MartenEvents.TypeName);
 
     /// <summary>
     /// The contacts one stream holds, from its events in order: a contact received again (a redelivery) counts once, one

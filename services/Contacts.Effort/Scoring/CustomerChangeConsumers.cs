@@ -1,5 +1,6 @@
 using Contacts.Contracts;
 using Contacts.Messaging;
+using Contacts.Messaging.EventStore;
 using Contacts.Messaging.Persistence;
 using MassTransit;
 
@@ -64,7 +65,7 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
             // that event's data goes too (left as the contact's id alone), and that stream records the erasure at the version
             // read, so a writer that read the contact before this erasure fails and reads again.
             var listed = erased.ContactEventIds.ToHashSet();
-            var family = await EffortStore.Streams(session.Connection, session.Transaction, [.. ids.Select(id => (erased.TenantId, id))],
+            var family = await EffortStore.Streams(session.Connection, session.Transaction, [.. named.Select(id => (erased.TenantId, id))],
                 survivorsOnly: false, ct);
             var cameFrom = family.Values.SelectMany(s => s.Values).SelectMany(s => s.Events).OfType<ContactMovedIn>()
                 .Where(m => !ids.Contains(m.FromCustomerId)).Select(m => (Holder: m.FromCustomerId, Contact: m.Contact.EventId)).Distinct().ToList();
@@ -93,8 +94,8 @@ public sealed class CustomerErasedConsumer(Database database, ErasureSweep sweep
                 """, new
             {
                 tenant = erased.TenantId, ids, events, streams,
-                held = new[] { ContactStream.StoredName(typeof(ContactReceived)), ContactStream.StoredName(typeof(ContactMovedIn)) },
-                erasedType = ContactStream.StoredName(typeof(ContactErased)), erasedClass = ContactStream.ClassName(typeof(ContactErased)),
+                held = new[] { MartenEvents.TypeName(typeof(ContactReceived)), MartenEvents.TypeName(typeof(ContactMovedIn)) },
+                erasedType = MartenEvents.TypeName(typeof(ContactErased)), erasedClass = MartenEvents.ClassName(typeof(ContactErased)),
             }, context.CancellationToken);
             await sweep.ForgetCopies(session, erased, [PipelineTopology.EffortContactAttributed, PipelineTopology.EffortCustomerSplit],
                 context.CancellationToken);

@@ -51,7 +51,6 @@ public static class MartenEvents
             o.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
             o.Events.StreamIdentity = StreamIdentity.AsGuid;
             o.Events.TenancyStyle = TenancyStyle.Conjoined;
-            o.Events.AppendMode = EventAppendMode.Rich;
             o.Events.MetadataConfig.CorrelationIdEnabled = true;
             o.Events.MetadataConfig.CausationIdEnabled = true;
             foreach (var type in eventTypes)
@@ -59,6 +58,12 @@ public static class MartenEvents
                 o.Events.AddEventType(type);
             }
         });
+
+    /// <summary>Marten's name for an event or stream type (mt_events.type, mt_streams.type): its class name in snake case.</summary>
+    public static string TypeName(Type type) => type.GetEventTypeName();
+
+    /// <summary>Marten's record of an event's class (mt_events.mt_dotnet_type): its full name and assembly.</summary>
+    public static string ClassName(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 }
 
 /// <summary>Marten's event store tables and functions, brought up to date by the schema migrator.</summary>
@@ -149,18 +154,10 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
     /// <summary>The stream's events in order, read in this transaction.</summary>
     public async Task<IReadOnlyList<IEvent>> FetchStream(Guid streamId, string tenantId, CancellationToken ct = default)
     {
-        await using var session = Open(tenantId);
-        return await session.Events.FetchStreamAsync(streamId, token: ct);
-    }
-
-    private IDocumentSession Open(string? tenantId)
-    {
         var options = SessionOptions.ForTransaction(owner.Transaction);
-        if (tenantId is not null)
-        {
-            options.TenantId = tenantId;
-        }
-        return Store.LightweightSession(options);
+        options.TenantId = tenantId;
+        await using var session = Store.LightweightSession(options);
+        return await session.Events.FetchStreamAsync(streamId, token: ct);
     }
 
     /// <summary>
@@ -198,7 +195,7 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
                 """);
             start.Parameters.AddWithValue("tenants", started.Select(s => s.Read.Tenant).ToArray());
             start.Parameters.AddWithValue("ids", started.Select(s => s.Key).ToArray());
-            start.Parameters.AddWithValue("types", started.Select(s => s.Read.Started!.GetEventTypeName()).ToArray());
+            start.Parameters.AddWithValue("types", started.Select(s => MartenEvents.TypeName(s.Read.Started!)).ToArray());
             start.Parameters.AddWithValue("versions", started.Select(s => (long)s.Count).ToArray());
             batch.BatchCommands.Add(start);
         }
@@ -235,9 +232,9 @@ public sealed class EventStoreSession(IDocumentStore? store, Persistence.Session
         insert.Parameters.AddWithValue("streams", events.Select(e => e.Stream).ToArray());
         insert.Parameters.AddWithValue("versions", events.Select(e => e.Version).ToArray());
         insert.Parameters.AddWithValue("data", events.Select(e => serializer.ToJson(e.Data)).ToArray());
-        insert.Parameters.AddWithValue("types", events.Select(e => e.Data.GetType().GetEventTypeName()).ToArray());
+        insert.Parameters.AddWithValue("types", events.Select(e => MartenEvents.TypeName(e.Data.GetType())).ToArray());
         insert.Parameters.AddWithValue("tenants", events.Select(e => streams[e.Stream].Tenant).ToArray());
-        insert.Parameters.AddWithValue("classes", events.Select(e => $"{e.Data.GetType().FullName}, {e.Data.GetType().Assembly.GetName().Name}").ToArray());
+        insert.Parameters.AddWithValue("classes", events.Select(e => MartenEvents.ClassName(e.Data.GetType())).ToArray());
         insert.Parameters.Add(new NpgsqlParameter("correlations", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)
             { Value = events.Select(e => e.Correlation).ToArray() });
         insert.Parameters.Add(new NpgsqlParameter("causations", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text)

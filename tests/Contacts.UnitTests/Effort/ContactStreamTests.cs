@@ -1,5 +1,6 @@
 using Contacts.Effort.Journeys;
 using Contacts.Effort.Scoring;
+using Contacts.Messaging.EventStore;
 
 namespace Contacts.UnitTests;
 
@@ -96,6 +97,6 @@ public sealed class ContactStreamTests
     public void Stored_names_are_the_class_names_in_snake_case()
     {
         Assert.Equal(["contact_received", "contact_moved_in", "contact_moved_out", "contact_erased"], ContactStream.Folded.Keys);
-        Assert.Equal("Contacts.Effort.Scoring.ContactReceived, Contacts.Effort", ContactStream.ClassName(typeof(ContactReceived)));
+        Assert.Equal("Contacts.Effort.Scoring.ContactReceived, Contacts.Effort", MartenEvents.ClassName(typeof(ContactReceived)));
     }
 }
