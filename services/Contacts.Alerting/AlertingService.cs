@@ -27,7 +27,7 @@ public static class AlertingService
             x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
             x.AddConsumer<SourceHealthConsumer, SourceHealthConsumerDefinition>();
             x.AddConsumer<MomentsConsumer, MomentsConsumerDefinition>();
-        });
+        }, partitioned: [(PipelineTopology.AlertingEffortScored, typeof(EffortScoredBatchConsumer))]);
         builder.Services.AddOptions<AlertRuleOptions>().Bind(builder.Configuration.GetSection("Alerting:Rules"));
         builder.Services.AddSingleton<AlertingSettingsStore>();
         builder.Services.AddSingleton<AlertChanges>();

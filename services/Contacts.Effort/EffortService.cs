@@ -27,7 +27,7 @@ public static class EffortService
             x.AddConsumer<ContactAttributedConsumer, ContactAttributedConsumerDefinition>();
             x.AddConsumer<CustomerSplitConsumer, CustomerSplitConsumerDefinition>();
             x.AddConsumer<CustomerErasedConsumer, CustomerErasedConsumerDefinition>();
-        });
+        }, partitioned: [(PipelineTopology.EffortContactAttributed, typeof(ContactAttributedBatchConsumer))]);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ReplaySignal>();
         builder.Services.AddOptions<MomentWatchOptions>().Bind(builder.Configuration.GetSection("Effort:Moments"));

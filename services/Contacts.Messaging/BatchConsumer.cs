@@ -16,7 +16,8 @@ namespace Contacts.Messaging;
 /// When items fail, the others still take effect:
 /// each failed item goes back to this queue as a batch of its own (through the outbox, with its own id), where the retry
 /// policy and, for a poison item, the error queue deal with it alone. A one-item batch that fails throws, as a single
-/// message would.
+/// message would. The queue is the stage's main queue: from a partition queue, failed items and a batch that cannot be
+/// handled at all go there, so a stage has one error queue whatever its partitions.
 /// </summary>
 public abstract class BatchConsumer<TBatch, TItem>(Database database, string queue) : IConsumer<TBatch>
     where TBatch : class where TItem : class
@@ -48,6 +49,26 @@ public abstract class BatchConsumer<TBatch, TItem>(Database database, string que
     }
 
     public async Task Consume(ConsumeContext<TBatch> context)
+    {
+        try
+        {
+            await ConsumeItems(context);
+        }
+        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested && !RetryConventions.IsTransient(ex)
+            && ReceiveActivity.QueueOf(context.ReceiveContext.InputAddress) != queue)
+        {
+            // From a partition queue (PipelineTopology.Partitioned), whose single active consumer must keep going: what it
+            // cannot handle (an invalid batch) goes on to the stage's main queue, whose retries and error queue deal with it.
+            await database.InTransaction(session =>
+            {
+                session.Send(queue, context.Message, context.MessageId ?? NewId.NextGuid());
+                return Task.CompletedTask;
+            }, context.CancellationToken);
+            ContactsTelemetry.BatchItemsSplitOut.Add(ItemsOf(context.Message)?.Count ?? 0, new KeyValuePair<string, object?>("consumer", queue));
+        }
+    }
+
+    private async Task ConsumeItems(ConsumeContext<TBatch> context)
     {
         var items = ItemsOf(context.Message);
         if (items is null || items.Count == 0 || items.Any(i => i is null || i.Message is null || i.MessageId == Guid.Empty))

@@ -134,7 +134,7 @@ public sealed class ErasureSweep(IOptions<RabbitMqOptions> rabbit)
         await session.Execute("select pg_advisory_xact_lock(hashtextextended('contacts:erasure-sweep', 0))", null, ct);
         await using var connection = await rabbit.Value.CreateConnectionFactory().CreateConnectionAsync("erasure-sweep", ct);
         var removed = new List<Guid>();
-        foreach (var errorQueue in queues.Select(q => q + "_error"))
+        foreach (var errorQueue in queues.SelectMany(q => PipelineTopology.QueuesOf(q, rabbit.Value.Partitions)).Select(q => q + "_error"))
         {
             await SweepOne(connection, errorQueue, traces, removed, ct);
         }

@@ -11,8 +11,14 @@ namespace Contacts.Messaging;
 
 public static class MessagingSetup
 {
-    /// <summary>MassTransit on RabbitMQ from configuration, the pipeline topology, and the outbox relay.</summary>
-    public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null)
+    /// <summary>
+    /// MassTransit on RabbitMQ from configuration, the pipeline topology, and the outbox relay. <paramref name="partitioned"/>
+    /// names, for each stage of this service routed by customer (PipelineTopology.Partitioned), the batch consumer that takes
+    /// its partition queues: one endpoint per partition, a single active consumer on each, one batch at a time, so one
+    /// customer's batches are handled in order by one instance.
+    /// </summary>
+    public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null,
+        IReadOnlyList<(string Stage, Type Consumer)>? partitioned = null)
     {
         var section = builder.Configuration.GetSection("RabbitMq");
         var options = section.Get<RabbitMqOptions>() ?? new RabbitMqOptions();
@@ -45,7 +51,16 @@ public static class MessagingSetup
             {
                 // Runs after the consumer definitions, so configuration can tune each queue (RabbitMq:Endpoints:{queue}:...).
                 var tuning = section.GetSection($"Endpoints:{queue}");
-                if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
+                if (PipelineTopology.PartitionedStageOf(queue) is not null)
+                {
+                    // The topology deployer binds a partitioned stage's queues; MassTransit would bind its batches to the main queue too.
+                    endpoint.ConfigureConsumeTopology = false;
+                }
+                if (PipelineTopology.IsPartitionQueue(queue))
+                {
+                    endpoint.ConcurrentMessageLimit = 1;
+                }
+                else if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
                 {
                     endpoint.ConcurrentMessageLimit = limit;
                 }
@@ -55,6 +70,10 @@ public static class MessagingSetup
                     if (options.QuorumQueues)
                     {
                         rabbit.SetQuorumQueue();
+                    }
+                    if (PipelineTopology.IsPartitionQueue(queue))
+                    {
+                        rabbit.SingleActiveConsumer = true;
                     }
                 }
             });
@@ -70,6 +89,24 @@ public static class MessagingSetup
                     h.Heartbeat(TimeSpan.FromSeconds(options.HeartbeatSeconds));
                 });
                 cfg.ConfigureEndpoints(context);
+                foreach (var (stage, consumer) in partitioned ?? [])
+                {
+                    for (var p = 0; p < options.Partitions; p++)
+                    {
+                        cfg.ReceiveEndpoint(PipelineTopology.PartitionQueue(stage, p), e =>
+                        {
+                            e.ConfigureConsumeTopology = false;
+                            e.SingleActiveConsumer = true;
+                            e.ConcurrentMessageLimit = 1;
+                            e.PrefetchCount = section.GetValue<ushort?>($"Endpoints:{stage}:PrefetchCount") ?? options.PrefetchCount;
+                            if (options.QuorumQueues)
+                            {
+                                e.SetQuorumQueue();
+                            }
+                            e.ConfigureConsumer(context, consumer);
+                        });
+                    }
+                }
             });
         });
 

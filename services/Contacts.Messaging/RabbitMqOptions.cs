@@ -17,6 +17,12 @@ public sealed class RabbitMqOptions
     /// RabbitMq:Endpoints:{queue}); otherwise the consumer definition's limit (32). It can lower that limit, not raise it.</summary>
     public int? ConcurrentMessageLimit { get; set; }
 
+    /// <summary>
+    /// How many partitions the stages routed by customer have (PipelineTopology.Partitioned): the most instances that
+    /// can share a stage's work. Every service must be given the same count; see docs/operations.md before changing it.
+    /// </summary>
+    public int Partitions { get; set; } = 8;
+
     public int HeartbeatSeconds { get; set; } = 5;
 
     public Uri Address => new(ConnectionString);
@@ -31,6 +37,10 @@ public sealed class RabbitMqOptions
 
     public Dictionary<string, object?>? QueueArguments() =>
         QuorumQueues ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null;
+
+    /// <summary>A partition queue's arguments: one active consumer at a time (as MassTransit declares it with SingleActiveConsumer).</summary>
+    public Dictionary<string, object?> PartitionQueueArguments() =>
+        new(QueueArguments() ?? []) { ["x-single-active-consumer"] = true };
 
     public ConnectionFactory CreateConnectionFactory() => new()
     {

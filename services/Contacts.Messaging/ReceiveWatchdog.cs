@@ -29,7 +29,9 @@ public sealed class ReceiveWatchdogOptions
 /// <param name="Waiting">Ready messages on the broker (not those delivered and unacknowledged).</param>
 /// <param name="InHand">Messages this service has received from the queue and not finished.</param>
 /// <param name="Progress">Messages received plus messages finished, ever: it moves whenever the endpoint does anything.</param>
-public readonly record struct QueueObservation(uint Waiting, long InHand, long Progress);
+/// <param name="ActiveElsewhere">A queue with a single active consumer (a partition) that has consumers: the active one may be
+/// another instance's, so messages waiting while this endpoint does nothing prove nothing about it.</param>
+public readonly record struct QueueObservation(uint Waiting, long InHand, long Progress, bool ActiveElsewhere = false);
 
 /// <summary>What the watchdog remembers of a queue between checks.</summary>
 /// <param name="Progress">The endpoint's progress at the last check.</param>
@@ -47,7 +49,7 @@ public static class StallPolicy
     public static (QueueWatch Next, bool Stalled) Observe(QueueWatch previous, QueueObservation now, DateTimeOffset at,
         TimeSpan stallAfter, TimeSpan stallInHandAfter)
     {
-        if (now.Waiting == 0 || now.Progress != previous.Progress)
+        if (now.Waiting == 0 || now.Progress != previous.Progress || now.ActiveElsewhere)
         {
             return (new QueueWatch(now.Progress, null), false);
         }
@@ -106,7 +108,7 @@ public sealed class ReceiveActivity : IReceiveObserver, IReceiveEndpointObserver
     public Task Ready(ReceiveEndpointReady ready)
     {
         var queue = QueueOf(ready.InputAddress);
-        if (PipelineTopology.Endpoints.Any(e => e.Queue == queue))
+        if (PipelineTopology.Endpoints.Any(e => e.Queue == queue) || PipelineTopology.IsPartitionQueue(queue))
         {
             _endpoints[queue] = ready.ReceiveEndpoint;
         }
@@ -204,17 +206,21 @@ internal sealed partial class ReceiveWatchdog(
                 // Zero restarts is exported too, so a dashboard or an alert rule finds the series before the first restart.
                 ContactsTelemetry.ReceiveEndpointRestarts.Add(0, new KeyValuePair<string, object?>("queue", queue));
             }
-            var waiting = (await channel.QueueDeclarePassiveAsync(queue, ct)).MessageCount;
+            var declared = await channel.QueueDeclarePassiveAsync(queue, ct);
             var (inHand, progress) = activity.Of(endpoint);
             var now = DateTimeOffset.UtcNow;
-            var (next, stalled) = StallPolicy.Observe(_watches.GetValueOrDefault(queue), new QueueObservation(waiting, inHand, progress),
+            // A partition's endpoint that lost its consumer leaves the queue with none (as the only instance) or with the other
+            // instances' only; with consumers left, the active one may be theirs, so only a consumerless partition is a stall.
+            var observed = new QueueObservation(declared.MessageCount, inHand, progress,
+                ActiveElsewhere: PipelineTopology.IsPartitionQueue(queue) && declared.ConsumerCount > 0);
+            var (next, stalled) = StallPolicy.Observe(_watches.GetValueOrDefault(queue), observed,
                 now, settings.StallAfter, settings.StallInHandAfter);
             _watches[queue] = next;
             if (!stalled)
             {
                 continue;
             }
-            LogStalled(logger, queue, waiting, inHand, (now - next.StuckSince!.Value).TotalSeconds);
+            LogStalled(logger, queue, declared.MessageCount, inHand, (now - next.StuckSince!.Value).TotalSeconds);
             ContactsTelemetry.ReceiveEndpointRestarts.Add(1, new KeyValuePair<string, object?>("queue", queue));
             await Restart(queue, endpoint, settings.RestartTimeout, ct);
             _watches[queue] = new QueueWatch(activity.Of(endpoint).Progress, null);

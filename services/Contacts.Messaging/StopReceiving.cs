@@ -5,7 +5,8 @@ namespace Contacts.Messaging;
 
 /// <summary>
 /// Fault injection for the reliability suite: with "Faults:StopReceiving" = "queue:N", that queue's receive endpoint
-/// stops after its N-th message, as a lost consumer would, and the receive watchdog has to notice and restart it.
+/// stops after its N-th message, as a lost consumer would, and the receive watchdog has to notice and restart it. For a
+/// partitioned stage, N counts the messages of all its queues, and the endpoint that took the N-th stops.
 /// Registered only when configured.
 /// </summary>
 public sealed class StopReceiving(ReceiveActivity activity, IConfiguration configuration) : IReceiveObserver
@@ -20,10 +21,11 @@ public sealed class StopReceiving(ReceiveActivity activity, IConfiguration confi
 
     public Task PreReceive(ReceiveContext context)
     {
-        if (_at is var (queue, after) && ReceiveActivity.QueueOf(context.InputAddress) == queue && Interlocked.Increment(ref _received) == after
-            && activity.Endpoints.TryGetValue(queue, out var endpoint))
+        var input = ReceiveActivity.QueueOf(context.InputAddress);
+        if (_at is var (queue, after) && (input == queue || PipelineTopology.PartitionedStageOf(input) == queue)
+            && Interlocked.Increment(ref _received) == after && activity.Endpoints.TryGetValue(input, out var endpoint))
         {
-            Console.Error.WriteLine($"fault injection: stopping the receive endpoint of {queue} after its message {after}");
+            Console.Error.WriteLine($"fault injection: stopping the receive endpoint of {input} after message {after} of {queue}");
             // Not awaited: stopping waits for the messages in hand, this one included.
             _ = Task.Run(() => endpoint.Stop());
         }

@@ -46,9 +46,38 @@ internal sealed partial class TopologyDeployer(
                 await channel.ExchangeBindAsync(queue, exchange, routingKey: "", cancellationToken: ct);
             }
         }
+        foreach (var (stage, batch) in PipelineTopology.Partitioned)
+        {
+            await DeployPartitions(channel, options, stage, PipelineTopology.ExchangeName(batch), ct);
+        }
         foreach (var message in PipelineTopology.PublishedOnly)
         {
             await channel.ExchangeDeclareAsync(PipelineTopology.ExchangeName(message), ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct);
+        }
+    }
+
+    /// <summary>
+    /// A partitioned stage (PipelineTopology.Partitioned): batch exchange -> direct "&lt;stage&gt;-partitions" -> by routing
+    /// key to each partition's endpoint exchange and queue (single active consumer); what no partition takes goes to the
+    /// stage's own exchange (the alternate exchange). The batch exchange's binding to the stage's own exchange, which the
+    /// shape before partitions had, is removed so that a batch is not handled twice.
+    /// </summary>
+    private static async Task DeployPartitions(IChannel channel, RabbitMqOptions options, string stage, string batchExchange, CancellationToken ct)
+    {
+        var partitions = PipelineTopology.PartitionExchange(stage);
+        await channel.ExchangeDeclareAsync(batchExchange, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct);
+        await channel.ExchangeDeclareAsync(partitions, ExchangeType.Direct, durable: true, autoDelete: false,
+            arguments: new Dictionary<string, object?> { ["alternate-exchange"] = stage }, cancellationToken: ct);
+        await channel.ExchangeBindAsync(partitions, batchExchange, routingKey: "", cancellationToken: ct);
+        await channel.ExchangeUnbindAsync(stage, batchExchange, routingKey: "", cancellationToken: ct);
+        var arguments = options.PartitionQueueArguments();
+        for (var p = 0; p < options.Partitions; p++)
+        {
+            var queue = PipelineTopology.PartitionQueue(stage, p);
+            await channel.ExchangeDeclareAsync(queue, ExchangeType.Fanout, durable: true, autoDelete: false, cancellationToken: ct);
+            await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments, cancellationToken: ct);
+            await channel.QueueBindAsync(queue, queue, routingKey: "", cancellationToken: ct);
+            await channel.ExchangeBindAsync(queue, partitions, routingKey: p.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken: ct);
         }
     }
 

@@ -11,7 +11,7 @@ namespace Contacts.Messaging.Outbox;
 /// the writer's span for a single row; a batch instead links the spans of every row it carries.
 /// </summary>
 internal sealed record OutgoingMessage(Guid Id, Type Type, object Message, string? Traceparent, DateTimeOffset CreatedAt, string? Destination = null,
-    IReadOnlyList<ActivityLink>? Links = null);
+    IReadOnlyList<ActivityLink>? Links = null, string? RoutingKey = null);
 
 /// <summary>
 /// Publishes outbox rows through the service's MassTransit bus (publisher confirms on, so a publish completes when the
@@ -66,6 +66,11 @@ internal sealed class OutboxPublisher(IBus bus)
     {
         // The inboxes de-duplicate on MessageId: a re-send of the row must carry the same one.
         context.MessageId = row.Id;
+        if (row.RoutingKey is { } key)
+        {
+            // The partition of a batch routed by customer (PipelineTopology.Partitioned).
+            context.SetRoutingKey(key);
+        }
         if (row.Traceparent is not null)
         {
             // Read when no span is current (no listener): MassTransit overwrites it with its send span's id when there is one.

@@ -48,8 +48,10 @@ internal sealed partial class OutboxRelay(
     OutboxHandoff handoff,
     OutboxPublisher publisher,
     IOptions<OutboxOptions> options,
+    IOptions<RabbitMqOptions> broker,
     ILogger<OutboxRelay> logger) : BackgroundService
 {
+    private readonly int _partitions = broker.Value.Partitions;
     private static readonly ConcurrentDictionary<string, Type?> MessageTypes = new();
     private readonly OutboxOptions _options = options.Value;
     private DateTimeOffset _nextCleanup = DateTimeOffset.UtcNow;
@@ -160,8 +162,9 @@ internal sealed partial class OutboxRelay(
     }
 
     /// <summary>
-    /// Publishes the rows with confirms: the per-contact ones carried with the other rows of their type, in order, as batch
-    /// messages (<see cref="PipelineBatches"/>), the rest one by one. Returns each row's error, null where confirmed.
+    /// Publishes the rows with confirms: the per-contact ones carried with the other rows of their type (and, for the stages
+    /// routed by customer, of their partition, which is the routing key), in order, as batch messages
+    /// (<see cref="PipelineBatches"/>), the rest one by one. Returns each row's error, null where confirmed.
     /// </summary>
     private async Task<string?[]> Publish(IReadOnlyList<Row> rows, CancellationToken ct)
     {
@@ -187,13 +190,14 @@ internal sealed partial class OutboxRelay(
         foreach (var (type, indexes) in batches)
         {
             var kind = PipelineBatches.For(type)!;
-            foreach (var chunk in indexes.Chunk(_options.MaxBatchItems))
+            foreach (var (partition, chunk) in PipelineBatches.Group(kind, [.. indexes.Select(i => (i, rows[i].Message!))], _options.MaxBatchItems, _partitions))
             {
                 var items = chunk.Select(i => (rows[i].Id, rows[i].CreatedAt, rows[i].Traceparent, rows[i].Message!)).ToList();
                 var id = PipelineBatches.IdOf(items.Select(item => item.Id));
                 var links = items.Select(item => item.Traceparent is not null && ActivityContext.TryParse(item.Traceparent, null, out var context)
                     ? new ActivityLink(context) : (ActivityLink?)null).OfType<ActivityLink>().ToList();
-                messages.Add((new OutgoingMessage(id, kind.BatchType, kind.Create(id, items), null, items.Min(item => item.CreatedAt), Links: links), chunk));
+                messages.Add((new OutgoingMessage(id, kind.BatchType, kind.Create(id, items), null, items.Min(item => item.CreatedAt), Links: links,
+                    RoutingKey: partition?.ToString(System.Globalization.CultureInfo.InvariantCulture)), chunk));
             }
         }
         using (var activity = ContactsTelemetry.Source.StartActivity("outbox relay", ActivityKind.Producer))

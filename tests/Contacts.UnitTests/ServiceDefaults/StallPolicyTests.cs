@@ -80,4 +80,16 @@ public sealed class StallPolicyTests
         // then it is a stall only ten minutes after it was first seen stuck (the second check), not after one.
         Assert.Equal(61, Array.IndexOf(verdicts, true));
     }
+
+    [Fact]
+    public void A_partition_another_instance_is_subscribed_to_is_never_called_stalled_here()
+    {
+        // Given a partition queue (single active consumer) where messages wait and this endpoint does nothing, when the
+        // queue has consumers (the active one may be another instance's), then it is never a stall;
+        Assert.DoesNotContain(true, Checks(Repeat(new QueueObservation(40, 0, 7, ActiveElsewhere: true), 20)));
+
+        // and when its consumers are gone, it is one a minute after it was first seen stuck, as for any queue.
+        Assert.Equal([false, false, false, false, false, false, false, true],
+            Checks(Repeat(new QueueObservation(40, 0, 7, ActiveElsewhere: false), 8)));
+    }
 }
