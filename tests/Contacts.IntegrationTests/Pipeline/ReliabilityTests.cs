@@ -105,13 +105,15 @@ public sealed class ReliabilityTests(ServersFixture servers, ITestOutputHelper o
         Assert.True(reported.Duplicated == 0, $"{reported.Duplicated} duplicated (extra scores or alerts): {reported.Summary}");
         Assert.True(reported.DeadLettered == 0, $"{reported.DeadLettered} messages dead-lettered, 0 expected");
 
-        // Both faults happened, and the watchdog, not anything else, brought the endpoints back.
-        foreach (var (service, queue) in new[] { (LocalPipeline.Identity, PipelineTopology.IdentityContactEvents),
-                     (LocalPipeline.Effort, PipelineTopology.EffortContactAttributed) })
+        // Both faults happened, and the watchdog, not anything else, brought the endpoints back: identity's queue, and the
+        // partition of effort's stage (routed by customer) that took effort's 20th message.
+        foreach (var (service, queue, endpoint) in new[] { (LocalPipeline.Identity, PipelineTopology.IdentityContactEvents, PipelineTopology.IdentityContactEvents),
+                     (LocalPipeline.Effort, PipelineTopology.EffortContactAttributed, PipelineTopology.EffortContactAttributed + "-[0-9]+") })
         {
             var log = await File.ReadAllTextAsync(pipeline.Pipeline[service].LogFile);
-            Assert.Contains($"stopping the receive endpoint of {queue}", log);
-            Assert.Contains($"Receive endpoint {queue} restarted by the watchdog", log);
+            var stopped = System.Text.RegularExpressions.Regex.Match(log, $"stopping the receive endpoint of ({endpoint}) after message 20 of {queue}\\b");
+            Assert.True(stopped.Success, $"no fault injected on {queue}");
+            Assert.Contains($"Receive endpoint {stopped.Groups[1].Value} restarted by the watchdog", log);
         }
     }
 
