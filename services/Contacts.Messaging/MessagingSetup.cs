@@ -14,8 +14,8 @@ public static class MessagingSetup
     /// <summary>
     /// MassTransit on RabbitMQ from configuration, the pipeline topology, and the outbox relay. <paramref name="partitioned"/>
     /// names, for each stage of this service routed by customer (PipelineTopology.Partitioned), the batch consumer that takes
-    /// its partition queues: one endpoint per partition, a single active consumer on each, one batch at a time, so one
-    /// customer's batches are handled in order by one instance.
+    /// its partition queues: one endpoint per partition, a single active consumer on each (RabbitMq:PartitionConcurrency
+    /// batches at a time), so one customer's batches are handled by one instance at a time.
     /// </summary>
     public static WebApplicationBuilder AddMessaging(this WebApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null,
         IReadOnlyList<(string Stage, Type Consumer)>? partitioned = null)
@@ -58,7 +58,7 @@ public static class MessagingSetup
                 }
                 if (PipelineTopology.IsPartitionQueue(queue))
                 {
-                    endpoint.ConcurrentMessageLimit = 1;
+                    endpoint.ConcurrentMessageLimit = options.PartitionConcurrency;
                 }
                 else if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
                 {
@@ -97,7 +97,7 @@ public static class MessagingSetup
                         {
                             e.ConfigureConsumeTopology = false;
                             e.SingleActiveConsumer = true;
-                            e.ConcurrentMessageLimit = 1;
+                            e.ConcurrentMessageLimit = options.PartitionConcurrency;
                             e.PrefetchCount = section.GetValue<ushort?>($"Endpoints:{stage}:PrefetchCount") ?? options.PrefetchCount;
                             if (options.QuorumQueues)
                             {

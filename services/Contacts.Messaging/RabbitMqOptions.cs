@@ -23,6 +23,13 @@ public sealed class RabbitMqOptions
     /// </summary>
     public int Partitions { get; set; } = 8;
 
+    /// <summary>
+    /// Batches a partition's endpoint handles at once. Above 1 a customer's batches may be handled side by side, which the
+    /// deciders allow (they are order-independent and every write checks the version it read); the single active consumer
+    /// still keeps a partition on one instance.
+    /// </summary>
+    public int PartitionConcurrency { get; set; } = 2;
+
     public int HeartbeatSeconds { get; set; } = 5;
 
     public Uri Address => new(ConnectionString);

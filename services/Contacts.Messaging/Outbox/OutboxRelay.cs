@@ -15,7 +15,11 @@ namespace Contacts.Messaging.Outbox;
 
 public sealed class OutboxOptions
 {
-    public int BatchSize { get; set; } = 200;
+    /// <summary>
+    /// Rows per relay pass. A pass's rows of a type routed by customer split into one batch per partition, so a pass of
+    /// 800 (what a busy writer commits while the last pass publishes) still makes batches near MaxBatchItems.
+    /// </summary>
+    public int BatchSize { get; set; } = 800;
     /// <summary>At most this many per-contact rows of one type travel in one batch message (PipelineBatches); 1 sends each alone.</summary>
     public int MaxBatchItems { get; set; } = 100;
     /// <summary>Fallback wake-up for retries and for rows a crashed instance left behind; commits wake the relay at once.</summary>
