@@ -48,57 +48,34 @@ public abstract class BatchConsumer<TBatch, TItem>(Database database, string que
     {
     }
 
-    public Task Consume(ConsumeContext<TBatch> context)
+    public async Task Consume(ConsumeContext<TBatch> context)
+    {
+        try
+        {
+            await ConsumeItems(context);
+        }
+        catch (Exception ex) when (!context.CancellationToken.IsCancellationRequested && !RetryConventions.IsTransient(ex)
+            && ReceiveActivity.QueueOf(context.ReceiveContext.InputAddress) != queue)
+        {
+            // From a partition queue (PipelineTopology.Partitioned), whose single active consumer must keep going: what it
+            // cannot handle (an invalid batch) goes on to the stage's main queue, whose retries and error queue deal with it.
+            await database.InTransaction(session =>
+            {
+                session.Send(queue, context.Message, context.MessageId ?? NewId.NextGuid());
+                return Task.CompletedTask;
+            }, context.CancellationToken);
+            ContactsTelemetry.BatchItemsSplitOut.Add(ItemsOf(context.Message)?.Count ?? 0, new KeyValuePair<string, object?>("consumer", queue));
+        }
+    }
+
+    private async Task ConsumeItems(ConsumeContext<TBatch> context)
     {
         var items = ItemsOf(context.Message);
-        if (!Valid(items))
+        if (items is null || items.Count == 0 || items.Any(i => i is null || i.Message is null || i.MessageId == Guid.Empty))
         {
             throw new InvalidMessageException($"{typeof(TBatch).Name} {context.MessageId} has no items, or an item without an id or message");
         }
-        return ConsumeItems(items!, context.CancellationToken);
-    }
-
-    /// <summary>
-    /// The batches a partition's endpoint took together (<see cref="PartitionConsumer{TConsumer, TBatch, TItem}"/>): their
-    /// items as one, in arrival order. What a partition cannot handle (an invalid batch, or all of them when handling
-    /// fails for good) goes on to the stage's main queue, whose retries and error queue deal with it, so the partition's
-    /// single active consumer keeps going.
-    /// </summary>
-    public async Task ConsumeTogether(IReadOnlyList<ConsumeContext<TBatch>> messages, CancellationToken ct)
-    {
-        var invalid = messages.Where(m => !Valid(ItemsOf(m.Message))).ToList();
-        var valid = messages.Except(invalid).ToList();
-        try
-        {
-            if (valid.Count > 0)
-            {
-                // A batch re-sent after a relay's crash may repeat items another batch here carries: each goes once.
-                await ConsumeItems([.. valid.SelectMany(m => ItemsOf(m.Message)!).DistinctBy(i => i.MessageId)], ct);
-            }
-        }
-        catch (Exception ex) when (!ct.IsCancellationRequested && !RetryConventions.IsTransient(ex))
-        {
-            invalid.AddRange(valid);
-        }
-        if (invalid.Count > 0)
-        {
-            await database.InTransaction(session =>
-            {
-                foreach (var message in invalid)
-                {
-                    session.Send(queue, message.Message, message.MessageId ?? NewId.NextGuid());
-                }
-                return Task.CompletedTask;
-            }, ct);
-            ContactsTelemetry.BatchItemsSplitOut.Add(invalid.Sum(m => ItemsOf(m.Message)?.Count ?? 0), new KeyValuePair<string, object?>("consumer", queue));
-        }
-    }
-
-    private static bool Valid(IReadOnlyList<BatchItem<TItem>>? items) =>
-        items is { Count: > 0 } && items.All(i => i is not null && i.Message is not null && i.MessageId != Guid.Empty);
-
-    private async Task ConsumeItems(IReadOnlyList<BatchItem<TItem>> items, CancellationToken ct)
-    {
+        var ct = context.CancellationToken;
         var previous = Activity.Current;
         var spans = items.Select(item => Span(item, previous)).ToArray();
         Activity.Current = previous;
@@ -192,17 +169,4 @@ public abstract class BatchConsumer<TBatch, TItem>(Database database, string que
         return ContactsTelemetry.Source.StartActivity(name, ActivityKind.Consumer, delivery?.Context ?? default)?
             .SetTag("messaging.message.id", item.MessageId.ToString());
     }
-}
-
-/// <summary>
-/// A partition queue's consumer (PipelineTopology.Partitioned): the batches waiting in the partition when it looks, taken
-/// together as one (MassTransit's Batch of up to RabbitMq:PartitionBatchMessages), through the stage's batch consumer. A
-/// burst of single events arrives as many small batches, one per partition per relay pass; taken together they cost one
-/// transaction, not one each.
-/// </summary>
-public sealed class PartitionConsumer<TConsumer, TBatch, TItem>(TConsumer stage) : IConsumer<Batch<TBatch>>
-    where TConsumer : BatchConsumer<TBatch, TItem> where TBatch : class where TItem : class
-{
-    public Task Consume(ConsumeContext<Batch<TBatch>> context) =>
-        stage.ConsumeTogether([.. context.Message], context.CancellationToken);
 }

@@ -47,11 +47,6 @@ public static class MessagingSetup
             x.DisableUsageTelemetry();
             x.SetKebabCaseEndpointNameFormatter();
             consumers?.Invoke(x);
-            foreach (var (_, consumer) in partitioned ?? [])
-            {
-                // Configured on the partition endpoints below, not on an endpoint of its own.
-                x.AddConsumer(PartitionConsumerType(consumer)).ExcludeFromConfigureEndpoints();
-            }
             x.AddConfigureEndpointsCallback((queue, endpoint) =>
             {
                 // Runs after the consumer definitions, so configuration can tune each queue (RabbitMq:Endpoints:{queue}:...).
@@ -63,7 +58,7 @@ public static class MessagingSetup
                 }
                 if (PipelineTopology.IsPartitionQueue(queue))
                 {
-                    endpoint.ConcurrentMessageLimit = options.PartitionBatchMessages * options.PartitionConcurrency;
+                    endpoint.ConcurrentMessageLimit = options.PartitionConcurrency;
                 }
                 else if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
                 {
@@ -102,18 +97,13 @@ public static class MessagingSetup
                         {
                             e.ConfigureConsumeTopology = false;
                             e.SingleActiveConsumer = true;
-                            // Room for the batches taken together (MassTransit's Batch holds each until the whole is consumed).
-                            e.ConcurrentMessageLimit = options.PartitionBatchMessages * options.PartitionConcurrency;
-                            e.PrefetchCount = (ushort)Math.Max(section.GetValue<ushort?>($"Endpoints:{stage}:PrefetchCount") ?? options.PrefetchCount,
-                                options.PartitionBatchMessages * options.PartitionConcurrency);
+                            e.ConcurrentMessageLimit = options.PartitionConcurrency;
+                            e.PrefetchCount = section.GetValue<ushort?>($"Endpoints:{stage}:PrefetchCount") ?? options.PrefetchCount;
                             if (options.QuorumQueues)
                             {
                                 e.SetQuorumQueue();
                             }
-                            // What fails for good is sent on to the main queue by the consumer; transient faults are retried here.
-                            e.UseMessageRetry(RetryConventions.Transient);
-                            ConfigurePartitionMethod.MakeGenericMethod(PartitionConsumerType(consumer).GetGenericArguments())
-                                .Invoke(null, [e, context, options]);
+                            e.ConfigureConsumer(context, consumer);
                         });
                     }
                 }
@@ -140,31 +130,6 @@ public static class MessagingSetup
         builder.Services.AddSingleton<ErasureSweep>();
         return builder;
     }
-
-    private static readonly System.Reflection.MethodInfo ConfigurePartitionMethod =
-        typeof(MessagingSetup).GetMethod(nameof(ConfigurePartition), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!;
-
-    /// <summary>PartitionConsumer of a stage's batch consumer (a BatchConsumer of TBatch and TItem).</summary>
-    private static Type PartitionConsumerType(Type batchConsumer)
-    {
-        var shell = batchConsumer.BaseType;
-        while (shell is not null && !(shell.IsGenericType && shell.GetGenericTypeDefinition() == typeof(BatchConsumer<,>)))
-        {
-            shell = shell.BaseType;
-        }
-        var (batch, item) = shell?.GetGenericArguments() is [var b, var i]
-            ? (b, i) : throw new InvalidOperationException($"{batchConsumer.Name} is not a BatchConsumer");
-        return typeof(PartitionConsumer<,,>).MakeGenericType(batchConsumer, batch, item);
-    }
-
-    private static void ConfigurePartition<TConsumer, TBatch, TItem>(IReceiveEndpointConfigurator endpoint, IRegistrationContext context,
-        RabbitMqOptions options)
-        where TConsumer : BatchConsumer<TBatch, TItem> where TBatch : class where TItem : class =>
-        endpoint.ConfigureConsumer<PartitionConsumer<TConsumer, TBatch, TItem>>(context, c => c.Options<BatchOptions>(o => o
-            .SetMessageLimit(options.PartitionBatchMessages)
-            .SetConcurrencyLimit(options.PartitionConcurrency)
-            // Only what is already waiting: a batch never waits for one that has not arrived.
-            .SetTimeLimit(TimeSpan.FromMilliseconds(1))));
 }
 
 /// <summary>

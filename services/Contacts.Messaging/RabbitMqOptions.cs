@@ -24,14 +24,11 @@ public sealed class RabbitMqOptions
     public int Partitions { get; set; } = 8;
 
     /// <summary>
-    /// Sets of batches a partition's endpoint handles at once. Above 1 a customer's batches may be handled side by side, which the
+    /// Batches a partition's endpoint handles at once. Above 1 a customer's batches may be handled side by side, which the
     /// deciders allow (they are order-independent and every write checks the version it read); the single active consumer
     /// still keeps a partition on one instance.
     /// </summary>
     public int PartitionConcurrency { get; set; } = 2;
-
-    /// <summary>At most this many batches waiting in a partition are taken together, in one transaction.</summary>
-    public int PartitionBatchMessages { get; set; } = 16;
 
     public int HeartbeatSeconds { get; set; } = 5;
 
