@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Contacts.Contracts;
@@ -130,15 +131,66 @@ public abstract class BatchConsumer<TBatch, TItem>(Database database, string que
         }
     }
 
-    /// <summary>The whole batch as a set; false (nothing took effect) when that failed and the items go one by one.</summary>
+    /// <summary>At most this many items are decided in one set when sets are joined (<see cref="AsSet"/>).</summary>
+    private const int MaxJoinedItems = 100;
+
+    /// <summary>How many joined sets of one stage are decided at once in a process.</summary>
+    private const int JoinedAtOnce = 2;
+
+    /// <summary>The sets waiting to be decided for each stage of this kind, and whose turn it is to decide them.</summary>
+    private sealed class SetGroup
+    {
+        public SemaphoreSlim Turn { get; } = new(JoinedAtOnce, JoinedAtOnce);
+        public ConcurrentQueue<PendingSet> Waiting { get; } = new();
+    }
+
+    private sealed record PendingSet(IReadOnlyList<BatchItem<TItem>> Items, Activity?[] Spans)
+    {
+        public TaskCompletionSource<bool> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Per database (one per host: the consumers deciding a joined set share its store) and stage.</summary>
+    private static readonly ConcurrentDictionary<(Database, string), SetGroup> Groups = new();
+
+    /// <summary>
+    /// The whole batch as a set; false (nothing took effect) when that failed and the items go one by one. Batches that
+    /// reach the stage at the same moment (one per partition, when a relay pass's rows were split by customer) are
+    /// decided as one set, in arrival order: whoever takes a turn (<see cref="JoinedAtOnce"/> at a time) decides the sets
+    /// waiting, up to <see cref="MaxJoinedItems"/> items, in one transaction, so a pass costs one load and one write per table, not one
+    /// per partition. When the joined set fails, each batch falls back to its items one by one.
+    /// </summary>
     private async Task<bool> AsSet(IReadOnlyList<BatchItem<TItem>> items, Activity?[] spans, CancellationToken ct)
     {
+        var group = Groups.GetOrAdd((database, queue), _ => new SetGroup());
+        var mine = new PendingSet(items, spans);
+        group.Waiting.Enqueue(mine);
+        await group.Turn.WaitAsync(ct);
         try
         {
-            await database.HandleSet(queue, [.. items.Select(i => i.MessageId)],
-                (session, fresh) => HandleSet(session, [.. fresh.Select(i => (items[i].Message, spans[i]))], ct), ct);
+            while (!mine.Done.Task.IsCompleted)
+            {
+                var sets = new List<PendingSet>();
+                var count = 0;
+                while (group.Waiting.TryPeek(out var next) && (sets.Count == 0 || count + next.Items.Count <= MaxJoinedItems)
+                       && group.Waiting.TryDequeue(out next))
+                {
+                    sets.Add(next);
+                    count += next.Items.Count;
+                }
+                if (sets.Count == 0)
+                {
+                    // Another turn took this batch and is deciding it.
+                    await mine.Done.Task.WaitAsync(ct);
+                    break;
+                }
+                await DecideJoined(sets, ct);
+            }
         }
-        catch (Exception) when (!ct.IsCancellationRequested)
+        finally
+        {
+            group.Turn.Release();
+        }
+        if (!await mine.Done.Task)
         {
             ContactsTelemetry.SetDecisionFallbacks.Add(1, new KeyValuePair<string, object?>("consumer", queue));
             return false;
@@ -149,6 +201,31 @@ public abstract class BatchConsumer<TBatch, TItem>(Database database, string que
             ContactsTelemetry.StageLag.Record(Math.Max(0, (now - item.SentAt).TotalSeconds), new KeyValuePair<string, object?>("consumer", queue));
         }
         return true;
+    }
+
+    /// <summary>Decides the sets as one and tells each whether that took effect.</summary>
+    private async Task DecideJoined(List<PendingSet> sets, CancellationToken ct)
+    {
+        var items = sets.SelectMany(set => set.Items).ToList();
+        var spans = sets.SelectMany(set => set.Spans).ToArray();
+        var decided = false;
+        try
+        {
+            await database.HandleSet(queue, [.. items.Select(i => i.MessageId)],
+                (session, fresh) => HandleSet(session, [.. fresh.Select(i => (items[i].Message, spans[i]))], ct), ct);
+            decided = true;
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            // Cancelled (this consumer is stopping): the others go one by one, their inboxes absorbing anything that had committed.
+            foreach (var set in sets)
+            {
+                set.Done.TrySetResult(decided);
+            }
+        }
     }
 
     /// <summary>
