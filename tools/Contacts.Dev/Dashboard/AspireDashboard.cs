@@ -117,6 +117,7 @@ public sealed class AspireDashboard : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                await _process.WaitForExitAsync(ct); // lets the output readers write the last lines first
                 throw new InvalidOperationException($"the Aspire dashboard exited with {_process.ExitCode} while starting:\n{ChildProcess.Tail(LogFile, 20)}");
             }
             try

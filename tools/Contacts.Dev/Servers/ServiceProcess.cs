@@ -34,6 +34,9 @@ public sealed class ServiceProcess(string name, string dllPath, int port, IReadO
         {
             if (_process!.HasExited)
             {
+                // HasExited can be true before the output readers have written the last lines (the reason it stopped)
+                // to the log; waiting for exit again waits for both streams to reach their end.
+                await _process.WaitForExitAsync(ct);
                 throw new InvalidOperationException($"{name} exited with {_process.ExitCode} while starting:\n{Tail()}");
             }
             try
