@@ -50,17 +50,18 @@ public static class MessagingSetup
             x.AddConfigureEndpointsCallback((queue, endpoint) =>
             {
                 // Runs after the consumer definitions, so configuration can tune each queue (RabbitMq:Endpoints:{queue}:...).
+                // A partition's endpoint is configured where it is made (below), whether or not MassTransit runs this for it.
+                if (PipelineTopology.IsPartitionQueue(queue))
+                {
+                    return;
+                }
                 var tuning = section.GetSection($"Endpoints:{queue}");
                 if (PipelineTopology.PartitionedStageOf(queue) is not null)
                 {
                     // The topology deployer binds a partitioned stage's queues; MassTransit would bind its batches to the main queue too.
                     endpoint.ConfigureConsumeTopology = false;
                 }
-                if (PipelineTopology.IsPartitionQueue(queue))
-                {
-                    endpoint.ConcurrentMessageLimit = options.PartitionConcurrency;
-                }
-                else if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
+                if ((tuning.GetValue<int?>("ConcurrentMessageLimit") ?? options.ConcurrentMessageLimit) is { } limit)
                 {
                     endpoint.ConcurrentMessageLimit = limit;
                 }
@@ -70,10 +71,6 @@ public static class MessagingSetup
                     if (options.QuorumQueues)
                     {
                         rabbit.SetQuorumQueue();
-                    }
-                    if (PipelineTopology.IsPartitionQueue(queue))
-                    {
-                        rabbit.SingleActiveConsumer = true;
                     }
                 }
             });

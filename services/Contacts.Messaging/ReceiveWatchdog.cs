@@ -230,21 +230,34 @@ internal sealed partial class ReceiveWatchdog(
 
     /// <summary>
     /// What waits in each "&lt;queue&gt;_error": MassTransit declares an error queue when its first message fails, so one
-    /// the broker does not know (404, which closes the channel) holds nothing yet. A channel per queue for that reason.
+    /// the broker does not know (404, which closes the channel) holds nothing yet; the next queue gets a new channel then.
     /// </summary>
     private async Task CountDeadLetters(IConnection connection, CancellationToken ct)
     {
-        foreach (var queue in activity.Endpoints.Keys)
+        IChannel? channel = null;
+        try
         {
-            var errorQueue = queue + "_error";
-            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
-            try
+            foreach (var queue in activity.Endpoints.Keys)
             {
-                _deadLetters[errorQueue] = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+                var errorQueue = queue + "_error";
+                channel ??= await connection.CreateChannelAsync(cancellationToken: ct);
+                try
+                {
+                    _deadLetters[errorQueue] = (await channel.QueueDeclarePassiveAsync(errorQueue, ct)).MessageCount;
+                }
+                catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+                {
+                    _deadLetters[errorQueue] = 0;
+                    await channel.DisposeAsync();
+                    channel = null;
+                }
             }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException e) when (e.ShutdownReason?.ReplyCode == 404)
+        }
+        finally
+        {
+            if (channel is not null)
             {
-                _deadLetters[errorQueue] = 0;
+                await channel.DisposeAsync();
             }
         }
     }

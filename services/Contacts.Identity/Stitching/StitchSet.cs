@@ -41,6 +41,7 @@ public sealed partial class Stitcher
         var previous = Activity.Current;
         var batch = new NpgsqlBatch(session.Connection, session.Transaction);
         await using var _ = batch;
+        var rows = new ProjectionRows();
         try
         {
             for (var i = 0; i < contacts.Count; i++)
@@ -55,7 +56,7 @@ public sealed partial class Stitcher
                 {
                     var outcomes = StitchDecision.Decide(state.For(contact, uses[i]), uses[i], rulesOf(contact.TenantId), Guid.CreateVersion7());
                     var key = StitchSetState.KeyOf(contact);
-                    attributions[i] = Record(session, batch, contact, uses[i], outcomes, held => state.Held[key][held].Event,
+                    attributions[i] = Record(session, batch, rows, contact, uses[i], outcomes, held => state.Held[key][held].Event,
                         stream => state.Versions.TryGetValue(stream, out var version) ? version : null);
                     state.Evolve(contact, outcomes, attributions[i]);
                 }
@@ -65,6 +66,14 @@ public sealed partial class Stitcher
         finally
         {
             Activity.Current = previous;
+        }
+        foreach (var (insert, at) in rows.Inserts().Select((c, at) => (c, at)))
+        {
+            batch.BatchCommands.Insert(at, insert);
+        }
+        foreach (var move in rows.Moves())
+        {
+            batch.BatchCommands.Add(move);
         }
         if (batch.BatchCommands.Count > 0)
         {

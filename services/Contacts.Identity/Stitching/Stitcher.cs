@@ -78,7 +78,7 @@ public sealed partial class Stitcher(SettingsStore settings)
     /// </summary>
     /// <param name="heldEvent">Another event of the contact held as ambiguous, by id, as it arrived.</param>
     /// <param name="readVersion">A customer's stream version as the transaction read it (null: started in this transaction).</param>
-    private static Attribution Record(Session session, NpgsqlBatch batch, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses,
+    private static Attribution Record(Session session, NpgsqlBatch batch, ProjectionRows rows, ContactEventReceived contact, IReadOnlyList<IdentifierUse> uses,
         IReadOnlyList<StitchOutcome> outcomes, Func<Guid, ContactEventReceived> heldEvent, Func<Guid, long?> readVersion)
     {
         var resolved = new List<ContactEventReceived>();
@@ -88,12 +88,7 @@ public sealed partial class Stitcher(SettingsStore settings)
         var history = session.AtCommit<HistoryRows>();
         void History(Guid customerId, string kind, string? type, string? value, string? rule, IReadOnlyList<Guid>? related = null, Guid? of = null) =>
             history.Add(new HistoryRow(tenant, customerId, kind, of ?? contact.Id, type, value, rule, [.. related ?? []]));
-        void Timeline(ContactEventReceived e, Guid customerId) =>
-            Sql("""
-                insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
-                values (@id, @tenant, @customer, @customer, @source, @sourceEventId, @contactId, @channel, @direction, @kind, @occurredAt, @topic)
-                """, ("id", e.Id), ("tenant", tenant), ("customer", customerId), ("source", e.Source), ("sourceEventId", e.SourceEventId),
-                ("contactId", e.ContactId), ("channel", e.Channel), ("direction", e.Direction), ("kind", e.Kind), ("occurredAt", e.OccurredAt), ("topic", e.Topic));
+        void Timeline(ContactEventReceived e, Guid customerId) => rows.Timeline.Add((e, customerId));
         var statuses = new Dictionary<(string, string), (string Status, string? Rule)>();
 
         Guid? target = null;
@@ -107,7 +102,7 @@ public sealed partial class Stitcher(SettingsStore settings)
             {
                 case StitchOutcome.Created(var id, var rule):
                     (target, created) = (id, true);
-                    Sql("insert into customers (id, tenant_id) values (@id, @tenant)", ("id", id), ("tenant", tenant));
+                    rows.Customers.Add((id, tenant));
                     History(id, "created", null, null, rule);
                     break;
                 case StitchOutcome.Merged(var survivor, var mergedId, var type, var value, var rule):
@@ -115,6 +110,7 @@ public sealed partial class Stitcher(SettingsStore settings)
                     mergedBy.Add(type);
                     Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order'), merged_by_contact = @contact where id = @m",
                         ("s", survivor), ("m", mergedId), ("contact", contact.Id));
+                    rows.Merges.Add((survivor, mergedId));
                     foreach (var sql in MergeProjection)
                     {
                         Sql(sql, ("s", survivor), ("m", mergedId));
@@ -124,10 +120,7 @@ public sealed partial class Stitcher(SettingsStore settings)
                     statuses[(type, value)] = ("matched", rule);
                     break;
                 case StitchOutcome.Linked(var id, var type, var value, var rule):
-                    Sql("""
-                        insert into customer_identifiers (tenant_id, type, value, customer_id, origin_customer_id, linked_by_contact)
-                        values (@tenant, @type, @value, @customer, @customer, @contact)
-                        """, ("tenant", tenant), ("type", type), ("value", value), ("customer", id), ("contact", contact.Id));
+                    rows.Identifiers.Add((tenant, type, value, id, contact.Id));
                     History(id, "identifier_linked", type, value, rule);
                     statuses[(type, value)] = ("linked", rule);
                     break;
@@ -242,11 +235,89 @@ public sealed partial class Stitcher(SettingsStore settings)
             ("statuses", rows.Select(r => r.Status).ToArray()), ("rules", rows.Select(r => r.Rule).ToArray()));
     }
 
-    /// <summary>What a merge moves to the survivor besides the customer row: identifiers, timeline, shares, held candidates, distinct pairs.</summary>
+    /// <summary>
+    /// The rows of the three tables every contact writes (customers, their identifiers, the timeline), and the merges that
+    /// move identifiers and timeline to survivors: one statement per table for the whole set. The inserts go first in
+    /// the set's batch, before the statements that must keep decision order: what a later outcome changes (a merge, a
+    /// share) concerns live customers and identifiers only, which the earlier rows are. The moves go last, each merged
+    /// customer's rows straight to the survivor it ends under (a merged into b, then b into c: both to c), which is what
+    /// the merges one after another leave; the other statements read neither table.
+    /// </summary>
+    private sealed class ProjectionRows
+    {
+        public List<(Guid Id, string Tenant)> Customers { get; } = [];
+        public List<(string Tenant, string Type, string Value, Guid CustomerId, Guid ContactEventId)> Identifiers { get; } = [];
+        public List<(ContactEventReceived Contact, Guid CustomerId)> Timeline { get; } = [];
+        public List<(Guid Survivor, Guid Merged)> Merges { get; } = [];
+
+        public IEnumerable<NpgsqlBatchCommand> Inserts()
+        {
+            if (Customers.Count > 0)
+            {
+                yield return Command("""
+                    insert into customers (id, tenant_id) select i, t from unnest(@ids, @tenants) with ordinality as u(i, t, n) order by n
+                    """, ("ids", Customers.Select(c => c.Id).ToArray()), ("tenants", Customers.Select(c => c.Tenant).ToArray()));
+            }
+            if (Identifiers.Count > 0)
+            {
+                yield return Command("""
+                    insert into customer_identifiers (tenant_id, type, value, customer_id, origin_customer_id, linked_by_contact)
+                    select t, ty, v, c, c, k from unnest(@tenants, @types, @values, @customers, @contacts) as u(t, ty, v, c, k)
+                    """, ("tenants", Identifiers.Select(i => i.Tenant).ToArray()), ("types", Identifiers.Select(i => i.Type).ToArray()),
+                    ("values", Identifiers.Select(i => i.Value).ToArray()), ("customers", Identifiers.Select(i => i.CustomerId).ToArray()),
+                    ("contacts", Identifiers.Select(i => i.ContactEventId).ToArray()));
+            }
+            if (Timeline.Count > 0)
+            {
+                yield return Command("""
+                    insert into timeline (contact_event_id, tenant_id, customer_id, origin_customer_id, source, source_event_id, contact_id, channel, direction, kind, occurred_at, topic)
+                    select i, t, c, c, s, se, ci, ch, d, k, a, tp
+                    from unnest(@ids, @tenants, @customers, @sources, @sourceEventIds, @contactIds, @channels, @directions, @kinds, @occurredAt, @topics)
+                        as u(i, t, c, s, se, ci, ch, d, k, a, tp)
+                    """, ("ids", Timeline.Select(r => r.Contact.Id).ToArray()), ("tenants", Timeline.Select(r => r.Contact.TenantId).ToArray()),
+                    ("customers", Timeline.Select(r => r.CustomerId).ToArray()), ("sources", Timeline.Select(r => r.Contact.Source).ToArray()),
+                    ("sourceEventIds", Timeline.Select(r => r.Contact.SourceEventId).ToArray()), ("contactIds", Timeline.Select(r => r.Contact.ContactId).ToArray()),
+                    ("channels", Timeline.Select(r => r.Contact.Channel).ToArray()), ("directions", Timeline.Select(r => r.Contact.Direction).ToArray()),
+                    ("kinds", Timeline.Select(r => r.Contact.Kind).ToArray()), ("occurredAt", Timeline.Select(r => r.Contact.OccurredAt).ToArray()),
+                    ("topics", Timeline.Select(r => r.Contact.Topic).ToArray()));
+            }
+        }
+
+        public IEnumerable<NpgsqlBatchCommand> Moves()
+        {
+            if (Merges.Count == 0)
+            {
+                yield break;
+            }
+            var into = new Dictionary<Guid, Guid>();
+            foreach (var (survivor, merged) in Merges)
+            {
+                into[merged] = survivor;
+            }
+            Guid Final(Guid id)
+            {
+                while (into.TryGetValue(id, out var next))
+                {
+                    id = next;
+                }
+                return id;
+            }
+            Guid[] merges = [.. into.Keys];
+            Guid[] survivors = [.. merges.Select(Final)];
+            foreach (var table in (string[])["customer_identifiers", "timeline"])
+            {
+                yield return Command($"update {table} x set customer_id = f.s from unnest(@merged, @survivors) as f(m, s) where x.customer_id = f.m",
+                    ("merged", merges), ("survivors", survivors));
+            }
+        }
+    }
+
+    /// <summary>
+    /// What a merge moves to the survivor besides the customer row, identifiers and timeline (<see cref="ProjectionRows"/>):
+    /// shares, held candidates, distinct pairs.
+    /// </summary>
     private static readonly string[] MergeProjection =
     [
-        "update customer_identifiers set customer_id = @s where customer_id = @m",
-        "update timeline set customer_id = @s where customer_id = @m",
         """
         delete from identifier_sharers x where x.customer_id = @m
             and exists (select 1 from identifier_sharers y where y.tenant_id = x.tenant_id and y.type = x.type and y.value = x.value and y.customer_id = @s)
