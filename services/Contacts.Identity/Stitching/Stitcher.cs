@@ -110,7 +110,7 @@ public sealed partial class Stitcher(SettingsStore settings)
                     mergedBy.Add(type);
                     Sql("update customers set merged_into = @s, merged_at = now(), merge_order = nextval('identity_order'), merged_by_contact = @contact where id = @m",
                         ("s", survivor), ("m", mergedId), ("contact", contact.Id));
-                    rows.Merges.Add((survivor, mergedId));
+                    rows.MergedInto[mergedId] = survivor;
                     foreach (var sql in MergeProjection)
                     {
                         Sql(sql, ("s", survivor), ("m", mergedId));
@@ -248,7 +248,8 @@ public sealed partial class Stitcher(SettingsStore settings)
         public List<(Guid Id, string Tenant)> Customers { get; } = [];
         public List<(string Tenant, string Type, string Value, Guid CustomerId, Guid ContactEventId)> Identifiers { get; } = [];
         public List<(ContactEventReceived Contact, Guid CustomerId)> Timeline { get; } = [];
-        public List<(Guid Survivor, Guid Merged)> Merges { get; } = [];
+        /// <summary>Each customer the set merged away, and the survivor it was merged into.</summary>
+        public Dictionary<Guid, Guid> MergedInto { get; } = [];
 
         public IEnumerable<NpgsqlBatchCommand> Inserts()
         {
@@ -285,24 +286,19 @@ public sealed partial class Stitcher(SettingsStore settings)
 
         public IEnumerable<NpgsqlBatchCommand> Moves()
         {
-            if (Merges.Count == 0)
+            if (MergedInto.Count == 0)
             {
                 yield break;
             }
-            var into = new Dictionary<Guid, Guid>();
-            foreach (var (survivor, merged) in Merges)
-            {
-                into[merged] = survivor;
-            }
             Guid Final(Guid id)
             {
-                while (into.TryGetValue(id, out var next))
+                while (MergedInto.TryGetValue(id, out var next))
                 {
                     id = next;
                 }
                 return id;
             }
-            Guid[] merges = [.. into.Keys];
+            Guid[] merges = [.. MergedInto.Keys];
             Guid[] survivors = [.. merges.Select(Final)];
             foreach (var table in (string[])["customer_identifiers", "timeline"])
             {

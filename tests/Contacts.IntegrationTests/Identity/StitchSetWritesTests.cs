@@ -3,7 +3,6 @@ using Contacts.Identity.Settings;
 using Contacts.Identity.Stitching;
 using Contacts.IntegrationTests.Infrastructure;
 using Contacts.Messaging.Persistence;
-using Npgsql;
 
 namespace Contacts.IntegrationTests;
 
@@ -43,12 +42,12 @@ public sealed class StitchSetWritesTests(ServersFixture servers) : IAsyncLifetim
         Assert.Equal(oldest, set[3].CustomerId);
         Assert.Equal(made.Except(set[2].MergedIds).Single(), Assert.Single(set[3].MergedIds));
 
-        var timeline = await Read("select customer_id from timeline where tenant_id = @tenant", r => r.GetGuid(0));
+        var timeline = await _store.Query("select customer_id from timeline where tenant_id = @tenant", r => r.GetGuid(0), ("tenant", _tenant));
         Assert.Equal(5, timeline.Count);
         Assert.All(timeline, customer => Assert.Equal(oldest, customer));
 
-        var identifiers = (await Read("select type, value, customer_id, origin_customer_id from customer_identifiers where tenant_id = @tenant",
-            r => (Key: (r.GetString(0), r.GetString(1)), Customer: r.GetGuid(2), Origin: r.GetGuid(3)))).ToDictionary(i => i.Key);
+        var identifiers = (await _store.Query("select type, value, customer_id, origin_customer_id from customer_identifiers where tenant_id = @tenant",
+            r => (Key: (r.GetString(0), r.GetString(1)), Customer: r.GetGuid(2), Origin: r.GetGuid(3)), ("tenant", _tenant))).ToDictionary(i => i.Key);
         Assert.Equal(3, identifiers.Count);
         Assert.All(identifiers.Values, i => Assert.Equal(oldest, i.Customer));
         // Who first linked each identifier stays recorded, which a split goes by.
@@ -56,8 +55,8 @@ public sealed class StitchSetWritesTests(ServersFixture servers) : IAsyncLifetim
         Assert.Equal(made[0], identifiers[email].Origin);
         Assert.Equal(made[1], identifiers[crm].Origin);
 
-        var merged = await Read("select id, merged_into from customers where tenant_id = @tenant and merged_into is not null",
-            r => (Id: r.GetGuid(0), Into: r.GetGuid(1)));
+        var merged = await _store.Query("select id, merged_into from customers where tenant_id = @tenant and merged_into is not null",
+            r => (Id: r.GetGuid(0), Into: r.GetGuid(1)), ("tenant", _tenant));
         Assert.Equal(made.Order(), merged.Select(m => m.Id).Order());
         Assert.Contains(merged, m => m.Into == oldest);
     }
@@ -70,17 +69,4 @@ public sealed class StitchSetWritesTests(ServersFixture servers) : IAsyncLifetim
     private async Task<IReadOnlyList<Attribution>> Stitch(IReadOnlyList<ContactEventReceived> contacts) =>
         await _store.Database.InTransaction(session => Stitcher.AttributeSet(session, contacts, _ => Rules, CancellationToken.None),
             CancellationToken.None);
-
-    private async Task<List<T>> Read<T>(string sql, Func<NpgsqlDataReader, T> read)
-    {
-        await using var cmd = _store.DataSource.CreateCommand(sql);
-        cmd.Parameters.AddWithValue("tenant", _tenant);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        var result = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            result.Add(read(reader));
-        }
-        return result;
-    }
 }

@@ -6,7 +6,6 @@ using Contacts.Messaging;
 using Contacts.Messaging.Persistence;
 using FsCheck;
 using FsCheck.Fluent;
-using Npgsql;
 
 namespace Contacts.IntegrationTests;
 
@@ -116,9 +115,9 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
             .Where(p => c.Contacts.Where((_, i) => component[i] == k).Any(ids => ids.Contains(p.x)))
             .GroupBy(p => p.u.Type).Any(g => g.Count() > Rules.LimitOf(g.Key)));
 
-        var customerOf = await Read($"select contact_event_id, customer_id from timeline where tenant_id = '{tenant}'", r => (r.GetGuid(0), r.GetGuid(1)))
+        var customerOf = await _store.Query($"select contact_event_id, customer_id from timeline where tenant_id = '{tenant}'", r => (r.GetGuid(0), r.GetGuid(1)))
             .ContinueWith(t => t.Result.ToDictionary(x => x.Item1, x => x.Item2));
-        var held = (await Read($"select contact_event_id from held_contacts where tenant_id = '{tenant}'", r => r.GetGuid(0))).ToHashSet();
+        var held = (await _store.Query($"select contact_event_id from held_contacts where tenant_id = '{tenant}'", r => r.GetGuid(0))).ToHashSet();
         var what = $"{c} (limit hit: {hitsLimit})";
         for (var i = 0; i < events.Length; i++)
         {
@@ -136,7 +135,7 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
                         $"contacts {i} and {j}: same component must mean same customer: {what}");
                 }
             }
-            Assert.Empty(await Read($"select 1 from customer_identifiers where tenant_id = '{tenant}' and shared", r => 1));
+            Assert.Empty(await _store.Query($"select 1 from customer_identifiers where tenant_id = '{tenant}' and shared", r => 1));
             return false;
         }
 
@@ -152,13 +151,13 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
                 }
             }
         }
-        var linked = await Read($"select customer_id, type, value from customer_identifiers where tenant_id = '{tenant}' and not shared",
+        var linked = await _store.Query($"select customer_id, type, value from customer_identifiers where tenant_id = '{tenant}' and not shared",
             r => (Customer: r.GetGuid(0), Type: r.GetString(1), Value: r.GetString(2)));
         foreach (var over in linked.GroupBy(l => (l.Customer, l.Type)).Where(g => g.Count() > Rules.LimitOf(g.Key.Type)))
         {
             Assert.Fail($"customer holds {over.Count()} {over.Key.Type} values, over the limit: {what}");
         }
-        var uses = await Read($"select contact_event_id, type, value from contact_identifiers where tenant_id = '{tenant}' and status <> 'kept'",
+        var uses = await _store.Query($"select contact_event_id, type, value from contact_identifiers where tenant_id = '{tenant}' and status <> 'kept'",
             r => (Contact: r.GetGuid(0), Type: r.GetString(1), Value: r.GetString(2)));
         foreach (var use in uses)
         {
@@ -213,17 +212,5 @@ public sealed class StitchingPropertyTests(ServersFixture servers, ITestOutputHe
             }
         }
         return [.. Enumerable.Range(0, contacts.Length).Select(Find)];
-    }
-
-    private async Task<List<T>> Read<T>(string sql, Func<NpgsqlDataReader, T> read)
-    {
-        await using var cmd = _store.DataSource.CreateCommand(sql);
-        await using var reader = await cmd.ExecuteReaderAsync();
-        var result = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            result.Add(read(reader));
-        }
-        return result;
     }
 }

@@ -51,5 +51,12 @@ public sealed class MigratedDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads the rows a statement returns, with its parameters.</summary>
+    public async Task<List<T>> Query<T>(string sql, Func<NpgsqlDataReader, T> read, params (string Name, object Value)[] args)
+    {
+        await using var cmd = DataSource.CreateCommand(sql);
+        return await SqlRows.Read(cmd, read, args);
+    }
+
     public async ValueTask DisposeAsync() => await DataSource.DisposeAsync();
 }

@@ -178,17 +178,7 @@ public sealed class TestPipeline : IAsyncDisposable
         await using var connection = new NpgsqlConnection(_harnessPostgres ??= HarnessConnectionString(Isolation.Postgres));
         await connection.OpenAsync();
         await using var cmd = new NpgsqlCommand(sql, connection);
-        foreach (var (name, value) in args)
-        {
-            cmd.Parameters.AddWithValue(name, value);
-        }
-        var result = new List<T>();
-        await using var reader = await cmd.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            result.Add(read(reader));
-        }
-        return result;
+        return await SqlRows.Read(cmd, read, args);
     }
 
     private string? _harnessPostgres;
